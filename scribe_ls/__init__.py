@@ -1,0 +1,23 @@
+"""scribe-ls: a developer's working session next to the code, over JSON-RPC.
+
+``from scribe_ls import Scribe`` gives the in-process async API. Imports are lazy so that
+the CLI starts fast and never loads the server stack it does not use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Scribe", "__version__"]
+
+if TYPE_CHECKING:
+    from .service import Scribe
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Scribe":
+        from .service import Scribe
+
+        return Scribe
+    raise AttributeError(f"module 'scribe_ls' has no attribute {name!r}")

@@ -1,0 +1,362 @@
+"""``scribe-ls``: the server entry point and the legacy tool's verbs.
+
+``scribe-ls`` alone (or ``scribe-ls serve``) speaks JSON-RPC on stdio. Every other verb
+opens the repository's store in-process, does its one thing and exits; the store is safe
+to share with running servers, which see the change too. Verbs never import pygls, so a
+``scribe-ls append`` costs little more than starting Python.
+
+Exit codes: 0 done, 1 the request failed (message on stderr), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from . import __version__
+from .protocol import BACKLOG_ID_RE, ENTRY_KINDS, SESSION_STATUSES, ScribeError
+
+if TYPE_CHECKING:
+    from .protocol import Entry, Session
+    from .service import Scribe
+
+
+class UsageError(Exception):
+    """Bad command-line use: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="scribe-ls",
+        description="Keep your working session next to the code. Without a verb: serve JSON-RPC on stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"scribe-ls {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", default=".", help="repository (or directory) to work in; default: cwd")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+
+    serve = verbs.add_parser("serve", parents=[common], help="serve JSON-RPC (stdio by default)")
+    serve.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (the default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP, any number of clients")
+
+    start = verbs.add_parser("start", parents=[common], help="start (or rejoin) a session")
+    start.add_argument("--backlog-id", help="B-123; default: from the branch name")
+    start.add_argument("--title")
+    start.add_argument("--tag", action="append", default=[], dest="tags", help="repeatable")
+    start.add_argument("--type")
+    start.add_argument("--priority")
+
+    stop = verbs.add_parser("stop", parents=[common], help="stop a session (default: the current one)")
+    stop.add_argument("target", nargs="?", help="session id or backlog id")
+
+    append = verbs.add_parser("append", parents=[common], help="add a note (or decision, idea, todo)")
+    append.add_argument("text", nargs="+", help="the text; '-' reads it from stdin")
+    append.add_argument("--kind", default="note", choices=ENTRY_KINDS)
+    append.add_argument("--session", dest="target", help="session id or backlog id")
+    append.add_argument("--file", action="append", default=[], dest="files", help="repeatable")
+
+    verbs.add_parser("status", parents=[common], help="the store, sessions and the current session")
+
+    listing = verbs.add_parser("list", parents=[common], help="sessions, newest first")
+    listing.add_argument("--status", choices=SESSION_STATUSES)
+    listing.add_argument("--backlog-id")
+    listing.add_argument("--tag")
+    listing.add_argument("--limit", type=int, default=20)
+
+    for name, action in (("tag", "add"), ("untag", "remove")):
+        sub = verbs.add_parser(name, parents=[common], help=f"{action} tags on a session")
+        sub.add_argument("tags", nargs="+")
+        sub.add_argument("--session", dest="target", help="session id or backlog id")
+
+    info = verbs.add_parser("info", parents=[common], help="one session and its latest entries")
+    info.add_argument("target", nargs="?", help="session id or backlog id; default: current")
+    info.add_argument("--entries", type=int, default=10, help="how many recent entries")
+
+    verbs.add_parser("cleanup", parents=[common], help="stop sessions idle past their timeout")
+
+    validate = verbs.add_parser("validate", parents=[common], help="check the store and the worklogs")
+    validate.add_argument("--fix", action="store_true", help="re-render worklogs that differ")
+
+    search = verbs.add_parser("search", parents=[common], help="full-text search over all entries")
+    search.add_argument("query", nargs="+")
+    search.add_argument("--limit", type=int, default=20)
+
+    call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
+    call.add_argument("method", help="e.g. scribe/status")
+    call.add_argument("params", nargs="?", default="{}", help="JSON params object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv or ["serve"])
+        if args.verb == "serve":
+            return _serve(args)
+        return asyncio.run(_run_verb(args))
+    except UsageError as exc:
+        print(f"scribe-ls: {exc}", file=sys.stderr)
+        return 2
+    except ScribeError as exc:
+        print(f"scribe-ls: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .config import find_repo_root, load_config, setup_logging
+
+    root = find_repo_root(Path(args.root))
+    config = load_config(root)
+    setup_logging(root, config)
+    from . import server
+
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise UsageError(f"--tcp: expected HOST:PORT, got {args.tcp!r}")
+        return server.serve_tcp(host, int(port), config)
+    return server.serve_stdio(config)
+
+
+async def _run_verb(args: argparse.Namespace) -> int:
+    from .config import setup_logging
+    from .service import Scribe
+
+    scribe = Scribe(args.root)
+    setup_logging(scribe.root, scribe.config, stderr=False)
+    async with scribe:
+        return await VERBS[args.verb](scribe, args)
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _session_line(session: Session) -> str:
+    marker = {"active": "●", "paused": "‖", "completed": "✓"}[session.status]
+    tags = f"  [{', '.join(session.tags)}]" if session.tags else ""
+    label = session.backlog_id or "-"
+    return (
+        f"{marker} {label:<8} {session.status:<9} {session.id}  {session.title}{tags}"
+        f"  ({session.stats.entries} entries, {session.stats.files_changed} files)"
+    )
+
+
+def _entry_line(entry: Entry) -> str:
+    text = entry.text.replace("\n", " ⏎ ")
+    return f"  #{entry.id:<5} {entry.at[:19].replace('T', ' ')}  {entry.kind:<8} {text}"
+
+
+def _show_session(args: argparse.Namespace, session: Session, verb: str) -> int:
+    if args.json:
+        _print_json(session.to_wire())
+    else:
+        print(f"{verb}: {_session_line(session)}")
+    return 0
+
+
+async def _resolve(scribe: Scribe, target: str | None) -> str | None:
+    """A session id for ``target``: a session id, a backlog id (its newest session), or
+    None for "the current session"."""
+    if target is None:
+        return None
+    if BACKLOG_ID_RE.fullmatch(target):
+        sessions = await scribe.list_sessions(backlog_id=target, limit=20)
+        open_sessions = [s for s in sessions if s.status != "completed"]
+        chosen = (open_sessions or sessions)[:1]
+        if not chosen:
+            raise ScribeError(-32010, f"no session for {target}")
+        return chosen[0].id
+    return target
+
+
+# -- verbs --------------------------------------------------------------------------------
+
+
+async def _start(scribe: Scribe, args: argparse.Namespace) -> int:
+    params = {"backlogId": args.backlog_id, "title": args.title, "tags": args.tags or None}
+    params |= {"type": args.type, "priority": args.priority}
+    from .protocol import StartSessionParams
+
+    p = StartSessionParams.from_wire({k: v for k, v in params.items() if v is not None})
+    session = await scribe.start_session(p.backlog_id, p.title, p.tags, p.type, p.priority)
+    return _show_session(args, session, "session")
+
+
+async def _stop(scribe: Scribe, args: argparse.Namespace) -> int:
+    session = await scribe.stop_session(await _resolve(scribe, args.target))
+    return _show_session(args, session, "stopped")
+
+
+async def _append(scribe: Scribe, args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    from .protocol import AppendEntryParams
+
+    session_id = await _resolve(scribe, args.target)
+    raw: dict[str, Any] = {"text": text, "kind": args.kind, "files": args.files}
+    if session_id:
+        raw["sessionId"] = session_id
+    p = AppendEntryParams.from_wire(raw)
+    entry = await scribe.append_entry(p.text, p.kind, p.session_id, p.files)
+    if args.json:
+        _print_json(entry.to_wire())
+    else:
+        print(f"added #{entry.id} ({entry.kind}) to {entry.session_id}")
+    return 0
+
+
+async def _status(scribe: Scribe, args: argparse.Namespace) -> int:
+    status = await scribe.status()
+    current = await scribe.current_session()
+    if args.json:
+        _print_json(status | {"currentSession": current.to_wire() if current else None})
+        return 0
+    sessions = status["sessions"]
+    print(f"scribe-ls {status['version']}  root {status['root']}")
+    print(f"sessions: {sessions['active']} active, {sessions['paused']} paused, {sessions['total']} total")
+    print(f"current:  {_session_line(current) if current else 'none (scribe-ls start)'}")
+    return 0
+
+
+async def _list(scribe: Scribe, args: argparse.Namespace) -> int:
+    from .protocol import ListSessionsParams
+
+    raw = {"status": args.status, "backlogId": args.backlog_id, "tag": args.tag, "limit": args.limit}
+    p = ListSessionsParams.from_wire({k: v for k, v in raw.items() if v is not None})
+    sessions = await scribe.list_sessions(status=p.status, backlog_id=p.backlog_id, tag=p.tag, limit=p.limit)
+    if args.json:
+        _print_json({"sessions": [s.to_wire() for s in sessions]})
+    elif not sessions:
+        print("no sessions")
+    else:
+        for session in sessions:
+            print(_session_line(session))
+    return 0
+
+
+async def _tag(scribe: Scribe, args: argparse.Namespace) -> int:
+    from .protocol import tag_list
+
+    tags = tag_list({"tags": args.tags}, "tags") or ()
+    session_id = await _resolve(scribe, args.target) or (await scribe.session_or_current(None)).id
+    change = {"add_tags": tags} if args.verb == "tag" else {"remove_tags": tags}
+    session = await scribe.update_session(session_id, **change)
+    return _show_session(args, session, "tagged" if args.verb == "tag" else "untagged")
+
+
+async def _info(scribe: Scribe, args: argparse.Namespace) -> int:
+    session = await scribe.session_or_current(await _resolve(scribe, args.target))
+    recent = await scribe.recent_entries(session.id, args.entries) if args.entries > 0 else []
+    worklog = scribe.store.worklog_path(session.worklog_key)
+    if args.json:
+        _print_json(session.to_wire() | {"recentEntries": [e.to_wire() for e in recent], "worklog": str(worklog)})
+        return 0
+    print(_session_line(session))
+    print(f"  branch {session.branch or '-'}  type {session.type}  priority {session.priority}")
+    print(f"  started {session.started_at}  last activity {session.last_activity_at}")
+    print(f"  active {session.stats.active_seconds // 60} min  worklog {worklog}")
+    for entry in recent:
+        print(_entry_line(entry))
+    return 0
+
+
+async def _cleanup(scribe: Scribe, args: argparse.Namespace) -> int:
+    stopped = await scribe.cleanup()
+    if args.json:
+        _print_json({"stopped": [s.to_wire() for s in stopped]})
+    elif not stopped:
+        print("no idle sessions")
+    else:
+        for session in stopped:
+            print(f"stopped: {_session_line(session)}")
+    return 0
+
+
+async def _validate(scribe: Scribe, args: argparse.Namespace) -> int:
+    problems = list(await scribe.store.integrity_check())
+    fixed = []
+    for key in await scribe.store.worklog_keys():
+        path = scribe.store.worklog_path(key)
+        expected = await scribe.store.expected_worklog(key)
+        actual = await asyncio.to_thread(_read_or_none, path)
+        if actual == expected:
+            continue
+        if args.fix:
+            await scribe.store.render_worklog(key)
+            fixed.append(str(path))
+        else:
+            problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
+    if args.json:
+        _print_json({"ok": not problems, "problems": problems, "fixed": fixed})
+    else:
+        for line in problems:
+            print(f"problem: {line}")
+        for line in fixed:
+            print(f"fixed: {line}")
+        if not problems:
+            print(f"ok: store {scribe.store.path} and worklogs are consistent")
+    return 0 if not problems else 1
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+async def _search(scribe: Scribe, args: argparse.Namespace) -> int:
+    from .protocol import SearchParams
+
+    p = SearchParams.from_wire({"query": " ".join(args.query), "limit": args.limit})
+    hits = await scribe.search(p.query, p.limit)
+    if args.json:
+        _print_json({"hits": hits})
+    elif not hits:
+        print("no matches")
+    else:
+        for hit in hits:
+            entry = hit["entry"]
+            print(f"{hit['backlogId'] or entry['sessionId']:<8} #{entry['id']:<5} {entry['kind']:<8} {hit['snippet']}")
+    return 0
+
+
+async def _call(scribe: Scribe, args: argparse.Namespace) -> int:
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"params: not valid JSON ({exc})") from None
+    _print_json(await scribe.handle(args.method, params))
+    return 0
+
+
+VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
+    "start": _start,
+    "stop": _stop,
+    "append": _append,
+    "status": _status,
+    "list": _list,
+    "tag": _tag,
+    "untag": _tag,
+    "info": _info,
+    "cleanup": _cleanup,
+    "validate": _validate,
+    "search": _search,
+    "call": _call,
+}

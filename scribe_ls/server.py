@@ -1,0 +1,348 @@
+"""JSON-RPC wiring: pygls in, :class:`~scribe_ls.service.Scribe` calls out. No logic here.
+
+Every ``scribe/*`` method is registered twice, as a request and as a
+``workspace/executeCommand`` command (``scribe.startSession``), both going to
+``Scribe.handle``. Service notifications become pushes to this connection's client.
+
+Transports: stdio (one client, the process ends with it) and TCP (any number of clients,
+each with its own pygls server object over one shared ``Scribe`` per repository root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import attrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
+from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
+from pygls.uris import to_fs_path
+
+from . import __version__
+from .config import Config, find_repo_root, load_config
+from .protocol import REQUESTS, Capabilities, InitOptions, Notification, ScribeError, command_name
+from .service import Scribe
+
+log = logging.getLogger(__name__)
+
+SERVER_NOT_INITIALIZED = -32002
+
+
+class ScribeRpcError(JsonRpcException):
+    """A :class:`ScribeError` on its way to the client: an expected answer, not a crash."""
+
+
+@attrs.define
+class _UnreadableRequest:
+    """A request pygls could not structure; we still owe the client an answer."""
+
+    id: Any
+    method: str
+    jsonrpc: str
+    problem: str
+
+
+def _keep_params_as_json(obj: dict[str, Any], cls: type) -> Any:
+    # pygls turns untyped params into namedtuples; we validate plain JSON ourselves.
+    return cls(**obj)
+
+
+def converter_factory() -> Any:
+    converter = default_converter()
+    converter.register_structure_hook(JsonRPCRequestMessage, _keep_params_as_json)
+    converter.register_structure_hook(JsonRPCNotification, _keep_params_as_json)
+    return converter
+
+
+class ScribeProtocol(LanguageServerProtocol):
+    """pygls's protocol with three repairs:
+
+    - a request without a ``params`` member (legal JSON-RPC; Neovim and vscode-jsonrpc
+      send it) gets ``params: null`` instead of being dropped unanswered (pygls 2.1.1);
+    - a request that cannot be structured at all is answered with -32602 instead of
+      silence, so no client ever waits forever;
+    - ``initialize`` advertises ``capabilities.experimental.scribe``.
+    """
+
+    _server: ScribeLanguageServer
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        is_message = "jsonrpc" in data and "method" in data
+        if is_message and "params" not in data:
+            data["params"] = None
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if is_message and "id" in data:
+                cause = exc.__cause__ or exc
+                return _UnreadableRequest(data["id"], str(data["method"]), "2.0", str(cause).splitlines()[0])
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _UnreadableRequest):
+            error = JsonRpcInvalidParams(f"params: cannot read {message.method} params: {message.problem}")
+            self._send_response(message.id, None, error.to_response_error())
+            return
+        super().handle_message(message)
+
+    def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
+        # pygls logs every error answer as an exception with a traceback; invalid params
+        # are part of normal operation, so answer those quietly.
+        if not future.cancelled() and isinstance(future.exception(), ScribeRpcError):
+            self._request_futures.pop(msg_id, None)
+            error = future.exception()
+            assert isinstance(error, ScribeRpcError)
+            self._send_response(msg_id, error=error.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        # pygls raises SystemExit from a callback here, which skips our clean-up and, on
+        # stdio, leaves the interpreter waiting on the blocked stdin reader thread. Our
+        # exit handler closes the connection (and on stdio, the process) itself.
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        result = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {Capabilities.KEY: Capabilities(REQUESTS).to_wire()}
+        return result
+
+
+class ServiceHub:
+    """One shared, open :class:`Scribe` per repository root, counted by connection."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self._config = config
+        self._services: dict[Path, tuple[Scribe, int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, root: Path) -> Scribe:
+        repo = find_repo_root(root)
+        async with self._lock:
+            service, users = self._services.get(repo, (None, 0))
+            if service is None:
+                service = await Scribe(repo, config=self._config or load_config(repo)).open()
+            self._services[repo] = (service, users + 1)
+            return service
+
+    async def release(self, service: Scribe) -> None:
+        async with self._lock:
+            current, users = self._services.get(service.root, (None, 0))
+            if current is not service:
+                return
+            if users <= 1:
+                del self._services[service.root]
+                await service.close()
+            else:
+                self._services[service.root] = (service, users - 1)
+
+    async def close_all(self) -> None:
+        async with self._lock:
+            services = [service for service, _ in self._services.values()]
+            self._services.clear()
+        for service in services:
+            await service.close()
+
+
+class ScribeLanguageServer(LanguageServer):
+    """One client connection."""
+
+    def __init__(self, hub: ServiceHub, *, on_exit: Callable[[int], Any]) -> None:
+        super().__init__(
+            name="scribe-ls",
+            version=__version__,
+            protocol_cls=ScribeProtocol,
+            converter_factory=converter_factory,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+        )
+        self.hub = hub
+        self.service: Scribe | None = None
+        self.notifications_enabled = True
+        self._on_exit = on_exit
+        self._remove_listener: Callable[[], None] | None = None
+        self._shutdown_requested = False
+        register_features(self)
+
+    async def call(self, method: str, params: Any) -> Any:
+        if self.service is None:
+            raise ScribeRpcError("server not initialized: send initialize first", SERVER_NOT_INITIALIZED)
+        try:
+            return await self.service.handle(method, params)
+        except ScribeError as exc:
+            raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+
+    def push(self, event: Notification) -> None:
+        if self.notifications_enabled:
+            self.protocol.notify(event.method, event.params)
+
+    async def attach(self, params: types.InitializeParams) -> None:
+        try:
+            options = InitOptions.from_wire(params.initialization_options)
+        except ScribeError as exc:
+            raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+        self.notifications_enabled = options.notifications
+        root = pick_root(params, options)
+        if not root.is_dir():
+            raise ScribeRpcError(f"rootUri: {root} is not a directory", -32602)
+        try:
+            self.service = await self.hub.acquire(root)
+        except ScribeError as exc:
+            raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+        self._remove_listener = self.service.add_listener(self.push)
+        log.info("client %s attached to %s", params.client_info, self.service.root)
+
+    async def detach(self) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self.service is not None:
+            service, self.service = self.service, None
+            await self.hub.release(service)
+
+    async def exit(self) -> None:
+        await self.detach()
+        await _maybe_await(self._on_exit(0 if self._shutdown_requested else 1))
+
+
+async def _maybe_await(value: Any) -> None:
+    if asyncio.iscoroutine(value):
+        await value
+
+
+def pick_root(params: types.InitializeParams, options: InitOptions) -> Path:
+    """First workspace folder, else rootUri, else rootPath, else initializationOptions.root,
+    else the server's working directory."""
+    if params.workspace_folders:
+        return Path(to_fs_path(params.workspace_folders[0].uri) or ".")
+    if params.root_uri:
+        return Path(to_fs_path(params.root_uri) or ".")
+    if params.root_path:
+        return Path(params.root_path)
+    if options.root:
+        return Path(options.root)
+    return Path.cwd()
+
+
+def register_features(server: ScribeLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    async def initialize(ls: ScribeLanguageServer, params: types.InitializeParams) -> None:
+        await ls.attach(params)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: ScribeLanguageServer, params: Any) -> None:
+        ls._shutdown_requested = True
+
+    @server.feature(types.EXIT)
+    async def exit_(ls: ScribeLanguageServer, params: Any) -> None:
+        await ls.exit()
+
+    for method in REQUESTS:
+        _register_method(server, method)
+
+
+def _register_method(server: ScribeLanguageServer, method: str) -> None:
+    async def request(ls: ScribeLanguageServer, params: Any) -> Any:
+        return await ls.call(method, params)
+
+    async def command(ls: ScribeLanguageServer, *arguments: Any) -> Any:
+        if len(arguments) > 1:
+            raise ScribeRpcError(
+                f"arguments: {command_name(method)} takes one params object, got {len(arguments)} arguments",
+                -32602,
+            )
+        return await ls.call(method, arguments[0] if arguments else None)
+
+    server.feature(method)(request)
+    server.command(command_name(method))(command)
+
+
+# -- transports ---------------------------------------------------------------------------
+
+
+def serve_stdio(config: Config | None = None) -> int:
+    """Serve one client on stdin/stdout until it sends ``exit`` or closes the pipe."""
+
+    async def main() -> int:
+        hub = ServiceHub(config)
+        exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_exit(code: int) -> None:
+            if not exit_code.done():
+                exit_code.set_result(code)
+
+        server = ScribeLanguageServer(hub, on_exit=on_exit)
+        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        stop = threading.Event()
+        reader = StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
+        loop_task = asyncio.ensure_future(
+            run_async(stop, reader, server.protocol, log, server.report_server_error)
+        )
+        await asyncio.wait({loop_task, exit_code}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        await server.detach()
+        await hub.close_all()
+        if exit_code.done():
+            return exit_code.result()
+        # The client closed stdin without `exit`: that is how editors usually die.
+        return 0 if server._shutdown_requested else 1
+
+    code = asyncio.run(main())
+    sys.stdout.flush()
+    # The stdin reader thread may still be blocked in read(); do not wait for it.
+    os._exit(code)
+
+
+def serve_tcp(
+    host: str, port: int, config: Config | None = None, *, ready: Callable[[int], None] | None = None
+) -> int:
+    """Serve any number of clients on ``host:port``; ``exit`` closes only that connection."""
+
+    async def main() -> None:
+        hub = ServiceHub(config)
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            done = asyncio.Event()
+            server = ScribeLanguageServer(hub, on_exit=lambda code: done.set())
+            server.protocol.set_writer(writer)  # type: ignore[arg-type]
+            stop = threading.Event()
+            loop_task = asyncio.ensure_future(
+                run_async(stop, reader, server.protocol, log, server.report_server_error)  # type: ignore[arg-type]
+            )
+            exit_task = asyncio.ensure_future(done.wait())
+            await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            for task in (loop_task, exit_task):
+                task.cancel()
+            await server.detach()
+            writer.close()
+
+        tcp = await asyncio.start_server(connection, host, port)
+        bound = tcp.sockets[0].getsockname()[1]
+        log.info("serving JSON-RPC on tcp://%s:%d", host, bound)
+        if ready is not None:
+            ready(bound)
+        try:
+            async with tcp:
+                await tcp.serve_forever()
+        finally:
+            await hub.close_all()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0

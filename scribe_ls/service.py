@@ -1,0 +1,382 @@
+"""The async core of scribe-ls, and the in-process API for agents and scripts.
+
+```python
+async with Scribe("/path/to/repo") as s:
+    session = await s.start_session(title="try the cache")
+    await s.note("decided to key the cache by HEAD", kind="decision")
+    async for event in s.subscribe():
+        ...
+```
+
+No pygls here: ``server.py`` translates JSON-RPC into :meth:`Scribe.handle` calls and
+service notifications into pushes. Every write goes through the store's own thread;
+worklogs are re-rendered after each change, before the change is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__, git
+from .config import Config, find_repo_root, load_config
+from .protocol import (
+    APPEND_ENTRY,
+    ENTRY_ADDED,
+    GET_ENTRIES,
+    GET_SESSION,
+    LIST_SESSIONS,
+    METHOD_NOT_FOUND,
+    REQUESTS,
+    SEARCH,
+    SESSION_CHANGED,
+    START_SESSION,
+    STATUS,
+    STOP_SESSION,
+    UPDATE_SESSION,
+    AppendEntryParams,
+    Entry,
+    GetEntriesParams,
+    ListSessionsParams,
+    NoCurrentSession,
+    NoParams,
+    Notification,
+    ScribeError,
+    SearchParams,
+    Session,
+    SessionRef,
+    StartSessionParams,
+    UpdateSessionParams,
+    backlog_id_from_branch,
+    utc_now,
+)
+from .redact import redact
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Notification], None]
+
+DEFAULT_TYPE = "development"
+DEFAULT_PRIORITY = "medium"
+SUBSCRIBER_QUEUE = 1000
+
+
+class Scribe:
+    """One repository's session service. Open it with ``async with`` or :meth:`open`."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, config: Config | None = None) -> None:
+        self.root = find_repo_root(Path(root) if root is not None else Path.cwd())
+        self.config = config or load_config(self.root)
+        # Identifies this process's writes in the change feed.
+        self.origin = f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.store = Store(self.root, origin=self.origin)
+        self._listeners: list[Listener] = []
+        self._started = time.monotonic()
+        self._opened = False
+        self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            START_SESSION: self._wire_start_session,
+            STOP_SESSION: self._wire_stop_session,
+            UPDATE_SESSION: self._wire_update_session,
+            GET_SESSION: self._wire_get_session,
+            LIST_SESSIONS: self._wire_list_sessions,
+            APPEND_ENTRY: self._wire_append_entry,
+            GET_ENTRIES: self._wire_get_entries,
+            SEARCH: self._wire_search,
+            STATUS: self._wire_status,
+        }
+        assert tuple(self._handlers) == REQUESTS
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> Scribe:
+        if self._opened:
+            return self
+        for warning in self.config.warnings:
+            log.warning("config: %s", warning)
+        created = await self.store.open()
+        if created:
+            await asyncio.to_thread(git.exclude_scribe_dir, self.root)
+        self._opened = True
+        return self
+
+    async def close(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        await self.store.close()
+        await asyncio.to_thread(self.store.shutdown_thread)
+
+    async def __aenter__(self) -> Scribe:
+        return await self.open()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` for every notification; returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    async def subscribe(self) -> AsyncIterator[Notification]:
+        """Every notification from now on, as an async iterator (for agents).
+
+        The queue is bounded: a consumer that stops reading loses the oldest events rather
+        than growing memory without limit.
+        """
+        queue: asyncio.Queue[Notification] = asyncio.Queue(SUBSCRIBER_QUEUE)
+
+        def put(event: Notification) -> None:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+        remove = self.add_listener(put)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            remove()
+
+    def _emit(self, method: str, params: dict[str, Any]) -> None:
+        event = Notification(method, params, self.origin)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # one broken client must not stop the others hearing it
+                log.exception("notification listener failed for %s", method)
+
+    def _emit_session(self, session: Session, change: str) -> None:
+        self._emit(SESSION_CHANGED, {"session": session.to_wire(), "change": change})
+
+    def _emit_entries(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            self._emit(ENTRY_ADDED, {"entry": entry.to_wire()})
+
+    async def _render(self, session: Session) -> None:
+        try:
+            await self.store.render_worklog(session.worklog_key)
+        except OSError as exc:
+            # The store already holds the data; a worklog that cannot be written is
+            # regenerated by `scribe-ls validate --fix`.
+            log.warning("could not write worklog %s: %s", session.worklog_key, exc)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def session_or_current(self, session_id: str | None) -> Session:
+        """The named session, or the current one (error -32011 if there is none)."""
+        if session_id is not None:
+            return await self.store.get_session(session_id)
+        session = await self.store.current_session()
+        if session is None:
+            raise NoCurrentSession()
+        return session
+
+    async def current_session(self) -> Session | None:
+        return await self.store.current_session()
+
+    async def start_session(
+        self,
+        backlog_id: str | None = None,
+        title: str | None = None,
+        tags: Sequence[str] = (),
+        type: str | None = None,
+        priority: str | None = None,
+    ) -> Session:
+        """Start a session, or return the open one for the same backlog item."""
+        branch = await git.current_branch(self.root)
+        backlog_id = backlog_id or backlog_id_from_branch(branch)
+        result, entries = await self.store.start_session(
+            backlog_id=backlog_id,
+            title=title or backlog_id or (f"Work on {branch}" if branch else "Untitled session"),
+            branch=branch,
+            tags=tags,
+            type=type or DEFAULT_TYPE,
+            priority=priority or DEFAULT_PRIORITY,
+            idle_timeout=self.config.idle_timeout,
+            max_active=self.config.max_active_sessions,
+            start_texts=("Session started", f"Branch: {branch}") if branch else ("Session started",),
+        )
+        if result.created or result.resumed:
+            await self._render(result.session)
+            self._emit_session(result.session, "started" if result.created else "resumed")
+            self._emit_entries(entries)
+        return result.session
+
+    async def stop_session(
+        self, session_id: str | None = None, *, reason: str = "Session stopped"
+    ) -> Session:
+        session = await self.session_or_current(session_id)
+        stopped, entries = await self.store.stop_session(session.id, reason)
+        if entries:
+            await self._render(stopped)
+            self._emit_session(stopped, "stopped")
+            self._emit_entries(entries)
+        return stopped
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        status: str | None = None,
+        title: str | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> Session:
+        session, changes, entries = await self.store.update_session(
+            session_id,
+            status=status,
+            title=title,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            max_active=self.config.max_active_sessions,
+        )
+        if entries:
+            await self._render(session)
+        for change in changes:
+            self._emit_session(session, change)
+        self._emit_entries(entries)
+        return session
+
+    async def get_session(self, session_id: str) -> Session:
+        return await self.store.get_session(session_id)
+
+    async def list_sessions(
+        self,
+        *,
+        status: str | None = None,
+        backlog_id: str | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+    ) -> list[Session]:
+        return await self.store.list_sessions(status=status, backlog_id=backlog_id, tag=tag, limit=limit)
+
+    async def cleanup(self) -> list[Session]:
+        """Stop every open session idle for longer than its idle timeout."""
+        stopped = []
+        for session in await self.store.idle_sessions(utc_now()):
+            stopped.append(
+                await self.stop_session(session.id, reason="Idle timeout reached; stopping scribe")
+            )
+        return stopped
+
+    # -- entries ----------------------------------------------------------------------------
+
+    async def append_entry(
+        self,
+        text: str,
+        kind: str = "note",
+        session_id: str | None = None,
+        files: Sequence[str] = (),
+    ) -> Entry:
+        """Add an entry; it is durable when this returns. Secrets are redacted first."""
+        session = await self.session_or_current(session_id)
+        entry = await self.store.append_entry(session.id, kind, redact(text), files)
+        await self._render(session)
+        self._emit_entries([entry])
+        return entry
+
+    async def note(self, text: str, kind: str = "note", *, files: Sequence[str] = ()) -> Entry:
+        """Agent-friendly spelling of :meth:`append_entry` on the current session."""
+        return await self.append_entry(text, kind=kind, files=files)
+
+    async def get_entries(
+        self, session_id: str, *, after_id: int = 0, limit: int = 100, kinds: Sequence[str] = ()
+    ) -> tuple[list[Entry], int | None]:
+        return await self.store.get_entries(session_id, after_id=after_id, limit=limit, kinds=kinds)
+
+    async def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
+        """The newest ``limit`` entries of a session, oldest first."""
+        return await self.store.recent_entries(session_id, limit)
+
+    async def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        hits = await self.store.search(query, limit)
+        return [{"entry": e.to_wire(), "backlogId": b, "snippet": s} for e, b, s in hits]
+
+    async def status(self) -> dict[str, Any]:
+        counts = await self.store.counts()
+        current = await self.store.current_session()
+        return {
+            "version": __version__,
+            "root": str(self.root),
+            "pid": os.getpid(),
+            "uptimeSeconds": round(time.monotonic() - self._started, 3),
+            "sessions": {"active": counts["active"], "total": counts["total"], "paused": counts["paused"]},
+            "currentSessionId": current.id if current else None,
+            "store": str(self.store.path),
+            # The file watcher arrives with the real-time recording work (issue 4); until
+            # then this process records nothing on its own and says so.
+            "watcher": {"running": False, "recorder": False, "events": 0, "lastEventAt": None},
+            "queue": {"pending": 0},
+        }
+
+    # -- JSON-RPC dispatch ------------------------------------------------------------------
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+    async def handle(self, method: str, params: Any) -> Any:
+        """Answer one request: check params, call the API, return the JSON result.
+
+        Raises :class:`ScribeError` (with its JSON-RPC code) for anything the client did
+        wrong or that cannot be done.
+        """
+        handler = self._handlers.get(method)
+        if handler is None:
+            raise ScribeError(METHOD_NOT_FOUND, f"method not found: {method}")
+        return await handler(params)
+
+    async def _wire_start_session(self, raw: Any) -> dict[str, Any]:
+        p = StartSessionParams.from_wire(raw)
+        session = await self.start_session(p.backlog_id, p.title, p.tags, p.type, p.priority)
+        return session.to_wire()
+
+    async def _wire_stop_session(self, raw: Any) -> dict[str, Any]:
+        return (await self.stop_session(SessionRef.optional(raw).session_id)).to_wire()
+
+    async def _wire_update_session(self, raw: Any) -> dict[str, Any]:
+        p = UpdateSessionParams.from_wire(raw)
+        session = await self.update_session(
+            p.session_id, status=p.status, title=p.title, add_tags=p.add_tags, remove_tags=p.remove_tags
+        )
+        return session.to_wire()
+
+    async def _wire_get_session(self, raw: Any) -> dict[str, Any]:
+        session_id = SessionRef.required(raw).session_id
+        assert session_id is not None
+        return (await self.get_session(session_id)).to_wire()
+
+    async def _wire_list_sessions(self, raw: Any) -> dict[str, Any]:
+        p = ListSessionsParams.from_wire(raw)
+        sessions = await self.list_sessions(
+            status=p.status, backlog_id=p.backlog_id, tag=p.tag, limit=p.limit
+        )
+        return {"sessions": [s.to_wire() for s in sessions]}
+
+    async def _wire_append_entry(self, raw: Any) -> dict[str, Any]:
+        p = AppendEntryParams.from_wire(raw)
+        return (await self.append_entry(p.text, p.kind, p.session_id, p.files)).to_wire()
+
+    async def _wire_get_entries(self, raw: Any) -> dict[str, Any]:
+        p = GetEntriesParams.from_wire(raw)
+        entries, next_after = await self.get_entries(
+            p.session_id, after_id=p.after_id, limit=p.limit, kinds=p.kinds
+        )
+        return {"entries": [e.to_wire() for e in entries], "nextAfterId": next_after}
+
+    async def _wire_search(self, raw: Any) -> dict[str, Any]:
+        p = SearchParams.from_wire(raw)
+        return {"hits": await self.search(p.query, p.limit)}
+
+    async def _wire_status(self, raw: Any) -> dict[str, Any]:
+        NoParams.from_wire(raw)
+        return await self.status()

@@ -1,0 +1,743 @@
+"""The canonical store: ``<root>/.scribe/scribe.db``, SQLite in WAL mode.
+
+Every call runs in one dedicated thread that owns the connection, so nothing here blocks
+the event loop and no two statements of this process race each other. Other processes
+(the CLI, a second editor) open the same file; SQLite's locking makes that safe and every
+write is one ``BEGIN IMMEDIATE`` transaction, so a read-check-write (idempotent start, the
+active-session limit) cannot interleave with another process's.
+
+An entry is acknowledged only after its transaction committed with ``synchronous=FULL``.
+
+Every change also lands in the ``changes`` table in the same transaction: a change feed
+that lets a process tell clients about writes made by other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from . import worklog
+from .config import DB_NAME, SCRIBE_DIR
+from .protocol import (
+    Entry,
+    InvalidParams,
+    LimitReached,
+    Session,
+    SessionNotFound,
+    SessionStats,
+    StoreUnavailable,
+    iso,
+    parse_iso,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# Each migration moves the schema from version N-1 to N. Never edit a released one.
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        backlog_id TEXT,
+        title TEXT NOT NULL,
+        branch TEXT,
+        root TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'completed')),
+        tags TEXT NOT NULL DEFAULT '[]',
+        type TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        last_activity_at TEXT NOT NULL,
+        active_since TEXT,
+        active_seconds REAL NOT NULL DEFAULT 0,
+        idle_timeout INTEGER NOT NULL,
+        entry_count INTEGER NOT NULL DEFAULT 0,
+        file_count INTEGER NOT NULL DEFAULT 0
+    );
+    -- One open (active or paused) session per backlog item: what makes start idempotent
+    -- even when two processes start the same item at the same moment.
+    CREATE UNIQUE INDEX sessions_open_backlog ON sessions(backlog_id)
+        WHERE status != 'completed' AND backlog_id IS NOT NULL;
+    CREATE INDEX sessions_started ON sessions(started_at);
+
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX entries_session ON entries(session_id, id);
+
+    CREATE TABLE session_files (
+        session_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (session_id, path)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        entry_id INTEGER,
+        change TEXT NOT NULL
+    );
+
+    CREATE VIRTUAL TABLE entries_fts USING fts5(text, content='entries', content_rowid='id');
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
+}
+
+# The change feed only has to cover the gap between a write and the other processes
+# noticing it; keep it short.
+CHANGES_KEPT = 5000
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def off_loop(fn: Callable[..., R]) -> Callable[..., Any]:
+    """Turn a blocking method into a coroutine that runs it in the store's thread."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> R:
+        return await self._run(fn, self, *args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    session: Session
+    created: bool
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A row of the change feed."""
+
+    id: int
+    origin: str
+    session_id: str
+    entry_id: int | None
+    change: str
+
+
+def new_session_id() -> str:
+    return "s-" + secrets.token_hex(6)
+
+
+class Store:
+    def __init__(self, root: Path, *, origin: str = "") -> None:
+        self.root = root
+        self.dir = root / SCRIBE_DIR
+        self.path = self.dir / DB_NAME
+        self.worklog_dir = self.dir / "worklogs"
+        self.origin = origin
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-store")
+        self._conn: sqlite3.Connection | None = None
+        # key -> (last entry id, last heading, rendered text): lets a render append the new
+        # entries instead of reading the whole worklog back on every append.
+        self._rendered: dict[str, tuple[int, str, str]] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"{exc} ({self.path})") from exc
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable("the store is closed")
+        return self._conn
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    @off_loop
+    def open(self) -> bool:
+        """Open (creating if needed) and migrate. True if the ``.scribe`` dir was new."""
+        created = not self.dir.exists()
+        self.dir.mkdir(exist_ok=True)
+        self.worklog_dir.mkdir(exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+        self._migrate()
+        return created
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.path} has schema version {version}; this scribe-ls knows up to "
+                f"{SCHEMA_VERSION}: upgrade scribe-ls"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx() as conn:
+                # Another process may have migrated while we waited for the write lock.
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    continue
+                for statement in _split_sql(MIGRATIONS[target]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+            log.info("store %s migrated to schema version %d", self.path, target)
+
+    @off_loop
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA optimize")
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def shutdown_thread(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    # -- rows -> types ------------------------------------------------------------------------
+
+    def _session(self, row: sqlite3.Row, now: datetime | None = None) -> Session:
+        active_seconds = row["active_seconds"]
+        if row["status"] == "active" and row["active_since"]:
+            now = now or utc_now()
+            active_seconds += max(0.0, (now - parse_iso(row["active_since"])).total_seconds())
+        return Session(
+            id=row["id"],
+            backlog_id=row["backlog_id"],
+            title=row["title"],
+            branch=row["branch"],
+            root=row["root"],
+            status=row["status"],
+            tags=tuple(json.loads(row["tags"])),
+            type=row["type"],
+            priority=row["priority"],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            last_activity_at=row["last_activity_at"],
+            idle_timeout=row["idle_timeout"],
+            stats=SessionStats(
+                entries=row["entry_count"],
+                files_changed=row["file_count"],
+                active_seconds=int(active_seconds),
+            ),
+        )
+
+    @staticmethod
+    def _entry(row: sqlite3.Row) -> Entry:
+        return Entry(
+            id=row["id"],
+            session_id=row["session_id"],
+            at=row["at"],
+            kind=row["kind"],
+            text=row["text"],
+            files=tuple(json.loads(row["files"])),
+        )
+
+    def _session_row(self, session_id: str) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound(session_id)
+        return row
+
+    def _record(self, session_id: str, change: str, entry_id: int | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO changes (at, origin, session_id, entry_id, change) VALUES (?, ?, ?, ?, ?)",
+            (iso(utc_now()), self.origin, session_id, entry_id, change),
+        )
+
+    def _insert_entry(self, session_id: str, kind: str, text: str, files: Sequence[str], at: str) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO entries (session_id, at, kind, text, files) VALUES (?, ?, ?, ?, ?)",
+            (session_id, at, kind, text, json.dumps(list(files))),
+        )
+        entry_id = cursor.lastrowid
+        assert entry_id is not None
+        new_files = 0
+        for path in files:
+            new_files += self.conn.execute(
+                "INSERT OR IGNORE INTO session_files (session_id, path) VALUES (?, ?)",
+                (session_id, path),
+            ).rowcount
+        self.conn.execute(
+            "UPDATE sessions SET entry_count = entry_count + 1, file_count = file_count + ?,"
+            " last_activity_at = ? WHERE id = ?",
+            (new_files, at, session_id),
+        )
+        self._record(session_id, "entryAdded", entry_id)
+        return entry_id
+
+    def _entries_by_id(self, ids: Iterable[int]) -> list[Entry]:
+        ids = list(ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT * FROM entries WHERE id IN ({marks}) ORDER BY id", ids)
+        return [self._entry(row) for row in rows]
+
+    # -- sessions -------------------------------------------------------------------------
+
+    @off_loop
+    def start_session(
+        self,
+        *,
+        backlog_id: str | None,
+        title: str,
+        branch: str | None,
+        tags: Sequence[str],
+        type: str,
+        priority: str,
+        idle_timeout: int,
+        max_active: int,
+        start_texts: Sequence[str],
+    ) -> tuple[StartResult, list[Entry]]:
+        now = iso(utc_now())
+        with self._tx() as conn:
+            if backlog_id is not None:
+                row = conn.execute(
+                    "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'",
+                    (backlog_id,),
+                ).fetchone()
+                if row is not None and row["status"] == "active":
+                    return StartResult(self._session(row), created=False, resumed=False), []
+                if row is not None:  # paused: starting it again resumes it
+                    self._check_limit(max_active)
+                    entries = self._set_status(row, "active", "Session resumed", now)
+                    return StartResult(
+                        self._session(self._session_row(row["id"])), created=False, resumed=True
+                    ), entries
+            self._check_limit(max_active)
+            session_id = new_session_id()
+            conn.execute(
+                "INSERT INTO sessions (id, backlog_id, title, branch, root, status, tags, type,"
+                " priority, started_at, last_activity_at, active_since, idle_timeout)"
+                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    backlog_id,
+                    title,
+                    branch,
+                    str(self.root),
+                    json.dumps(list(tags)),
+                    type,
+                    priority,
+                    now,
+                    now,
+                    now,
+                    idle_timeout,
+                ),
+            )
+            self._record(session_id, "started")
+            entry_ids = [self._insert_entry(session_id, "system", t, (), now) for t in start_texts]
+            session = self._session(self._session_row(session_id))
+            return StartResult(session, created=True, resumed=False), self._entries_by_id(entry_ids)
+
+    def _check_limit(self, max_active: int) -> None:
+        active = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE status = 'active'").fetchone()[0]
+        if active >= max_active:
+            raise LimitReached(max_active)
+
+    def _set_status(self, row: sqlite3.Row, status: str, text: str, now: str) -> list[Entry]:
+        """Move a session to ``status``, keeping active time exact, with a system entry."""
+        active_seconds = row["active_seconds"]
+        if row["status"] == "active" and row["active_since"]:
+            active_seconds += max(0.0, (parse_iso(now) - parse_iso(row["active_since"])).total_seconds())
+        self.conn.execute(
+            "UPDATE sessions SET status = ?, active_seconds = ?, active_since = ?, ended_at = ? WHERE id = ?",
+            (
+                status,
+                active_seconds,
+                now if status == "active" else None,
+                now if status == "completed" else None,
+                row["id"],
+            ),
+        )
+        change = {"active": "resumed", "paused": "paused", "completed": "stopped"}[status]
+        self._record(row["id"], change)
+        entry_id = self._insert_entry(row["id"], "system", text, (), now)
+        return self._entries_by_id([entry_id])
+
+    @off_loop
+    def get_session(self, session_id: str) -> Session:
+        return self._session(self._session_row(session_id))
+
+    @off_loop
+    def current_session(self) -> Session | None:
+        row = self.conn.execute(
+            "SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        return self._session(row) if row else None
+
+    @off_loop
+    def list_sessions(
+        self,
+        *,
+        status: str | None = None,
+        backlog_id: str | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+    ) -> list[Session]:
+        where, args = [], []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if backlog_id:
+            where.append("backlog_id = ?")
+            args.append(backlog_id)
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(sessions.tags) WHERE value = ?)")
+            args.append(tag)
+        sql = "SELECT * FROM sessions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        now = utc_now()
+        return [self._session(row, now) for row in self.conn.execute(sql, (*args, limit))]
+
+    @off_loop
+    def update_session(
+        self,
+        session_id: str,
+        *,
+        status: str | None,
+        title: str | None,
+        add_tags: Sequence[str],
+        remove_tags: Sequence[str],
+        max_active: int,
+    ) -> tuple[Session, list[str], list[Entry]]:
+        """Returns the session, the changes made (sessionChanged names) and new entries."""
+        now = iso(utc_now())
+        changes: list[str] = []
+        entries: list[Entry] = []
+        with self._tx() as conn:
+            row = self._session_row(session_id)
+            if status is not None and status != row["status"]:
+                if row["status"] == "completed":
+                    raise InvalidParams("status", f"session {session_id} is completed; start a new one")
+                if status == "active":
+                    self._check_limit(max_active)
+                text = "Session resumed" if status == "active" else "Session paused"
+                entries += self._set_status(row, status, text, now)
+                changes.append("resumed" if status == "active" else "paused")
+            tags = list(json.loads(row["tags"]))
+            new_tags = [t for t in tags if t not in remove_tags]
+            new_tags += [t for t in add_tags if t not in new_tags]
+            updated = False
+            if new_tags != tags:
+                conn.execute("UPDATE sessions SET tags = ? WHERE id = ?", (json.dumps(new_tags), session_id))
+                updated = True
+            if title is not None and title != row["title"]:
+                conn.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id))
+                updated = True
+            if updated:
+                self._record(session_id, "updated")
+                changes.append("updated")
+            return self._session(self._session_row(session_id)), changes, entries
+
+    @off_loop
+    def stop_session(self, session_id: str, text: str = "Session stopped") -> tuple[Session, list[Entry]]:
+        now = iso(utc_now())
+        with self._tx():
+            row = self._session_row(session_id)
+            if row["status"] == "completed":
+                return self._session(row), []
+            entries = self._set_status(row, "completed", text, now)
+            return self._session(self._session_row(session_id)), entries
+
+    @off_loop
+    def pause_session(self, session_id: str, text: str) -> tuple[Session, list[Entry]] | None:
+        """Pause an active session (idle handling); None if it is not active any more."""
+        now = iso(utc_now())
+        with self._tx():
+            row = self._session_row(session_id)
+            if row["status"] != "active":
+                return None
+            entries = self._set_status(row, "paused", text, now)
+            return self._session(self._session_row(session_id)), entries
+
+    @off_loop
+    def idle_sessions(self, now: datetime) -> list[Session]:
+        """Active or paused sessions whose last activity is older than their idle timeout."""
+        rows = self.conn.execute("SELECT * FROM sessions WHERE status != 'completed'").fetchall()
+        return [
+            self._session(row, now)
+            for row in rows
+            if (now - parse_iso(row["last_activity_at"])).total_seconds() > row["idle_timeout"]
+        ]
+
+    @off_loop
+    def counts(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT COUNT(*) AS total, SUM(status = 'active') AS active,"
+            " SUM(status = 'paused') AS paused FROM sessions"
+        ).fetchone()
+        return {"total": row["total"], "active": row["active"] or 0, "paused": row["paused"] or 0}
+
+    # -- entries --------------------------------------------------------------------------
+
+    @off_loop
+    def append_entry(self, session_id: str, kind: str, text: str, files: Sequence[str]) -> Entry:
+        now = iso(utc_now())
+        with self._tx():
+            self._session_row(session_id)
+            entry_id = self._insert_entry(session_id, kind, text, files, now)
+        return Entry(id=entry_id, session_id=session_id, at=now, kind=kind, text=text, files=tuple(files))
+
+    @off_loop
+    def get_entries(
+        self, session_id: str, *, after_id: int = 0, limit: int = 100, kinds: Sequence[str] = ()
+    ) -> tuple[list[Entry], int | None]:
+        self._session_row(session_id)
+        sql = "SELECT * FROM entries WHERE session_id = ? AND id > ?"
+        args: list[Any] = [session_id, after_id]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += kinds
+        sql += " ORDER BY id LIMIT ?"
+        rows = self.conn.execute(sql, (*args, limit + 1)).fetchall()
+        entries = [self._entry(row) for row in rows[:limit]]
+        next_after = entries[-1].id if len(rows) > limit else None
+        return entries, next_after
+
+    @off_loop
+    def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
+        self._session_row(session_id)
+        rows = self.conn.execute(
+            "SELECT * FROM entries WHERE session_id = ? ORDER BY id DESC LIMIT ?", (session_id, limit)
+        ).fetchall()
+        return [self._entry(row) for row in reversed(rows)]
+
+    @off_loop
+    def search(self, query: str, limit: int) -> list[tuple[Entry, str | None, str]]:
+        # Quote every word: user text must never be parsed as FTS5 syntax.
+        words = [w for w in query.split() if w]
+        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        rows = self.conn.execute(
+            "SELECT e.*, s.backlog_id AS backlog_id,"
+            " snippet(entries_fts, 0, '**', '**', '…', 12) AS snippet"
+            " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid"
+            " JOIN sessions s ON s.id = e.session_id"
+            " WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        ).fetchall()
+        return [(self._entry(row), row["backlog_id"], row["snippet"]) for row in rows]
+
+    # -- change feed ------------------------------------------------------------------------
+
+    @off_loop
+    def last_change_id(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[0]
+
+    @off_loop
+    def changes_since(self, change_id: int, limit: int = 500) -> list[Change]:
+        rows = self.conn.execute(
+            "SELECT * FROM changes WHERE id > ? ORDER BY id LIMIT ?", (change_id, limit)
+        ).fetchall()
+        return [Change(r["id"], r["origin"], r["session_id"], r["entry_id"], r["change"]) for r in rows]
+
+    @off_loop
+    def entries_by_id(self, ids: Sequence[int]) -> list[Entry]:
+        return self._entries_by_id(ids)
+
+    @off_loop
+    def prune_changes(self) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - ?", (CHANGES_KEPT,))
+
+    @off_loop
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap "anything new?" probe."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    # -- worklogs ---------------------------------------------------------------------------
+
+    def worklog_path(self, key: str) -> Path:
+        return self.worklog_dir / f"{key}.md"
+
+    def _worklog_rows(self, key: str, after_id: int) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT e.id, e.at, e.kind, e.text, e.files FROM entries e"
+            " JOIN sessions s ON s.id = e.session_id"
+            " WHERE (s.backlog_id = ? OR (s.backlog_id IS NULL AND s.id = ?)) AND e.id > ?"
+            " ORDER BY e.id",
+            (key, key, after_id),
+        ).fetchall()
+
+    def _render_text(self, key: str) -> str:
+        """The worklog for ``key`` as it should be now, appending to the cached render."""
+        last_id, last_heading, text = self._rendered.get(key, (0, "", ""))
+        rows = self._worklog_rows(key, last_id)
+        if not rows and text:
+            return text
+        items = [
+            worklog.WorklogItem(
+                at=parse_iso(row["at"]),
+                kind=row["kind"],
+                text=row["text"],
+                files=tuple(json.loads(row["files"])),
+            )
+            for row in rows
+        ]
+        if not text:
+            text = worklog.render(key, items)
+        elif items:
+            text = worklog.append(text, last_heading, items)
+        if items:
+            last_id, last_heading = rows[-1]["id"], worklog.heading_time(items[-1].at)
+        self._rendered[key] = (last_id, last_heading, text)
+        return text
+
+    @off_loop
+    def render_worklog(self, key: str) -> Path:
+        path = self.worklog_path(key)
+        with worklog.locked(self.worklog_dir / ".lock"):
+            worklog.write_atomic(path, self._render_text(key))
+        return path
+
+    @off_loop
+    def worklog_keys(self) -> list[str]:
+        rows = self.conn.execute("SELECT DISTINCT COALESCE(backlog_id, id) AS key FROM sessions ORDER BY key")
+        return [row["key"] for row in rows]
+
+    @off_loop
+    def expected_worklog(self, key: str) -> str:
+        """A full render from the store, ignoring the cache (used by ``validate``)."""
+        rows = self._worklog_rows(key, 0)
+        items = [
+            worklog.WorklogItem(parse_iso(r["at"]), r["kind"], r["text"], tuple(json.loads(r["files"])))
+            for r in rows
+        ]
+        return worklog.render(key, items)
+
+    @off_loop
+    def integrity_check(self) -> list[str]:
+        problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
+        problems = [p for p in problems if p != "ok"]
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
+        orphans = self.conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE session_id NOT IN (SELECT id FROM sessions)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} entries belong to no session")
+        for row in self.conn.execute(
+            "SELECT s.id, s.entry_count, COUNT(e.id) AS n FROM sessions s"
+            " LEFT JOIN entries e ON e.session_id = s.id GROUP BY s.id HAVING s.entry_count != n"
+        ):
+            problems.append(f"session {row['id']}: entry count {row['entry_count']} but {row['n']} entries")
+        return problems
+
+    # -- import -----------------------------------------------------------------------------
+
+    @off_loop
+    def import_session(
+        self,
+        *,
+        backlog_id: str,
+        title: str,
+        tags: Sequence[str],
+        type: str,
+        priority: str,
+        idle_timeout: int,
+        items: Sequence[worklog.WorklogItem],
+        started_at: str,
+        last_activity_at: str,
+        redact: Callable[[str], str],
+    ) -> Session | None:
+        """Add a completed session rebuilt from a legacy worklog; None if already imported."""
+        with self._tx() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM sessions WHERE backlog_id = ? AND started_at = ?", (backlog_id, started_at)
+            ).fetchone()
+            if exists:
+                return None
+            session_id = new_session_id()
+            conn.execute(
+                "INSERT INTO sessions (id, backlog_id, title, branch, root, status, tags, type,"
+                " priority, started_at, ended_at, last_activity_at, idle_timeout)"
+                " VALUES (?, ?, ?, NULL, ?, 'completed', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    backlog_id,
+                    title,
+                    str(self.root),
+                    json.dumps(list(tags)),
+                    type,
+                    priority,
+                    started_at,
+                    last_activity_at,
+                    last_activity_at,
+                    idle_timeout,
+                ),
+            )
+            for item in items:
+                self._insert_entry(session_id, item.kind, redact(item.text), item.files, iso(item.at))
+            conn.execute(
+                "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (last_activity_at, session_id)
+            )
+            self._record(session_id, "stopped")
+            self._rendered.pop(backlog_id, None)
+            return self._session(self._session_row(session_id))
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: take the write lock up front so the reads inside
+    see what the writes will be checked against."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (``sqlite3.complete_statement`` knows triggers)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,180 @@
+"""Render and parse the legacy Markdown worklog format (DESIGN.md section 4).
+
+```
+# Worklog B-093
+
+## 2025-08-21 03:01:12
+
+- Session started
+- Branch: main
+
+## 2025-08-21 03:02:40
+
+- Changes: 3 file(s)
+  - path/one.py
+```
+
+Timestamps are UTC. Entries that render to the same second share one ``##`` block. The
+kind of an entry is carried by a prefix (``Decision: ``, ``Idea: ``, ``TODO: ``,
+``Commit: ``) so that parsing a rendered worklog and rendering it again gives the same
+bytes; the legacy files in ``shared/data/legacy`` round-trip unchanged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+HEADING_FORMAT = "%Y-%m-%d %H:%M:%S"
+MAX_LISTED_FILES = 10
+
+_KIND_PREFIX = {"decision": "Decision: ", "idea": "Idea: ", "todo": "TODO: ", "commit": "Commit: "}
+_PREFIX_KIND = {prefix: kind for kind, prefix in _KIND_PREFIX.items()}
+_CHANGES_RE = re.compile(r"^Changes: (\d+) file\(s\)")
+_MORE_RE = re.compile(r"^\(\+(\d+) more\)$")
+_SYSTEM_TEXTS = re.compile(
+    r"^(Session (started|stopped|paused|resumed)|Branch: |Idle timeout|Resumed|Manual work update)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorklogItem:
+    """One bullet of a worklog: what an entry needs to be rendered."""
+
+    at: datetime
+    kind: str
+    text: str
+    files: tuple[str, ...] = ()
+
+
+def heading_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(HEADING_FORMAT)
+
+
+def _bullet(item: WorklogItem) -> list[str]:
+    lines = item.text.split("\n")
+    first = _KIND_PREFIX.get(item.kind, "") + lines[0]
+    out = [f"- {first}"]
+    out.extend(f"  {line}" if line else "" for line in lines[1:])
+    out.extend(f"  - {path}" for path in item.files)
+    changes = _CHANGES_RE.match(item.text)
+    if changes and int(changes.group(1)) > len(item.files) and item.files:
+        out.append(f"  - (+{int(changes.group(1)) - len(item.files)} more)")
+    return out
+
+
+def render(key: str, items: Iterable[WorklogItem]) -> str:
+    return append(f"# Worklog {key}\n", "", items)
+
+
+def append(text: str, last_heading: str, items: Iterable[WorklogItem]) -> str:
+    """Add ``items`` to an already rendered worklog whose last block is ``last_heading``."""
+    out = [text.rstrip("\n")]
+    current = last_heading
+    for item in items:
+        stamp = heading_time(item.at)
+        if stamp != current:
+            out.extend(("", f"## {stamp}", ""))
+            current = stamp
+        out.extend(_bullet(item))
+    return "\n".join(out) + "\n"
+
+
+def _kind_of(text: str) -> tuple[str, str]:
+    for prefix, kind in _PREFIX_KIND.items():
+        if text.startswith(prefix):
+            return kind, text[len(prefix) :]
+    if _CHANGES_RE.match(text):
+        return "activity", text
+    if _SYSTEM_TEXTS.match(text):
+        return "system", text
+    return "note", text
+
+
+@dataclass(slots=True)
+class ParsedWorklog:
+    key: str
+    items: list[WorklogItem]
+
+
+def parse(text: str) -> ParsedWorklog:
+    """Parse a legacy worklog; lenient about blank lines, strict about structure."""
+    key = ""
+    items: list[WorklogItem] = []
+    at: datetime | None = None
+    pending: tuple[str, list[str], list[str]] | None = None  # text, continuation, files
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None and at is not None:
+            first, more, files = pending
+            kind, body = _kind_of(first)
+            full = "\n".join([body, *more]).rstrip("\n")
+            items.append(WorklogItem(at=at, kind=kind, text=full, files=tuple(files)))
+        pending = None
+
+    for line in text.splitlines():
+        if line.startswith("# ") and not key and not items and pending is None:
+            key = line[2:].removeprefix("Worklog ").strip()
+        elif line.startswith("## "):
+            flush()
+            try:
+                at = datetime.strptime(line[3:].strip(), HEADING_FORMAT).replace(tzinfo=UTC)
+            except ValueError:
+                at = None
+        elif line.startswith("- "):
+            flush()
+            pending = (line[2:], [], [])
+        elif line.startswith("  - ") and pending is not None:
+            path = line[4:]
+            if not _MORE_RE.match(path):
+                pending[2].append(path)
+        elif line.startswith("  ") and pending is not None:
+            pending[1].append(line[2:])
+        elif not line.strip() and pending is not None and pending[1]:
+            # A blank line inside a multi-line note is kept only if more text follows.
+            pending[1].append("")
+    flush()
+    return ParsedWorklog(key=key, items=items)
+
+
+def parse_items(path: Path) -> Iterator[WorklogItem]:
+    yield from parse(path.read_text(encoding="utf-8")).items
+
+
+@contextmanager
+def locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive advisory lock shared by every process rendering into one directory.
+
+    Rendering reads the store and then replaces the file; without the lock, a process that
+    read older rows could rename its file over a newer one.
+    """
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Replace ``path`` with ``text`` via a temp file and rename; False if unchanged."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        # No fsync: the worklog is derived from the store, which is the durable copy;
+        # the rename alone keeps readers from ever seeing a torn file.
+        handle.write(text)
+    os.replace(tmp, path)
+    return True
