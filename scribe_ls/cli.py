@@ -265,7 +265,9 @@ async def _info(scribe: Scribe, args: argparse.Namespace) -> int:
     recent = await scribe.recent_entries(session.id, args.entries) if args.entries > 0 else []
     worklog = scribe.store.worklog_path(session.worklog_key)
     if args.json:
-        _print_json(session.to_wire() | {"recentEntries": [e.to_wire() for e in recent], "worklog": str(worklog)})
+        _print_json(
+            session.to_wire() | {"recentEntries": [e.to_wire() for e in recent], "worklog": str(worklog)}
+        )
         return 0
     print(_session_line(session))
     print(f"  branch {session.branch or '-'}  type {session.type}  priority {session.priority}")
@@ -333,7 +335,8 @@ async def _search(scribe: Scribe, args: argparse.Namespace) -> int:
     else:
         for hit in hits:
             entry = hit["entry"]
-            print(f"{hit['backlogId'] or entry['sessionId']:<8} #{entry['id']:<5} {entry['kind']:<8} {hit['snippet']}")
+            label = hit["backlogId"] or entry["sessionId"]
+            print(f"{label:<8} #{entry['id']:<5} {entry['kind']:<8} {hit['snippet']}")
     return 0
 
 

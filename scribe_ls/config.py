@@ -50,7 +50,7 @@ def _check(name: str, value: Any) -> Any:
     if name in ("idle_timeout", "max_active_sessions"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be an integer")
-        low = 1 if name == "max_active_sessions" else 10
+        low = 1
         if value < low:
             raise ValueError(f"must be at least {low}")
         return value

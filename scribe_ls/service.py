@@ -20,7 +20,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,37 @@ Listener = Callable[[Notification], None]
 DEFAULT_TYPE = "development"
 DEFAULT_PRIORITY = "medium"
 SUBSCRIBER_QUEUE = 1000
+
+
+class Subscription:
+    """A bounded queue of notifications: a consumer that stops reading loses the oldest
+    events rather than growing memory without limit."""
+
+    def __init__(self, scribe: Scribe, maxsize: int) -> None:
+        self._queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize)
+        self.dropped = 0
+        self._remove = scribe.add_listener(self._put)
+
+    def _put(self, event: Notification) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Notification:
+        return await self._queue.get()
+
+    def close(self) -> None:
+        self._remove()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class Scribe:
@@ -126,25 +157,13 @@ class Scribe:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    async def subscribe(self) -> AsyncIterator[Notification]:
+    def subscribe(self, maxsize: int = SUBSCRIBER_QUEUE) -> Subscription:
         """Every notification from now on, as an async iterator (for agents).
 
-        The queue is bounded: a consumer that stops reading loses the oldest events rather
-        than growing memory without limit.
+        Listening starts when this is called, not at the first ``anext``, so nothing that
+        happens in between is missed. Close it (or use ``async with``) when done.
         """
-        queue: asyncio.Queue[Notification] = asyncio.Queue(SUBSCRIBER_QUEUE)
-
-        def put(event: Notification) -> None:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
-
-        remove = self.add_listener(put)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            remove()
+        return Subscription(self, maxsize)
 
     def _emit(self, method: str, params: dict[str, Any]) -> None:
         event = Notification(method, params, self.origin)

@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ MIGRATIONS: dict[int, str] = {
 # The change feed only has to cover the gap between a write and the other processes
 # noticing it; keep it short.
 CHANGES_KEPT = 5000
+OPEN_TIMEOUT = 15.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -185,15 +187,34 @@ class Store:
         created = not self.dir.exists()
         self.dir.mkdir(exist_ok=True)
         self.worklog_dir.mkdir(exist_ok=True)
+        # Several processes may create the store at the same moment. Switching to WAL and
+        # migrating take locks for which SQLite does not always call the busy handler, so
+        # retry those few steps for a bounded time instead of failing the first open.
+        deadline = time.monotonic() + OPEN_TIMEOUT
+        while True:
+            try:
+                self._conn = self._connect()
+                self._migrate()
+                break
+            except sqlite3.OperationalError as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        return created
+
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk before we acknowledge the entry it carries.
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        self._conn = conn
-        self._migrate()
-        return created
+        return conn
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -215,11 +236,8 @@ class Store:
     @off_loop
     def close(self) -> None:
         if self._conn is not None:
-            try:
-                self._conn.execute("PRAGMA optimize")
-            finally:
-                self._conn.close()
-                self._conn = None
+            self._conn.close()
+            self._conn = None
 
     def shutdown_thread(self) -> None:
         self._executor.shutdown(wait=True)

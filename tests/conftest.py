@@ -1,0 +1,148 @@
+"""Shared fixtures: real git repositories in temp dirs, and a pytest-lsp client talking to
+the real server process over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.protocol import default_converter
+from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCResponseMessage
+from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp.client import register_lsp_features
+
+BRANCH = "feature/B-4242-x"
+SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
+PUSH_TIMEOUT = 5.0
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def make_git_repo(path: Path, branch: str = BRANCH) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", branch)
+    git(path, "config", "user.email", "dev@example.com")
+    git(path, "config", "user.name", "Dev")
+    (path / "README.md").write_text("# demo\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_git_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def repo_factory(tmp_path: Path) -> Callable[..., Path]:
+    def factory(name: str = "other", branch: str = BRANCH) -> Path:
+        return make_git_repo(tmp_path / name, branch)
+
+    return factory
+
+
+def files_outside_scribe(root: Path) -> set[str]:
+    """Every file in the work tree except .git/ and .scribe/ (what we must never touch)."""
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in (".git", ".scribe")]
+        for name in filenames:
+            found.add(str(Path(dirpath, name).relative_to(root)))
+    return found
+
+
+def run_cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scribe_ls", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=30,
+    )
+
+
+class Pushes:
+    """Collects the server's custom notifications; pytest-lsp's wait_for_notification never
+    resolves for custom methods, so each method feeds a queue that tests await with a
+    timeout (a missing push fails fast instead of hanging CI)."""
+
+    METHODS = ("scribe/sessionChanged", "scribe/entryAdded", "scribe/activity", "scribe/summaryReady")
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
+        for method in self.METHODS:
+            client.feature(method)(self._handler(method))
+
+    def _handler(self, method: str) -> Callable[[Any], None]:
+        def handle(params: Any) -> None:
+            self.queues[method].put_nowait(params)
+
+        return handle
+
+    async def next(self, method: str, timeout: float = PUSH_TIMEOUT) -> Any:
+        return await asyncio.wait_for(self.queues[method].get(), timeout)
+
+    async def until(
+        self, method: str, predicate: Callable[[Any], bool], timeout: float = PUSH_TIMEOUT
+    ) -> Any:
+        async def wait() -> Any:
+            while True:
+                params = await self.queues[method].get()
+                if predicate(params):
+                    return params
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    def pending(self, method: str) -> int:
+        return self.queues[method].qsize()
+
+
+def init_params(root: Path, options: dict[str, Any] | None = None) -> types.InitializeParams:
+    uri = root.as_uri()
+    return types.InitializeParams(
+        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
+        root_uri=uri,
+        workspace_folders=[types.WorkspaceFolder(uri=uri, name=root.name)],
+        initialization_options=options,
+    )
+
+
+def _plain_json_converter() -> Any:
+    # pygls turns untyped results and notification params into namedtuples; tests compare
+    # against the JSON a real client would see, so keep them as plain dicts and lists.
+    converter = default_converter()
+    for message_type in (JsonRPCResponseMessage, JsonRPCNotification):
+        converter.register_structure_hook(message_type, lambda obj, cls: cls(**obj))
+    return converter
+
+
+def make_client() -> LanguageClient:
+    client = LanguageClient(converter_factory=_plain_json_converter)
+    register_lsp_features(client)
+    return client
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
+async def client(lsp_client: LanguageClient, repo: Path):
+    lsp_client.pushes = Pushes(lsp_client)  # type: ignore[attr-defined]
+    lsp_client.initialize_result = await lsp_client.initialize_session(init_params(repo))  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def call(client: LanguageClient, method: str, params: Any = None) -> Any:
+    """A custom request; the result comes back as plain JSON (dicts and lists)."""
+    return await asyncio.wait_for(client.protocol.send_request_async(method, params), 10)

@@ -1,0 +1,129 @@
+"""The ``scribe-ls`` verbs, as a user runs them: new processes in a real repo."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import files_outside_scribe, run_cli
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def ok(root: Path, *args: str, stdin: str | None = None) -> str:
+    done = run_cli(root, *args, stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def as_json(root: Path, *args: str) -> dict:
+    return json.loads(ok(root, *args, "--json"))
+
+
+def test_legacy_verbs_end_to_end(repo: Path) -> None:
+    session = as_json(repo, "start", "--title", "Fix login", "--tag", "auth", "--priority", "high")
+    assert session["backlogId"] == "B-4242" and session["tags"] == ["auth"] and session["priority"] == "high"
+    assert "B-4242" in ok(repo, "start")  # idempotent, human output names the item
+
+    assert "added #" in ok(repo, "append", "first", "note")
+    entry = as_json(repo, "append", "went with JWT", "--kind", "decision", "--file", "src/auth.py")
+    assert entry["kind"] == "decision" and entry["files"] == ["src/auth.py"]
+    piped = run_cli(repo, "append", "-", "--json", stdin="from a pipe\n")
+    assert json.loads(piped.stdout)["text"] == "from a pipe"
+
+    assert as_json(repo, "tag", "security", "backend")["tags"] == ["auth", "security", "backend"]
+    assert as_json(repo, "untag", "auth")["tags"] == ["security", "backend"]
+
+    info = as_json(repo, "info", "B-4242", "--entries", "3")
+    assert [e["text"] for e in info["recentEntries"]] == ["first note", "went with JWT", "from a pipe"]
+    human = ok(repo, "info")
+    assert "Fix login" in human and "decision went with JWT" in human
+
+    listed = as_json(repo, "list", "--status", "active")
+    assert [s["id"] for s in listed["sessions"]] == [session["id"]]
+    assert "● B-4242" in ok(repo, "list")
+
+    status = as_json(repo, "status")
+    assert status["sessions"]["active"] == 1 and status["currentSession"]["id"] == session["id"]
+    assert "current:  ● B-4242" in ok(repo, "status")
+
+    hits = as_json(repo, "search", "JWT")["hits"]
+    assert [h["entry"]["text"] for h in hits] == ["went with JWT"]
+
+    assert as_json(repo, "validate")["ok"] is True
+    stopped = as_json(repo, "stop", "B-4242")
+    assert stopped["status"] == "completed"
+    worklog = (repo / ".scribe/worklogs/B-4242.md").read_text()
+    assert "- Decision: went with JWT\n  - src/auth.py\n" in worklog and worklog.endswith(
+        "- Session stopped\n"
+    )
+    assert files_outside_scribe(repo) == {"README.md"}
+
+
+def test_call_is_one_raw_request(repo: Path) -> None:
+    result = json.loads(ok(repo, "call", "scribe/startSession", '{"title": "raw"}'))
+    assert result["title"] == "raw"
+    status = json.loads(ok(repo, "call", "scribe/status"))
+    assert status["sessions"]["active"] == 1
+    bad = run_cli(repo, "call", "scribe/appendEntry", '{"text": 3}')
+    assert bad.returncode == 1 and bad.stderr.strip() == "scribe-ls: text: expected a string, got number"
+    assert run_cli(repo, "call", "scribe/status", "{oops").returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("bogus",),
+        ("append",),
+        ("append", "x", "--kind", "rant"),
+        ("list", "--limit", "x"),
+        ("serve", "--tcp", "nope"),
+    ],
+)
+def test_bad_use_is_exit_two_with_one_line(repo: Path, args: tuple[str, ...]) -> None:
+    done = run_cli(repo, *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scribe-ls: ")
+
+
+def test_failures_are_exit_one(repo: Path) -> None:
+    done = run_cli(repo, "append", "nowhere to go")
+    assert done.returncode == 1 and "no current session" in done.stderr
+    done = run_cli(repo, "start", "--backlog-id", "../../x")
+    assert done.returncode == 1 and done.stderr.startswith("scribe-ls: backlogId:")
+    assert run_cli(repo, "stop", "B-9").returncode == 1
+
+
+def test_cleanup_and_validate(repo: Path) -> None:
+    (repo / ".scribe").mkdir()
+    (repo / ".scribe" / "config.toml").write_text("idle_timeout = 1\n")
+    session = as_json(repo, "start")
+    db = sqlite3.connect(repo / ".scribe" / "scribe.db")
+    db.execute("UPDATE sessions SET last_activity_at = '2000-01-01T00:00:00.000Z'")
+    db.commit()
+    cleaned = as_json(repo, "cleanup")
+    assert [s["id"] for s in cleaned["stopped"]] == [session["id"]]
+    assert "no idle sessions" in ok(repo, "cleanup")
+
+    worklog = repo / ".scribe/worklogs/B-4242.md"
+    worklog.write_text("# Worklog B-4242\n\ntampered\n")
+    broken = run_cli(repo, "validate")
+    assert broken.returncode == 1 and "differs from the store" in broken.stdout
+    assert "fixed:" in ok(repo, "validate", "--fix")
+    assert "Session started" in worklog.read_text()
+    assert "ok:" in ok(repo, "validate")
+
+
+def test_cli_does_not_import_the_server_stack(repo: Path) -> None:
+    code = (
+        "import sys; from scribe_ls.cli import main; main(['status']);"
+        "print('pygls' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=30)
+    assert done.stderr.strip().splitlines()[-1] == "False"

@@ -1,0 +1,190 @@
+"""The store and the in-process API (``Scribe``) on the real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scribe_ls import Scribe
+from scribe_ls.config import Config, load_config
+from scribe_ls.protocol import LimitReached, NoCurrentSession, ScribeError, SessionNotFound
+from scribe_ls.store import SCHEMA_VERSION
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_agent_api_roundtrip_and_events(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        events = scribe.subscribe()
+        session = await scribe.start_session(title="agent work")
+        assert session.backlog_id == "B-4242" and session.title == "agent work"
+        first = await asyncio.wait_for(anext(events), 2)
+        assert first.method == "scribe/sessionChanged" and first.params["change"] == "started"
+        entry = await scribe.note("picked the cache key", kind="decision")
+        seen = [await asyncio.wait_for(anext(events), 2) for _ in range(3)]
+        assert seen[-1].params["entry"]["id"] == entry.id
+        entries, _ = await scribe.get_entries(session.id, kinds=["decision"])
+        assert [e.text for e in entries] == ["picked the cache key"]
+        events.close()
+
+
+async def test_plain_directory_and_no_branch(tmp_path: Path) -> None:
+    async with Scribe(tmp_path) as scribe:
+        session = await scribe.start_session()
+        assert session.backlog_id is None and session.branch is None
+        assert session.title == "Untitled session"
+        # Without a backlog id every start is a new session; the worklog is keyed by id.
+        assert (await scribe.start_session()).id != session.id
+    assert (tmp_path / ".scribe" / "worklogs" / f"{session.id}.md").exists()
+
+
+async def test_errors_carry_codes(repo: Path) -> None:
+    async with Scribe(repo, config=Config(max_active_sessions=2)) as scribe:
+        with pytest.raises(NoCurrentSession):
+            await scribe.append_entry("x")
+        with pytest.raises(SessionNotFound):
+            await scribe.get_session("s-nope")
+        await scribe.start_session("B-1")
+        await scribe.start_session("B-2")
+        with pytest.raises(LimitReached) as info:
+            await scribe.start_session("B-3")
+        assert info.value.code == -32012
+        # Pausing frees a slot; resuming beyond the limit is refused too.
+        b1 = await scribe.start_session("B-1")
+        await scribe.update_session(b1.id, status="paused")
+        await scribe.start_session("B-3")
+        with pytest.raises(LimitReached):
+            await scribe.update_session(b1.id, status="active")
+        with pytest.raises(ScribeError) as bad:
+            await scribe.handle("scribe/nothing", {})
+        assert bad.value.code == -32601
+
+
+async def test_starting_a_paused_item_resumes_it(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        session = await scribe.start_session()
+        await scribe.update_session(session.id, status="paused")
+        again = await scribe.start_session()
+        assert again.id == session.id and again.status == "active"
+        kinds = [e.text for e in (await scribe.get_entries(session.id))[0]]
+        assert kinds[-2:] == ["Session paused", "Session resumed"]
+
+
+async def test_active_seconds_count_only_active_time(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        session = await scribe.start_session()
+        await asyncio.sleep(1.1)
+        paused = await scribe.update_session(session.id, status="paused")
+        assert paused.stats.active_seconds == 1
+        await asyncio.sleep(1.1)
+        assert (await scribe.get_session(session.id)).stats.active_seconds == 1
+
+
+async def test_files_changed_counts_distinct_paths(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        session = await scribe.start_session()
+        await scribe.append_entry("a", files=["src/a.py", "src/b.py"])
+        await scribe.append_entry("b", files=["src/b.py", "src/c.py"])
+        assert (await scribe.get_session(session.id)).stats.files_changed == 3
+
+
+async def test_cleanup_stops_idle_sessions(repo: Path) -> None:
+    async with Scribe(repo, config=Config(idle_timeout=1)) as scribe:
+        session = await scribe.start_session()
+        assert await scribe.cleanup() == []
+        await asyncio.sleep(1.2)
+        stopped = await scribe.cleanup()
+        assert [s.id for s in stopped] == [session.id]
+        assert stopped[0].status == "completed"
+    text = (repo / ".scribe/worklogs/B-4242.md").read_text()
+    assert text.endswith("- Idle timeout reached; stopping scribe\n")
+
+
+async def test_schema_is_versioned_and_newer_schema_is_refused(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        await scribe.start_session()
+    db = sqlite3.connect(repo / ".scribe" / "scribe.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(ScribeError) as info:
+        async with Scribe(repo):
+            pass
+    assert info.value.code == -32013 and "upgrade scribe-ls" in info.value.message
+
+
+async def test_unwritable_worklog_does_not_lose_the_entry(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        session = await scribe.start_session()
+        worklogs = repo / ".scribe" / "worklogs"
+        (worklogs / "B-4242.md").unlink()
+        (worklogs / "B-4242.md").mkdir()  # a directory where the file should go
+        entry = await scribe.append_entry("still stored")
+        assert (await scribe.get_entries(session.id))[0][-1].id == entry.id
+
+
+APPENDER = """
+import asyncio, sys
+from scribe_ls import Scribe
+
+async def main(root, tag, count):
+    async with Scribe(root) as s:
+        for i in range(count):
+            await s.append_entry(f"{tag}-{i}")
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+STARTER = """
+import asyncio, sys
+from scribe_ls import Scribe
+
+async def main(root):
+    async with Scribe(root) as s:
+        print((await s.start_session("B-77")).id)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_concurrent_processes_lose_no_entries(repo: Path) -> None:
+    """The legacy JSON registry lost concurrent writes; four writers here lose none."""
+    subprocess.run([sys.executable, "-m", "scribe_ls", "start"], cwd=repo, check=True, capture_output=True)
+    writers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(repo), f"w{n}", "40"]) for n in range(4)]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0, 0, 0]
+    db = sqlite3.connect(repo / ".scribe" / "scribe.db")
+    texts = {row[0] for row in db.execute("SELECT text FROM entries WHERE kind = 'note'")}
+    assert texts == {f"w{n}-{i}" for n in range(4) for i in range(40)}
+    count = db.execute("SELECT entry_count FROM sessions").fetchone()[0]
+    assert count == db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+    # Every process re-rendered under the lock: the worklog holds every entry.
+    worklog = (repo / ".scribe/worklogs/B-4242.md").read_text()
+    assert all(f"- w{n}-{i}\n" in worklog for n in range(4) for i in range(40))
+
+
+def test_concurrent_starts_of_one_item_make_one_session(repo: Path) -> None:
+    starters = [
+        subprocess.Popen([sys.executable, "-c", STARTER, str(repo)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    ids = {s.communicate(timeout=60)[0].strip() for s in starters}
+    assert len(ids) == 1
+
+
+def test_config_sources_and_bad_values(repo: Path) -> None:
+    (repo / "pyproject.toml").write_text('[tool.scribe]\nidle-timeout = 60\nmaxActiveSessions = "many"\n')
+    (repo / ".scribe").mkdir()
+    (repo / ".scribe" / "config.toml").write_text('max_active_sessions = 3\nexcludes = ["*.tmp"]\nwho = 1\n')
+    config = load_config(repo)
+    assert config.idle_timeout == 60
+    assert config.max_active_sessions == 3
+    assert config.excludes == ("*.tmp",)
+    assert any("maxActiveSessions must be an integer" in w for w in config.warnings)
+    assert any("who is not a known setting" in w for w in config.warnings)
+    (repo / ".scribe" / "config.toml").write_text("not = [toml")
+    assert any("cannot read" in w for w in load_config(repo).warnings)

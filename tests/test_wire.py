@@ -1,0 +1,178 @@
+"""Wire-level behaviour a generic client relies on, using raw frames and scribe_ls.client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from scribe_ls.client import ScribeClient, SyncClient
+from scribe_ls.protocol import ScribeError
+
+from .conftest import SERVER
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def frame(payload: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(payload) + payload
+
+
+async def read_message(reader: asyncio.StreamReader) -> dict:
+    length = 0
+    while (line := await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(await reader.readexactly(length))
+
+
+async def read_response(reader: asyncio.StreamReader, msg_id: object) -> dict:
+    while True:
+        message = await read_message(reader)
+        if message.get("id") == msg_id and "method" not in message:
+            return message
+
+
+async def test_requests_without_params_member_are_answered(repo: Path) -> None:
+    """Neovim's request(method, nil) and vscode-jsonrpc's sendRequest(method) omit params;
+    pygls 2.1.1 would never answer them."""
+    proc = await asyncio.create_subprocess_exec(
+        *SERVER, cwd=repo, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdin and proc.stdout
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"capabilities": {}, "rootUri": repo.as_uri()},
+    }
+    proc.stdin.write(frame(json.dumps(init).encode()))
+    assert "capabilities" in (await read_response(proc.stdout, 1))["result"]
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","method":"initialized","params":{}}'))
+
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":2,"method":"scribe/status"}'))
+    assert (await read_response(proc.stdout, 2))["result"]["root"] == str(repo)
+
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":3,"method":"scribe/startSession"}'))
+    assert (await read_response(proc.stdout, 3))["result"]["backlogId"] == "B-4242"
+
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":4,"method":"scribe/unknownThing"}'))
+    assert (await read_response(proc.stdout, 4))["error"]["code"] == -32601
+
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":5,"method":"scribe/appendEntry"}'))
+    error = (await read_response(proc.stdout, 5))["error"]
+    assert error["code"] == -32602 and error["message"].startswith("text:")
+
+    # Malformed JSON, a non-object, and a body that is not UTF-8 do not stop the server.
+    for junk in (b"{not json", b"[1,2", b"\xff\xfe", b'"just a string"'):
+        proc.stdin.write(frame(junk))
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":6,"method":"scribe/status","params":null}'))
+    assert (await read_response(proc.stdout, 6))["result"]["sessions"]["active"] == 1
+
+    # initialize params that cannot be structured still get an answer (not silence).
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"capabilities":5}}'))
+    assert (await read_response(proc.stdout, 7))["error"]["code"] == -32602
+
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":8,"method":"shutdown"}'))
+    assert (await read_response(proc.stdout, 8))["result"] is None
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","method":"exit"}'))
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_exit_without_shutdown_is_code_one(repo: Path) -> None:
+    client = await ScribeClient.spawn(repo)
+    client.notify("exit")
+    assert client.process is not None
+    assert await asyncio.wait_for(client.process.wait(), 10) == 1
+
+
+async def test_closing_stdin_ends_the_server(repo: Path) -> None:
+    client = await ScribeClient.spawn(repo)
+    assert client.process is not None and client.process.stdin is not None
+    client.process.stdin.close()
+    await asyncio.wait_for(client.process.wait(), 10)
+
+
+async def test_notifications_false_silences_pushes(repo: Path) -> None:
+    quiet = await ScribeClient.spawn(repo, initialization_options={"notifications": False})
+    loud = await ScribeClient.spawn(repo)
+    try:
+        await quiet.request("scribe/startSession", {})
+        await quiet.request("scribe/appendEntry", {"text": "shh"})
+        # The request answers came back, so any push from that process came first.
+        assert quiet.drain_notifications() == []
+        await loud.request("scribe/appendEntry", {"text": "hello"})
+        assert (await loud.next_notification("scribe/entryAdded"))["entry"]["text"] == "hello"
+    finally:
+        assert await quiet.close() == 0
+        assert await loud.close() == 0
+
+
+async def test_bad_initialization_options_name_the_field(repo: Path) -> None:
+    client = await ScribeClient.spawn(repo, initialize=False)
+    with pytest.raises(ScribeError) as info:
+        await client.initialize(repo, {"notifications": "yes"})
+    assert info.value.code == -32602
+    assert info.value.message.startswith("initializationOptions.notifications:")
+    with pytest.raises(ScribeError) as info:
+        await client.request("scribe/status", {})
+    assert info.value.code == -32002
+    await client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_tcp_serves_several_clients_over_one_service(repo: Path) -> None:
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "serve", "--tcp", f"127.0.0.1:{port}", cwd=repo
+    )
+    try:
+        for _ in range(100):
+            try:
+                first = await ScribeClient.connect("127.0.0.1", port, repo)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        second = await ScribeClient.connect("127.0.0.1", port, repo)
+        session = await first.request("scribe/startSession", {})
+        await second.request("scribe/appendEntry", {"text": "from the second client"})
+        # Both connections hear both changes: one service, two clients.
+        for client in (first, second):
+            changed = await client.next_notification("scribe/sessionChanged")
+            assert changed["session"]["id"] == session["id"]
+
+            async def added(c: ScribeClient = client) -> dict:
+                while True:
+                    params = await c.next_notification("scribe/entryAdded")
+                    if params["entry"]["text"] == "from the second client":
+                        return params
+
+            await asyncio.wait_for(added(), 5)
+        # One client leaving does not stop the server for the other.
+        await first.close()
+        assert (await second.request("scribe/status", {}))["sessions"]["active"] == 1
+        await second.close()
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+def test_sync_client_for_scripts(repo: Path) -> None:
+    with SyncClient.spawn(repo) as client:
+        assert client.initialize_result is not None
+        session = client.request("scribe/startSession", {"title": "from a script"})
+        client.request("scribe/appendEntry", {"text": "blocking call"})
+        entries = client.request("scribe/getEntries", {"sessionId": session["id"]})["entries"]
+        assert entries[-1]["text"] == "blocking call"
+        with pytest.raises(ScribeError) as info:
+            client.request("scribe/getEntries", {})
+        assert info.value.code == -32602
