@@ -103,7 +103,7 @@ class ScribeClient:
     async def initialize(
         self, root: str | os.PathLike[str], initialization_options: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        uri = Path(root).absolute().as_uri()
+        uri = Path(os.path.abspath(root)).as_uri()  # noqa: ASYNC240 (getcwd only, no disk I/O)
         self.initialize_result = await self.request(
             "initialize",
             {

@@ -200,7 +200,7 @@ class Store:
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
         return created
