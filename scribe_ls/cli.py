@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="+")
     search.add_argument("--limit", type=int, default=20)
 
+    importing = verbs.add_parser("import", parents=[common], help="import legacy worklogs and registry")
+    importing.add_argument(
+        "paths", nargs="*", help="worklog .md, session_registry.json or folders; default: artifacts/"
+    )
+
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
     call.add_argument("method", help="e.g. scribe/status")
     call.add_argument("params", nargs="?", default="{}", help="JSON params object")
@@ -349,6 +354,21 @@ async def _call(scribe: Scribe, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _import(scribe: Scribe, args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths] or [scribe.root / "artifacts"]
+    report = await scribe.import_legacy([p if p.is_absolute() else Path.cwd() / p for p in paths])
+    if args.json:
+        _print_json(report)
+        return 0
+    for item in report["imported"]:
+        print(f"imported {item['backlogId']} as {item['sessionId']} ({item['entries']} entries)")
+    for item in report["skipped"]:
+        print(f"skipped {item['what']}: {item['why']}")
+    if not report["imported"] and not report["skipped"]:
+        print("nothing to import")
+    return 0
+
+
 VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
     "start": _start,
     "stop": _stop,
@@ -361,5 +381,6 @@ VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
     "cleanup": _cleanup,
     "validate": _validate,
     "search": _search,
+    "import": _import,
     "call": _call,
 }

@@ -9,10 +9,7 @@ reported as a warning and the default is used.
 from __future__ import annotations
 
 import logging
-import logging.handlers
-import os
 import sys
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -74,12 +71,16 @@ def load_config(root: Path) -> Config:
     ]
     known = {f.name for f in fields(Config)} - {"warnings"}
     for path, table_path in sources:
+        if not path.is_file():
+            continue
+        import tomllib  # only when there is something to read: CLI start-up counts
+
         try:
             with path.open("rb") as handle:
                 table: Any = tomllib.load(handle)
         except FileNotFoundError:
             continue
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
             warnings.append(f"{path.name}: cannot read ({exc}); ignored")
             continue
         for key in table_path:
@@ -128,9 +129,15 @@ def setup_logging(root: Path | None, config: Config, *, stderr: bool = True) -> 
         log_dir = scribe_dir(root)
         try:
             log_dir.mkdir(exist_ok=True)
-            file_handler = logging.handlers.RotatingFileHandler(
-                log_dir / LOG_NAME, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
-            )
+            file_handler: logging.Handler
+            if stderr:  # a long-running server: rotate
+                from logging.handlers import RotatingFileHandler
+
+                file_handler = RotatingFileHandler(
+                    log_dir / LOG_NAME, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
+                )
+            else:  # a one-shot CLI verb: the server rotates the same file
+                file_handler = logging.FileHandler(log_dir / LOG_NAME, encoding="utf-8")
             file_handler.setFormatter(formatter)
             handlers.append(file_handler)
         except OSError as exc:
@@ -138,7 +145,3 @@ def setup_logging(root: Path | None, config: Config, *, stderr: bool = True) -> 
     logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.getLogger("pygls").setLevel(getattr(logging, config.pygls_log_level, logging.WARNING))
     logging.getLogger("asyncio").setLevel(logging.WARNING)
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")

@@ -18,16 +18,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, git
+from . import __version__, git, worklog
 from .config import Config, find_repo_root, load_config
 from .protocol import (
     APPEND_ENTRY,
+    BACKLOG_ID_RE,
     ENTRY_ADDED,
     GET_ENTRIES,
     GET_SESSION,
@@ -54,6 +54,7 @@ from .protocol import (
     StartSessionParams,
     UpdateSessionParams,
     backlog_id_from_branch,
+    iso,
     utc_now,
 )
 from .redact import redact
@@ -106,7 +107,7 @@ class Scribe:
         self.root = find_repo_root(Path(root) if root is not None else Path.cwd())
         self.config = config or load_config(self.root)
         # Identifies this process's writes in the change feed.
-        self.origin = f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.origin = f"{os.getpid()}-{os.urandom(3).hex()}"
         self.store = Store(self.root, origin=self.origin)
         self._listeners: list[Listener] = []
         self._started = time.monotonic()
@@ -337,6 +338,40 @@ class Scribe:
             "queue": {"pending": 0},
         }
 
+    # -- legacy import ----------------------------------------------------------------------
+
+    async def import_legacy(self, paths: Sequence[Path]) -> dict[str, list[dict[str, Any]]]:
+        """Import legacy worklogs (``# Worklog B-123`` Markdown) and ``session_registry.json``
+        files, or folders holding them, as completed sessions. Importing twice adds nothing."""
+        worklogs, registry, skipped = await asyncio.to_thread(_read_legacy, paths)
+        imported = []
+        for backlog_id in sorted(set(worklogs) | set(registry)):
+            items = worklogs.get(backlog_id, [])
+            legacy = registry.get(backlog_id)
+            started = items[0].at if items else legacy.start_time if legacy else None
+            if started is None:
+                skipped.append({"what": backlog_id, "why": "no start time in registry or worklog"})
+                continue
+            last = items[-1].at if items else (legacy.last_activity if legacy else None) or started
+            session = await self.store.import_session(
+                backlog_id=backlog_id,
+                title=(legacy.description if legacy else None) or backlog_id,
+                tags=legacy.tags if legacy else (),
+                type=(legacy.session_type if legacy else None) or DEFAULT_TYPE,
+                priority=(legacy.priority if legacy else None) or DEFAULT_PRIORITY,
+                idle_timeout=(legacy.idle_timeout if legacy else None) or self.config.idle_timeout,
+                items=items,
+                started_at=iso(started),
+                last_activity_at=iso(last),
+                redact=redact,
+            )
+            if session is None:
+                skipped.append({"what": backlog_id, "why": "already imported"})
+                continue
+            await self._render(session)
+            imported.append({"backlogId": backlog_id, "sessionId": session.id, "entries": len(items)})
+        return {"imported": imported, "skipped": skipped}
+
     # -- JSON-RPC dispatch ------------------------------------------------------------------
 
     @property
@@ -399,3 +434,39 @@ class Scribe:
     async def _wire_status(self, raw: Any) -> dict[str, Any]:
         NoParams.from_wire(raw)
         return await self.status()
+
+
+def _read_legacy(
+    paths: Sequence[Path],
+) -> tuple[dict[str, list[worklog.WorklogItem]], dict[str, worklog.LegacySession], list[dict[str, Any]]]:
+    """Blocking: find and parse legacy files (runs in a worker thread)."""
+    worklogs: dict[str, list[worklog.WorklogItem]] = {}
+    registry: dict[str, worklog.LegacySession] = {}
+    skipped: list[dict[str, Any]] = []
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".md", ".json") and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            skipped.append({"what": str(path), "why": "no such file or directory"})
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".json":
+                if path.name == "session_registry.json" or '"sessions"' in text:
+                    for legacy in worklog.read_registry(text):
+                        if BACKLOG_ID_RE.fullmatch(legacy.backlog_id):
+                            registry[legacy.backlog_id] = legacy
+                continue
+            if not text.startswith("# Worklog "):
+                continue  # summaries and other Markdown are not worklogs
+            parsed = worklog.parse(text)
+            if not BACKLOG_ID_RE.fullmatch(parsed.key):
+                skipped.append({"what": str(path), "why": f"worklog key {parsed.key!r} is not a backlog id"})
+                continue
+            worklogs.setdefault(parsed.key, []).extend(parsed.items)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            skipped.append({"what": str(path), "why": f"unreadable: {exc}"})
+    return worklogs, registry, skipped

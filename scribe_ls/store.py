@@ -18,7 +18,7 @@ import asyncio
 import functools
 import json
 import logging
-import secrets
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -145,7 +145,7 @@ class Change:
 
 
 def new_session_id() -> str:
-    return "s-" + secrets.token_hex(6)
+    return "s-" + os.urandom(6).hex()
 
 
 class Store:
@@ -158,7 +158,7 @@ class Store:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-store")
         self._conn: sqlite3.Connection | None = None
         # key -> (last entry id, last heading, rendered text): lets a render append the new
-        # entries instead of reading the whole worklog back on every append.
+        # entries instead of rendering the whole worklog again on every append.
         self._rendered: dict[str, tuple[int, str, str]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -610,12 +610,38 @@ class Store:
             (key, key, after_id),
         ).fetchall()
 
-    def _render_text(self, key: str) -> str:
-        """The worklog for ``key`` as it should be now, appending to the cached render."""
-        last_id, last_heading, text = self._rendered.get(key, (0, "", ""))
+    def _state_path(self, key: str) -> Path:
+        return self.worklog_dir / f".{key}.state"
+
+    def _load_render_state(self, key: str) -> tuple[int, str, str]:
+        """What a previous render (maybe by another process) left on disk, if the worklog
+        is still exactly the file it wrote; else nothing, and we render from scratch."""
+        try:
+            state = json.loads(self._state_path(key).read_text(encoding="utf-8"))
+            path = self.worklog_path(key)
+            stat = path.stat()
+            if (stat.st_size, stat.st_mtime_ns) != (state["size"], state["mtimeNs"]):
+                return 0, "", ""
+            return int(state["lastId"]), str(state["lastHeading"]), path.read_text(encoding="utf-8")
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0, "", ""
+
+    def _save_render_state(self, key: str, last_id: int, last_heading: str) -> None:
+        stat = self.worklog_path(key).stat()
+        state = {
+            "lastId": last_id,
+            "lastHeading": last_heading,
+            "size": stat.st_size,
+            "mtimeNs": stat.st_mtime_ns,
+        }
+        tmp = self._state_path(key).with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self._state_path(key))
+
+    def _render_text(self, key: str) -> tuple[int, str, str]:
+        """The worklog for ``key`` as it should be now, appending to the last render."""
+        last_id, last_heading, text = self._rendered.get(key) or self._load_render_state(key)
         rows = self._worklog_rows(key, last_id)
-        if not rows and text:
-            return text
         items = [
             worklog.WorklogItem(
                 at=parse_iso(row["at"]),
@@ -631,14 +657,18 @@ class Store:
             text = worklog.append(text, last_heading, items)
         if items:
             last_id, last_heading = rows[-1]["id"], worklog.heading_time(items[-1].at)
-        self._rendered[key] = (last_id, last_heading, text)
-        return text
+        return last_id, last_heading, text
 
     @off_loop
     def render_worklog(self, key: str) -> Path:
         path = self.worklog_path(key)
         with worklog.locked(self.worklog_dir / ".lock"):
-            worklog.write_atomic(path, self._render_text(key))
+            # Entries other processes added since our last render have higher ids, so
+            # appending everything past our last id is always the full, correct worklog.
+            last_id, last_heading, text = self._render_text(key)
+            worklog.write_atomic(path, text)
+            self._save_render_state(key, last_id, last_heading)
+            self._rendered[key] = (last_id, last_heading, text)
         return path
 
     @off_loop

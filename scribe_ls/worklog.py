@@ -178,3 +178,62 @@ def write_atomic(path: Path, text: str) -> bool:
         handle.write(text)
     os.replace(tmp, path)
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class LegacySession:
+    """What the legacy ``session_registry.json`` knew about one backlog item."""
+
+    backlog_id: str
+    start_time: datetime | None
+    last_activity: datetime | None
+    status: str
+    tags: tuple[str, ...]
+    session_type: str | None
+    priority: str | None
+    description: str | None
+    idle_timeout: int | None
+
+
+def _legacy_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # The legacy tool wrote naive timestamps; treat them as UTC like its worklog headings.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_registry(text: str) -> list[LegacySession]:
+    """Parse ``artifacts/session_registry.json``; entries it cannot read are skipped."""
+    import json
+
+    data = json.loads(text)
+    sessions = data.get("sessions", {}) if isinstance(data, dict) else {}
+    result = []
+    for key, raw in sessions.items() if isinstance(sessions, dict) else ():
+        if not isinstance(raw, dict):
+            continue
+        context = raw.get("context") if isinstance(raw.get("context"), dict) else {}
+        tags = context.get("tags") if isinstance(context.get("tags"), list) else []
+        timeout = raw.get("idle_timeout")
+        result.append(
+            LegacySession(
+                backlog_id=str(raw.get("backlog_id") or key),
+                start_time=_legacy_time(raw.get("start_time")),
+                last_activity=_legacy_time(raw.get("last_activity")),
+                status=str(raw.get("status") or "completed"),
+                tags=tuple(str(t) for t in tags if isinstance(t, str) and t.strip()),
+                session_type=context.get("session_type")
+                if isinstance(context.get("session_type"), str)
+                else None,
+                priority=context.get("priority") if isinstance(context.get("priority"), str) else None,
+                description=context.get("description")
+                if isinstance(context.get("description"), str)
+                else None,
+                idle_timeout=int(timeout) if isinstance(timeout, int | float) and timeout > 0 else None,
+            )
+        )
+    return result

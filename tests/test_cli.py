@@ -127,3 +127,65 @@ def test_cli_does_not_import_the_server_stack(repo: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=30)
     assert done.stderr.strip().splitlines()[-1] == "False"
+
+
+LEGACY = Path(__file__).parent / "data" / "legacy"
+
+
+def test_import_legacy_worklogs_and_registry(repo: Path) -> None:
+    worklogs = repo / "artifacts" / "worklogs"
+    worklogs.mkdir(parents=True)
+    for key in ("B-093", "B-096"):
+        (worklogs / f"{key}.md").write_bytes((LEGACY / f"worklogs-{key}.md").read_bytes())
+    (repo / "artifacts" / "B-093-summary.md").write_bytes(
+        (LEGACY / "summaries-B-093-summary.md").read_bytes()
+    )
+    registry = {
+        "last_updated": "2025-08-22T23:49:07",
+        "total_sessions": 2,
+        "active_sessions": 0,
+        "sessions": {
+            "B-093": {
+                "backlog_id": "B-093",
+                "pid": 1,
+                "start_time": "2025-08-22T22:07:55",
+                "worklog_path": "artifacts/worklogs/B-093.md",
+                "status": "completed",
+                "context": {
+                    "tags": ["docs"],
+                    "session_type": "brainstorm",
+                    "priority": "high",
+                    "description": "Backlog clean-up",
+                    "related_sessions": [],
+                },
+                "last_activity": "2025-08-22T22:38:22",
+                "idle_timeout": 1800,
+            },
+            "B-500": {"backlog_id": "B-500", "start_time": "2025-09-01T10:00:00", "status": "active"},
+            "bad": {"backlog_id": "../../etc"},
+        },
+    }
+    (repo / "artifacts" / "session_registry.json").write_text(json.dumps(registry))
+
+    report = as_json(repo, "import")
+    assert sorted((i["backlogId"], i["entries"]) for i in report["imported"]) == [
+        ("B-093", 4),
+        ("B-096", 29),
+        ("B-500", 0),
+    ]
+    # Rendered back from the store, the legacy worklogs come out byte for byte.
+    for key in ("B-093", "B-096"):
+        assert (repo / ".scribe/worklogs" / f"{key}.md").read_bytes() == (
+            LEGACY / f"worklogs-{key}.md"
+        ).read_bytes()
+    b093 = as_json(repo, "list", "--backlog-id", "B-093")["sessions"][0]
+    assert (b093["title"], b093["tags"], b093["type"], b093["priority"]) == (
+        "Backlog clean-up",
+        ["docs"],
+        "brainstorm",
+        "high",
+    )
+    assert b093["status"] == "completed" and b093["stats"]["filesChanged"] == 10
+    assert as_json(repo, "import")["imported"] == []  # importing twice adds nothing
+    assert "B-093" in ok(repo, "search", "Idle")
+    assert "skipped" in ok(repo, "import", "no/such/dir")

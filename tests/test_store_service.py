@@ -188,3 +188,39 @@ def test_config_sources_and_bad_values(repo: Path) -> None:
     assert any("who is not a known setting" in w for w in config.warnings)
     (repo / ".scribe" / "config.toml").write_text("not = [toml")
     assert any("cannot read" in w for w in load_config(repo).warnings)
+
+
+async def test_linked_worktree_branch_and_exclude(repo: Path, tmp_path: Path) -> None:
+    from .conftest import git
+
+    worktree = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "bugfix/B-77-crash", str(worktree))
+    async with Scribe(worktree) as scribe:
+        session = await scribe.start_session()
+    assert (session.backlog_id, session.branch) == ("B-77", "bugfix/B-77-crash")
+    # info/exclude lives in the main repository's git dir, shared by its worktrees.
+    assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+    assert git(worktree, "status", "--porcelain") == ""
+
+
+async def test_detached_head_has_no_branch(repo: Path) -> None:
+    from .conftest import git
+
+    git(repo, "checkout", "-q", "--detach")
+    async with Scribe(repo) as scribe:
+        session = await scribe.start_session(title="detached")
+    assert session.branch is None and session.backlog_id is None
+
+
+async def test_a_tampered_worklog_is_rendered_again_in_full(repo: Path) -> None:
+    async with Scribe(repo) as scribe:
+        await scribe.start_session()
+        await scribe.append_entry("one")
+    path = repo / ".scribe/worklogs/B-4242.md"
+    good = path.read_text()
+    path.write_text(good + "- someone edited this by hand\n")
+    async with Scribe(repo) as scribe:  # a new process: no in-memory render state
+        await scribe.append_entry("two")
+    text = path.read_text()
+    assert "edited this by hand" not in text
+    assert text.startswith(good) and text.endswith("- two\n")
