@@ -50,6 +50,7 @@ from .protocol import (
     ScribeError,
     SearchParams,
     Session,
+    SessionNotFound,
     SessionRef,
     StartSessionParams,
     UpdateSessionParams,
@@ -103,7 +104,15 @@ class Subscription:
 class Scribe:
     """One repository's session service. Open it with ``async with`` or :meth:`open`."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        config: Config | None = None,
+        relay: bool = False,
+    ) -> None:
+        """``relay=True`` also tells this process's listeners about changes other processes
+        make to the store (servers want that; a one-shot CLI verb does not)."""
         self.root = find_repo_root(Path(root) if root is not None else Path.cwd())
         self.config = config or load_config(self.root)
         # Identifies this process's writes in the change feed.
@@ -112,6 +121,11 @@ class Scribe:
         self._listeners: list[Listener] = []
         self._started = time.monotonic()
         self._opened = False
+        self._relay = relay
+        self._relay_stop = asyncio.Event()
+        self._relay_task: asyncio.Task[None] | None = None
+        self._last_change = 0
+        self._data_version = -1
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
             START_SESSION: self._wire_start_session,
             STOP_SESSION: self._wire_stop_session,
@@ -136,12 +150,28 @@ class Scribe:
         if created:
             await asyncio.to_thread(git.exclude_scribe_dir, self.root)
         self._opened = True
+        if self._relay:
+            from . import watcher  # watchfiles is a server's cost, not a CLI verb's
+
+            await self.store.prune_changes()
+            self._last_change = await self.store.last_change_id()
+            self._data_version = await self.store.data_version()
+            self._relay_task = asyncio.create_task(
+                watcher.watch_store(self.store.dir, self.relay_changes, self._relay_stop)
+            )
         return self
 
     async def close(self) -> None:
         if not self._opened:
             return
         self._opened = False
+        if self._relay_task is not None:
+            self._relay_stop.set()
+            try:
+                await asyncio.wait_for(self._relay_task, 2)
+            except TimeoutError:
+                self._relay_task.cancel()
+            self._relay_task = None
         await self.store.close()
         await asyncio.to_thread(self.store.shutdown_thread)
 
@@ -166,8 +196,8 @@ class Scribe:
         """
         return Subscription(self, maxsize)
 
-    def _emit(self, method: str, params: dict[str, Any]) -> None:
-        event = Notification(method, params, self.origin)
+    def _emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None:
+        event = Notification(method, params, origin or self.origin)
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -180,6 +210,30 @@ class Scribe:
     def _emit_entries(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
             self._emit(ENTRY_ADDED, {"entry": entry.to_wire()})
+
+    async def relay_changes(self) -> None:
+        """Tell listeners about changes other processes committed since the last call."""
+        version = await self.store.data_version()
+        if version == self._data_version:
+            return  # only our own commits (or none): nothing foreign to relay
+        self._data_version = version
+        while changes := await self.store.changes_since(self._last_change):
+            self._last_change = changes[-1].id
+            foreign = [c for c in changes if c.origin != self.origin]
+            entry_ids = [c.entry_id for c in foreign if c.entry_id is not None]
+            entries = {e.id: e for e in await self.store.entries_by_id(entry_ids)}
+            for change in foreign:
+                if change.entry_id is not None:
+                    if (entry := entries.get(change.entry_id)) is not None:
+                        self._emit(ENTRY_ADDED, {"entry": entry.to_wire()}, change.origin)
+                    continue
+                try:
+                    session = await self.store.get_session(change.session_id)
+                except SessionNotFound:
+                    continue
+                self._emit(
+                    SESSION_CHANGED, {"session": session.to_wire(), "change": change.change}, change.origin
+                )
 
     async def _render(self, session: Session) -> None:
         try:
@@ -335,7 +389,8 @@ class Scribe:
             # The file watcher arrives with the real-time recording work (issue 4); until
             # then this process records nothing on its own and says so.
             "watcher": {"running": False, "recorder": False, "events": 0, "lastEventAt": None},
-            "queue": {"pending": 0},
+            # This status call itself is not waiting any more when it reads the count.
+            "queue": {"pending": self.store.pending},
         }
 
     # -- legacy import ----------------------------------------------------------------------

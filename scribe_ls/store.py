@@ -157,6 +157,8 @@ class Store:
         self.origin = origin
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-store")
         self._conn: sqlite3.Connection | None = None
+        # Store operations queued or running in the store thread (reported by scribe/status).
+        self.pending = 0
         # key -> (last entry id, last heading, rendered text): lets a render append the new
         # entries instead of rendering the whole worklog again on every append.
         self._rendered: dict[str, tuple[int, str, str]] = {}
@@ -165,12 +167,15 @@ class Store:
 
     async def _run(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         loop = asyncio.get_running_loop()
+        self.pending += 1
         try:
             return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailable(f"{exc} ({self.path})") from exc
+        finally:
+            self.pending -= 1
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -185,8 +190,11 @@ class Store:
     def open(self) -> bool:
         """Open (creating if needed) and migrate. True if the ``.scribe`` dir was new."""
         created = not self.dir.exists()
-        self.dir.mkdir(exist_ok=True)
-        self.worklog_dir.mkdir(exist_ok=True)
+        try:
+            self.dir.mkdir(exist_ok=True)
+            self.worklog_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create {self.dir}: {exc.strerror}") from exc
         # Several processes may create the store at the same moment. Switching to WAL and
         # migrating take locks for which SQLite does not always call the busy handler, so
         # retry those few steps for a bounded time instead of failing the first open.

@@ -262,3 +262,30 @@ async def test_store_is_wal_and_excluded_from_git(client: LanguageClient, repo: 
     assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
     assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_cli_writes_reach_connected_clients_as_pushes(client: LanguageClient, repo: Path) -> None:
+    """A second process (the CLI) changes the store; the server relays it within a second."""
+    pushes = client.pushes  # type: ignore[attr-defined]
+    session = await call(client, "scribe/startSession", {})
+    done = run_cli(repo, "append", "noted in a terminal", "--kind", "decision")
+    assert done.returncode == 0, done.stderr
+    pushed = await pushes.until(
+        "scribe/entryAdded", lambda p: p["entry"]["text"] == "noted in a terminal", 2.0
+    )
+    assert pushed["entry"]["sessionId"] == session["id"] and pushed["entry"]["kind"] == "decision"
+    assert run_cli(repo, "tag", "from-cli").returncode == 0
+    changed = await pushes.until("scribe/sessionChanged", lambda p: p["change"] == "updated", 2.0)
+    assert changed["session"]["tags"] == ["from-cli"]
+
+
+async def test_own_changes_are_pushed_once(client: LanguageClient, repo: Path) -> None:
+    pushes = client.pushes  # type: ignore[attr-defined]
+    await call(client, "scribe/startSession", {})
+    entry = await call(client, "scribe/appendEntry", {"text": "only once"})
+    await pushes.until("scribe/entryAdded", lambda p: p["entry"]["id"] == entry["id"])
+    # Give a (wrong) relay of our own commit time to arrive, then make sure none did.
+    assert run_cli(repo, "append", "from elsewhere").returncode == 0  # a foreign commit wakes the relay
+    await asyncio.sleep(0.5)
+    again = [p for p in list(pushes.queues["scribe/entryAdded"]._queue) if p["entry"]["id"] == entry["id"]]
+    assert again == []

@@ -176,3 +176,12 @@ def test_sync_client_for_scripts(repo: Path) -> None:
         with pytest.raises(ScribeError) as info:
             client.request("scribe/getEntries", {})
         assert info.value.code == -32602
+
+
+async def test_unusable_store_is_a_clear_error(repo: Path) -> None:
+    (repo / ".scribe").write_text("a file where the store directory should be")
+    client = await ScribeClient.spawn(repo, initialize=False)
+    with pytest.raises(ScribeError) as info:
+        await client.initialize(repo)
+    assert info.value.code == -32013 and ".scribe" in info.value.message
+    await client.close()
