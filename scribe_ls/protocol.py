@@ -341,11 +341,15 @@ def opt_str_list(
     return tuple(items)
 
 
-def session_id_param(params: Mapping[str, Any], *, required: bool) -> str | None:
+def session_id_param(params: Mapping[str, Any]) -> str | None:
     # Any string is looked up: an id that names no session is -32010, not -32602, so a
     # client can tell "wrong type" from "gone".
-    value = opt_str(params, "sessionId", max_len=128)
-    if value is None and required:
+    return opt_str(params, "sessionId", max_len=128)
+
+
+def required_session_id(params: Mapping[str, Any]) -> str:
+    value = session_id_param(params)
+    if value is None:
         raise InvalidParams("sessionId", "is required")
     return value
 
@@ -402,17 +406,13 @@ class StartSessionParams:
 
 @dataclass(frozen=True, slots=True)
 class SessionRef:
-    """Params that name one session, optionally (``stopSession``) or not (``getSession``)."""
+    """Params that may name one session; none means the current one (``stopSession``)."""
 
     session_id: str | None = None
 
     @classmethod
     def optional(cls, raw: Any) -> SessionRef:
-        return cls(session_id_param(params_object(raw), required=False))
-
-    @classmethod
-    def required(cls, raw: Any) -> SessionRef:
-        return cls(session_id_param(params_object(raw), required=True))
+        return cls(session_id_param(params_object(raw)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,10 +426,8 @@ class UpdateSessionParams:
     @classmethod
     def from_wire(cls, raw: Any) -> UpdateSessionParams:
         p = params_object(raw)
-        session_id = session_id_param(p, required=True)
-        assert session_id is not None
         return cls(
-            session_id=session_id,
+            session_id=required_session_id(p),
             status=opt_str(p, "status", choices=("active", "paused")),
             title=opt_str(p, "title"),
             add_tags=tag_list(p, "addTags") or (),
@@ -468,7 +466,7 @@ class AppendEntryParams:
         return cls(
             text=entry_text(p),
             kind=opt_str(p, "kind", choices=ENTRY_KINDS) or "note",
-            session_id=session_id_param(p, required=False),
+            session_id=session_id_param(p),
             files=file_list(p),
         )
 
@@ -483,10 +481,8 @@ class GetEntriesParams:
     @classmethod
     def from_wire(cls, raw: Any) -> GetEntriesParams:
         p = params_object(raw)
-        session_id = session_id_param(p, required=True)
-        assert session_id is not None
         return cls(
-            session_id=session_id,
+            session_id=required_session_id(p),
             after_id=opt_int(p, "afterId", low=0, high=2**62) or 0,
             limit=opt_int(p, "limit", low=1, high=MAX_LIMIT) or 100,
             kinds=opt_str_list(p, "kinds", max_items=len(ENTRY_KINDS), max_len=16, choices=ENTRY_KINDS) or (),

@@ -56,6 +56,8 @@ from .protocol import (
     UpdateSessionParams,
     backlog_id_from_branch,
     iso,
+    params_object,
+    required_session_id,
     utc_now,
 )
 from .redact import redact
@@ -460,9 +462,7 @@ class Scribe:
         return session.to_wire()
 
     async def _wire_get_session(self, raw: Any) -> dict[str, Any]:
-        session_id = SessionRef.required(raw).session_id
-        assert session_id is not None
-        return (await self.get_session(session_id)).to_wire()
+        return (await self.get_session(required_session_id(params_object(raw)))).to_wire()
 
     async def _wire_list_sessions(self, raw: Any) -> dict[str, Any]:
         p = ListSessionsParams.from_wire(raw)

@@ -650,15 +650,7 @@ class Store:
         """The worklog for ``key`` as it should be now, appending to the last render."""
         last_id, last_heading, text = self._rendered.get(key) or self._load_render_state(key)
         rows = self._worklog_rows(key, last_id)
-        items = [
-            worklog.WorklogItem(
-                at=parse_iso(row["at"]),
-                kind=row["kind"],
-                text=row["text"],
-                files=tuple(json.loads(row["files"])),
-            )
-            for row in rows
-        ]
+        items = _worklog_items(rows)
         if not text:
             text = worklog.render(key, items)
         elif items:
@@ -687,12 +679,7 @@ class Store:
     @off_loop
     def expected_worklog(self, key: str) -> str:
         """A full render from the store, ignoring the cache (used by ``validate``)."""
-        rows = self._worklog_rows(key, 0)
-        items = [
-            worklog.WorklogItem(parse_iso(r["at"]), r["kind"], r["text"], tuple(json.loads(r["files"])))
-            for r in rows
-        ]
-        return worklog.render(key, items)
+        return worklog.render(key, _worklog_items(self._worklog_rows(key, 0)))
 
     @off_loop
     def integrity_check(self) -> list[str]:
@@ -782,6 +769,15 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+
+
+def _worklog_items(rows: Iterable[sqlite3.Row]) -> list[worklog.WorklogItem]:
+    return [
+        worklog.WorklogItem(
+            at=parse_iso(row["at"]), kind=row["kind"], text=row["text"], files=tuple(json.loads(row["files"]))
+        )
+        for row in rows
+    ]
 
 
 def _split_sql(script: str) -> list[str]:
