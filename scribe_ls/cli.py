@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
+from ._version import __version__
 from .protocol import BACKLOG_ID_RE, ENTRY_KINDS, SESSION_STATUSES, ScribeError
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.uris import to_fs_path
 
-from . import __version__
+from ._version import __version__
 from .config import Config, find_repo_root, load_config
 from .protocol import REQUESTS, Capabilities, InitOptions, Notification, ScribeError, command_name
 from .service import Scribe

@@ -23,7 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, git, worklog
+from . import git, worklog
+from ._version import __version__
 from .config import Config, find_repo_root, load_config
 from .protocol import (
     APPEND_ENTRY,
