@@ -24,6 +24,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @dataclass(frozen=True, slots=True)
 class Config:
     idle_timeout: int = 1800
+    # At most one `activity` entry per window (seconds); notifications are not held back.
+    activity_window: float = 10.0
     max_active_sessions: int = 8
     excludes: tuple[str, ...] = ()
     log_level: str = "INFO"
@@ -44,6 +46,10 @@ def _normalise_key(key: str) -> str:
 
 def _check(name: str, value: Any) -> Any:
     """Return the checked value for ``name`` or raise ValueError saying what is wrong."""
+    if name == "activity_window":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0.1:
+            raise ValueError("must be a number of seconds, at least 0.1")
+        return float(value)
     if name in ("idle_timeout", "max_active_sessions"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be an integer")
@@ -145,3 +151,5 @@ def setup_logging(root: Path | None, config: Config, *, stderr: bool = True) -> 
     logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.getLogger("pygls").setLevel(getattr(logging, config.pygls_log_level, logging.WARNING))
     logging.getLogger("asyncio").setLevel(logging.WARNING)
+    # watchfiles logs every batch ("3 changes detected") at INFO.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)

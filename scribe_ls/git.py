@@ -1,17 +1,32 @@
 """Git access without blocking the event loop.
 
-Cheap facts (the current branch, where the git dir is) are read straight from the files
-git keeps, in a worker thread: no process start on the hot path.
+Cheap facts (the current branch, the HEAD commit, where the git dir is) are read straight
+from the files git keeps, in a worker thread: no process start on the hot path. Anything
+else runs git as an asyncio subprocess, bounded by a semaphore and a timeout, with
+optional locks off so we never fight the user's own git.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+GIT_TIMEOUT = 10.0
+MAX_CONCURRENT_GIT = 4
+# One bound per event loop (a semaphore belongs to the loop that first waits on it).
+_git_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class GitError(Exception):
+    """git failed, timed out, or is not installed; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,67 @@ def read_branch(root: Path) -> str | None:
     if head.startswith("ref: refs/heads/"):
         return head.removeprefix("ref: refs/heads/")
     return None
+
+
+def read_head_sha(root: Path) -> str | None:
+    """The commit HEAD points at, from HEAD, the loose ref or packed-refs; None if unborn."""
+    dirs = find_git_dirs(root)
+    if dirs is None:
+        return None
+    try:
+        head = (dirs.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref: "):
+            return head or None
+        ref = head.removeprefix("ref: ")
+        loose = dirs.common_dir / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip() or None
+        packed = dirs.common_dir / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref:
+                    return sha
+    except OSError:
+        return None
+    return None
+
+
+async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
+    """``git <args>`` in ``root``; at most MAX_CONCURRENT_GIT run at once per process."""
+    slots = _git_slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_CONCURRENT_GIT))
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+    async with slots:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "git",
+                "--no-optional-locks",
+                *args,
+                cwd=root,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except FileNotFoundError as exc:
+            raise GitError("git is not installed (not found on PATH)") from exc
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError as exc:
+            proc.kill()
+            await proc.wait()
+            raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
+    if proc.returncode != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
+    return out.decode("utf-8", "replace")
+
+
+async def commit_summary(root: Path, sha: str) -> tuple[str, list[str]]:
+    """Subject and changed files of one commit."""
+    out = await run_git(root, "show", "--no-renames", "--name-only", "--format=%s%x00", sha)
+    subject, _, rest = out.partition("\x00")
+    return subject.strip(), [line for line in rest.splitlines() if line.strip()]
 
 
 async def current_branch(root: Path) -> str | None:

@@ -35,7 +35,7 @@ ENTRY_ADDED = "scribe/entryAdded"
 ACTIVITY = "scribe/activity"
 SUMMARY_READY = "scribe/summaryReady"
 
-NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED)
+NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY)
 
 # Requests this server answers (the service's dispatch table must cover exactly these).
 REQUESTS = (

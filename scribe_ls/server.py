@@ -135,7 +135,9 @@ class ServiceHub:
         async with self._lock:
             service, users = self._services.get(repo, (None, 0))
             if service is None:
-                service = await Scribe(repo, config=self._config or load_config(repo), relay=True).open()
+                service = await Scribe(
+                    repo, config=self._config or load_config(repo), relay=True, record=True
+                ).open()
             self._services[repo] = (service, users + 1)
             return service
 

@@ -16,17 +16,19 @@ worklogs are re-rendered after each change, before the change is acknowledged.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import git, worklog
 from ._version import __version__
 from .config import Config, find_repo_root, load_config
 from .protocol import (
+    ACTIVITY,
     APPEND_ENTRY,
     BACKLOG_ID_RE,
     ENTRY_ADDED,
@@ -63,6 +65,9 @@ from .protocol import (
 )
 from .redact import redact
 from .store import Store
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +118,12 @@ class Scribe:
         *,
         config: Config | None = None,
         relay: bool = False,
+        record: bool = False,
     ) -> None:
         """``relay=True`` also tells this process's listeners about changes other processes
-        make to the store (servers want that; a one-shot CLI verb does not)."""
+        make to the store (servers want that; a one-shot CLI verb does not).
+        ``record=True`` watches the work tree and git and records activity, whenever this
+        process holds the root's recorder lease (one process per root records)."""
         self.root = find_repo_root(Path(root) if root is not None else Path.cwd())
         self.config = config or load_config(self.root)
         # Identifies this process's writes in the change feed.
@@ -129,6 +137,9 @@ class Scribe:
         self._relay_task: asyncio.Task[None] | None = None
         self._last_change = 0
         self._data_version = -1
+        self._record = record
+        self.recorder: Recorder | None = None
+        self._recorder_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
             START_SESSION: self._wire_start_session,
             STOP_SESSION: self._wire_stop_session,
@@ -162,19 +173,28 @@ class Scribe:
             self._relay_task = asyncio.create_task(
                 watcher.watch_store(self.store.dir, self.relay_changes, self._relay_stop)
             )
+        if self._record:
+            from .recorder import Recorder
+
+            self.recorder = Recorder(self)
+            self._recorder_task = asyncio.create_task(self.recorder.run(self._relay_stop))
         return self
 
     async def close(self) -> None:
         if not self._opened:
             return
         self._opened = False
-        if self._relay_task is not None:
-            self._relay_stop.set()
+        self._relay_stop.set()
+        for task in (self._recorder_task, self._relay_task):
+            if task is None:
+                continue
             try:
-                await asyncio.wait_for(self._relay_task, 2)
+                await asyncio.wait_for(task, 5)
             except TimeoutError:
-                self._relay_task.cancel()
-            self._relay_task = None
+                task.cancel()
+            except Exception:
+                log.exception("background task failed while closing")
+        self._recorder_task = self._relay_task = None
         await self.store.close()
         await asyncio.to_thread(self.store.shutdown_thread)
 
@@ -199,7 +219,7 @@ class Scribe:
         """
         return Subscription(self, maxsize)
 
-    def _emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None:
+    def emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None:
         event = Notification(method, params, origin or self.origin)
         for listener in list(self._listeners):
             try:
@@ -208,11 +228,11 @@ class Scribe:
                 log.exception("notification listener failed for %s", method)
 
     def _emit_session(self, session: Session, change: str) -> None:
-        self._emit(SESSION_CHANGED, {"session": session.to_wire(), "change": change})
+        self.emit(SESSION_CHANGED, {"session": session.to_wire(), "change": change})
 
     def _emit_entries(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
-            self._emit(ENTRY_ADDED, {"entry": entry.to_wire()})
+            self.emit(ENTRY_ADDED, {"entry": entry.to_wire()})
 
     async def relay_changes(self) -> None:
         """Tell listeners about changes other processes committed since the last call."""
@@ -226,15 +246,19 @@ class Scribe:
             entry_ids = [c.entry_id for c in foreign if c.entry_id is not None]
             entries = {e.id: e for e in await self.store.entries_by_id(entry_ids)}
             for change in foreign:
+                if change.change == "activity":
+                    if change.payload:
+                        self.emit(ACTIVITY, json.loads(change.payload), change.origin)
+                    continue
                 if change.entry_id is not None:
                     if (entry := entries.get(change.entry_id)) is not None:
-                        self._emit(ENTRY_ADDED, {"entry": entry.to_wire()}, change.origin)
+                        self.emit(ENTRY_ADDED, {"entry": entry.to_wire()}, change.origin)
                     continue
                 try:
                     session = await self.store.get_session(change.session_id)
                 except SessionNotFound:
                     continue
-                self._emit(
+                self.emit(
                     SESSION_CHANGED, {"session": session.to_wire(), "change": change.change}, change.origin
                 )
 
@@ -323,6 +347,46 @@ class Scribe:
         self._emit_entries(entries)
         return session
 
+    async def branch_switched(self, old: str | None, new: str | None) -> Session | None:
+        """Re-bind to the branch now checked out: the same (or no) backlog id keeps the
+        current session on the new branch; another backlog id pauses the current session
+        and starts or resumes that item's session."""
+        new_id = backlog_id_from_branch(new)
+        current = await self.store.current_session()
+        log.info("branch %s -> %s", old, new)
+        if current is not None and (new_id is None or current.backlog_id == new_id):
+            session, entries = await self.store.set_branch(current.id, new)
+        else:
+            if current is not None:
+                await self.update_session(current.id, status="paused")
+            if new_id is None:
+                return None
+            session = await self.start_session(new_id)
+            if session.branch == new:  # just created on this branch: nothing to re-bind
+                await self.store.note_change(session.id, "branchChanged")
+                entries = []
+            else:
+                session, entries = await self.store.set_branch(session.id, new)
+        await self._render(session)
+        self._emit_session(session, "branchChanged")
+        self._emit_entries(entries)
+        return session
+
+    async def pause_idle_sessions(self) -> list[Session]:
+        """Pause active sessions idle past their timeout; activity resumes them."""
+        paused = []
+        now = utc_now()
+        for idle in await self.store.idle_sessions(now, statuses=("active",)):
+            result = await self.store.pause_idle(idle.id, "Idle timeout reached; pausing session", now)
+            if result is None:
+                continue
+            session, entries = result
+            await self._render(session)
+            self._emit_session(session, "paused")
+            self._emit_entries(entries)
+            paused.append(session)
+        return paused
+
     async def get_session(self, session_id: str) -> Session:
         return await self.store.get_session(session_id)
 
@@ -353,10 +417,13 @@ class Scribe:
         kind: str = "note",
         session_id: str | None = None,
         files: Sequence[str] = (),
+        *,
+        stat_files: Sequence[str] = (),
     ) -> Entry:
-        """Add an entry; it is durable when this returns. Secrets are redacted first."""
+        """Add an entry; it is durable when this returns. Secrets are redacted first.
+        ``stat_files``: more paths that count as changed without being listed."""
         session = await self.session_or_current(session_id)
-        entry = await self.store.append_entry(session.id, kind, redact(text), files)
+        entry = await self.store.append_entry(session.id, kind, redact(text), files, stat_files)
         await self._render(session)
         self._emit_entries([entry])
         return entry
@@ -381,6 +448,7 @@ class Scribe:
     async def status(self) -> dict[str, Any]:
         counts = await self.store.counts()
         current = await self.store.current_session()
+        recorder = self.recorder
         return {
             "version": __version__,
             "root": str(self.root),
@@ -389,9 +457,12 @@ class Scribe:
             "sessions": {"active": counts["active"], "total": counts["total"], "paused": counts["paused"]},
             "currentSessionId": current.id if current else None,
             "store": str(self.store.path),
-            # The file watcher arrives with the real-time recording work (issue 4); until
-            # then this process records nothing on its own and says so.
-            "watcher": {"running": False, "recorder": False, "events": 0, "lastEventAt": None},
+            "watcher": {
+                "running": bool(recorder and recorder.running),
+                "recorder": bool(recorder and recorder.holds_lease),
+                "events": recorder.events if recorder else 0,
+                "lastEventAt": recorder.last_event_at if recorder else None,
+            },
             # This status call itself is not waiting any more when it reads the count.
             "queue": {"pending": self.store.pending},
         }

@@ -45,7 +45,7 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -105,6 +105,12 @@ MIGRATIONS: dict[int, str] = {
         INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
     END;
     """,
+    2: """
+    -- scribe/activity batches travel to other processes through the change feed.
+    ALTER TABLE changes ADD COLUMN payload TEXT;
+    -- Paused by the idle timer (resumes on the next activity), not by the user.
+    ALTER TABLE sessions ADD COLUMN paused_by_idle INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 # The change feed only has to cover the gap between a write and the other processes
@@ -142,6 +148,7 @@ class Change:
     session_id: str
     entry_id: int | None
     change: str
+    payload: str | None = None
 
 
 def new_session_id() -> str:
@@ -295,13 +302,26 @@ class Store:
             raise SessionNotFound(session_id)
         return row
 
-    def _record(self, session_id: str, change: str, entry_id: int | None = None) -> None:
+    def _record(
+        self, session_id: str, change: str, entry_id: int | None = None, payload: str | None = None
+    ) -> None:
         self.conn.execute(
-            "INSERT INTO changes (at, origin, session_id, entry_id, change) VALUES (?, ?, ?, ?, ?)",
-            (iso(utc_now()), self.origin, session_id, entry_id, change),
+            "INSERT INTO changes (at, origin, session_id, entry_id, change, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (iso(utc_now()), self.origin, session_id, entry_id, change, payload),
         )
 
-    def _insert_entry(self, session_id: str, kind: str, text: str, files: Sequence[str], at: str) -> int:
+    def _insert_entry(
+        self,
+        session_id: str,
+        kind: str,
+        text: str,
+        files: Sequence[str],
+        at: str,
+        stat_files: Sequence[str] = (),
+    ) -> int:
+        """Insert an entry; ``stat_files`` are further paths that count as changed (an
+        activity entry lists ten paths but every changed path counts in the stats)."""
         cursor = self.conn.execute(
             "INSERT INTO entries (session_id, at, kind, text, files) VALUES (?, ?, ?, ?, ?)",
             (session_id, at, kind, text, json.dumps(list(files))),
@@ -309,7 +329,7 @@ class Store:
         entry_id = cursor.lastrowid
         assert entry_id is not None
         new_files = 0
-        for path in files:
+        for path in dict.fromkeys([*files, *stat_files]):
             new_files += self.conn.execute(
                 "INSERT OR IGNORE INTO session_files (session_id, path) VALUES (?, ?)",
                 (session_id, path),
@@ -500,20 +520,58 @@ class Store:
             return self._session(self._session_row(session_id)), entries
 
     @off_loop
-    def pause_session(self, session_id: str, text: str) -> tuple[Session, list[Entry]] | None:
-        """Pause an active session (idle handling); None if it is not active any more."""
-        now = iso(utc_now())
-        with self._tx():
+    def pause_idle(self, session_id: str, text: str, now: datetime) -> tuple[Session, list[Entry]] | None:
+        """Pause an active session that is still idle (checked in the same transaction);
+        None if it is not active or saw activity meanwhile."""
+        with self._tx() as conn:
             row = self._session_row(session_id)
-            if row["status"] != "active":
+            idle = (now - parse_iso(row["last_activity_at"])).total_seconds() > row["idle_timeout"]
+            if row["status"] != "active" or not idle:
                 return None
-            entries = self._set_status(row, "paused", text, now)
+            entries = self._set_status(row, "paused", text, iso(now))
+            conn.execute("UPDATE sessions SET paused_by_idle = 1 WHERE id = ?", (session_id,))
             return self._session(self._session_row(session_id)), entries
 
     @off_loop
-    def idle_sessions(self, now: datetime) -> list[Session]:
-        """Active or paused sessions whose last activity is older than their idle timeout."""
-        rows = self.conn.execute("SELECT * FROM sessions WHERE status != 'completed'").fetchall()
+    def idle_paused_session(self) -> Session | None:
+        """The most recently started session the idle timer paused (resumed by activity)."""
+        row = self.conn.execute(
+            "SELECT * FROM sessions WHERE status = 'paused' AND paused_by_idle = 1"
+            " ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        return self._session(row) if row else None
+
+    @off_loop
+    def set_branch(self, session_id: str, branch: str | None) -> tuple[Session, list[Entry]]:
+        """Re-bind a session to the branch now checked out (a ``branchChanged``)."""
+        now = iso(utc_now())
+        with self._tx() as conn:
+            self._session_row(session_id)
+            conn.execute("UPDATE sessions SET branch = ? WHERE id = ?", (branch, session_id))
+            self._record(session_id, "branchChanged")
+            entry_id = self._insert_entry(session_id, "system", f"Branch: {branch or '(detached)'}", (), now)
+            return self._session(self._session_row(session_id)), self._entries_by_id([entry_id])
+
+    @off_loop
+    def note_change(self, session_id: str, change: str) -> None:
+        with self._tx():
+            self._record(session_id, change)
+
+    @off_loop
+    def record_activity(self, session_id: str | None, payload: str) -> None:
+        """Put a ``scribe/activity`` batch on the change feed for other processes."""
+        with self._tx():
+            self._record(session_id or "", "activity", None, payload)
+
+    @off_loop
+    def idle_sessions(
+        self, now: datetime, *, statuses: Sequence[str] = ("active", "paused")
+    ) -> list[Session]:
+        """Open sessions whose last activity is older than their idle timeout."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"SELECT * FROM sessions WHERE status IN ({marks})", tuple(statuses)
+        ).fetchall()
         return [
             self._session(row, now)
             for row in rows
@@ -531,11 +589,13 @@ class Store:
     # -- entries --------------------------------------------------------------------------
 
     @off_loop
-    def append_entry(self, session_id: str, kind: str, text: str, files: Sequence[str]) -> Entry:
+    def append_entry(
+        self, session_id: str, kind: str, text: str, files: Sequence[str], stat_files: Sequence[str] = ()
+    ) -> Entry:
         now = iso(utc_now())
         with self._tx():
             self._session_row(session_id)
-            entry_id = self._insert_entry(session_id, kind, text, files, now)
+            entry_id = self._insert_entry(session_id, kind, text, files, now, stat_files)
         return Entry(id=entry_id, session_id=session_id, at=now, kind=kind, text=text, files=tuple(files))
 
     @off_loop
@@ -588,7 +648,10 @@ class Store:
         rows = self.conn.execute(
             "SELECT * FROM changes WHERE id > ? ORDER BY id LIMIT ?", (change_id, limit)
         ).fetchall()
-        return [Change(r["id"], r["origin"], r["session_id"], r["entry_id"], r["change"]) for r in rows]
+        return [
+            Change(r["id"], r["origin"], r["session_id"], r["entry_id"], r["change"], r["payload"])
+            for r in rows
+        ]
 
     @off_loop
     def entries_by_id(self, ids: Sequence[int]) -> list[Entry]:

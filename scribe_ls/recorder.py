@@ -1,0 +1,187 @@
+"""Recording: work-tree activity, branch switches, commits and idle time, for one root.
+
+Runs only in the process holding the recorder lease (see ``watcher.RecorderLease``); every
+other process hears about the same things through the store's change feed.
+
+Bounded by design: a burst of changes becomes one ``scribe/activity`` notification per
+watch batch (listing at most ``MAX_NOTIFIED_FILES`` paths plus a count) and at most one
+``activity`` entry per ``activity_window`` (ten paths, then ``(+N more)``), and the set of
+paths waiting for the next entry is capped, so ``npm install`` cannot flood the client, the
+store or memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import git
+from .protocol import ACTIVITY, iso, utc_now
+from .watcher import FileChange, IgnoreRules, RecorderLease, TreeBatch, TreeFilter, watch_tree
+
+if TYPE_CHECKING:
+    from .service import Scribe
+
+log = logging.getLogger(__name__)
+
+MAX_NOTIFIED_FILES = 100
+MAX_ENTRY_FILES = 10
+MAX_PENDING_PATHS = 50_000
+MAX_COMMIT_FILES = 200
+
+
+class Recorder:
+    def __init__(self, scribe: Scribe) -> None:
+        self.scribe = scribe
+        self.store = scribe.store
+        self.root = scribe.root
+        self.running = False
+        self.holds_lease = False
+        self.events = 0
+        self.last_event_at: str | None = None
+        self._lease = RecorderLease(self.store.dir)
+        self._pending: dict[str, None] = {}  # paths waiting for the next activity entry
+        self._pending_total = 0
+        self._flush_task: asyncio.Task[None] | None = None
+        self._branch: str | None = None
+        self._head: str | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Wait for the lease, then record until ``stop`` is set."""
+        try:
+            if not self._lease.try_acquire():
+                log.info("another process records %s; waiting to take over", self.root)
+                waiter = asyncio.ensure_future(self._lease.wait_acquire())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if not waiter.done():
+                    waiter.cancel()
+                    return
+            self.holds_lease = True
+            log.info("recording %s", self.root)
+            await self._record(stop)
+        finally:
+            self.running = False
+            await self._flush()
+            self._lease.release()
+            self.holds_lease = False
+
+    async def _record(self, stop: asyncio.Event) -> None:
+        dirs = await asyncio.to_thread(git.find_git_dirs, self.root)
+        self._branch = await git.current_branch(self.root)
+        self._head = await asyncio.to_thread(git.read_head_sha, self.root)
+        rules = IgnoreRules(self.root, dirs, self.scribe.config.excludes)
+        tree_filter = TreeFilter(self.root, dirs, rules)
+        # A linked worktree keeps HEAD and refs outside the work tree: watch them too.
+        extra = {
+            d for d in ((dirs.git_dir, dirs.common_dir) if dirs else ()) if not d.is_relative_to(self.root)
+        }
+        idle = asyncio.ensure_future(self._idle_loop(stop))
+        self.running = True
+        try:
+            await watch_tree(self.root, tree_filter, self._on_batch, stop, watch_paths=sorted(extra))
+        finally:
+            idle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await idle
+
+    async def _on_batch(self, batch: TreeBatch) -> None:
+        if batch.files:
+            await self.record_changes(batch.files)
+        if batch.git_moved:
+            await self._git_moved()
+
+    # -- activity ---------------------------------------------------------------------------
+
+    async def record_changes(self, files: tuple[FileChange, ...]) -> None:
+        now = iso(utc_now())
+        self.events += len(files)
+        self.last_event_at = now
+        session = await self.store.current_session()
+        if session is None and (idle := await self.store.idle_paused_session()) is not None:
+            session = await self.scribe.update_session(idle.id, status="active")
+        payload: dict[str, Any] = {
+            "sessionId": session.id if session else None,
+            "at": now,
+            "files": [f.to_wire() for f in files[:MAX_NOTIFIED_FILES]],
+            "count": len(files),
+        }
+        self.scribe.emit(ACTIVITY, payload)
+        await self.store.record_activity(payload["sessionId"], json.dumps(payload))
+        if session is None:
+            return
+        for change in files:
+            if change.path not in self._pending:
+                self._pending_total += 1
+                if len(self._pending) < MAX_PENDING_PATHS:
+                    self._pending[change.path] = None
+        if self._flush_task is None:
+            self._flush_task = asyncio.ensure_future(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.scribe.config.activity_window)
+        self._flush_task = None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Write the waiting paths as one legacy-style ``Changes: N file(s)`` entry."""
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            self._flush_task = None
+        if not self._pending:
+            return
+        paths, total = list(self._pending), self._pending_total
+        self._pending, self._pending_total = {}, 0
+        session = await self.store.current_session()
+        if session is None:
+            return
+        await self.scribe.append_entry(
+            f"Changes: {total} file(s)",
+            kind="activity",
+            session_id=session.id,
+            files=paths[:MAX_ENTRY_FILES],
+            stat_files=paths,
+        )
+
+    # -- git --------------------------------------------------------------------------------
+
+    async def _git_moved(self) -> None:
+        branch = await git.current_branch(self.root)
+        head = await asyncio.to_thread(git.read_head_sha, self.root)
+        if branch != self._branch:
+            old, self._branch, self._head = self._branch, branch, head
+            await self._flush()  # the changes so far belong to the old branch's session
+            await self.scribe.branch_switched(old, branch)
+            return
+        if head is None or head == self._head:
+            return
+        self._head = head
+        session = await self.store.current_session()
+        if session is None:
+            return
+        try:
+            subject, files = await git.commit_summary(self.root, head)
+        except git.GitError as exc:
+            log.warning("cannot read commit %s: %s", head[:12], exc)
+            return
+        await self.scribe.append_entry(
+            f"{head[:7]} {subject}", kind="commit", session_id=session.id, files=files[:MAX_COMMIT_FILES]
+        )
+
+    # -- idle -------------------------------------------------------------------------------
+
+    async def _idle_loop(self, stop: asyncio.Event) -> None:
+        # A timer, not a poll of anything: checks at a quarter of the timeout (1 s..60 s).
+        interval = max(1.0, min(60.0, self.scribe.config.idle_timeout / 4))
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if not stop.is_set():
+                try:
+                    await self.scribe.pause_idle_sessions()
+                except Exception:
+                    log.exception("idle check failed")
