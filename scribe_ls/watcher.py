@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 50
 STEP_MS = 10
 
+# A new directory is scanned for files at most this deep in one batch (bounds a storm).
+MAX_SCANNED_FILES = 20_000
+
 _CHANGE_NAMES = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
 
 
@@ -104,7 +107,9 @@ class IgnoreRules:
         """A ``.gitignore`` in ``directory`` changed: read it again next time."""
         self._specs.pop(directory, None)
 
-    def ignored(self, rel: str) -> bool:
+    def ignored(self, rel: str, *, is_dir: bool = False) -> bool:
+        if is_dir:
+            return self._dir_ignored(rel) or any(fnmatch.fnmatch(rel, glob) for glob in self.excludes)
         if self.excludes and any(fnmatch.fnmatch(rel, glob) for glob in self.excludes):
             return True
         verdict: bool | None = None
@@ -176,7 +181,7 @@ class TreeFilter:
         rest = path[len(common) :]
         return rest == "packed-refs" or rest.startswith("refs" + os.sep + "heads" + os.sep)
 
-    def relative(self, path: str) -> str | None:
+    def relative(self, path: str, *, is_dir: bool = False) -> str | None:
         """The work-tree path to record, or None for anything we never record."""
         if not path.startswith(self._root_prefix):
             return None
@@ -184,19 +189,57 @@ class TreeFilter:
         first = rel.split("/", 1)[0]
         if first in (".git", SCRIBE_DIR):
             return None
-        if self.rules.ignored(rel):
+        if self.rules.ignored(rel, is_dir=is_dir):
             return None
-        if os.path.isdir(path):
-            return None  # a directory appearing is not work; the files in it are
         return rel
 
-    def __call__(self, change: Change, path: str) -> bool:
-        # Called by watchfiles for every raw event: keep it cheap and exception-free.
-        try:
-            return self.git_signal(path) or self.relative(path) is not None
-        except Exception:
-            log.exception("watch filter failed for %s", path)
-            return False
+    def scan(self, directory: str, limit: int) -> list[str]:
+        """Files under a directory that just appeared (inotify only watches a new directory
+        once it has seen it, so files written into it right away would be missed)."""
+        found: list[str] = []
+        stack = [directory]
+        while stack and len(found) < limit:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                rel = self.relative(entry.path, is_dir=is_dir)
+                if rel is None:
+                    continue
+                if is_dir:
+                    stack.append(entry.path)
+                elif len(found) < limit:
+                    found.append(rel)
+        return found
+
+
+def classify(tree_filter: TreeFilter, raw: Iterable[tuple[Change, str]]) -> TreeBatch | None:
+    """Blocking (stat, gitignore matching, scanning new directories): runs in a worker
+    thread so a storm of events never stalls the event loop."""
+    files: dict[str, FileChange] = {}
+    git_moved = False
+    for change, path in raw:
+        if tree_filter.git_signal(path):
+            git_moved = True
+            continue
+        is_dir = os.path.isdir(path)
+        rel = tree_filter.relative(path, is_dir=is_dir)
+        if rel is None:
+            continue
+        if is_dir:
+            # A directory is not work; the files in it are.
+            if change == Change.added:
+                for found in tree_filter.scan(path, MAX_SCANNED_FILES - len(files)):
+                    files.setdefault(found, FileChange(found, "added"))
+            continue
+        if rel == ".gitignore" or rel.endswith("/.gitignore"):
+            tree_filter.rules.forget(rel.rpartition("/")[0])
+        files[rel] = FileChange(rel, _CHANGE_NAMES.get(change, "modified"))
+    if not files and not git_moved:
+        return None
+    return TreeBatch(tuple(files.values()), git_moved)
 
 
 async def watch_tree(
@@ -208,32 +251,21 @@ async def watch_tree(
     watch_paths: Iterable[Path] = (),
 ) -> None:
     """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set."""
-    paths = [root, *watch_paths]
     async for raw in awatch(
-        *paths,
-        watch_filter=tree_filter,
+        root,
+        *watch_paths,
+        watch_filter=None,  # we filter in a worker thread, not per event on the loop
         debounce=DEBOUNCE_MS,
         step=STEP_MS,
         stop_event=stop,
     ):
-        files: dict[str, FileChange] = {}
-        git_moved = False
-        for change, path in raw:
-            if tree_filter.git_signal(path):
-                git_moved = True
-                continue
-            rel = tree_filter.relative(path)
-            if rel is None:
-                continue
-            if rel == ".gitignore" or rel.endswith("/.gitignore"):
-                tree_filter.rules.forget(rel.rpartition("/")[0])
-            files[rel] = FileChange(rel, _CHANGE_NAMES.get(change, "modified"))
-        if not files and not git_moved:
+        batch = await asyncio.to_thread(classify, tree_filter, raw)
+        if batch is None:
             continue
         try:
-            await on_batch(TreeBatch(tuple(files.values()), git_moved))
+            await on_batch(batch)
         except Exception:  # one bad batch must not end recording
-            log.exception("recording a batch of %d changes failed", len(files))
+            log.exception("recording a batch of %d changes failed", len(batch.files))
 
 
 # -- the recorder lease -------------------------------------------------------------------
