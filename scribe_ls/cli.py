@@ -48,7 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = verbs.add_parser("serve", parents=[common], help="serve JSON-RPC (stdio by default)")
     serve.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (the default)")
-    serve.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP, any number of clients")
+    serve.add_argument("--tcp", metavar="[HOST:]PORT", help="serve on TCP, any number of clients")
+    serve.add_argument(
+        "--ws", metavar="[HOST:]PORT", help="serve on WebSocket (loopback unless HOST says otherwise)"
+    )
+    serve.add_argument("--token", help="WebSocket token clients must present (default: a new random one)")
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser Origin to accept; repeatable",
+    )
 
     start = verbs.add_parser("start", parents=[common], help="start (or rejoin) a session")
     start.add_argument("--backlog-id", help="B-123; default: from the branch name")
@@ -128,12 +139,28 @@ def _serve(args: argparse.Namespace) -> int:
     setup_logging(root, config)
     from . import server
 
+    if args.tcp and args.ws:
+        raise UsageError("--tcp and --ws: choose one transport")
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not host or not port.isdigit():
-            raise UsageError(f"--tcp: expected HOST:PORT, got {args.tcp!r}")
-        return server.serve_tcp(host, int(port), config)
+        host, port = _host_port("--tcp", args.tcp)
+        return server.serve_tcp(host, port, config)
+    if args.ws:
+        import secrets
+
+        host, port = _host_port("--ws", args.ws)
+        token = args.token or secrets.token_urlsafe(24)
+        if not args.token:
+            # stderr: the token is for the person starting the server, never the protocol.
+            print(f"scribe-ls: WebSocket token: {token}", file=sys.stderr, flush=True)
+        return server.serve_ws(host, port, config, token=token, origins=args.allow_origin)
     return server.serve_stdio(config)
+
+
+def _host_port(option: str, value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"{option}: expected [HOST:]PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
 
 
 async def _run_verb(args: argparse.Namespace) -> int:

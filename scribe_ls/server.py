@@ -4,18 +4,20 @@ Every ``scribe/*`` method is registered twice, as a request and as a
 ``workspace/executeCommand`` command (``scribe.startSession``), both going to
 ``Scribe.handle``. Service notifications become pushes to this connection's client.
 
-Transports: stdio (one client, the process ends with it) and TCP (any number of clients,
-each with its own pygls server object over one shared ``Scribe`` per repository root).
+Transports: stdio (one client, the process ends with it), TCP and WebSocket (any number
+of clients, each with its own pygls server object over one shared ``Scribe`` per root).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -342,6 +344,87 @@ def serve_tcp(
                 await tcp.serve_forever()
         finally:
             await hub.close_all()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+class _TextWebSocketWriter:
+    """pygls writes bytes; browsers and dashboards expect JSON in text frames."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    def write(self, data: bytes) -> Any:
+        return self._ws.send(data.decode("utf-8"))
+
+    def close(self) -> Any:
+        return self._ws.close()
+
+
+def serve_ws(
+    host: str,
+    port: int,
+    config: Config | None = None,
+    *,
+    token: str,
+    origins: Sequence[str] = (),
+    ready: Callable[[int], None] | None = None,
+) -> int:
+    """Serve JSON-RPC over WebSocket to any number of clients over one shared service.
+
+    Any web page can open a WebSocket to localhost, so every connection must present the
+    token (``?token=`` in the URL or ``Authorization: Bearer``) and, if it comes from a
+    browser, an allowed ``Origin``; clients that send no Origin (scripts, tools) pass.
+    """
+    from http import HTTPStatus
+    from urllib.parse import parse_qs, urlsplit
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    def check_token(connection: ServerConnection, request: Any) -> Any:
+        supplied = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        auth = request.headers.get("Authorization", "")
+        if not supplied and auth.lower().startswith("bearer "):
+            supplied = auth[7:].strip()
+        if not hmac.compare_digest(supplied.encode(), token.encode()):
+            log.warning("refused a WebSocket connection without the right token")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "scribe-ls: missing or wrong token\n")
+        return None
+
+    async def connection(ws: ServerConnection) -> None:
+        hub_server = ScribeLanguageServer(hub, on_exit=lambda code: asyncio.ensure_future(ws.close()))
+        hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
+        try:
+            async for data in ws:
+                try:
+                    message = json.loads(data, object_hook=hub_server.protocol.structure_message)
+                    hub_server.protocol.handle_message(message)
+                except Exception:
+                    log.exception("unreadable WebSocket message")
+        finally:
+            await hub_server.detach()
+
+    hub = ServiceHub(config)
+
+    async def main() -> None:
+        allowed: list[str | None] = [None, *origins]
+        async with serve(
+            connection, host, port, origins=allowed, process_request=check_token, max_size=2**22
+        ) as ws_server:
+            bound = next(iter(ws_server.sockets)).getsockname()[1]
+            log.info(
+                "serving JSON-RPC on ws://%s:%d (origins allowed: %s)", host, bound, list(origins) or "none"
+            )
+            if ready is not None:
+                ready(bound)
+            try:
+                await ws_server.serve_forever()
+            finally:
+                await hub.close_all()
 
     try:
         asyncio.run(main())
