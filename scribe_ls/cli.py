@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="browser Origin to accept; repeatable",
     )
 
+    live = verbs.add_parser(
+        "live", parents=[common], help="join the session and watch it happen (Ctrl-C stops)"
+    )
+    live.add_argument("--backlog-id", help="B-123; default: from the branch name")
+    live.add_argument("--title")
+
     start = verbs.add_parser("start", parents=[common], help="start (or rejoin) a session")
     start.add_argument("--backlog-id", help="B-123; default: from the branch name")
     start.add_argument("--title")
@@ -167,7 +173,8 @@ async def _run_verb(args: argparse.Namespace) -> int:
     from .config import setup_logging
     from .service import Scribe
 
-    scribe = Scribe(args.root)
+    # `live` stays: it relays other processes' changes and records when no server does.
+    scribe = Scribe(args.root, relay=args.verb == "live", record=args.verb == "live")
     setup_logging(scribe.root, scribe.config, stderr=False)
     async with scribe:
         return await VERBS[args.verb](scribe, args)
@@ -396,7 +403,74 @@ async def _import(scribe: Scribe, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _live(scribe: Scribe, args: argparse.Namespace) -> int:
+    import signal
+
+    from .protocol import StartSessionParams
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with scribe.subscribe() as events:
+        raw = {"backlogId": args.backlog_id, "title": args.title}
+        p = StartSessionParams.from_wire({k: v for k, v in raw.items() if v is not None})
+        session = await scribe.start_session(p.backlog_id, p.title)
+        await asyncio.sleep(0.05)  # let the recorder try the lease before we say who records
+        recorder = scribe.recorder
+        role = "recording" if recorder and recorder.holds_lease else "following (another process records)"
+        if args.json:
+            _print_json_line(
+                {"method": "live/started", "params": {"session": session.to_wire(), "role": role}}
+            )
+        else:
+            print(f"scribe-ls live: {_session_line(session)}", flush=True)
+            print(f"  branch {session.branch or '-'} · {role} · Ctrl-C to stop", flush=True)
+        stopping = asyncio.ensure_future(stop.wait())
+        while not stop.is_set():
+            next_event = asyncio.ensure_future(anext(events))
+            await asyncio.wait({next_event, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_event.done():
+                next_event.cancel()
+                break
+            event = next_event.result()
+            if args.json:
+                _print_json_line({"method": event.method, "params": event.params})
+            else:
+                print(_live_line(event.method, event.params), flush=True)
+    return 0
+
+
+def _print_json_line(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False), flush=True)
+
+
+def _live_line(method: str, params: dict[str, Any]) -> str:
+    from datetime import datetime
+
+    clock = datetime.now().strftime("%H:%M:%S")
+    if method == "scribe/activity":
+        paths = [f["path"] for f in params["files"]]
+        shown = ", ".join(paths[:5]) + (f" (+{params['count'] - 5} more)" if params["count"] > 5 else "")
+        return f"{clock}  activity  {params['count']} file(s): {shown}"
+    if method == "scribe/entryAdded":
+        entry = params["entry"]
+        files = (
+            f"  [{', '.join(entry['files'][:3])}{', …' if len(entry['files']) > 3 else ''}]"
+            if entry["files"]
+            else ""
+        )
+        return f"{clock}  {entry['kind']:<9} {entry['text'].splitlines()[0]}{files}"
+    if method == "scribe/sessionChanged":
+        session = params["session"]
+        label = session["backlogId"] or session["id"]
+        where = f"{session['status']}, branch {session['branch'] or '-'}"
+        return f"{clock}  session   {label} {params['change']} ({where})"
+    return f"{clock}  {method} {json.dumps(params)}"
+
+
 VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
+    "live": _live,
     "start": _start,
     "stop": _stop,
     "append": _append,

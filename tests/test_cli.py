@@ -189,3 +189,40 @@ def test_import_legacy_worklogs_and_registry(repo: Path) -> None:
     assert as_json(repo, "import")["imported"] == []  # importing twice adds nothing
     assert "B-093" in ok(repo, "search", "Idle")
     assert "skipped" in ok(repo, "import", "no/such/dir")
+
+
+async def test_live_shows_the_session_as_it_happens(repo: Path) -> None:
+    import asyncio
+    import signal
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "live", cwd=repo, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+
+    async def line_with(text: str) -> str:
+        while True:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+            assert line, "live ended early"
+            if text in line:
+                return line
+
+    try:
+        header = await line_with("scribe-ls live:")
+        assert "B-4242" in header
+        assert "recording" in await line_with("branch feature/B-4242-x")
+        done = await asyncio.to_thread(run_cli, repo, "append", "seen live", "--kind", "decision")
+        assert done.returncode == 0
+        assert "decision  seen live" in await line_with("seen live")
+
+        async def keep_saving() -> None:  # until the watcher is armed and reports it
+            for n in range(30):
+                (repo / "edited.py").write_text(f"x = {n}\n")
+                await asyncio.sleep(0.3)
+
+        saver = asyncio.ensure_future(keep_saving())
+        assert "edited.py" in await line_with("activity")
+        saver.cancel()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
