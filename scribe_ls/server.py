@@ -15,9 +15,10 @@ import hmac
 import json
 import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -335,18 +336,22 @@ def serve_tcp(
             writer.close()
 
         tcp = await asyncio.start_server(connection, host, port)
-        bound = tcp.sockets[0].getsockname()[1]
-        log.info("serving JSON-RPC on tcp://%s:%d", host, bound)
-        if ready is not None:
-            ready(bound)
+        log.info("serving JSON-RPC on tcp://%s:%d", host, tcp.sockets[0].getsockname()[1])
         try:
             async with tcp:
                 await tcp.serve_forever()
         finally:
             await hub.close_all()
 
+    return _serve_until_interrupted(main())
+
+
+def _serve_until_interrupted(main: Coroutine[Any, Any, None]) -> int:
+    """Run a many-client server until Ctrl-C or SIGTERM; both are a normal stop that
+    closes the services (flushing pending activity) before the process ends."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        asyncio.run(main())
+        asyncio.run(main)
     except KeyboardInterrupt:
         pass
     return 0
@@ -372,7 +377,6 @@ def serve_ws(
     *,
     token: str,
     origins: Sequence[str] = (),
-    ready: Callable[[int], None] | None = None,
 ) -> int:
     """Serve JSON-RPC over WebSocket to any number of clients over one shared service.
 
@@ -419,15 +423,9 @@ def serve_ws(
             log.info(
                 "serving JSON-RPC on ws://%s:%d (origins allowed: %s)", host, bound, list(origins) or "none"
             )
-            if ready is not None:
-                ready(bound)
             try:
                 await ws_server.serve_forever()
             finally:
                 await hub.close_all()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _serve_until_interrupted(main())
