@@ -40,6 +40,9 @@ from .service import Scribe
 log = logging.getLogger(__name__)
 
 SERVER_NOT_INITIALIZED = -32002
+# Requests of one connection being handled at once; past this we stop reading its input,
+# so a client that floods us is slowed down instead of growing our memory.
+MAX_IN_FLIGHT = 64
 
 
 class ScribeRpcError(JsonRpcException):
@@ -125,6 +128,21 @@ class ScribeProtocol(LanguageServerProtocol):
         return result
 
 
+class BackpressureReader:
+    """Hands pygls the next message only while the connection has room for more work."""
+
+    def __init__(self, reader: Any, server: ScribeLanguageServer) -> None:
+        self._reader = reader
+        self._server = server
+
+    async def readline(self) -> bytes:
+        await self._server.room.wait()
+        return await self._reader.readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        return await self._reader.readexactly(n)
+
+
 class ServiceHub:
     """One shared, open :class:`Scribe` per repository root, counted by connection."""
 
@@ -180,15 +198,25 @@ class ScribeLanguageServer(LanguageServer):
         self._on_exit = on_exit
         self._remove_listener: Callable[[], None] | None = None
         self._shutdown_requested = False
+        self.in_flight = 0
+        self.room = asyncio.Event()  # set while fewer than MAX_IN_FLIGHT requests run
+        self.room.set()
         register_features(self)
 
     async def call(self, method: str, params: Any) -> Any:
         if self.service is None:
             raise ScribeRpcError("server not initialized: send initialize first", SERVER_NOT_INITIALIZED)
+        self.in_flight += 1
+        if self.in_flight >= MAX_IN_FLIGHT:
+            self.room.clear()
         try:
             return await self.service.handle(method, params)
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+        finally:
+            self.in_flight -= 1
+            if self.in_flight < MAX_IN_FLIGHT:
+                self.room.set()
 
     def push(self, event: Notification) -> None:
         if self.notifications_enabled:
@@ -292,7 +320,7 @@ def serve_stdio(config: Config | None = None) -> int:
         server = ScribeLanguageServer(hub, on_exit=on_exit)
         server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
         stop = threading.Event()
-        reader = StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
+        reader = BackpressureReader(StdinAsyncReader(sys.stdin.buffer, server.thread_pool), server)
         loop_task = asyncio.ensure_future(
             run_async(stop, reader, server.protocol, log, server.report_server_error)
         )
@@ -325,7 +353,9 @@ def serve_tcp(
             server.protocol.set_writer(writer)  # type: ignore[arg-type]
             stop = threading.Event()
             loop_task = asyncio.ensure_future(
-                run_async(stop, reader, server.protocol, log, server.report_server_error)  # type: ignore[arg-type]
+                run_async(
+                    stop, BackpressureReader(reader, server), server.protocol, log, server.report_server_error
+                )
             )
             exit_task = asyncio.ensure_future(done.wait())
             await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -404,6 +434,7 @@ def serve_ws(
         hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
         try:
             async for data in ws:
+                await hub_server.room.wait()  # backpressure, as for stdio and TCP
                 try:
                     message = json.loads(data, object_hook=hub_server.protocol.structure_message)
                     hub_server.protocol.handle_message(message)

@@ -185,3 +185,54 @@ async def test_unusable_store_is_a_clear_error(repo: Path) -> None:
         await client.initialize(repo)
     assert info.value.code == -32013 and ".scribe" in info.value.message
     await client.close()
+
+
+async def test_a_flood_of_pipelined_requests_is_answered_in_full(repo: Path) -> None:
+    """Far more requests than MAX_IN_FLIGHT, written without waiting: the server slows its
+    reading instead of piling up work, and every request still gets its answer."""
+    proc = await asyncio.create_subprocess_exec(
+        *SERVER, cwd=repo, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**24
+    )
+    assert proc.stdin and proc.stdout
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"capabilities": {}, "rootUri": repo.as_uri()},
+    }
+    proc.stdin.write(frame(json.dumps(init).encode()))
+    await read_response(proc.stdout, 0)
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":1,"method":"scribe/startSession","params":{}}'))
+    await read_response(proc.stdout, 1)
+    count = 2000
+    burst = b"".join(
+        frame(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 10 + n,
+                    "method": "scribe/appendEntry",
+                    "params": {"text": f"flood {n}"},
+                }
+            ).encode()
+        )
+        for n in range(count)
+    )
+    proc.stdin.write(burst)
+    answered: set[int] = set()
+
+    async def drain_input() -> None:
+        await proc.stdin.drain()
+
+    writer = asyncio.ensure_future(drain_input())
+    while len(answered) < count:
+        message = await read_message(proc.stdout)
+        if "id" in message and "method" not in message:
+            assert "result" in message, message
+            answered.add(message["id"])
+    await writer
+    assert answered == set(range(10, 10 + count))
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","id":5,"method":"shutdown"}'))
+    await read_response(proc.stdout, 5)
+    proc.stdin.write(frame(b'{"jsonrpc":"2.0","method":"exit"}'))
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
