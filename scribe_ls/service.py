@@ -160,9 +160,10 @@ class Scribe:
             return self
         for warning in self.config.warnings:
             log.warning("config: %s", warning)
-        created = await self.store.open()
-        if created:
-            await asyncio.to_thread(git.exclude_scribe_dir, self.root)
+        await self.store.open()
+        # Every open, not only when .scribe/ is new: something else (the log file) may have
+        # created the directory first. It is one small read when the line is there.
+        await asyncio.to_thread(git.exclude_scribe_dir, self.root)
         self._opened = True
         if self._relay:
             from . import watcher  # watchfiles is a server's cost, not a CLI verb's

@@ -194,9 +194,8 @@ class Store:
         return _Transaction(self.conn)
 
     @off_loop
-    def open(self) -> bool:
-        """Open (creating if needed) and migrate. True if the ``.scribe`` dir was new."""
-        created = not self.dir.exists()
+    def open(self) -> None:
+        """Open (creating if needed) and migrate."""
         try:
             self.dir.mkdir(exist_ok=True)
             self.worklog_dir.mkdir(exist_ok=True)
@@ -218,7 +217,6 @@ class Store:
                 if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
-        return created
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)

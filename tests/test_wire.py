@@ -13,7 +13,7 @@ import pytest
 from scribe_ls.client import ScribeClient, SyncClient
 from scribe_ls.protocol import ScribeError
 
-from .conftest import SERVER
+from .conftest import SERVER, git
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -236,3 +236,17 @@ async def test_a_flood_of_pipelined_requests_is_answered_in_full(repo: Path) -> 
     await read_response(proc.stdout, 5)
     proc.stdin.write(frame(b'{"jsonrpc":"2.0","method":"exit"}'))
     assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_server_started_in_the_workspace_keeps_git_status_clean(repo: Path) -> None:
+    """Editors start the server with the workspace as cwd; its log file and store must not
+    show up as untracked files."""
+    client = await ScribeClient.spawn(repo)  # cwd=repo
+    try:
+        await client.request("scribe/startSession", {})
+        await client.request("scribe/appendEntry", {"text": "x"})
+    finally:
+        await client.close()
+    assert (repo / ".scribe" / "scribe.log").exists()
+    assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+    assert git(repo, "status", "--porcelain") == ""
