@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-__all__ = ["Scribe", "__version__"]
+__all__ = ["Scribe", "__version__", "fetch_scribe_context"]
 
 if TYPE_CHECKING:
+    from .legacy import fetch_scribe_context
     from .service import Scribe
 
 
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from .service import Scribe
 
         return Scribe
+    if name == "fetch_scribe_context":
+        from .legacy import fetch_scribe_context
+
+        return fetch_scribe_context
     raise AttributeError(f"module 'scribe_ls' has no attribute {name!r}")

@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate = verbs.add_parser("validate", parents=[common], help="check the store and the worklogs")
     validate.add_argument("--fix", action="store_true", help="re-render worklogs that differ")
 
+    context = verbs.add_parser("context", parents=[common], help="the context packet (for you or an agent)")
+    context.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    context.add_argument("--max-chars", type=int, default=12000)
+    context.add_argument(
+        "--sections", help="comma-separated: session,git,diff,commits,worklog,summary,sessions"
+    )
+    context.add_argument("--session", dest="target", help="session id or backlog id; default: current")
+
     search = verbs.add_parser("search", parents=[common], help="full-text search over all entries")
     search.add_argument("query", nargs="+")
     search.add_argument("--limit", type=int, default=20)
@@ -362,6 +370,23 @@ def _read_or_none(path: Path) -> str | None:
         return None
 
 
+async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
+    from .protocol import GetContextParams
+
+    raw: dict[str, Any] = {"maxChars": args.max_chars, "format": args.format}
+    if args.sections:
+        raw["sections"] = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if (session_id := await _resolve(scribe, args.target)) is not None:
+        raw["sessionId"] = session_id
+    p = GetContextParams.from_wire(raw)
+    packet = await scribe.context(p.session_id, sections=p.sections, max_chars=p.max_chars, format=p.format)
+    if args.format == "markdown" and not args.json:
+        print(packet["markdown"])
+    else:
+        _print_json(packet)
+    return 0
+
+
 async def _search(scribe: Scribe, args: argparse.Namespace) -> int:
     from .protocol import SearchParams
 
@@ -481,6 +506,7 @@ VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
     "info": _info,
     "cleanup": _cleanup,
     "validate": _validate,
+    "context": _context,
     "search": _search,
     "import": _import,
     "call": _call,

@@ -94,8 +94,24 @@ def read_head_sha(root: Path) -> str | None:
     return None
 
 
+# Identical calls in flight share one process: (loop, root, args) -> its future.
+_in_flight: dict[tuple[int, Path, tuple[str, ...]], asyncio.Future[str]] = {}
+
+
 async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
-    """``git <args>`` in ``root``; at most MAX_CONCURRENT_GIT run at once per process."""
+    """``git <args>`` in ``root``; at most MAX_CONCURRENT_GIT run at once per process, and a
+    call identical to one still running waits for that one instead of starting another."""
+    key = (id(asyncio.get_running_loop()), root, args)
+    future = _in_flight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_run_git(root, args, timeout))
+        _in_flight[key] = future
+        future.add_done_callback(lambda _: _in_flight.pop(key, None))
+    # shield: one caller giving up must not kill the process the others wait for.
+    return await asyncio.shield(future)
+
+
+async def _run_git(root: Path, args: tuple[str, ...], timeout: float) -> str:
     slots = _git_slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_CONCURRENT_GIT))
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     async with slots:
@@ -122,6 +138,166 @@ async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
         lines = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
     return out.decode("utf-8", "replace")
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFile:
+    path: str
+    status: str  # modified | added | deleted | renamed | copied | untracked | conflicted | typechange
+    staged: bool
+    unstaged: bool
+    orig_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GitStatus:
+    branch: str | None  # None when detached
+    head: str | None  # None before the first commit
+    upstream: str | None
+    ahead: int
+    behind: int
+    files: tuple[StatusFile, ...]
+
+
+_XY = {"M": "modified", "A": "added", "D": "deleted", "R": "renamed", "C": "copied", "T": "typechange"}
+
+
+def _kind(xy: str) -> str:
+    for char in (xy[0], xy[1]):
+        if char in _XY:
+            return _XY[char]
+    return "modified"
+
+
+def parse_status_v2(out: str) -> GitStatus:
+    """Parse ``git status --porcelain=v2 --branch -z``."""
+    branch = head = upstream = None
+    ahead = behind = 0
+    files: list[StatusFile] = []
+    records = out.split("\x00")
+    index = 0
+    while index < len(records):
+        record = records[index]
+        index += 1
+        if not record:
+            continue
+        if record.startswith("# branch.oid "):
+            oid = record.split(" ", 2)[2]
+            head = None if oid == "(initial)" else oid
+        elif record.startswith("# branch.head "):
+            name = record.split(" ", 2)[2]
+            branch = None if name == "(detached)" else name
+        elif record.startswith("# branch.upstream "):
+            upstream = record.split(" ", 2)[2]
+        elif record.startswith("# branch.ab "):
+            _, _, plus, minus = record.split(" ")
+            ahead, behind = int(plus), -int(minus)
+        elif record.startswith("1 "):
+            parts = record.split(" ", 8)
+            xy = parts[1]
+            files.append(StatusFile(parts[8], _kind(xy), xy[0] != ".", xy[1] != "."))
+        elif record.startswith("2 "):
+            parts = record.split(" ", 9)
+            xy = parts[1]
+            orig = records[index] if index < len(records) else None
+            index += 1
+            files.append(StatusFile(parts[9], _kind(xy), xy[0] != ".", xy[1] != ".", orig))
+        elif record.startswith("u "):
+            files.append(StatusFile(record.split(" ", 10)[10], "conflicted", True, True))
+        elif record.startswith("? "):
+            files.append(StatusFile(record[2:], "untracked", False, True))
+    return GitStatus(branch, head, upstream, ahead, behind, tuple(files))
+
+
+async def status(root: Path) -> GitStatus:
+    out = await run_git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    return parse_status_v2(out)
+
+
+async def diff_base(root: Path) -> str:
+    """What the work tree is compared with: HEAD, or the empty tree before the first commit."""
+    return "HEAD" if await asyncio.to_thread(read_head_sha, root) else EMPTY_TREE
+
+
+async def numstat(root: Path) -> list[tuple[str, int | None, int | None]]:
+    """(path, added, deleted) for every tracked change against HEAD; None for binary files."""
+    out = await run_git(root, "diff", await diff_base(root), "--numstat", "-z", "--no-renames")
+    result = []
+    for record in out.split("\x00"):
+        if not record:
+            continue
+        added, deleted, path = record.split("\t", 2)
+        result.append((path, None if added == "-" else int(added), None if deleted == "-" else int(deleted)))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Hunk:
+    path: str
+    header: str  # the "diff --git" lines up to the first @@, for context
+    text: str  # "@@ ... @@" and its lines
+    changed: int  # added + deleted lines
+
+
+async def diff_hunks(root: Path, *, max_bytes: int = 4_000_000) -> tuple[list[Hunk], bool]:
+    """Every hunk of the work tree against HEAD; True if the diff was cut at ``max_bytes``."""
+    out = await run_git(
+        root, "diff", await diff_base(root), "--no-color", "--no-ext-diff", "-U3", "--no-renames"
+    )
+    cut = len(out) > max_bytes
+    if cut:
+        out = out[:max_bytes]
+    hunks: list[Hunk] = []
+    path, header, current = "", "", []  # type: ignore[var-annotated]
+    in_header = False
+
+    def close() -> None:
+        if current:
+            text = "\n".join(current)
+            changed = sum(1 for line in current[1:] if line[:1] in "+-")
+            hunks.append(Hunk(path, header, text, changed))
+
+    for line in out.splitlines():
+        if line.startswith("diff --git "):
+            close()
+            current = []
+            in_header, header = True, line
+            path = line.split(" b/", 1)[-1]
+        elif line.startswith("@@"):
+            close()
+            in_header, current = False, [line]
+        elif in_header:
+            header += "\n" + line
+            if line.startswith("+++ b/"):
+                path = line[6:]
+        elif current:
+            current.append(line)
+    close()
+    return hunks, cut
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    subject: str
+    author: str
+    at: str
+
+
+async def recent_commits(root: Path, count: int) -> list[Commit]:
+    if not await asyncio.to_thread(read_head_sha, root):
+        return []
+    out = await run_git(root, "log", f"-n{count}", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e")
+    commits = []
+    for record in out.split("\x1e"):
+        record = record.strip("\n")
+        if record:
+            sha, author, at, subject = record.split("\x1f", 3)
+            commits.append(Commit(sha, subject, author, at))
+    return commits
 
 
 async def commit_summary(root: Path, sha: str) -> tuple[str, list[str]]:

@@ -29,6 +29,7 @@ APPEND_ENTRY = "scribe/appendEntry"
 GET_ENTRIES = "scribe/getEntries"
 SEARCH = "scribe/search"
 STATUS = "scribe/status"
+GET_CONTEXT = "scribe/getContext"
 
 SESSION_CHANGED = "scribe/sessionChanged"
 ENTRY_ADDED = "scribe/entryAdded"
@@ -48,6 +49,7 @@ REQUESTS = (
     GET_ENTRIES,
     SEARCH,
     STATUS,
+    GET_CONTEXT,
 )
 
 
@@ -500,6 +502,31 @@ class SearchParams:
         return cls(
             query=req_str(p, "query", max_len=1000),
             limit=opt_int(p, "limit", low=1, high=200) or 20,
+        )
+
+
+CONTEXT_SECTIONS = ("session", "git", "diff", "commits", "worklog", "summary", "sessions")
+CONTEXT_FORMATS = ("json", "markdown")
+
+
+@dataclass(frozen=True, slots=True)
+class GetContextParams:
+    session_id: str | None = None
+    sections: tuple[str, ...] = CONTEXT_SECTIONS
+    max_chars: int = 12000
+    format: str = "json"
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> GetContextParams:
+        p = params_object(raw)
+        sections = opt_str_list(
+            p, "sections", max_items=len(CONTEXT_SECTIONS), max_len=16, choices=CONTEXT_SECTIONS
+        )
+        return cls(
+            session_id=session_id_param(p),
+            sections=sections or CONTEXT_SECTIONS,
+            max_chars=opt_int(p, "maxChars", low=1000, high=1_000_000) or 12000,
+            format=opt_str(p, "format", choices=CONTEXT_FORMATS) or "json",
         )
 
 

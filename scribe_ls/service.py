@@ -32,6 +32,7 @@ from .protocol import (
     APPEND_ENTRY,
     BACKLOG_ID_RE,
     ENTRY_ADDED,
+    GET_CONTEXT,
     GET_ENTRIES,
     GET_SESSION,
     LIST_SESSIONS,
@@ -45,6 +46,7 @@ from .protocol import (
     UPDATE_SESSION,
     AppendEntryParams,
     Entry,
+    GetContextParams,
     GetEntriesParams,
     ListSessionsParams,
     NoCurrentSession,
@@ -67,6 +69,7 @@ from .redact import redact
 from .store import Store
 
 if TYPE_CHECKING:
+    from .context import ContextProvider
     from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,10 @@ class Scribe:
         self._last_change = 0
         self._data_version = -1
         self._record = record
+        # Bumped on every notification: anything a client is told about may change the
+        # context packet, so cached packets from an older generation are stale.
+        self.generation = 0
+        self._context: ContextProvider | None = None
         self.recorder: Recorder | None = None
         self._recorder_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
@@ -150,6 +157,7 @@ class Scribe:
             GET_ENTRIES: self._wire_get_entries,
             SEARCH: self._wire_search,
             STATUS: self._wire_status,
+            GET_CONTEXT: self._wire_get_context,
         }
         assert tuple(self._handlers) == REQUESTS
 
@@ -221,6 +229,7 @@ class Scribe:
         return Subscription(self, maxsize)
 
     def emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None:
+        self.generation += 1
         event = Notification(method, params, origin or self.origin)
         for listener in list(self._listeners):
             try:
@@ -446,6 +455,30 @@ class Scribe:
         hits = await self.store.search(query, limit)
         return [{"entry": e.to_wire(), "backlogId": b, "snippet": s} for e, b, s in hits]
 
+    @property
+    def watching(self) -> bool:
+        """True when this service hears about every change (it records or relays), so a
+        cached context packet can be trusted until the next notification."""
+        return self._relay or self._record
+
+    async def context(
+        self,
+        session_id: str | None = None,
+        *,
+        sections: Sequence[str] | None = None,
+        max_chars: int = 12000,
+        format: str = "json",
+    ) -> dict[str, Any]:
+        """The context packet for a session (default: the current one), as
+        ``scribe/getContext`` returns it."""
+        from .context import ContextProvider, ContextRequest
+        from .protocol import CONTEXT_SECTIONS
+
+        if self._context is None:
+            self._context = ContextProvider(self)
+        request = ContextRequest(session_id, tuple(sections or CONTEXT_SECTIONS), max_chars, format)
+        return await self._context.get(request)
+
     async def status(self) -> dict[str, Any]:
         counts = await self.store.counts()
         current = await self.store.current_session()
@@ -558,6 +591,10 @@ class Scribe:
     async def _wire_search(self, raw: Any) -> dict[str, Any]:
         p = SearchParams.from_wire(raw)
         return {"hits": await self.search(p.query, p.limit)}
+
+    async def _wire_get_context(self, raw: Any) -> dict[str, Any]:
+        p = GetContextParams.from_wire(raw)
+        return await self.context(p.session_id, sections=p.sections, max_chars=p.max_chars, format=p.format)
 
     async def _wire_status(self, raw: Any) -> dict[str, Any]:
         NoParams.from_wire(raw)

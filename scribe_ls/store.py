@@ -621,6 +621,44 @@ class Store:
         return [self._entry(row) for row in reversed(rows)]
 
     @off_loop
+    def summary_counts(self, session_id: str, per_kind: int = 5) -> dict[str, Any]:
+        """What a session amounts to: counts and the latest decisions, ideas and todos."""
+        row = self._session_row(session_id)
+        result: dict[str, Any] = {"entries": row["entry_count"], "filesChanged": row["file_count"]}
+        for kind, key in (("decision", "decisions"), ("idea", "ideas"), ("todo", "todos")):
+            texts = self.conn.execute(
+                "SELECT text FROM entries WHERE session_id = ? AND kind = ? ORDER BY id DESC LIMIT ?",
+                (session_id, kind, per_kind),
+            ).fetchall()
+            result[key] = [t[0][:300] for t in reversed(texts)]
+        return result
+
+    @off_loop
+    def overlapping_sessions(self, session_id: str | None, max_files: int = 50) -> list[dict[str, Any]]:
+        """Other active sessions, each with the files both it and ``session_id`` touched."""
+        rows = self.conn.execute(
+            "SELECT * FROM sessions WHERE status = 'active' AND id != ? ORDER BY started_at DESC",
+            (session_id or "",),
+        ).fetchall()
+        others = []
+        for row in rows:
+            shared = self.conn.execute(
+                "SELECT a.path FROM session_files a JOIN session_files b ON a.path = b.path"
+                " WHERE a.session_id = ? AND b.session_id = ? ORDER BY a.path LIMIT ?",
+                (row["id"], session_id or "", max_files),
+            ).fetchall()
+            others.append(
+                {
+                    "id": row["id"],
+                    "backlogId": row["backlog_id"],
+                    "title": row["title"],
+                    "branch": row["branch"],
+                    "sharedFiles": [r[0] for r in shared],
+                }
+            )
+        return others
+
+    @off_loop
     def search(self, query: str, limit: int) -> list[tuple[Entry, str | None, str]]:
         # Quote every word: user text must never be parsed as FTS5 syntax.
         words = [w for w in query.split() if w]

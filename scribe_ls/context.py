@@ -1,0 +1,403 @@
+"""The context packet (``scribe/getContext``): sections fetched in parallel, cached, budgeted.
+
+Each section is one coroutine; they run concurrently under a semaphore, each with its own
+timeout, and a failing section becomes ``{ok: false, error}`` without failing the others.
+The packet is cached per (session, sections, budget, format) until something changes: the
+service bumps a generation number on every notification it emits (entries, session changes,
+work-tree activity, relayed changes from other processes), which covers new entries, saved
+files and HEAD moves. Only services that watch (servers, ``live``) cache; an in-process
+``Scribe`` that watches nothing always reads afresh.
+
+The budget: ``maxChars`` bounds the JSON of all section data, or the Markdown text. The diff
+gives its numstat header for every changed file, then whole hunks (most changed lines first)
+while they fit, and lists the files whose hunks were left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import git
+from .protocol import Session
+from .redact import redact
+
+if TYPE_CHECKING:
+    from .service import Scribe
+
+SECTION_TIMEOUT = 5.0
+MAX_CONCURRENT_SECTIONS = 4
+CACHE_TTL = 30.0  # active time keeps counting; do not serve a stale clock for long
+CACHE_SIZE = 64
+MAX_LISTED_FILES = 200
+RECENT_COMMITS = 10
+RECENT_ENTRIES = 20
+MAX_ENTRY_TEXT = 500
+TRUNCATED = "\n…[truncated to fit maxChars]\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    session_id: str | None
+    sections: tuple[str, ...]
+    max_chars: int
+    format: str  # json | markdown
+
+
+class SectionError(Exception):
+    """A section that cannot be produced; the message goes to the client."""
+
+
+class ContextProvider:
+    def __init__(
+        self,
+        scribe: Scribe,
+        *,
+        concurrency: int = MAX_CONCURRENT_SECTIONS,
+        section_timeout: float = SECTION_TIMEOUT,
+    ) -> None:
+        self.scribe = scribe
+        self.concurrency = concurrency
+        self.section_timeout = section_timeout
+        self._cache: dict[ContextRequest, tuple[int, float, dict[str, Any]]] = {}
+
+    async def get(self, request: ContextRequest) -> dict[str, Any]:
+        started = time.perf_counter()
+        generation = self.scribe.generation
+        cacheable = self.scribe.watching
+        hit = self._cache.get(request) if cacheable else None
+        if hit is not None and hit[0] == generation and time.monotonic() - hit[1] < CACHE_TTL:
+            return {**hit[2], "cached": True, "elapsedMs": _ms(started)}
+        packet = await self._build(request)
+        if cacheable and self.scribe.generation == generation:  # nothing changed meanwhile
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[request] = (generation, time.monotonic(), packet)
+        return {**packet, "cached": False, "elapsedMs": _ms(started)}
+
+    async def _build(self, request: ContextRequest) -> dict[str, Any]:
+        session = await self._session(request.session_id)
+        slots = asyncio.Semaphore(self.concurrency)
+        fetchers: dict[str, Callable[[Session | None], Awaitable[Any]]] = {
+            "session": self._section_session,
+            "git": self._section_git,
+            "diff": self._section_diff,
+            "commits": self._section_commits,
+            "worklog": self._section_worklog,
+            "summary": self._section_summary,
+            "sessions": self._section_sessions,
+        }
+
+        async def run(name: str) -> dict[str, Any]:
+            async with slots:
+                began = time.perf_counter()
+                try:
+                    data = await asyncio.wait_for(fetchers[name](session), self.section_timeout)
+                except TimeoutError:
+                    return {
+                        "ok": False,
+                        "error": f"timed out after {self.section_timeout:g}s",
+                        "elapsedMs": _ms(began),
+                    }
+                except (SectionError, git.GitError) as exc:
+                    return {"ok": False, "error": str(exc), "elapsedMs": _ms(began)}
+                except Exception as exc:  # one broken section never fails the packet
+                    return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "elapsedMs": _ms(began)}
+                return {"ok": True, "data": _redacted(data), "elapsedMs": _ms(began)}
+
+        results = await asyncio.gather(*(run(name) for name in request.sections))
+        sections = dict(zip(request.sections, results, strict=True))
+        packet: dict[str, Any] = {"sessionId": session.id if session else None, "sections": sections}
+        if request.format == "markdown":
+            # The budget is the Markdown's; the sections carry the same (fitted) data.
+            truncated = fit(
+                sections, request.max_chars, lambda secs: len(markdown_text(session, secs)), _md_cost
+            )
+            markdown, cut = render_markdown(session, sections, request.max_chars)
+            packet |= {"truncated": truncated or cut, "markdown": markdown}
+        else:
+            packet["truncated"] = fit(sections, request.max_chars, _size, lambda hunk: _size(hunk) + 1)
+        return packet
+
+    async def _session(self, session_id: str | None) -> Session | None:
+        if session_id is not None:
+            return await self.scribe.get_session(session_id)
+        return await self.scribe.current_session()
+
+    # -- sections ---------------------------------------------------------------------------
+
+    async def _require_repo(self) -> None:
+        # A plain directory inside some other repository must not report that repository.
+        if await asyncio.to_thread(git.find_git_dirs, self.scribe.root) is None:
+            raise SectionError(f"{self.scribe.root} is not a git repository")
+
+    async def _section_session(self, session: Session | None) -> Any:
+        return session.to_wire() if session else None
+
+    async def _section_git(self, session: Session | None) -> Any:
+        await self._require_repo()
+        status = await git.status(self.scribe.root)
+        files = [
+            {"path": f.path, "status": f.status, "staged": f.staged}
+            | ({"from": f.orig_path} if f.orig_path else {})
+            for f in status.files
+            if not f.path.startswith(".scribe/")
+        ]
+        return {
+            "branch": status.branch,
+            "head": status.head,
+            "detached": status.branch is None and status.head is not None,
+            "upstream": status.upstream,
+            "ahead": status.ahead,
+            "behind": status.behind,
+            "changedFiles": len(files),
+            "files": files[:MAX_LISTED_FILES],
+        }
+
+    async def _section_diff(self, session: Session | None) -> Any:
+        await self._require_repo()
+        (numstat, (hunks, cut), status) = await asyncio.gather(
+            git.numstat(self.scribe.root), git.diff_hunks(self.scribe.root), git.status(self.scribe.root)
+        )
+        files = [{"path": p, "added": a, "deleted": d} for p, a, d in numstat]
+        files += [
+            {"path": f.path, "added": None, "deleted": None, "untracked": True}
+            for f in status.files
+            if f.status == "untracked" and not f.path.startswith(".scribe/")
+        ]
+        return {
+            "files": files,
+            "hunks": [{"path": h.path, "text": h.text, "changed": h.changed} for h in hunks],
+            "omitted": [],
+            "cut": cut,
+        }
+
+    async def _section_commits(self, session: Session | None) -> Any:
+        await self._require_repo()
+        commits = await git.recent_commits(self.scribe.root, RECENT_COMMITS)
+        return [{"sha": c.sha, "subject": c.subject, "author": c.author, "at": c.at} for c in commits]
+
+    async def _section_worklog(self, session: Session | None) -> Any:
+        if session is None:
+            return []
+        entries = await self.scribe.recent_entries(session.id, RECENT_ENTRIES)
+        return [
+            {
+                "id": e.id,
+                "at": e.at,
+                "kind": e.kind,
+                "text": e.text[:MAX_ENTRY_TEXT],
+                "files": list(e.files[:10]),
+            }
+            for e in entries
+        ]
+
+    async def _section_summary(self, session: Session | None) -> Any:
+        if session is None:
+            return None
+        return await self.scribe.store.summary_counts(session.id)
+
+    async def _section_sessions(self, session: Session | None) -> Any:
+        others = await self.scribe.store.overlapping_sessions(session.id if session else None)
+        return others
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
+
+
+# -- budget -------------------------------------------------------------------------------
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def _md_cost(hunk: dict[str, Any]) -> int:
+    return len(hunk["text"]) + len(hunk["path"]) + 20  # the fence and the file line
+
+
+def fit(
+    sections: dict[str, dict[str, Any]],
+    max_chars: int,
+    measure: Callable[[dict[str, dict[str, Any]]], int],
+    hunk_cost: Callable[[dict[str, Any]], int],
+) -> bool:
+    """Shrink section data in place until ``measure(sections)`` fits ``max_chars``.
+
+    Order: diff hunks first (whole hunks only, the most changed lines first, while they
+    fit), then the oldest worklog entries, older commits, long file lists, other sessions;
+    at a tiny budget whole sections are left out, saying so. True if anything was cut."""
+    truncated = False
+    diff = sections.get("diff")
+    if diff and diff.get("ok"):
+        data = diff["data"]
+        hunks = sorted(data["hunks"], key=lambda h: -h["changed"])
+        data["hunks"] = []
+        data["omitted"] = []
+        base = measure(sections)
+        room = max_chars - base
+        kept, omitted = [], []
+        for hunk in hunks:
+            cost = hunk_cost(hunk)
+            if cost <= room:
+                kept.append(hunk)
+                room -= cost
+            else:
+                omitted.append(hunk["path"])
+        data["hunks"] = sorted(kept, key=lambda h: h["path"])  # read in file order
+        data["omitted"] = sorted(set(omitted))  # files with at least one hunk left out
+        truncated = bool(omitted) or data.get("cut", False)
+    shrinkers: list[tuple[str, str | None]] = [
+        ("worklog", None),
+        ("commits", None),
+        ("git", "files"),
+        ("diff", "files"),
+        ("sessions", None),
+    ]
+    for name, key in shrinkers:
+        section = sections.get(name)
+        if not section or not section.get("ok"):
+            continue
+        while measure(sections) > max_chars:
+            items = section["data"] if key is None else section["data"][key]
+            if not isinstance(items, list) or not items:
+                break
+            items.pop(0 if name == "worklog" else -1)  # oldest entries, least recent commits
+            truncated = True
+    while measure(sections) > max_chars:
+        # Still over (tiny budget): drop whole sections, last first, saying so.
+        for name in reversed(list(sections)):
+            if sections[name].get("ok") and sections[name].get("data") is not None:
+                sections[name] = {"ok": False, "error": "left out to fit maxChars"}
+                truncated = True
+                break
+        else:
+            break
+    return truncated
+
+
+def render_markdown(
+    session: Session | None, sections: dict[str, dict[str, Any]], max_chars: int
+) -> tuple[str, bool]:
+    """A packet for a person or an LLM, never longer than ``max_chars``; True if cut."""
+    text = markdown_text(session, sections)
+    if len(text) <= max_chars:
+        return text, False
+    keep = max(0, max_chars - len(TRUNCATED))
+    cut = text[:keep]
+    if "\n" in cut:
+        cut = cut[: cut.rindex("\n")]
+    return (cut + TRUNCATED)[:max_chars], True
+
+
+def markdown_text(session: Session | None, sections: dict[str, dict[str, Any]]) -> str:
+    parts: list[str] = []
+    title = f"{session.backlog_id or session.id}: {session.title}" if session else "no current session"
+    parts.append(f"# Context — {title}\n")
+    for name, section in sections.items():
+        if not section.get("ok"):
+            parts.append(f"## {name.title()}\n\n_unavailable: {section.get('error')}_\n")
+            continue
+        parts.append(_MARKDOWN[name](section["data"]))
+    return "\n".join(p for p in parts if p)
+
+
+def _md_session(data: Any) -> str:
+    if not data:
+        return "## Session\n\nNo current session.\n"
+    stats = data["stats"]
+    tags = f", tags {', '.join(data['tags'])}" if data["tags"] else ""
+    return (
+        f"## Session\n\n{data['backlogId'] or '-'} · {data['status']} · branch {data['branch'] or '-'}"
+        f" · {stats['activeSeconds'] // 60} min active · {stats['entries']} entries · "
+        f"{stats['filesChanged']} files{tags}\n"
+    )
+
+
+def _md_git(data: Any) -> str:
+    head = (data["head"] or "no commits")[:10]
+    upstream = f", upstream {data['upstream']} +{data['ahead']}/-{data['behind']}" if data["upstream"] else ""
+    lines = [
+        f"## Git\n\n{data['branch'] or '(detached)'} @ {head}{upstream}; {data['changedFiles']} changed\n"
+    ]
+    lines += [f"- {f['status']}: {f['path']}" for f in data["files"]]
+    return "\n".join(lines) + "\n"
+
+
+def _md_diff(data: Any) -> str:
+    lines = ["## Diff\n", "| file | + | - |", "| --- | --- | --- |"]
+    for f in data["files"]:
+        added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
+        deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
+        lines.append(f"| {f['path']} | {added} | {deleted} |")
+    for hunk in data["hunks"]:
+        lines += ["", f"`{hunk['path']}`", "```diff", hunk["text"], "```"]
+    if data["omitted"]:
+        lines += ["", f"Hunks left out to fit: {', '.join(data['omitted'])}"]
+    return "\n".join(lines) + "\n"
+
+
+def _md_commits(data: Any) -> str:
+    if not data:
+        return "## Recent commits\n\nNone.\n"
+    lines = ["## Recent commits\n"] + [
+        f"- {c['sha'][:7]} {c['subject']} ({c['author']}, {c['at'][:10]})" for c in data
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _md_worklog(data: Any) -> str:
+    if not data:
+        return "## Worklog\n\nNo entries.\n"
+    lines = ["## Worklog\n"]
+    for e in data:
+        text = e["text"].replace("\n", " ")
+        lines.append(f"- {e['at'][11:16]} {e['kind']}: {text}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_summary(data: Any) -> str:
+    if not data:
+        return "## Summary\n\nNo session.\n"
+    lines = [f"## Summary\n\n{data['entries']} entries, {data['filesChanged']} files changed"]
+    for label, key in (("Decisions", "decisions"), ("Ideas", "ideas"), ("Open todos", "todos")):
+        if data[key]:
+            lines.append(f"\n{label}:")
+            lines += [f"- {t}" for t in data[key]]
+    return "\n".join(lines) + "\n"
+
+
+def _md_sessions(data: Any) -> str:
+    if not data:
+        return "## Other active sessions\n\nNone.\n"
+    lines = ["## Other active sessions\n"]
+    for s in data:
+        shared = f" — also touched: {', '.join(s['sharedFiles'][:10])}" if s["sharedFiles"] else ""
+        lines.append(f"- {s['backlogId'] or s['id']} ({s['title']}, branch {s['branch'] or '-'}){shared}")
+    return "\n".join(lines) + "\n"
+
+
+_MARKDOWN: dict[str, Callable[[Any], str]] = {
+    "session": _md_session,
+    "git": _md_git,
+    "diff": _md_diff,
+    "commits": _md_commits,
+    "worklog": _md_worklog,
+    "summary": _md_summary,
+    "sessions": _md_sessions,
+}
