@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import git
@@ -29,6 +30,7 @@ from .redact import redact
 if TYPE_CHECKING:
     from .service import Scribe
 
+START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
 SECTION_TIMEOUT = 5.0
 MAX_CONCURRENT_SECTIONS = 4
 CACHE_TTL = 30.0  # active time keeps counting; do not serve a stale clock for long
@@ -46,6 +48,16 @@ class ContextRequest:
     sections: tuple[str, ...]
     max_chars: int
     format: str  # json | markdown
+
+
+@dataclass(frozen=True, slots=True)
+class RepoFacts:
+    dirs: git.GitDirs | None  # None: not a git repository
+    head: str | None  # None: no commits yet
+
+
+def _repo_facts(root: Path) -> RepoFacts:
+    return RepoFacts(git.find_git_dirs(root), git.read_head_sha(root))
 
 
 class SectionError(Exception):
@@ -81,22 +93,24 @@ class ContextProvider:
 
     async def _build(self, request: ContextRequest) -> dict[str, Any]:
         session = await self._session(request.session_id)
+        # Where the repository is and what HEAD is, once per packet (one thread hop).
+        repo = await asyncio.to_thread(_repo_facts, self.scribe.root)
         slots = asyncio.Semaphore(self.concurrency)
-        fetchers: dict[str, Callable[[Session | None], Awaitable[Any]]] = {
-            "session": self._section_session,
-            "git": self._section_git,
-            "diff": self._section_diff,
-            "commits": self._section_commits,
-            "worklog": self._section_worklog,
-            "summary": self._section_summary,
-            "sessions": self._section_sessions,
+        fetchers: dict[str, Callable[[], Awaitable[Any]]] = {
+            "session": lambda: self._section_session(session),
+            "git": lambda: self._section_git(repo),
+            "diff": lambda: self._section_diff(repo),
+            "commits": lambda: self._section_commits(repo),
+            "worklog": lambda: self._section_worklog(session),
+            "summary": lambda: self._section_summary(session),
+            "sessions": lambda: self._section_sessions(session),
         }
 
         async def run(name: str) -> dict[str, Any]:
             async with slots:
                 began = time.perf_counter()
                 try:
-                    data = await asyncio.wait_for(fetchers[name](session), self.section_timeout)
+                    data = await asyncio.wait_for(fetchers[name](), self.section_timeout)
                 except TimeoutError:
                     return {
                         "ok": False,
@@ -109,8 +123,11 @@ class ContextProvider:
                     return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "elapsedMs": _ms(began)}
                 return {"ok": True, "data": _redacted(data), "elapsedMs": _ms(began)}
 
-        results = await asyncio.gather(*(run(name) for name in request.sections))
-        sections = dict(zip(request.sections, results, strict=True))
+        # Start the slowest first: git processes are spawned one at a time on the loop, and
+        # the diff's is the critical path. The packet keeps the order the client asked for.
+        order = sorted(request.sections, key=START_ORDER.index)
+        results = dict(zip(order, await asyncio.gather(*(run(name) for name in order)), strict=True))
+        sections = {name: results[name] for name in request.sections}
         packet: dict[str, Any] = {"sessionId": session.id if session else None, "sections": sections}
         if request.format == "markdown":
             # The budget is the Markdown's; the sections carry the same (fitted) data.
@@ -130,16 +147,16 @@ class ContextProvider:
 
     # -- sections ---------------------------------------------------------------------------
 
-    async def _require_repo(self) -> None:
+    def _require_repo(self, repo: RepoFacts) -> None:
         # A plain directory inside some other repository must not report that repository.
-        if await asyncio.to_thread(git.find_git_dirs, self.scribe.root) is None:
+        if repo.dirs is None:
             raise SectionError(f"{self.scribe.root} is not a git repository")
 
     async def _section_session(self, session: Session | None) -> Any:
         return session.to_wire() if session else None
 
-    async def _section_git(self, session: Session | None) -> Any:
-        await self._require_repo()
+    async def _section_git(self, repo: RepoFacts) -> Any:
+        self._require_repo(repo)
         status = await git.status(self.scribe.root)
         files = [
             {"path": f.path, "status": f.status, "staged": f.staged}
@@ -158,12 +175,14 @@ class ContextProvider:
             "files": files[:MAX_LISTED_FILES],
         }
 
-    async def _section_diff(self, session: Session | None) -> Any:
-        await self._require_repo()
-        (numstat, (hunks, cut), status) = await asyncio.gather(
-            git.numstat(self.scribe.root), git.diff_hunks(self.scribe.root), git.status(self.scribe.root)
+    async def _section_diff(self, repo: RepoFacts) -> Any:
+        self._require_repo(repo)
+        # Diff and status side by side (the untracked files come from status); the git
+        # section asks for the same status, and concurrent identical calls share a process.
+        diff, status = await asyncio.gather(
+            git.work_tree_diff(self.scribe.root, git.diff_base(repo.head)), git.status(self.scribe.root)
         )
-        files = [{"path": p, "added": a, "deleted": d} for p, a, d in numstat]
+        files = [{"path": p, "added": a, "deleted": d} for p, a, d in diff.files]
         files += [
             {"path": f.path, "added": None, "deleted": None, "untracked": True}
             for f in status.files
@@ -171,13 +190,15 @@ class ContextProvider:
         ]
         return {
             "files": files,
-            "hunks": [{"path": h.path, "text": h.text, "changed": h.changed} for h in hunks],
+            "hunks": [{"path": h.path, "text": h.text, "changed": h.changed} for h in diff.hunks],
             "omitted": [],
-            "cut": cut,
+            "cut": diff.cut,
         }
 
-    async def _section_commits(self, session: Session | None) -> Any:
-        await self._require_repo()
+    async def _section_commits(self, repo: RepoFacts) -> Any:
+        self._require_repo(repo)
+        if repo.head is None:
+            return []  # no commits yet
         commits = await git.recent_commits(self.scribe.root, RECENT_COMMITS)
         return [{"sha": c.sha, "subject": c.subject, "author": c.author, "at": c.at} for c in commits]
 

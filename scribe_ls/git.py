@@ -217,14 +217,14 @@ async def status(root: Path) -> GitStatus:
     return parse_status_v2(out)
 
 
-async def diff_base(root: Path) -> str:
+def diff_base(head: str | None) -> str:
     """What the work tree is compared with: HEAD, or the empty tree before the first commit."""
-    return "HEAD" if await asyncio.to_thread(read_head_sha, root) else EMPTY_TREE
+    return "HEAD" if head else EMPTY_TREE
 
 
-async def numstat(root: Path) -> list[tuple[str, int | None, int | None]]:
-    """(path, added, deleted) for every tracked change against HEAD; None for binary files."""
-    out = await run_git(root, "diff", await diff_base(root), "--numstat", "-z", "--no-renames")
+async def numstat(root: Path, base: str = "HEAD") -> list[tuple[str, int | None, int | None]]:
+    """(path, added, deleted) for every tracked change against ``base``; None for binary files."""
+    out = await run_git(root, "diff", base, "--numstat", "-z", "--no-renames")
     result = []
     for record in out.split("\x00"):
         if not record:
@@ -237,46 +237,55 @@ async def numstat(root: Path) -> list[tuple[str, int | None, int | None]]:
 @dataclass(frozen=True, slots=True)
 class Hunk:
     path: str
-    header: str  # the "diff --git" lines up to the first @@, for context
     text: str  # "@@ ... @@" and its lines
     changed: int  # added + deleted lines
 
 
-async def diff_hunks(root: Path, *, max_bytes: int = 4_000_000) -> tuple[list[Hunk], bool]:
-    """Every hunk of the work tree against HEAD; True if the diff was cut at ``max_bytes``."""
-    out = await run_git(
-        root, "diff", await diff_base(root), "--no-color", "--no-ext-diff", "-U3", "--no-renames"
-    )
+@dataclass(frozen=True, slots=True)
+class Diff:
+    files: list[tuple[str, int | None, int | None]]  # (path, added, deleted); None: binary
+    hunks: list[Hunk]
+    cut: bool  # the diff was longer than max_bytes; hunks past the cut are missing
+
+
+async def work_tree_diff(root: Path, base: str = "HEAD", *, max_bytes: int = 4_000_000) -> Diff:
+    """The work tree (staged and not) against ``base``: per-file counts and every hunk, from
+    one ``git diff`` (the counts are the numstat, without a second git process)."""
+    out = await run_git(root, "diff", base, "--no-color", "--no-ext-diff", "-U3", "--no-renames")
     cut = len(out) > max_bytes
     if cut:
         out = out[:max_bytes]
+    counts: dict[str, list[int | None]] = {}
     hunks: list[Hunk] = []
-    path, header, current = "", "", []  # type: ignore[var-annotated]
-    in_header = False
+    path, current = "", []  # type: ignore[var-annotated]
 
     def close() -> None:
         if current:
-            text = "\n".join(current)
-            changed = sum(1 for line in current[1:] if line[:1] in "+-")
-            hunks.append(Hunk(path, header, text, changed))
+            hunks.append(Hunk(path, "\n".join(current), sum(1 for line in current[1:] if line[:1] in "+-")))
 
     for line in out.splitlines():
         if line.startswith("diff --git "):
             close()
             current = []
-            in_header, header = True, line
             path = line.split(" b/", 1)[-1]
+            counts[path] = [0, 0]
         elif line.startswith("@@"):
             close()
-            in_header, current = False, [line]
-        elif in_header:
-            header += "\n" + line
-            if line.startswith("+++ b/"):
-                path = line[6:]
+            current = [line]
         elif current:
             current.append(line)
+            tally = counts[path]
+            if line.startswith("+") and tally[0] is not None:
+                tally[0] += 1
+            elif line.startswith("-") and tally[1] is not None:
+                tally[1] += 1
+        elif line.startswith("Binary files "):
+            counts[path] = [None, None]
     close()
-    return hunks, cut
+    if cut:
+        # Files past the cut still belong in the header: ask git for the counts alone.
+        counts = {p: [a, d] for p, a, d in await numstat(root, base)}
+    return Diff([(p, c[0], c[1]) for p, c in counts.items()], hunks, cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,8 +297,7 @@ class Commit:
 
 
 async def recent_commits(root: Path, count: int) -> list[Commit]:
-    if not await asyncio.to_thread(read_head_sha, root):
-        return []
+    """The last ``count`` commits; the caller checks there is a HEAD (git fails otherwise)."""
     out = await run_git(root, "log", f"-n{count}", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e")
     commits = []
     for record in out.split("\x1e"):

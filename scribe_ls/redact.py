@@ -34,7 +34,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Every pattern above needs one of these (lowercased) words. Substring tests on one
+# lowercased copy decide whether the substitutions are worth running; most text, and almost
+# every diff line, has none (a case-insensitive regex alternation is ~40x slower here).
+_TRIGGERS = (
+    "pass", "pwd", "secret", "token", "key", "auth", "bearer", "-----begin",
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "akia", "asia", "xox", "sk-",
+)  # fmt: skip
+
+
 def redact(text: str) -> str:
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

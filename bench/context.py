@@ -1,0 +1,215 @@
+"""Context packet: parallel vs sequential, cold vs warm, against the legacy fetch pattern.
+
+Builds a git repository of realistic size (2,000 files, 300 commits, 60 changed files with
+several hunks each, a few untracked), a session with 50 entries, then in one run:
+
+- cold packets from the same provider with concurrency 1 (sections and git calls one after
+  another) and with the default concurrency, alternating, several times each;
+- the critical path: the slowest single section of each parallel packet;
+- warm (cached) ``scribe/getContext`` round trips over stdio against the real server;
+- the legacy pattern on the same repository: a Python subprocess for a status listing, then
+  ``git branch --show-current``, then ``git diff --name-only HEAD~1``, one after another.
+
+Targets (issue 5): cold parallel >= 1.8x faster than sequential and within 1.2x of its
+slowest section; warm round trip <= 5 ms; every cold packet < 2 s; our full cold packet
+<= 1.0x the legacy time. Prints a table, then one JSON line.
+
+    python bench/context.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scribe_ls import Scribe
+from scribe_ls import git as scribe_git
+from scribe_ls.client import ScribeClient
+from scribe_ls.context import ContextProvider, ContextRequest
+from scribe_ls.protocol import CONTEXT_SECTIONS
+
+GIT = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+
+
+def build_repo(root: Path, files: int, commits: int, changed: int) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "feature/B-4242-context", str(root)], check=True)
+    for n in range(files):
+        directory = root / f"pkg{n // 100:02d}"
+        directory.mkdir(exist_ok=True)
+        (directory / f"mod{n:04d}.py").write_text("".join(f"value_{n}_{k} = {k}\n" for k in range(60)))
+    subprocess.run(["git", "add", "."], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "initial import"], cwd=root, check=True)
+    for n in range(commits):
+        index = (n * 7) % files
+        target = root / f"pkg{index // 100:02d}" / f"mod{index:04d}.py"
+        target.write_text(target.read_text() + f"commit_{n} = True\n")
+        subprocess.run(
+            [*GIT, "commit", "-q", "-am", f"Change {n}: tune module {index}"], cwd=root, check=True
+        )
+    for n in range(changed):
+        index = (n % 20) * 100 + n // 20 + 50  # spread over packages, away from the commits' files
+        target = root / f"pkg{index // 100:02d}" / f"mod{index:04d}.py"
+        lines = target.read_text().splitlines(keepends=True)
+        for k in (3, 25, 50):  # three separate hunks per file
+            lines[k] = f"value_changed_{n}_{k} = 'edited'\n"
+        target.write_text("".join(lines))
+    for n in range(5):
+        (root / f"scratch{n}.txt").write_text("untracked\n")
+    # A repository with history is packed (a clone is; gc packs the rest): measure that.
+    subprocess.run(["git", "gc", "-q"], cwd=root, check=True)
+
+
+async def seed_session(root: Path) -> None:
+    async with Scribe(root) as scribe:
+        await scribe.start_session(title="context bench")
+        for n in range(50):
+            await scribe.append_entry(
+                f"note {n}: thinking about the context packet", kind="note" if n % 5 else "decision"
+            )
+
+
+async def cold_packet(root: Path, concurrency: int) -> tuple[float, dict]:
+    async with Scribe(root) as scribe:  # a fresh service: no cache
+        provider = ContextProvider(scribe, concurrency=concurrency)
+        started = time.perf_counter()
+        packet = await provider.get(ContextRequest(None, CONTEXT_SECTIONS, 12000, "json"))
+        return (time.perf_counter() - started) * 1000, packet
+
+
+def run_cold(root: Path, concurrency: int, git_slots: int) -> tuple[float, dict]:
+    # A fresh event loop: the git semaphore is per loop and takes the bound at creation.
+    scribe_git.MAX_CONCURRENT_GIT = git_slots
+    try:
+        return asyncio.run(cold_packet(root, concurrency))
+    finally:
+        scribe_git.MAX_CONCURRENT_GIT = 4
+
+
+async def warm_round_trips(root: Path, count: int) -> list[float]:
+    client = await ScribeClient.spawn(root, initialization_options={"notifications": False})
+    try:
+        first = await client.request("scribe/getContext", {})
+        assert first["cached"] is False
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            packet = await client.request("scribe/getContext", {})
+            samples.append((time.perf_counter() - started) * 1000)
+            assert packet["cached"] is True
+        return samples
+    finally:
+        await client.close()
+
+
+LEGACY_STATUS = (
+    "import subprocess; "
+    "print(subprocess.run(['git', 'status', '--porcelain'], capture_output=True, text=True).stdout)"
+)
+
+
+def legacy_fetch(root: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", LEGACY_STATUS], cwd=root, check=True, capture_output=True)
+    subprocess.run(["git", "branch", "--show-current"], cwd=root, check=True, capture_output=True)
+    subprocess.run(["git", "diff", "--name-only", "HEAD~1"], cwd=root, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--commits", type=int, default=300)
+    parser.add_argument("--changed", type=int, default=60)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="scribe-context-") as tmp:
+        root = Path(tmp) / "repo"
+        started = time.perf_counter()
+        build_repo(root, args.files, args.commits, args.changed)
+        asyncio.run(seed_session(root))
+        build_s = time.perf_counter() - started
+        run_cold(root, 7, 4)  # warm the page cache and git's index stat cache for both
+        sequential, parallel, critical, sections_ms = [], [], [], {}
+        for _ in range(args.runs):
+            ms, _ = run_cold(root, 1, 1)
+            sequential.append(ms)
+            ms, packet = run_cold(root, len(CONTEXT_SECTIONS), 4)
+            parallel.append(ms)
+            slowest = max(s["elapsedMs"] for s in packet["sections"].values())
+            critical.append(slowest)
+            for name, section in packet["sections"].items():
+                sections_ms.setdefault(name, []).append(section["elapsedMs"])
+        assert all(s["ok"] for s in packet["sections"].values()), packet["sections"]
+        warm = asyncio.run(warm_round_trips(root, 50))
+        legacy = [legacy_fetch(root) for _ in range(args.runs)]
+
+    med = statistics.median
+    seq_ms, par_ms, crit_ms, legacy_ms = med(sequential), med(parallel), med(critical), med(legacy)
+    warm_p50 = med(warm)
+    speedup = seq_ms / par_ms
+    critical_ratio = par_ms / crit_ms
+    legacy_ratio = par_ms / legacy_ms
+    worst_cold = max(sequential + parallel)
+    print(
+        f"context packet on {args.files} files, {args.commits + 1} commits, {args.changed} changed"
+        f" + 5 untracked (built in {build_s:.1f} s); medians of {args.runs} runs"
+    )
+    print(f"{'':<44}{'ms':>10}")
+    rows = [
+        ("cold, sequential (concurrency 1)", seq_ms),
+        ("cold, parallel", par_ms),
+        ("  slowest section of the parallel packet", crit_ms),
+        ("warm (cached) getContext over stdio, p50", warm_p50),
+        ("legacy: python status + branch + diff HEAD~1", legacy_ms),
+    ]
+    for name, value in rows:
+        print(f"{name:<44}{value:>10.1f}")
+    print("sections (parallel, median ms): " + ", ".join(f"{k} {med(v):.1f}" for k, v in sections_ms.items()))
+    print(
+        f"parallel speed-up {speedup:.2f}x (target >= 1.8); parallel/critical path {critical_ratio:.2f}x"
+        f" (target <= 1.2); ours/legacy {legacy_ratio:.2f}x (goal <= 1.0); worst cold {worst_cold:.0f} ms"
+        f" (target < 2000); warm p50 {warm_p50:.2f} ms (target <= 5)"
+    )
+    targets = {
+        "speedup>=1.8": speedup >= 1.8,
+        "critical<=1.2": critical_ratio <= 1.2,
+        "warm<=5ms": warm_p50 <= 5,
+        "cold<2s": worst_cold < 2000,
+        "legacy<=1.0": legacy_ratio <= 1.0,
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "context",
+                "files": args.files,
+                "commits": args.commits + 1,
+                "changed": args.changed,
+                "cold_sequential_ms": round(seq_ms, 1),
+                "cold_parallel_ms": round(par_ms, 1),
+                "critical_path_ms": round(crit_ms, 1),
+                "warm_p50_ms": round(warm_p50, 2),
+                "legacy_ms": round(legacy_ms, 1),
+                "sections_ms": {k: round(med(v), 1) for k, v in sections_ms.items()},
+                "speedup": round(speedup, 2),
+                "parallel_over_critical": round(critical_ratio, 2),
+                "ours_over_legacy": round(legacy_ratio, 2),
+                "worst_cold_ms": round(worst_cold, 1),
+                "targets": targets,
+                "targets_met": all(targets.values()),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
