@@ -157,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("--tcp and --ws: choose one transport")
     if args.tcp:
         host, port = _host_port("--tcp", args.tcp)
-        return server.serve_tcp(host, port, config)
+        return server.serve_tcp(host, port)
     if args.ws:
         import secrets
 
@@ -166,8 +166,8 @@ def _serve(args: argparse.Namespace) -> int:
         if not args.token:
             # stderr: the token is for the person starting the server, never the protocol.
             print(f"scribe-ls: WebSocket token: {token}", file=sys.stderr, flush=True)
-        return server.serve_ws(host, port, config, token=token, origins=args.allow_origin)
-    return server.serve_stdio(config)
+        return server.serve_ws(host, port, token=token, origins=args.allow_origin)
+    return server.serve_stdio()
 
 
 def _host_port(option: str, value: str) -> tuple[str, int]:

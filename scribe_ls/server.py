@@ -33,7 +33,7 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.uris import to_fs_path
 
 from ._version import __version__
-from .config import Config, find_repo_root, load_config
+from .config import find_repo_root
 from .protocol import REQUESTS, Capabilities, InitOptions, Notification, ScribeError, command_name
 from .service import Scribe
 
@@ -146,8 +146,7 @@ class BackpressureReader:
 class ServiceHub:
     """One shared, open :class:`Scribe` per repository root, counted by connection."""
 
-    def __init__(self, config: Config | None = None) -> None:
-        self._config = config
+    def __init__(self) -> None:
         self._services: dict[Path, tuple[Scribe, int]] = {}
         self._lock = asyncio.Lock()
 
@@ -156,9 +155,8 @@ class ServiceHub:
         async with self._lock:
             service, users = self._services.get(repo, (None, 0))
             if service is None:
-                service = await Scribe(
-                    repo, config=self._config or load_config(repo), relay=True, record=True
-                ).open()
+                # Each repository's own config (not the server's working directory's).
+                service = await Scribe(repo, relay=True, record=True).open()
             self._services[repo] = (service, users + 1)
             return service
 
@@ -306,11 +304,11 @@ def _register_method(server: ScribeLanguageServer, method: str) -> None:
 # -- transports ---------------------------------------------------------------------------
 
 
-def serve_stdio(config: Config | None = None) -> int:
+def serve_stdio() -> int:
     """Serve one client on stdin/stdout until it sends ``exit`` or closes the pipe."""
 
     async def main() -> int:
-        hub = ServiceHub(config)
+        hub = ServiceHub()
         exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         def on_exit(code: int) -> None:
@@ -339,13 +337,11 @@ def serve_stdio(config: Config | None = None) -> int:
     os._exit(code)
 
 
-def serve_tcp(
-    host: str, port: int, config: Config | None = None, *, ready: Callable[[int], None] | None = None
-) -> int:
+def serve_tcp(host: str, port: int) -> int:
     """Serve any number of clients on ``host:port``; ``exit`` closes only that connection."""
 
     async def main() -> None:
-        hub = ServiceHub(config)
+        hub = ServiceHub()
 
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             done = asyncio.Event()
@@ -403,7 +399,6 @@ class _TextWebSocketWriter:
 def serve_ws(
     host: str,
     port: int,
-    config: Config | None = None,
     *,
     token: str,
     origins: Sequence[str] = (),
@@ -443,7 +438,7 @@ def serve_ws(
         finally:
             await hub_server.detach()
 
-    hub = ServiceHub(config)
+    hub = ServiceHub()
 
     async def main() -> None:
         allowed: list[str | None] = [None, *origins]

@@ -136,7 +136,7 @@ class Scribe:
         self._started = time.monotonic()
         self._opened = False
         self._relay = relay
-        self._relay_stop = asyncio.Event()
+        self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
         self._last_change = 0
         self._data_version = -1
@@ -180,20 +180,20 @@ class Scribe:
             self._last_change = await self.store.last_change_id()
             self._data_version = await self.store.data_version()
             self._relay_task = asyncio.create_task(
-                watcher.watch_store(self.store.dir, self.relay_changes, self._relay_stop)
+                watcher.watch_store(self.store.dir, self.relay_changes, self._stop)
             )
         if self._record:
             from .recorder import Recorder
 
             self.recorder = Recorder(self)
-            self._recorder_task = asyncio.create_task(self.recorder.run(self._relay_stop))
+            self._recorder_task = asyncio.create_task(self.recorder.run(self._stop))
         return self
 
     async def close(self) -> None:
         if not self._opened:
             return
         self._opened = False
-        self._relay_stop.set()
+        self._stop.set()
         for task in (self._recorder_task, self._relay_task):
             if task is None:
                 continue

@@ -135,8 +135,17 @@ def make_client() -> LanguageClient:
     return client
 
 
+@pytest.fixture
+def repo_config() -> str:
+    """Text for the repository's .scribe/config.toml, written before the server starts."""
+    return ""
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client))
-async def client(lsp_client: LanguageClient, repo: Path):
+async def client(lsp_client: LanguageClient, repo: Path, repo_config: str):
+    if repo_config:
+        (repo / ".scribe").mkdir(exist_ok=True)
+        (repo / ".scribe" / "config.toml").write_text(repo_config)
     lsp_client.pushes = Pushes(lsp_client)  # type: ignore[attr-defined]
     lsp_client.initialize_result = await lsp_client.initialize_session(init_params(repo))  # type: ignore[attr-defined]
     yield

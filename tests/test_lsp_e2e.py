@@ -290,3 +290,14 @@ async def test_own_changes_are_pushed_once(client: LanguageClient, repo: Path) -
     await asyncio.sleep(0.5)
     again = [p for p in list(pushes.queues["scribe/entryAdded"]._queue) if p["entry"]["id"] == entry["id"]]
     assert again == []
+
+
+@pytest.mark.parametrize("repo_config", ["max_active_sessions = 1\n"])
+async def test_the_workspace_config_applies_wherever_the_server_started(
+    client: LanguageClient, repo_config: str
+) -> None:
+    """pytest-lsp starts the server in another directory: the limit comes from the
+    workspace's own .scribe/config.toml, not from the server's working directory."""
+    await call(client, "scribe/startSession", {"backlogId": "B-1"})
+    error = await error_of(client, "scribe/startSession", {"backlogId": "B-2"})
+    assert error.code == -32012 and "1 sessions" in error.message
