@@ -333,6 +333,7 @@ def serve_stdio() -> int:
 
     code = asyncio.run(main())
     sys.stdout.flush()
+    logging.shutdown()
     # The stdin reader thread may still be blocked in read(); do not wait for it.
     os._exit(code)
 
@@ -363,24 +364,33 @@ def serve_tcp(host: str, port: int) -> int:
 
         tcp = await asyncio.start_server(connection, host, port)
         log.info("serving JSON-RPC on tcp://%s:%d", host, tcp.sockets[0].getsockname()[1])
-        try:
-            async with tcp:
-                await tcp.serve_forever()
-        finally:
-            await hub.close_all()
+        async with tcp:
+            await _until_stopped(hub)
 
-    return _serve_until_interrupted(main())
+    return _run_and_exit(main())
 
 
-def _serve_until_interrupted(main: Coroutine[Any, Any, None]) -> int:
-    """Run a many-client server until Ctrl-C or SIGTERM; both are a normal stop that
-    closes the services (flushing pending activity) before the process ends."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+async def _until_stopped(hub: ServiceHub) -> None:
+    """Serve until SIGINT or SIGTERM, then close the services (flushing pending activity),
+    bounded in time."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: closing services")
     try:
-        asyncio.run(main)
-    except KeyboardInterrupt:
-        pass
-    return 0
+        await asyncio.wait_for(hub.close_all(), 10)
+    except TimeoutError:
+        log.warning("services did not close within 10 s")
+
+
+def _run_and_exit(main: Coroutine[Any, Any, None]) -> int:
+    asyncio.run(main)
+    # The services are closed; do not wait for watcher or lease threads still parked in a
+    # blocking call (that wait is what made a stopped server linger).
+    logging.shutdown()
+    os._exit(0)
 
 
 class _TextWebSocketWriter:
@@ -449,9 +459,6 @@ def serve_ws(
             log.info(
                 "serving JSON-RPC on ws://%s:%d (origins allowed: %s)", host, bound, list(origins) or "none"
             )
-            try:
-                await ws_server.serve_forever()
-            finally:
-                await hub.close_all()
+            await _until_stopped(hub)
 
-    return _serve_until_interrupted(main())
+    return _run_and_exit(main())
