@@ -267,22 +267,29 @@ def fit(
     diff = sections.get("diff")
     if diff and diff.get("ok"):
         data = diff["data"]
-        hunks = sorted(data["hunks"], key=lambda h: -h["changed"])
+        # (position in the diff, hunk), most changed lines first.
+        ranked = sorted(enumerate(data["hunks"]), key=lambda item: -item[1]["changed"])
         data["hunks"] = []
-        data["omitted"] = []
-        base = measure(sections)
-        room = max_chars - base
-        kept, omitted = [], []
-        for hunk in hunks:
+        data["omitted"] = sorted({hunk["path"] for _, hunk in ranked})  # worst case, to reserve room
+        room = max_chars - measure(sections)
+        kept: list[tuple[int, dict[str, Any]]] = []
+        for index, hunk in ranked:
             cost = hunk_cost(hunk)
             if cost <= room:
-                kept.append(hunk)
+                kept.append((index, hunk))
                 room -= cost
-            else:
-                omitted.append(hunk["path"])
-        data["hunks"] = sorted(kept, key=lambda h: h["path"])  # read in file order
-        data["omitted"] = sorted(set(omitted))  # files with at least one hunk left out
-        truncated = bool(omitted) or data.get("cut", False)
+
+        def place() -> None:
+            data["hunks"] = [hunk for _, hunk in sorted(kept, key=lambda item: item[0])]  # diff order
+            kept_at = {index for index, _ in kept}
+            left_out = {hunk["path"] for index, hunk in ranked if index not in kept_at}
+            data["omitted"] = sorted(left_out)  # files with at least one hunk left out
+
+        place()
+        while kept and measure(sections) > max_chars:  # estimates were short: drop the least
+            kept.remove(min(kept, key=lambda item: item[1]["changed"]))
+            place()
+        truncated = len(kept) < len(ranked) or data.get("cut", False)
     shrinkers: list[tuple[str, str | None]] = [
         ("worklog", None),
         ("commits", None),

@@ -30,7 +30,8 @@ def busy_repo(repo: Path) -> None:
     git(repo, "add", "big.py")
     git(repo, "commit", "-q", "-m", "Add big.py")
     lines = body.splitlines(keepends=True)
-    for n in (5, 80, 160):
+    # Three hunks of different sizes (1, 3 and 2 lines), so size order is not file order.
+    for n in (5, 80, 81, 82, 160, 161):
         lines[n] = f"changed {n} with password=hunter2\n" if n == 80 else f"changed {n}\n"
     (repo / "big.py").write_text("".join(lines))
     (repo / "staged.txt").write_text("new\n")
@@ -58,8 +59,9 @@ async def test_every_section_on_a_real_repo(repo: Path) -> None:
     }
     diff = sections["diff"]["data"]
     assert {f["path"] for f in diff["files"]} == {"big.py", "staged.txt", "notes.tmp"}
-    assert next(f for f in diff["files"] if f["path"] == "big.py")["added"] == 3
-    assert len([h for h in diff["hunks"] if h["path"] == "big.py"]) == 3 and diff["omitted"] == []
+    assert next(f for f in diff["files"] if f["path"] == "big.py")["added"] == 6
+    big_hunks = [h["text"].split()[1] for h in diff["hunks"] if h["path"] == "big.py"]
+    assert big_hunks == ["-3,7", "-78,9", "-158,8"] and diff["omitted"] == []  # in file order
     assert "hunter2" not in json.dumps(packet) and "password=[REDACTED]" in json.dumps(diff)
     assert [c["subject"] for c in sections["commits"]["data"]] == ["Add big.py", "initial"]
     assert [e["kind"] for e in sections["worklog"]["data"]][-2:] == ["decision", "idea"]
@@ -141,6 +143,10 @@ async def test_budget_is_never_exceeded(repo: Path) -> None:
         ]:
             packet = await scribe.context(max_chars=budget)
             assert sections_size(packet) <= budget
+            hunks = packet["sections"]["diff"]["data"]["hunks"]
+            for path in {h["path"] for h in hunks}:  # whatever was kept reads in file order
+                starts = [int(h["text"].split()[1].split(",")[0][1:]) for h in hunks if h["path"] == path]
+                assert starts == sorted(starts)
             markdown = await scribe.context(max_chars=budget, format="markdown")
             assert len(markdown["markdown"]) <= budget
         small = await scribe.context(max_chars=3000)
@@ -161,7 +167,7 @@ async def test_markdown_reads_like_a_packet(repo: Path) -> None:
     assert text.startswith("# Context — B-4242: Fix the parser\n")
     for heading in ("## Session", "## Git", "## Diff", "## Recent commits", "## Worklog", "## Summary"):
         assert heading in text
-    assert "```diff" in text and "| big.py | 3 | 3 |" in text and "hunter2" not in text
+    assert "```diff" in text and "| big.py | 6 | 6 |" in text and "hunter2" not in text
 
 
 async def test_cache_hits_and_is_invalidated_over_the_wire(repo: Path) -> None:
