@@ -176,6 +176,7 @@ class Recorder:
 
     async def _idle_loop(self, stop: asyncio.Event) -> None:
         # A timer, not a poll of anything: checks at a quarter of the timeout (1 s..60 s).
+        # It also keeps the change feed short: other processes only need its recent rows.
         interval = max(1.0, min(60.0, self.scribe.config.idle_timeout / 4))
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -183,5 +184,6 @@ class Recorder:
             if not stop.is_set():
                 try:
                     await self.scribe.pause_idle_sessions()
+                    await self.store.prune_changes()
                 except Exception:
                     log.exception("idle check failed")
