@@ -290,6 +290,8 @@ def fit(
             kept.remove(min(kept, key=lambda item: item[1]["changed"]))
             place()
         truncated = len(kept) < len(ranked) or data.get("cut", False)
+    if measure(sections) <= max_chars:
+        return truncated  # the usual case: one measurement, no further trimming
     shrinkers: list[tuple[str, str | None]] = [
         ("worklog", None),
         ("commits", None),
