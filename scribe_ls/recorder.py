@@ -3,8 +3,8 @@
 Runs only in the process holding the recorder lease (see ``watcher.RecorderLease``); every
 other process hears about the same things through the store's change feed.
 
-Bounded by design: a burst of changes becomes one ``scribe/activity`` notification per
-watch batch (listing at most ``MAX_NOTIFIED_FILES`` paths plus a count) and at most one
+Bounded by design: a burst of changes becomes at most one ``scribe/activity`` push per
+``PUSH_INTERVAL`` (listing at most ``MAX_NOTIFIED_FILES`` paths plus a count) and at most one
 ``activity`` entry per ``activity_window`` (ten paths, then ``(+N more)``), and the set of
 paths waiting for the next entry is capped, so ``npm install`` cannot flood the client, the
 store or memory.
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_NOTIFIED_FILES = 100
+PUSH_INTERVAL = 0.1  # at most ten scribe/activity pushes a second, however long a burst
 MAX_ENTRY_FILES = 10
 MAX_PENDING_PATHS = 50_000
 MAX_COMMIT_FILES = 200
@@ -46,6 +47,12 @@ class Recorder:
         self._pending: dict[str, None] = {}  # paths waiting for the next activity entry
         self._pending_total = 0
         self._flush_task: asyncio.Task[None] | None = None
+        # scribe/activity pushes waiting for the next PUSH_INTERVAL slot.
+        self._unpushed: dict[str, FileChange] = {}
+        self._unpushed_count = 0
+        self._push_session: str | None = None
+        self._push_task: asyncio.Task[None] | None = None
+        self._last_push = float("-inf")
         self._branch: str | None = None
         self._head: str | None = None
 
@@ -66,6 +73,10 @@ class Recorder:
             await self._record(stop)
         finally:
             self.running = False
+            if self._push_task is not None:
+                self._push_task.cancel()
+                self._push_task = None
+            await self._send_push()
             await self._flush()
             self._lease.release()
             self.holds_lease = False
@@ -104,14 +115,7 @@ class Recorder:
         session = await self.store.current_session()
         if session is None and (idle := await self.store.idle_paused_session()) is not None:
             session = await self.scribe.update_session(idle.id, status="active")
-        payload: dict[str, Any] = {
-            "sessionId": session.id if session else None,
-            "at": now,
-            "files": [f.to_wire() for f in files[:MAX_NOTIFIED_FILES]],
-            "count": len(files),
-        }
-        self.scribe.emit(ACTIVITY, payload)
-        await self.store.record_activity(payload["sessionId"], json.dumps(payload))
+        await self._push(session.id if session else None, files)
         if session is None:
             return
         for change in files:
@@ -121,6 +125,42 @@ class Recorder:
                     self._pending[change.path] = None
         if self._flush_task is None:
             self._flush_task = asyncio.ensure_future(self._flush_later())
+
+    async def _push(self, session_id: str | None, files: tuple[FileChange, ...]) -> None:
+        """Push at once if the last push is older than PUSH_INTERVAL; otherwise merge into
+        one push at the end of the interval. A lone save reaches clients in milliseconds; a
+        burst of any length costs at most a few pushes per second."""
+        for change in files:
+            if change.path in self._unpushed or len(self._unpushed) < MAX_NOTIFIED_FILES:
+                self._unpushed[change.path] = change
+        self._unpushed_count += len(files)
+        self._push_session = session_id
+        if self._push_task is not None:
+            return  # a push is already scheduled and will carry these
+        wait = self._last_push + PUSH_INTERVAL - asyncio.get_running_loop().time()
+        if wait <= 0:
+            await self._send_push()
+        else:
+            self._push_task = asyncio.ensure_future(self._push_later(wait))
+
+    async def _push_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._push_task = None
+        await self._send_push()
+
+    async def _send_push(self) -> None:
+        if not self._unpushed:
+            return
+        payload: dict[str, Any] = {
+            "sessionId": self._push_session,
+            "at": iso(utc_now()),
+            "files": [f.to_wire() for f in self._unpushed.values()],
+            "count": self._unpushed_count,
+        }
+        self._unpushed, self._unpushed_count = {}, 0
+        self._last_push = asyncio.get_running_loop().time()
+        self.scribe.emit(ACTIVITY, payload)
+        await self.store.record_activity(payload["sessionId"], json.dumps(payload))
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.scribe.config.activity_window)
