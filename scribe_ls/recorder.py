@@ -129,7 +129,7 @@ class Recorder:
     async def _push(self, session_id: str | None, files: tuple[FileChange, ...]) -> None:
         """Push at once if the last push is older than PUSH_INTERVAL; otherwise merge into
         one push at the end of the interval. A lone save reaches clients in milliseconds; a
-        burst of any length costs at most a few pushes per second."""
+        burst of any length costs at most ten pushes a second."""
         for change in files:
             if change.path in self._unpushed or len(self._unpushed) < MAX_NOTIFIED_FILES:
                 self._unpushed[change.path] = change
