@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import git
 from .protocol import Session
-from .redact import redact
+from .redact import may_hold_secret, redact
 
 if TYPE_CHECKING:
     from .service import Scribe
@@ -137,7 +137,9 @@ class ContextProvider:
             markdown, cut = render_markdown(session, sections, request.max_chars)
             packet |= {"truncated": truncated or cut, "markdown": markdown}
         else:
-            packet["truncated"] = fit(sections, request.max_chars, _size, lambda hunk: _size(hunk) + 1)
+            packet["truncated"] = fit(
+                sections, request.max_chars, _size, _json_hunk_cost, lambda item: _size(item) + 1
+            )
         return packet
 
     async def _session(self, session_id: str | None) -> Session | None:
@@ -179,9 +181,15 @@ class ContextProvider:
         self._require_repo(repo)
         # Diff and status side by side (the untracked files come from status); the git
         # section asks for the same status, and concurrent identical calls share a process.
-        diff, status = await asyncio.gather(
-            git.work_tree_diff(self.scribe.root, git.diff_base(repo.head)), git.status(self.scribe.root)
-        )
+        # The diff is the packet's critical path and every process start blocks the loop for
+        # a moment: awaiting it inline puts its start ahead of the status's and the log's.
+        status_call = asyncio.ensure_future(git.status(self.scribe.root))
+        try:
+            diff = await git.work_tree_diff(self.scribe.root, git.diff_base(repo.head))
+        except BaseException:
+            status_call.cancel()
+            raise
+        status = await status_call
         files = [{"path": p, "added": a, "deleted": d} for p, a, d in diff.files]
         files += [
             {"path": f.path, "added": None, "deleted": None, "untracked": True}
@@ -232,12 +240,33 @@ def _ms(since: float) -> float:
 
 
 def _redacted(value: Any) -> Any:
+    """``value`` with every string redacted. One test over all its strings first: most
+    sections hold no secret-shaped word at all, and then nothing is copied or scanned twice."""
+    strings: list[str] = []
+    _collect_strings(value, strings)
+    if not may_hold_secret("\x00".join(strings)):
+        return value
+    return _redact_each(value)
+
+
+def _collect_strings(value: Any, into: list[str]) -> None:
+    if isinstance(value, str):
+        into.append(value)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_strings(item, into)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_strings(item, into)
+
+
+def _redact_each(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, list):
-        return [_redacted(v) for v in value]
+        return [_redact_each(v) for v in value]
     if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
+        return {k: _redact_each(v) for k, v in value.items()}
     return value
 
 
@@ -246,6 +275,15 @@ def _redacted(value: Any) -> Any:
 
 def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def _json_hunk_cost(hunk: dict[str, Any]) -> int:
+    """What a hunk adds to the JSON, without encoding it (this runs once per hunk): its
+    text and path, one more character per escaped newline, quote, backslash or tab, the
+    keys, and the list's comma. Rarer escapes make it short; ``fit`` re-measures for that."""
+    text = hunk["text"]
+    escapes = text.count("\n") + text.count('"') + text.count("\\") + text.count("\t")
+    return len(text) + escapes + len(hunk["path"]) + len(str(hunk["changed"])) + 33
 
 
 def _md_cost(hunk: dict[str, Any]) -> int:
@@ -257,8 +295,12 @@ def fit(
     max_chars: int,
     measure: Callable[[dict[str, dict[str, Any]]], int],
     hunk_cost: Callable[[dict[str, Any]], int],
+    item_cost: Callable[[Any], int] = lambda _: 1,
 ) -> bool:
     """Shrink section data in place until ``measure(sections)`` fits ``max_chars``.
+
+    ``hunk_cost`` and ``item_cost`` estimate what one diff hunk or one list item adds to
+    the measure; estimates only decide how much to try, ``measure`` has the last word.
 
     Order: diff hunks first (whole hunks only, the most changed lines first, while they
     fit), then the oldest worklog entries, older commits, long file lists, other sessions;
@@ -303,11 +345,15 @@ def fit(
         section = sections.get(name)
         if not section or not section.get("ok"):
             continue
-        while measure(sections) > max_chars:
+        while (excess := measure(sections) - max_chars) > 0:
             items = section["data"] if key is None else section["data"][key]
             if not isinstance(items, list) or not items:
                 break
-            items.pop(0 if name == "worklog" else -1)  # oldest entries, least recent commits
+            # Oldest entries, least recent commits: as many as their estimated size says
+            # are needed (at least one), then measure again; not one measurement per item.
+            freed = 0
+            while items and freed < excess:
+                freed += item_cost(items.pop(0 if name == "worklog" else -1))
             truncated = True
     while measure(sections) > max_chars:
         # Still over (tiny budget): drop whole sections, last first, saying so.

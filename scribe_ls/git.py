@@ -255,37 +255,36 @@ async def work_tree_diff(root: Path, base: str = "HEAD", *, max_bytes: int = 4_0
     cut = len(out) > max_bytes
     if cut:
         out = out[:max_bytes]
-    counts: dict[str, list[int | None]] = {}
-    hunks: list[Hunk] = []
-    path, current = "", []  # type: ignore[var-annotated]
-
-    def close() -> None:
-        if current:
-            hunks.append(Hunk(path, "\n".join(current), sum(1 for line in current[1:] if line[:1] in "+-")))
-
-    for line in out.splitlines():
-        if line.startswith("diff --git "):
-            close()
-            current = []
-            path = line.split(" b/", 1)[-1]
-            counts[path] = [0, 0]
-        elif line.startswith("@@"):
-            close()
-            current = [line]
-        elif current:
-            current.append(line)
-            tally = counts[path]
-            if line.startswith("+") and tally[0] is not None:
-                tally[0] += 1
-            elif line.startswith("-") and tally[1] is not None:
-                tally[1] += 1
-        elif line.startswith("Binary files "):
-            counts[path] = [None, None]
-    close()
+    files, hunks = parse_diff(out)
     if cut:
         # Files past the cut still belong in the header: ask git for the counts alone.
-        counts = {p: [a, d] for p, a, d in await numstat(root, base)}
-    return Diff([(p, c[0], c[1]) for p, c in counts.items()], hunks, cut)
+        files = await numstat(root, base)
+    return Diff(files, hunks, cut)
+
+
+def parse_diff(out: str) -> tuple[list[tuple[str, int | None, int | None]], list[Hunk]]:
+    """Split ``git diff`` output into (path, added, deleted) per file and its hunks.
+
+    Works on whole strings (split, count) rather than line by line: this runs on the
+    context packet's critical path. Inside a hunk every line starts with " ", "+", "-" or
+    "\\", so "\ndiff --git " and "\n@@" only ever begin a file or a hunk."""
+    files: list[tuple[str, int | None, int | None]] = []
+    hunks: list[Hunk] = []
+    for chunk in ("\n" + out).split("\ndiff --git ")[1:]:
+        header, *bodies = chunk.rstrip("\n").split("\n@@")
+        path = header.partition("\n")[0].split(" b/", 1)[-1]
+        if not bodies:
+            binary = "\nBinary files " in header or "\nGIT binary patch" in header
+            files.append((path, None, None) if binary else (path, 0, 0))  # binary, or mode only
+            continue
+        added = deleted = 0
+        for body in bodies:
+            plus, minus = body.count("\n+"), body.count("\n-")
+            added += plus
+            deleted += minus
+            hunks.append(Hunk(path, "@@" + body, plus + minus))
+        files.append((path, added, deleted))
+    return files, hunks
 
 
 @dataclass(frozen=True, slots=True)

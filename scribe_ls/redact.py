@@ -43,9 +43,14 @@ _TRIGGERS = (
 )  # fmt: skip
 
 
-def redact(text: str) -> str:
+def may_hold_secret(text: str) -> bool:
+    """False when no pattern can match: the cheap test before any regex runs."""
     lowered = text.lower()
-    if not any(trigger in lowered for trigger in _TRIGGERS):
+    return any(trigger in lowered for trigger in _TRIGGERS)
+
+
+def redact(text: str) -> str:
+    if not may_hold_secret(text):
         return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
