@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     context.add_argument("--session", dest="target", help="session id or backlog id; default: current")
 
+    summary = verbs.add_parser(
+        "summarize", parents=[common], help="write the session's summary (.scribe/summaries/)"
+    )
+    summary.add_argument("target", nargs="?", help="session id or backlog id; default: current")
+
     search = verbs.add_parser("search", parents=[common], help="full-text search over all entries")
     search.add_argument("query", nargs="+")
     search.add_argument("--limit", type=int, default=20)
@@ -387,6 +392,16 @@ async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _summarize(scribe: Scribe, args: argparse.Namespace) -> int:
+    result = await scribe.summarize(await _resolve(scribe, args.target))
+    if args.json:
+        _print_json(result)
+    else:
+        print(result["markdown"].strip("\n"))
+        print(f"\nwritten to {result['path']}")
+    return 0
+
+
 async def _search(scribe: Scribe, args: argparse.Namespace) -> int:
     from .protocol import SearchParams
 
@@ -507,6 +522,7 @@ VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
     "cleanup": _cleanup,
     "validate": _validate,
     "context": _context,
+    "summarize": _summarize,
     "search": _search,
     "import": _import,
     "call": _call,

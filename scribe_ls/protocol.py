@@ -30,13 +30,14 @@ GET_ENTRIES = "scribe/getEntries"
 SEARCH = "scribe/search"
 STATUS = "scribe/status"
 GET_CONTEXT = "scribe/getContext"
+SUMMARIZE = "scribe/summarize"
 
 SESSION_CHANGED = "scribe/sessionChanged"
 ENTRY_ADDED = "scribe/entryAdded"
 ACTIVITY = "scribe/activity"
 SUMMARY_READY = "scribe/summaryReady"
 
-NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY)
+NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY)
 
 # Requests this server answers (the service's dispatch table must cover exactly these).
 REQUESTS = (
@@ -50,7 +51,11 @@ REQUESTS = (
     SEARCH,
     STATUS,
     GET_CONTEXT,
+    SUMMARIZE,
 )
+
+# Requests that report ``$/progress`` when the client offers a ``workDoneToken``: their titles.
+PROGRESS_TITLES = {SUMMARIZE: "Summarizing the session"}
 
 
 def command_name(method: str) -> str:
@@ -528,6 +533,25 @@ class GetContextParams:
             max_chars=opt_int(p, "maxChars", low=1000, high=1_000_000) or 12000,
             format=opt_str(p, "format", choices=CONTEXT_FORMATS) or "json",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SummarizeParams:
+    session_id: str | None = None
+    work_done_token: str | int | None = None
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> SummarizeParams:
+        p = params_object(raw)
+        return cls(session_id=session_id_param(p), work_done_token=work_done_token(p))
+
+
+def work_done_token(params: Mapping[str, Any]) -> str | int | None:
+    """LSP's ``workDoneToken``: a string or an integer, offered by the client for progress."""
+    token = params.get("workDoneToken")
+    if token is None or isinstance(token, str) or (isinstance(token, int) and not isinstance(token, bool)):
+        return token
+    raise InvalidParams("workDoneToken", f"expected a string or an integer, got {_json_type(token)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,7 +160,7 @@ class Recorder:
         self._unpushed, self._unpushed_count = {}, 0
         self._last_push = asyncio.get_running_loop().time()
         self.scribe.emit(ACTIVITY, payload)
-        await self.store.record_activity(payload["sessionId"], json.dumps(payload))
+        await self.store.publish("activity", payload["sessionId"], json.dumps(payload))
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.scribe.config.activity_window)

@@ -34,7 +34,15 @@ from pygls.uris import to_fs_path
 
 from ._version import __version__
 from .config import find_repo_root
-from .protocol import REQUESTS, Capabilities, InitOptions, Notification, ScribeError, command_name
+from .protocol import (
+    PROGRESS_TITLES,
+    REQUESTS,
+    Capabilities,
+    InitOptions,
+    Notification,
+    ScribeError,
+    command_name,
+)
 from .service import Scribe
 
 log = logging.getLogger(__name__)
@@ -207,14 +215,35 @@ class ScribeLanguageServer(LanguageServer):
         self.in_flight += 1
         if self.in_flight >= MAX_IN_FLIGHT:
             self.room.clear()
+        token = _offered_token(method, params)
         try:
-            return await self.service.handle(method, params)
+            if token is None:
+                return await self.service.handle(method, params)
+            return await self._with_progress(token, PROGRESS_TITLES[method], method, params)
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         finally:
             self.in_flight -= 1
             if self.in_flight < MAX_IN_FLIGHT:
                 self.room.set()
+
+    async def _with_progress(self, token: str | int, title: str, method: str, params: Any) -> Any:
+        """``$/progress`` begin, a report per step the service names, end (also on failure)."""
+        assert self.service is not None
+        progress = self.work_done_progress
+        progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False))
+
+        def report(message: str, percentage: int) -> None:
+            progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+
+        outcome = "failed"
+        try:
+            result = await self.service.handle(method, params, report)
+            outcome = "done"
+            return result
+        finally:
+            progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+            progress.tokens.pop(token, None)  # pygls keeps client tokens forever otherwise
 
     def push(self, event: Notification) -> None:
         if self.notifications_enabled:
@@ -247,6 +276,16 @@ class ScribeLanguageServer(LanguageServer):
     async def exit(self) -> None:
         await self.detach()
         await _maybe_await(self._on_exit(0 if self._shutdown_requested else 1))
+
+
+def _offered_token(method: str, params: Any) -> str | int | None:
+    """The ``workDoneToken`` of a request that reports progress, if the client offered a
+    valid one (an invalid one is the service's -32602 to give)."""
+    if method not in PROGRESS_TITLES or not isinstance(params, dict):
+        return None
+    token = params.get("workDoneToken")
+    valid = isinstance(token, str) or (isinstance(token, int) and not isinstance(token, bool))
+    return token if valid else None
 
 
 async def _maybe_await(value: Any) -> None:

@@ -43,6 +43,8 @@ from .protocol import (
     START_SESSION,
     STATUS,
     STOP_SESSION,
+    SUMMARIZE,
+    SUMMARY_READY,
     UPDATE_SESSION,
     AppendEntryParams,
     Entry,
@@ -58,6 +60,7 @@ from .protocol import (
     SessionNotFound,
     SessionRef,
     StartSessionParams,
+    SummarizeParams,
     UpdateSessionParams,
     backlog_id_from_branch,
     iso,
@@ -67,6 +70,7 @@ from .protocol import (
 )
 from .redact import redact
 from .store import Store
+from .summarize import SUMMARY_DIR, extract_summary, render_summary
 
 if TYPE_CHECKING:
     from .context import ContextProvider
@@ -75,6 +79,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Notification], None]
+# Reports how far a long request got: (message, percentage 0..100). The server turns it
+# into ``$/progress`` for a client that offered a workDoneToken.
+Progress = Callable[[str, int], None]
+
+# Change-feed rows that carry their notification's params: change name -> method.
+_PUSHES_WITH_PAYLOAD = {"activity": ACTIVITY, "summary": SUMMARY_READY}
 
 DEFAULT_TYPE = "development"
 DEFAULT_PRIORITY = "medium"
@@ -147,7 +157,7 @@ class Scribe:
         self._context: ContextProvider | None = None
         self.recorder: Recorder | None = None
         self._recorder_task: asyncio.Task[None] | None = None
-        self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
+        self._handlers: dict[str, Callable[[Any, Progress | None], Awaitable[Any]]] = {
             START_SESSION: self._wire_start_session,
             STOP_SESSION: self._wire_stop_session,
             UPDATE_SESSION: self._wire_update_session,
@@ -158,6 +168,7 @@ class Scribe:
             SEARCH: self._wire_search,
             STATUS: self._wire_status,
             GET_CONTEXT: self._wire_get_context,
+            SUMMARIZE: self._wire_summarize,
         }
         assert tuple(self._handlers) == REQUESTS
 
@@ -256,9 +267,11 @@ class Scribe:
             entry_ids = [c.entry_id for c in foreign if c.entry_id is not None]
             entries = {e.id: e for e in await self.store.entries_by_id(entry_ids)}
             for change in foreign:
-                if change.change == "activity":
+                if change.change in _PUSHES_WITH_PAYLOAD:
                     if change.payload:
-                        self.emit(ACTIVITY, json.loads(change.payload), change.origin)
+                        self.emit(
+                            _PUSHES_WITH_PAYLOAD[change.change], json.loads(change.payload), change.origin
+                        )
                     continue
                 if change.entry_id is not None:
                     if (entry := entries.get(change.entry_id)) is not None:
@@ -479,6 +492,38 @@ class Scribe:
         request = ContextRequest(session_id, tuple(sections or CONTEXT_SECTIONS), max_chars, format)
         return await self._context.get(request)
 
+    async def summarize(
+        self, session_id: str | None = None, *, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Summarize a session (default: the current one) with every other session of its
+        backlog item, write ``.scribe/summaries/<key>-summary.md``, and tell listeners
+        (``scribe/summaryReady``). Returns what ``scribe/summarize`` answers."""
+        report = progress or (lambda message, percentage: None)
+        session = await self.session_or_current(session_id)
+        key = session.worklog_key
+        report(f"Reading the entries of {key}", 10)
+        sessions, entries = await self.store.sessions_and_entries(key)
+        report("Reading the work tree", 50)
+        try:
+            uncommitted: list[str] | None = [
+                f.path for f in (await git.status(self.root)).files if not f.path.startswith(".scribe/")
+            ]
+        except git.GitError:
+            uncommitted = None  # not a repository, or git is missing: say nothing about it
+        report("Writing the summary", 80)
+        summary = extract_summary(key, sessions, entries, uncommitted)
+        path = self.store.dir / SUMMARY_DIR / f"{key}-summary.md"
+        relative = path.relative_to(self.root).as_posix()
+        markdown = render_summary(
+            summary, self.store.worklog_path(key).relative_to(self.root).as_posix(), relative
+        )
+        await asyncio.to_thread(_write_summary, path, markdown)
+        payload = {"sessionId": session.id, "path": str(path)}
+        await self.store.publish("summary", session.id, json.dumps(payload))
+        self.emit(SUMMARY_READY, payload)
+        report(f"Summary written to {relative}", 100)
+        return summary.to_wire(session.id, str(path), markdown)
+
     async def status(self) -> dict[str, Any]:
         counts = await self.store.counts()
         current = await self.store.current_session()
@@ -541,64 +586,73 @@ class Scribe:
     def methods(self) -> tuple[str, ...]:
         return tuple(self._handlers)
 
-    async def handle(self, method: str, params: Any) -> Any:
+    async def handle(self, method: str, params: Any, progress: Progress | None = None) -> Any:
         """Answer one request: check params, call the API, return the JSON result.
 
         Raises :class:`ScribeError` (with its JSON-RPC code) for anything the client did
-        wrong or that cannot be done.
+        wrong or that cannot be done. ``progress`` hears how far a long request got.
         """
         handler = self._handlers.get(method)
         if handler is None:
             raise ScribeError(METHOD_NOT_FOUND, f"method not found: {method}")
-        return await handler(params)
+        return await handler(params, progress)
 
-    async def _wire_start_session(self, raw: Any) -> dict[str, Any]:
+    async def _wire_start_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = StartSessionParams.from_wire(raw)
         session = await self.start_session(p.backlog_id, p.title, p.tags, p.type, p.priority)
         return session.to_wire()
 
-    async def _wire_stop_session(self, raw: Any) -> dict[str, Any]:
+    async def _wire_stop_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         return (await self.stop_session(SessionRef.optional(raw).session_id)).to_wire()
 
-    async def _wire_update_session(self, raw: Any) -> dict[str, Any]:
+    async def _wire_update_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = UpdateSessionParams.from_wire(raw)
         session = await self.update_session(
             p.session_id, status=p.status, title=p.title, add_tags=p.add_tags, remove_tags=p.remove_tags
         )
         return session.to_wire()
 
-    async def _wire_get_session(self, raw: Any) -> dict[str, Any]:
+    async def _wire_get_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         return (await self.get_session(required_session_id(params_object(raw)))).to_wire()
 
-    async def _wire_list_sessions(self, raw: Any) -> dict[str, Any]:
+    async def _wire_list_sessions(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = ListSessionsParams.from_wire(raw)
         sessions = await self.list_sessions(
             status=p.status, backlog_id=p.backlog_id, tag=p.tag, limit=p.limit
         )
         return {"sessions": [s.to_wire() for s in sessions]}
 
-    async def _wire_append_entry(self, raw: Any) -> dict[str, Any]:
+    async def _wire_append_entry(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = AppendEntryParams.from_wire(raw)
         return (await self.append_entry(p.text, p.kind, p.session_id, p.files)).to_wire()
 
-    async def _wire_get_entries(self, raw: Any) -> dict[str, Any]:
+    async def _wire_get_entries(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = GetEntriesParams.from_wire(raw)
         entries, next_after = await self.get_entries(
             p.session_id, after_id=p.after_id, limit=p.limit, kinds=p.kinds
         )
         return {"entries": [e.to_wire() for e in entries], "nextAfterId": next_after}
 
-    async def _wire_search(self, raw: Any) -> dict[str, Any]:
+    async def _wire_search(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = SearchParams.from_wire(raw)
         return {"hits": await self.search(p.query, p.limit)}
 
-    async def _wire_get_context(self, raw: Any) -> dict[str, Any]:
+    async def _wire_get_context(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         p = GetContextParams.from_wire(raw)
         return await self.context(p.session_id, sections=p.sections, max_chars=p.max_chars, format=p.format)
 
-    async def _wire_status(self, raw: Any) -> dict[str, Any]:
+    async def _wire_status(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         NoParams.from_wire(raw)
         return await self.status()
+
+    async def _wire_summarize(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
+        return await self.summarize(SummarizeParams.from_wire(raw).session_id, progress=progress)
+
+
+def _write_summary(path: Path, markdown: str) -> None:
+    """Blocking (runs in a worker thread): write the summary file, creating its folder."""
+    path.parent.mkdir(exist_ok=True)
+    worklog.write_atomic(path, markdown)
 
 
 def _read_legacy(

@@ -556,10 +556,11 @@ class Store:
             self._record(session_id, change)
 
     @off_loop
-    def record_activity(self, session_id: str | None, payload: str) -> None:
-        """Put a ``scribe/activity`` batch on the change feed for other processes."""
+    def publish(self, change: str, session_id: str | None, payload: str) -> None:
+        """Put a push that carries its own params (``activity``, ``summary``) on the change
+        feed, for other processes' clients."""
         with self._tx():
-            self._record(session_id or "", "activity", None, payload)
+            self._record(session_id or "", change, None, payload)
 
     @off_loop
     def idle_sessions(
@@ -688,6 +689,23 @@ class Store:
             Change(r["id"], r["origin"], r["session_id"], r["entry_id"], r["change"], r["payload"])
             for r in rows
         ]
+
+    @off_loop
+    def sessions_and_entries(self, key: str) -> tuple[list[Session], list[Entry]]:
+        """Every session of a worklog key (backlog id, else session id) and all their
+        entries, oldest first: what a summary is made of."""
+        rows = self.conn.execute(
+            "SELECT * FROM sessions WHERE backlog_id = ? OR (backlog_id IS NULL AND id = ?)"
+            " ORDER BY started_at",
+            (key, key),
+        ).fetchall()
+        now = utc_now()
+        sessions = [self._session(row, now) for row in rows]
+        entries = self.conn.execute(
+            f"SELECT * FROM entries WHERE session_id IN ({','.join('?' * len(sessions))}) ORDER BY id",
+            [session.id for session in sessions],
+        ).fetchall()
+        return sessions, [self._entry(row) for row in entries]
 
     @off_loop
     def entries_by_id(self, ids: Sequence[int]) -> list[Entry]:

@@ -26,6 +26,7 @@ SCRIBE_METHODS = {
     "scribe/search",
     "scribe/status",
     "scribe/getContext",
+    "scribe/summarize",
 }
 
 
@@ -40,7 +41,9 @@ async def test_initialize_advertises_scribe_capabilities(client: LanguageClient)
     scribe = experimental["scribe"]
     assert scribe["version"] == 1
     assert set(scribe["methods"]) == SCRIBE_METHODS
-    assert {"scribe/sessionChanged", "scribe/entryAdded", "scribe/activity"} <= set(scribe["notifications"])
+    assert {"scribe/sessionChanged", "scribe/entryAdded", "scribe/activity", "scribe/summaryReady"} <= set(
+        scribe["notifications"]
+    )
     commands = client.initialize_result.capabilities.execute_command_provider.commands  # type: ignore[attr-defined]
     assert {m.replace("/", ".") for m in SCRIBE_METHODS} <= set(commands)
 

@@ -1,0 +1,145 @@
+"""scribe/summarize: extracted summaries over the wire, with $/progress and summaryReady."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from .conftest import call, git, run_cli
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def collect_progress(client: LanguageClient) -> asyncio.Queue[tuple[Any, str]]:
+    """Every $/progress the server sends, as (token, kind). pytest-lsp's own handler only
+    records tokens the server created; a client-offered token is ours to watch."""
+    queue: asyncio.Queue[tuple[Any, str]] = asyncio.Queue()
+
+    def on_progress(params: types.ProgressParams) -> None:
+        value = params.value
+        queue.put_nowait((params.token, value["kind"] if isinstance(value, dict) else value.kind))
+
+    client.protocol.fm.features[types.PROGRESS] = on_progress
+    return queue
+
+
+async def test_summarize_reports_progress_writes_the_file_and_pushes(
+    client: LanguageClient, repo: Path
+) -> None:
+    progress = collect_progress(client)
+    await call(client, "scribe/startSession", {})
+    for kind, text in [
+        ("decision", "Key the cache by HEAD and index mtime"),
+        ("idea", "Stream hunks to the client"),
+        ("todo", "Write the migration guide"),
+        ("todo", "Benchmark on a cold cache"),
+        ("note", "done: benchmark on a cold cache"),
+        ("note", "wip: rewriting the diff parser"),
+        ("note", "next: ask the team about budgets"),
+        ("note", "just a thought, nothing to extract"),
+    ]:
+        await call(client, "scribe/appendEntry", {"kind": kind, "text": text, "files": ["src/cache.py"]})
+    (repo / "dirty.py").write_text("x = 1\n")
+
+    result = await call(client, "scribe/summarize", {"workDoneToken": "sum-1"})
+
+    assert result["decisions"] == ["Key the cache by HEAD and index mtime"]
+    assert result["ideas"] == ["Stream hunks to the client"]
+    assert result["nextSteps"] == ["Write the migration guide", "ask the team about budgets"]
+    assert result["completed"] == ["benchmark on a cold cache"]
+    assert result["inProgress"][0] == "rewriting the diff parser"
+    assert "dirty.py" in result["inProgress"][-1]
+    assert result["files"] == ["src/cache.py"]
+    path = repo / ".scribe" / "summaries" / "B-4242-summary.md"
+    assert result["path"] == str(path)
+    text = path.read_text()
+    assert text == result["markdown"]
+    assert "# B-4242 Session Summary" in text and "**Decisions Made**: 1" in text
+    assert "## Next Steps\n- Write the migration guide\n- ask the team about budgets\n" in text
+    assert "<!-- DECISIONS_COUNT: 1 -->" in text and "- `src/cache.py`" in text
+
+    ready = await client.pushes.next("scribe/summaryReady")  # type: ignore[attr-defined]
+    assert ready == {"sessionId": result["sessionId"], "path": str(path)}
+    kinds = []
+    while not progress.empty():
+        token, kind = progress.get_nowait()
+        assert token == "sum-1"
+        kinds.append(kind)
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+
+
+async def test_summarize_without_token_and_its_errors(client: LanguageClient, repo: Path) -> None:
+    progress = collect_progress(client)
+    from pygls.exceptions import JsonRpcException
+
+    with pytest.raises(JsonRpcException) as no_session:
+        await call(client, "scribe/summarize", {})
+    assert no_session.value.code == -32011
+    session = await call(client, "scribe/startSession", {"backlogId": "B-7"})
+    with pytest.raises(JsonRpcException) as bad_token:
+        await call(client, "scribe/summarize", {"workDoneToken": {"x": 1}})
+    assert bad_token.value.code == -32602 and "workDoneToken" in str(bad_token.value)
+    with pytest.raises(JsonRpcException) as unknown:
+        await call(client, "scribe/summarize", {"sessionId": "s-nope"})
+    assert unknown.value.code == -32010
+
+    result = await call(client, "scribe/summarize", {"sessionId": session["id"]})
+    assert result["decisions"] == [] and Path(result["path"]).name == "B-7-summary.md"
+    assert progress.empty()  # no token offered: no progress
+
+
+async def test_summary_covers_every_session_of_the_backlog_item_and_reaches_other_processes(
+    client: LanguageClient, repo: Path
+) -> None:
+    first = await call(client, "scribe/startSession", {})
+    await call(client, "scribe/appendEntry", {"kind": "decision", "text": "first session's decision"})
+    await call(client, "scribe/stopSession", {"sessionId": first["id"]})
+    await call(client, "scribe/startSession", {})
+    await call(client, "scribe/appendEntry", {"kind": "decision", "text": "second session's decision"})
+    git(repo, "status")  # the repository is real; the summary reads its status
+
+    cli = run_cli(repo, "summarize", "--json")
+    assert cli.returncode == 0, cli.stderr
+    ready = await client.pushes.until(  # type: ignore[attr-defined]
+        "scribe/summaryReady", lambda p: p["path"].endswith("B-4242-summary.md")
+    )
+    path = repo / ".scribe" / "summaries" / "B-4242-summary.md"
+    assert ready["path"] == str(path)
+    text = path.read_text()
+    assert "**Sessions**: 2" in text
+    assert "- first session's decision\n- second session's decision" in text
+
+
+def test_summary_file_keeps_the_legacy_layout() -> None:
+    """Tools that read the legacy summaries find the same comment keys and headings."""
+    import re
+    from datetime import UTC, datetime
+
+    from scribe_ls.protocol import Entry, Session, SessionStats
+    from scribe_ls.summarize import extract_summary, render_summary
+
+    legacy = (Path(__file__).parent / "data" / "legacy" / "summaries-B-093-summary.md").read_text()
+    session = Session(
+        id="s-1", backlog_id="B-093", title="t", branch="main", root="/r", status="completed", tags=(),
+        type="development", priority="medium", started_at="2025-08-22T22:30:00Z", ended_at=None,
+        last_activity_at="2025-08-22T22:38:22Z", idle_timeout=1800, stats=SessionStats(1, 1, 0),
+    )  # fmt: skip
+    entry = Entry(1, "s-1", "2025-08-22T22:38:22Z", "activity", "Changes: 1 file(s)", ("000_core/README.md",))
+    summary = extract_summary("B-093", [session], [entry], None, datetime(2025, 8, 22, 23, 49, 7, tzinfo=UTC))
+    ours = render_summary(summary, "artifacts/worklogs/B-093.md", "artifacts/summaries/B-093-summary.md")
+
+    def keys(text: str) -> list[str]:
+        return re.findall(r"^<!-- (\w+):", text, re.M)
+
+    def headings(text: str) -> list[str]:
+        return re.findall(r"^(#+ .*|\*\*[^*]+\*\*:)", text, re.M)
+
+    assert keys(ours) == keys(legacy)
+    assert headings(ours) == headings(legacy)  # nothing extracted: no extra sections either
+    assert "**Last Activity**: 2025-08-22 22:38:22" in ours and "- `000_core/README.md`" in ours
+    assert ours.startswith("\n\n<!-- DSPY_ROLE: implementer -->")
