@@ -14,7 +14,7 @@ Targets (issue 5): cold parallel >= 1.8x faster than sequential and within 1.2x 
 slowest section; warm round trip <= 5 ms; every cold packet < 2 s; our full cold packet
 <= 1.0x the legacy time. Prints a table, then one JSON line.
 
-    python bench/context.py [--runs 7]
+    python bench/context.py [--runs 15]
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--commits", type=int, default=300)
     parser.add_argument("--changed", type=int, default=60)

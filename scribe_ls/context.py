@@ -92,9 +92,11 @@ class ContextProvider:
         return {**packet, "cached": False, "elapsedMs": _ms(started)}
 
     async def _build(self, request: ContextRequest) -> dict[str, Any]:
-        session = await self._session(request.session_id)
-        # Where the repository is and what HEAD is, once per packet (one thread hop).
-        repo = await asyncio.to_thread(_repo_facts, self.scribe.root)
+        # The session (store thread) and where the repository is and what HEAD is (one
+        # worker-thread hop), once per packet and side by side: both precede every section.
+        session, repo = await asyncio.gather(
+            self._session(request.session_id), asyncio.to_thread(_repo_facts, self.scribe.root)
+        )
         slots = asyncio.Semaphore(self.concurrency)
         fetchers: dict[str, Callable[[], Awaitable[Any]]] = {
             "session": lambda: self._section_session(session),
@@ -306,6 +308,7 @@ def fit(
     fit), then the oldest worklog entries, older commits, long file lists, other sessions;
     at a tiny budget whole sections are left out, saying so. True if anything was cut."""
     truncated = False
+    size: int | None = None  # measure(sections) as the data stands now; None: not known
     diff = sections.get("diff")
     if diff and diff.get("ok"):
         data = diff["data"]
@@ -328,12 +331,16 @@ def fit(
             data["omitted"] = sorted(left_out)  # files with at least one hunk left out
 
         place()
-        while kept and measure(sections) > max_chars:  # estimates were short: drop the least
+        size = measure(sections)
+        while kept and size > max_chars:  # estimates were short: drop the least changed
             kept.remove(min(kept, key=lambda item: item[1]["changed"]))
             place()
+            size = measure(sections)
         truncated = len(kept) < len(ranked) or data.get("cut", False)
-    if measure(sections) <= max_chars:
-        return truncated  # the usual case: one measurement, no further trimming
+    if size is None:
+        size = measure(sections)
+    if size <= max_chars:
+        return truncated  # the usual case: no further trimming
     shrinkers: list[tuple[str, str | None]] = [
         ("worklog", None),
         ("commits", None),
@@ -343,19 +350,20 @@ def fit(
     ]
     for name, key in shrinkers:
         section = sections.get(name)
+        if size <= max_chars:
+            break
         if not section or not section.get("ok"):
             continue
-        while (excess := measure(sections) - max_chars) > 0:
-            items = section["data"] if key is None else section["data"][key]
-            if not isinstance(items, list) or not items:
-                break
+        items = section["data"] if key is None else section["data"][key]
+        while size > max_chars and isinstance(items, list) and items:
             # Oldest entries, least recent commits: as many as their estimated size says
             # are needed (at least one), then measure again; not one measurement per item.
             freed = 0
-            while items and freed < excess:
+            while items and freed < size - max_chars:
                 freed += item_cost(items.pop(0 if name == "worklog" else -1))
             truncated = True
-    while measure(sections) > max_chars:
+            size = measure(sections)
+    while size > max_chars:
         # Still over (tiny budget): drop whole sections, last first, saying so.
         for name in reversed(list(sections)):
             if sections[name].get("ok") and sections[name].get("data") is not None:
@@ -364,6 +372,7 @@ def fit(
                 break
         else:
             break
+        size = measure(sections)
     return truncated
 
 
