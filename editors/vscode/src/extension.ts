@@ -1,0 +1,165 @@
+// Activation: start scribe-ls over stdio for the workspace's first folder, and wire its
+// pushes into the status bar, the Sessions view and the output channel.
+
+import * as vscode from 'vscode';
+import {
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  TransportKind,
+  WorkDoneProgress,
+} from 'vscode-languageclient/node';
+import { registerCommands } from './commands';
+import { type ProgressType, ScribeApi, type ScribeConnection } from './protocol';
+import { SessionsTree } from './sessionsTree';
+import { SessionState, label } from './state';
+import { ScribeStatusBar } from './statusBar';
+
+export { ScribeApi } from './protocol';
+export { SessionState } from './state';
+
+/** A running server: what the extension needs from a client, whichever library it is. */
+export interface Connected {
+  connection: ScribeConnection;
+  progressType: ProgressType;
+  stop(): Promise<void>;
+}
+
+/** Starts the server for a root. The extension uses LanguageClient; tests may use another. */
+export type Connect = (root: string, log: vscode.LogOutputChannel) => Promise<Connected>;
+
+export interface ScribeExtension {
+  readonly state: SessionState;
+  readonly statusBar: ScribeStatusBar;
+  readonly sessions: SessionsTree;
+  api(): ScribeApi | undefined;
+  /** Settles when the first server start finished (or failed, with the problem shown). */
+  readonly ready: Promise<void>;
+}
+
+export const connectWithLanguageClient: Connect = async (root, log) => {
+  const config = vscode.workspace.getConfiguration('scribe');
+  const command = config.get<string>('serverPath', 'scribe-ls') || 'scribe-ls';
+  const args = config.get<string[]>('serverArgs', ['serve']);
+  const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio, options: { cwd: root } };
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [], // no document sync: scribe-ls watches the work tree itself
+    outputChannel: log,
+    workspaceFolder: folder,
+  };
+  const client = new LanguageClient('scribe', 'Scribe', serverOptions, clientOptions);
+  // The server also offers every request as a workspace/executeCommand named scribe.* (for
+  // generic LSP clients). LanguageClient would register those names as VS Code commands,
+  // which clash with this extension's own scribe.* commands and make the start fail.
+  client.getFeature(ExecuteCommandRequest.method).initialize = () => undefined;
+  try {
+    await client.start();
+  } catch (error) {
+    // LanguageClient rejects with an Error, a ResponseError or nothing at all; it has already
+    // logged the details to the output channel.
+    const text = error instanceof Error ? error.message : String(error ?? 'no reason given');
+    const reason = text.split('\n').at(-1);
+    throw new Error(
+      `could not start "${[command, ...args].join(' ')}" (${reason}). ` +
+        'Install scribe-ls (python -m pip install scribe-ls) or set scribe.serverPath and scribe.serverArgs.',
+    );
+  }
+  return { connection: client, progressType: WorkDoneProgress.type, stop: () => client.stop() };
+};
+
+export function activate(context: vscode.ExtensionContext): ScribeExtension | undefined {
+  return activateWith(context, connectWithLanguageClient);
+}
+
+function activateWith(context: vscode.ExtensionContext, connect: Connect): ScribeExtension | undefined {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder || folder.uri.scheme !== 'file') return undefined; // scribe-ls works on local repositories
+  const root = folder.uri.fsPath;
+  const log = vscode.window.createOutputChannel('Scribe', { log: true });
+  const state = new SessionState();
+  const statusBar = new ScribeStatusBar(state);
+  let api: ScribeApi | undefined;
+  let connected: Connected | undefined;
+  const sessions = new SessionsTree(() => api, log);
+  let pushes: { dispose(): unknown }[] = [];
+
+  const start = async (): Promise<void> => {
+    try {
+      connected = await connect(root, log);
+    } catch (error) {
+      const message = (error as Error).message;
+      log.error(message);
+      statusBar.setServerProblem(`Scribe: ${message}`);
+      void vscode.window.showErrorMessage(`Scribe: ${message}`, 'Open Settings').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', 'scribe.server');
+      });
+      return;
+    }
+    statusBar.setServerProblem(null);
+    const client = new ScribeApi(connected.connection, connected.progressType);
+    api = client;
+    pushes = [
+      client.onSessionChanged((params) => {
+        state.sessionChanged(params);
+        sessions.refresh();
+        log.info(`session ${label(params.session)} ${params.change}`);
+      }),
+      client.onEntryAdded(({ entry }) => {
+        log.info(`${entry.kind}: ${entry.text.split('\n', 1)[0]}`);
+        if (state.statsMoved(entry)) {
+          client.getSession(entry.sessionId).then(
+            (session) => state.show(session),
+            (error) => log.warn(`refreshing the session failed: ${(error as Error).message}`),
+          );
+        }
+      }),
+      client.onActivity((params) => {
+        state.activity(params);
+        log.debug(`${params.count ?? params.files.length} file(s) changed`);
+      }),
+      client.onSummaryReady(({ path }) => log.info(`summary written to ${path}`)),
+    ];
+    try {
+      state.show(await client.currentSession());
+      sessions.refresh();
+    } catch (error) {
+      log.warn(`reading the current session failed: ${(error as Error).message}`);
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    for (const push of pushes) push.dispose();
+    pushes = [];
+    api = undefined;
+    const running = connected;
+    connected = undefined;
+    await running?.stop();
+  };
+
+  const ready = start();
+  context.subscriptions.push(
+    log,
+    statusBar,
+    sessions,
+    vscode.window.registerTreeDataProvider('scribe.sessions', sessions),
+    ...registerCommands({
+      api: () => api,
+      root,
+      state,
+      log,
+      refreshSessions: () => sessions.refresh(),
+      restartServer: async () => {
+        await stop();
+        await start();
+      },
+    }),
+    { dispose: () => void stop() },
+  );
+  return { state, statusBar, sessions, api: () => api, ready };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions: VS Code disposes it, which stops the server.
+}

@@ -1,0 +1,227 @@
+// The scribe-ls protocol (DESIGN.md section 2) as typed calls over any JSON-RPC connection.
+//
+// `ScribeConnection` is the part of the API that both vscode-languageclient's LanguageClient
+// and vscode-jsonrpc's MessageConnection offer, so the extension and the tests run the very
+// same code: the extension over LanguageClient, the tests over a bare MessageConnection to
+// the real server process.
+
+export interface Disposable {
+  dispose(): unknown;
+}
+
+export interface ScribeConnection {
+  sendRequest<R>(method: string, params?: unknown): Promise<R>;
+  onNotification(method: string, handler: (params: any) => void): Disposable;
+  onProgress(type: ProgressType, token: string | number, handler: (value: WorkDoneProgressValue) => void): Disposable;
+}
+
+// vscode-jsonrpc's ProgressType is a marker object; both clients accept the same one.
+export interface ProgressType {
+  readonly __?: unknown;
+}
+
+export interface SessionStats {
+  entries: number;
+  filesChanged: number;
+  activeSeconds: number;
+}
+
+export type SessionStatus = 'active' | 'paused' | 'completed';
+
+export interface Session {
+  id: string;
+  backlogId: string | null;
+  title: string;
+  branch: string | null;
+  root: string;
+  status: SessionStatus;
+  tags: string[];
+  type: string;
+  priority: string;
+  startedAt: string;
+  endedAt: string | null;
+  lastActivityAt: string;
+  idleTimeout?: number;
+  stats: SessionStats;
+}
+
+export type EntryKind = 'note' | 'decision' | 'idea' | 'todo' | 'activity' | 'commit' | 'system';
+
+export interface Entry {
+  id: number;
+  sessionId: string;
+  at: string;
+  kind: EntryKind;
+  text: string;
+  files: string[];
+}
+
+export type SessionChange = 'started' | 'stopped' | 'paused' | 'resumed' | 'updated' | 'branchChanged';
+
+export interface SessionChangedParams {
+  session: Session;
+  change: SessionChange;
+}
+
+export interface EntryAddedParams {
+  entry: Entry;
+}
+
+export interface ActivityParams {
+  sessionId: string | null;
+  at: string;
+  files: { path: string; change: 'added' | 'modified' | 'deleted' }[];
+  count?: number;
+}
+
+export interface SummaryReadyParams {
+  sessionId: string;
+  path: string;
+}
+
+export interface ContextPacket {
+  sessionId: string | null;
+  elapsedMs: number;
+  cached: boolean;
+  truncated: boolean;
+  sections: Record<string, { ok: true; data: unknown; elapsedMs: number } | { ok: false; error: string }>;
+  markdown?: string;
+}
+
+export interface Summary {
+  sessionId: string;
+  path: string;
+  markdown: string;
+  ideas: string[];
+  decisions: string[];
+  completed: string[];
+  inProgress: string[];
+  nextSteps: string[];
+  files: string[];
+}
+
+export interface Status {
+  version: string;
+  root: string;
+  pid: number;
+  uptimeSeconds: number;
+  sessions: { active: number; total: number; paused?: number };
+  currentSessionId?: string | null;
+  watcher: { running: boolean; recorder: boolean; events: number; lastEventAt: string | null };
+  queue: { pending: number };
+}
+
+export type WorkDoneProgressValue =
+  | { kind: 'begin'; title: string; message?: string; percentage?: number }
+  | { kind: 'report'; message?: string; percentage?: number }
+  | { kind: 'end'; message?: string };
+
+export const Methods = {
+  startSession: 'scribe/startSession',
+  stopSession: 'scribe/stopSession',
+  updateSession: 'scribe/updateSession',
+  getSession: 'scribe/getSession',
+  listSessions: 'scribe/listSessions',
+  appendEntry: 'scribe/appendEntry',
+  getEntries: 'scribe/getEntries',
+  search: 'scribe/search',
+  getContext: 'scribe/getContext',
+  summarize: 'scribe/summarize',
+  status: 'scribe/status',
+} as const;
+
+export const Notifications = {
+  sessionChanged: 'scribe/sessionChanged',
+  entryAdded: 'scribe/entryAdded',
+  activity: 'scribe/activity',
+  summaryReady: 'scribe/summaryReady',
+} as const;
+
+/** JSON-RPC error codes the server uses (DESIGN.md section 2). */
+export const ErrorCodes = {
+  invalidParams: -32602,
+  sessionNotFound: -32010,
+  noCurrentSession: -32011,
+  limitReached: -32012,
+  storeUnavailable: -32013,
+} as const;
+
+/** The code of a JSON-RPC error (ResponseError from either client), if it has one. */
+export function errorCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Typed scribe requests and pushes over one connection. */
+export class ScribeApi {
+  constructor(
+    readonly connection: ScribeConnection,
+    private readonly progressType: ProgressType,
+  ) {}
+
+  startSession(params: { backlogId?: string; title?: string; tags?: string[] } = {}): Promise<Session> {
+    return this.connection.sendRequest(Methods.startSession, params);
+  }
+
+  stopSession(sessionId?: string): Promise<Session> {
+    return this.connection.sendRequest(Methods.stopSession, sessionId ? { sessionId } : {});
+  }
+
+  updateSession(params: { sessionId: string; status?: 'active' | 'paused'; title?: string }): Promise<Session> {
+    return this.connection.sendRequest(Methods.updateSession, params);
+  }
+
+  getSession(sessionId: string): Promise<Session> {
+    return this.connection.sendRequest(Methods.getSession, { sessionId });
+  }
+
+  async listSessions(params: { status?: SessionStatus; limit?: number } = {}): Promise<Session[]> {
+    const result = await this.connection.sendRequest<{ sessions: Session[] }>(Methods.listSessions, params);
+    return result.sessions;
+  }
+
+  appendEntry(params: { text: string; kind?: EntryKind; sessionId?: string; files?: string[] }): Promise<Entry> {
+    return this.connection.sendRequest(Methods.appendEntry, params);
+  }
+
+  getContext(params: { sessionId?: string; maxChars?: number; format?: 'json' | 'markdown'; sections?: string[] } = {}): Promise<ContextPacket> {
+    return this.connection.sendRequest(Methods.getContext, params);
+  }
+
+  status(): Promise<Status> {
+    return this.connection.sendRequest(Methods.status, {});
+  }
+
+  /** The current session, or null when none is running. */
+  async currentSession(): Promise<Session | null> {
+    const status = await this.status();
+    return status.currentSessionId ? this.getSession(status.currentSessionId) : null;
+  }
+
+  /** Summarize; `onProgress` hears the server's $/progress reports for this request. */
+  async summarize(sessionId?: string, onProgress?: (value: WorkDoneProgressValue) => void): Promise<Summary> {
+    const workDoneToken = `scribe-summarize-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const listening = onProgress ? this.connection.onProgress(this.progressType, workDoneToken, onProgress) : undefined;
+    try {
+      return await this.connection.sendRequest(Methods.summarize, { ...(sessionId ? { sessionId } : {}), workDoneToken });
+    } finally {
+      listening?.dispose();
+    }
+  }
+
+  onSessionChanged(handler: (params: SessionChangedParams) => void): Disposable {
+    return this.connection.onNotification(Notifications.sessionChanged, handler);
+  }
+
+  onEntryAdded(handler: (params: EntryAddedParams) => void): Disposable {
+    return this.connection.onNotification(Notifications.entryAdded, handler);
+  }
+
+  onActivity(handler: (params: ActivityParams) => void): Disposable {
+    return this.connection.onNotification(Notifications.activity, handler);
+  }
+
+  onSummaryReady(handler: (params: SummaryReadyParams) => void): Disposable {
+    return this.connection.onNotification(Notifications.summaryReady, handler);
+  }
+}

@@ -1,0 +1,79 @@
+// What the status bar shows, kept current by the server's pushes (no polling).
+
+import type { ActivityParams, Entry, Session, SessionChangedParams } from './protocol';
+
+export class SessionState {
+  session: Session | null = null;
+  // Paths the activity pushes named for this session. The server counts files into the
+  // session's stats when it writes the activity entry (once per activity window); these
+  // make the number move as soon as a file is saved.
+  private readonly seen = new Set<string>();
+  private readonly listeners = new Set<() => void>();
+
+  onDidChange(listener: () => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Show this session (a completed one clears the state if it is the one shown). */
+  show(session: Session | null): void {
+    if (!session || session.status === 'completed') {
+      if (!session || this.session?.id === session.id) {
+        this.session = null;
+        this.seen.clear();
+      }
+    } else {
+      if (this.session?.id !== session.id) this.seen.clear();
+      this.session = session;
+    }
+    this.changed();
+  }
+
+  sessionChanged({ session, change }: SessionChangedParams): void {
+    const current = this.session;
+    // Another session changed (paused by a branch switch, say): ours is still the one shown.
+    if (current && current.id !== session.id && session.status !== 'completed' && change !== 'started') return;
+    this.show(session);
+  }
+
+  activity(params: ActivityParams): void {
+    if (!this.session || params.sessionId !== this.session.id) return;
+    for (const file of params.files) this.seen.add(file.path);
+    this.changed();
+  }
+
+  /** True when an entry means the session's stats moved (worth a getSession). */
+  statsMoved(entry: Entry): boolean {
+    return this.session?.id === entry.sessionId && (entry.kind === 'activity' || entry.kind === 'commit');
+  }
+
+  get filesChanged(): number {
+    return Math.max(this.session?.stats.filesChanged ?? 0, this.seen.size);
+  }
+
+  /** Seconds in the session: the server's active time plus what passed since it said so. */
+  activeSeconds(now: Date, receivedAt: Date): number {
+    if (!this.session) return 0;
+    const base = this.session.stats.activeSeconds;
+    if (this.session.status !== 'active') return base;
+    return base + Math.max(0, (now.getTime() - receivedAt.getTime()) / 1000);
+  }
+}
+
+export function label(session: Session): string {
+  return session.backlogId ?? session.title ?? session.id;
+}
+
+export function formatDuration(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+export function plural(count: number, word: string, words = `${word}s`): string {
+  return `${count} ${count === 1 ? word : words}`;
+}

@@ -1,0 +1,147 @@
+// The built bundle (dist/extension.js) activated inside a fake `vscode` module: its real
+// LanguageClient (vscode-languageclient 11) starts the real server over stdio, and the test
+// drives the commands and reads the status bar, the Sessions tree, the clipboard, progress
+// and messages, as a user would see them.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { FakeVscode } from './fakeVscode';
+import { PYTHON, makeRepo, waitUntil } from './server';
+
+// The bundle under test (esbuild leaves this require alone: it is the built file).
+type Extension = typeof import('../src/extension');
+
+let repo: { root: string; cleanup(): void };
+let fake: FakeVscode;
+let uninstall: () => void;
+let activated: NonNullable<ReturnType<Extension['activate']>>;
+const subscriptions: { dispose(): unknown }[] = [];
+
+const statusText = () => fake.statusBarItems[0]?.text ?? '';
+
+async function execute(command: string, ...answers: unknown[]): Promise<unknown> {
+  fake.answers.push(...(answers as never[]));
+  const vscode = require('vscode');
+  return vscode.commands.executeCommand(command);
+}
+
+function cli(...args: string[]): string {
+  return execFileSync(PYTHON, ['-m', 'scribe_ls', ...args], { cwd: repo.root, encoding: 'utf8' });
+}
+
+before(async () => {
+  repo = makeRepo();
+  fake = new FakeVscode(repo.root);
+  fake.settings['scribe.serverPath'] = PYTHON;
+  fake.settings['scribe.serverArgs'] = ['-m', 'scribe_ls', 'serve'];
+  uninstall = fake.install();
+  const extension: Extension = require('../extension.js');
+  activated = extension.activate({ subscriptions } as never)!;
+  await activated.ready;
+  assert.ok(activated.api(), `the server did not start: ${fake.log.join('\n')}`);
+});
+
+after(async () => {
+  // What VS Code does on deactivation: dispose the subscriptions (the client stops the server).
+  for (const subscription of subscriptions.reverse()) await subscription.dispose();
+  uninstall?.();
+  repo?.cleanup();
+});
+
+test('activation registers every contributed command, the tree and the status bar', () => {
+  const manifest = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const contributed: string[] = manifest.contributes.commands.map((c: { command: string }) => c.command);
+  assert.deepEqual([...fake.commands.keys()].sort(), [...contributed].sort());
+  for (const id of ['scribe.startSession', 'scribe.stopSession', 'scribe.addNote', 'scribe.addDecision',
+    'scribe.copyContext', 'scribe.showWorklog', 'scribe.summarize']) {
+    assert.ok(fake.commands.has(id), id);
+  }
+  assert.ok(fake.treeProviders.has('scribe.sessions'));
+  assert.equal(manifest.contributes.views.explorer[0].id, 'scribe.sessions');
+  assert.equal(fake.statusBarItems.length, 1);
+  assert.equal(statusText(), '$(notebook) Scribe: no session');
+  assert.equal(fake.statusBarItems[0].command, 'scribe.showActions');
+  assert.ok(fake.statusBarItems[0].visible);
+});
+
+test('start from the status bar quick pick; the status bar shows the session', async () => {
+  await execute('scribe.showActions', (items: { label: string }[]) => items.find((i) => i.label.includes('Start Session')), '');
+  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 0m · 0 files changed'), `status bar (${statusText()})`);
+  assert.deepEqual(fake.executed.slice(-2), ['scribe.showActions', 'scribe.startSession']);
+});
+
+test('files saved by any process update the files-changed count live', async () => {
+  writeFileSync(path.join(repo.root, 'one.py'), 'a = 1\n');
+  await waitUntil(() => statusText().endsWith('· 1 file changed'), `1 file (${statusText()})`);
+  writeFileSync(path.join(repo.root, 'two.py'), 'b = 1\n');
+  await waitUntil(() => statusText().endsWith('· 2 files changed'), `2 files (${statusText()})`);
+});
+
+test('notes and decisions carry the active editor file into the worklog', async () => {
+  fake.activeFile = path.join(repo.root, 'README.md');
+  await execute('scribe.addNote', 'note from vs code');
+  await execute('scribe.addDecision', 'keep the status bar short');
+  const worklog = readFileSync(path.join(repo.root, '.scribe', 'worklogs', 'B-4242.md'), 'utf8');
+  assert.match(worklog, /- note from vs code\n {2}- README\.md/);
+  assert.match(worklog, /- Decision: keep the status bar short|keep the status bar short/);
+  await execute('scribe.addNote', undefined); // cancelled input box: nothing sent, no error
+  assert.equal(fake.messages.filter((m) => m.level === 'error').length, 0);
+});
+
+test('copy context puts the Markdown packet on the clipboard', async () => {
+  await execute('scribe.copyContext');
+  assert.match(fake.clipboard, /B-4242/);
+  assert.match(fake.clipboard, /note from vs code/);
+  assert.match(fake.messages.at(-1)!.text, /^Scribe: context packet copied \(\d+ characters/);
+});
+
+test('summarize shows progress and opens the summary; show worklog opens the worklog', async () => {
+  const summary = (await execute('scribe.summarize')) as { path: string; decisions: string[] };
+  assert.deepEqual(summary.decisions, ['keep the status bar short']);
+  const progress = fake.progress.at(-1)!;
+  assert.equal(progress.title, 'Scribe: summarizing');
+  assert.ok(progress.reports.length >= 2, JSON.stringify(progress.reports));
+  assert.equal(progress.reports.reduce((sum, r) => sum + (r.increment ?? 0), 0), 100);
+  assert.equal(fake.shownDocuments.at(-1), path.join(repo.root, '.scribe', 'summaries', 'B-4242-summary.md'));
+  await execute('scribe.showWorklog');
+  assert.equal(fake.shownDocuments.at(-1), path.join(repo.root, '.scribe', 'worklogs', 'B-4242.md'));
+});
+
+test('the Sessions tree lists the session with its details', async () => {
+  const tree = fake.treeProviders.get('scribe.sessions');
+  const nodes = await tree.getChildren();
+  assert.equal(nodes.length, 1);
+  const item = tree.getTreeItem(nodes[0]);
+  assert.equal(item.label, 'B-4242');
+  assert.match(item.description, /^active · /);
+  const details = (await tree.getChildren(nodes[0])).map((n: unknown) => tree.getTreeItem(n).label);
+  assert.equal(details[0], 'branch feature/B-4242-x');
+  assert.match(details[1], /^\d+ entries · \d+ files? · \d+m active$/);
+});
+
+test('a session stopped from the CLI clears the status bar; stopping again offers to start one', async () => {
+  cli('stop');
+  await waitUntil(() => statusText() === '$(notebook) Scribe: no session', `no session (${statusText()})`);
+  await execute('scribe.stopSession', undefined); // dismiss the offer
+  const warning = fake.messages.at(-1)!;
+  assert.equal(warning.level, 'warning');
+  assert.equal(warning.text, 'Scribe: no session is running.');
+  assert.deepEqual(warning.actions, ['Start Session']);
+});
+
+test('a bad backlog id never reaches the server; a server error shows its message', async () => {
+  await execute('scribe.startSession', 'B-x');
+  assert.deepEqual(fake.inputProblems, ['B- followed by digits, e.g. B-1234']);
+  assert.equal(fake.messages.filter((m) => m.level === 'error').length, 0);
+  await execute('scribe.startSession', 'B-7');
+  await waitUntil(() => statusText().includes('B-7 ●'), `B-7 (${statusText()})`);
+  await execute('scribe.addNote', 'x'.repeat(70_000)); // over the server's 65536 characters
+  const error = fake.messages.at(-1)!;
+  assert.equal(error.level, 'error');
+  assert.match(error.text, /^Scribe: text: too long \(70000 characters/);
+  await execute('scribe.showActions', () => undefined); // a dismissed quick pick does nothing
+  assert.equal(fake.messages.at(-1), error);
+});

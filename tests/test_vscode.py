@@ -1,0 +1,39 @@
+"""The VS Code extension's own suite (editors/vscode, node's test runner), run from pytest so
+the one test command covers it: build the bundle, type-check, and test it against the real
+server started with this interpreter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_vscode_extension_builds_and_passes_its_tests() -> None:
+    npm = shutil.which("npm")
+    assert npm, "npm is not installed: the VS Code extension's tests need Node.js 20+ and npm"
+    assert (EXTENSION / "node_modules").is_dir(), (
+        "editors/vscode has no node_modules: run `npm ci --prefix editors/vscode` first "
+        "(the README's test command does)"
+    )
+    result = subprocess.run(
+        [npm, "test"],
+        cwd=EXTENSION,
+        env={**os.environ, "SCRIBE_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert "# fail 0" in output and "# pass " in output, output[-4000:]
+    passed = int(output.split("# pass ", 1)[1].split()[0])
+    assert passed >= 16, f"only {passed} extension tests ran:\n{output[-4000:]}"
