@@ -70,7 +70,6 @@ from .protocol import (
 )
 from .redact import redact
 from .store import Store
-from .summarize import SUMMARY_DIR, extract_summary, render_summary
 
 if TYPE_CHECKING:
     from .context import ContextProvider
@@ -498,6 +497,8 @@ class Scribe:
         """Summarize a session (default: the current one) with every other session of its
         backlog item, write ``.scribe/summaries/<key>-summary.md``, and tell listeners
         (``scribe/summaryReady``). Returns what ``scribe/summarize`` answers."""
+        from .summarize import SUMMARY_DIR, extract_summary, render_summary  # not on CLI start-up
+
         report = progress or (lambda message, percentage: None)
         session = await self.session_or_current(session_id)
         key = session.worklog_key
