@@ -214,3 +214,17 @@ def test_context_sessions_and_errors(editor: Editor, tmp_path: Path) -> None:
     assert editor.lua("return _G.scribe_test_actions") == ["pause", "stop", "worklog"]
     assert editor.lua("return _G.scribe_test_listed")[0].startswith("B-77")
     assert session_list(repo)[0]["status"] == "paused"
+
+
+def test_commands_right_after_opening_the_first_file(editor: Editor, tmp_path: Path) -> None:
+    """A user (or a script) who types :ScribeStart before the server has answered
+    initialize still gets a session: the plugin waits for the client to be ready."""
+    repo = make_git_repo(tmp_path / "repo")
+    editor.command(f"edit {repo / 'README.md'} | ScribeStart")
+    editor.command("ScribeNote typed at once")
+    wait_until(lambda: editor.statusline().startswith("B-4242 ●"), "B-4242 in the statusline")
+    worklog = repo / ".scribe" / "worklogs" / "B-4242.md"
+    wait_until(
+        lambda: worklog.is_file() and "typed at once" in worklog.read_text(), "the note in the worklog"
+    )
+    assert not [m for m in editor.messages() if m.startswith("4 ")], editor.messages()

@@ -73,26 +73,75 @@ function M.root_of(bufnr)
   return vim.fs.root(bufnr, '.git')
 end
 
---- The scribe client serving a buffer's repository, or nil.
+-- root -> id of the scribe client started for it. vim.lsp.get_clients() leaves out clients
+-- that are still initializing, and a command may come right after the first :edit.
+local client_ids = {}
+
+--- The scribe client serving a buffer's repository (it may still be initializing), or nil.
 function M.client(bufnr)
   local root = M.root_of(bufnr)
-  if not root then
-    return nil
-  end
-  for _, client in ipairs(vim.lsp.get_clients({ name = 'scribe' })) do
-    if client.root_dir == root then
-      return client
-    end
+  local client = root and client_ids[root] and vim.lsp.get_client_by_id(client_ids[root])
+  if client and not client:is_stopped() then
+    return client
   end
   return nil
 end
 
--- Neovim 0.11 calls client methods with ':'; 0.10 with '.'.
-local function client_request(client, method, params, handler, bufnr)
+-- Neovim 0.11 calls client methods with ':'; 0.10 with '.'. No buffer is named: the one a
+-- command came from may be gone by the time its request goes out.
+local function send(client, method, params, handler)
   if vim.fn.has('nvim-0.11') == 1 then
-    return client:request(method, params, handler, bufnr)
+    return client:request(method, params, handler)
   end
-  return client.request(method, params, handler, bufnr)
+  return client.request(method, params, handler)
+end
+
+-- client id -> { busy = bool, waiting = { {method, params, handler}, ... } }
+local queues = {}
+
+-- Requests go out one at a time, in the order they were made: `:ScribeStart` then
+-- `:ScribeNote` must reach the session in that order (the server answers concurrently).
+local function pump(client)
+  local queue = queues[client.id]
+  if not queue or queue.busy or #queue.waiting == 0 then
+    return
+  end
+  if not client.initialized then
+    -- Typed before the server answered initialize: try again shortly (15 s at most).
+    queue.waited = (queue.waited or 0) + 20
+    if client:is_stopped() or queue.waited > 15000 then
+      queues[client.id] = nil
+      notify('scribe-ls did not start (see :LspLog and :checkhealth scribe)', vim.log.levels.ERROR)
+      return
+    end
+    queue.busy = true
+    vim.defer_fn(function()
+      queue.busy = false
+      pump(client)
+    end, 20)
+    return
+  end
+  local item = table.remove(queue.waiting, 1)
+  queue.busy = true
+  local sent = send(client, item[1], item[2], function(err, result, ...)
+    queue.busy = false
+    local ok, problem = pcall(item[3], err, result, ...)
+    pump(client) -- a failing handler must not hold up the requests behind it
+    if not ok then
+      notify(tostring(problem), vim.log.levels.ERROR)
+    end
+  end)
+  if not sent then
+    queue.busy = false
+    item[3]({ message = 'scribe-ls is not running' }, nil)
+    pump(client)
+  end
+end
+
+local function client_request(client, method, params, handler)
+  queues[client.id] = queues[client.id] or { busy = false, waiting = {} }
+  table.insert(queues[client.id].waiting, { method, params, handler or function() end })
+  pump(client)
 end
 
 --- Send a scribe request for the current buffer's repository; on_result(result) on success,
@@ -103,7 +152,7 @@ function M.request(method, params, on_result)
     notify('no scribe-ls for this buffer (is it inside a git repository?)', vim.log.levels.ERROR)
     return false
   end
-  return client_request(client, method, params or vim.empty_dict(), function(err, result)
+  client_request(client, method, params or vim.empty_dict(), function(err, result)
     if err then
       notify(err.message or tostring(err), vim.log.levels.ERROR)
       return
@@ -111,7 +160,8 @@ function M.request(method, params, on_result)
     if on_result then
       on_result(result, client)
     end
-  end, 0)
+  end)
+  return true
 end
 
 -- Push handlers ------------------------------------------------------------------------
@@ -218,14 +268,25 @@ function M.attach(bufnr)
   if not root then
     return nil
   end
-  return vim.lsp.start({
+  local id = vim.lsp.start({
     name = 'scribe',
     cmd = M.config.cmd,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = vim.fs.basename(root) } },
     handlers = handlers,
     on_init = on_init,
+    on_exit = function(_, _, client_id)
+      if client_ids[root] == client_id then
+        client_ids[root] = nil
+        states[root] = nil
+        redraw()
+      end
+    end,
   }, { bufnr = bufnr })
+  if id then
+    client_ids[root] = id
+  end
+  return id
 end
 
 -- Public API ---------------------------------------------------------------------------
@@ -404,10 +465,10 @@ local function create_commands()
   local command = vim.api.nvim_create_user_command
   command('ScribeStart', function(o)
     M.start(o.args)
-  end, { nargs = '?', desc = 'Start (or rejoin) a scribe session; default backlog id: the branch' })
+  end, { nargs = '?', bar = true, desc = 'Start (or rejoin) a scribe session; default backlog id: the branch' })
   command('ScribeStop', function()
     M.stop()
-  end, { desc = 'Stop the current scribe session' })
+  end, { bar = true, desc = 'Stop the current scribe session' })
   command('ScribeNote', function(o)
     M.note(o.args)
   end, { nargs = '+', desc = 'Add a note to the scribe session' })
@@ -416,16 +477,16 @@ local function create_commands()
   end, { nargs = '+', desc = 'Add a decision to the scribe session' })
   command('ScribeContext', function()
     M.context()
-  end, { desc = 'Show the scribe context packet (Markdown)' })
+  end, { bar = true, desc = 'Show the scribe context packet (Markdown)' })
   command('ScribeSessions', function()
     M.sessions()
-  end, { desc = 'Pick a scribe session and act on it' })
+  end, { bar = true, desc = 'Pick a scribe session and act on it' })
   command('ScribeSummarize', function()
     M.summarize()
-  end, { desc = 'Write and open the session summary' })
+  end, { bar = true, desc = 'Write and open the session summary' })
   command('ScribeWorklog', function()
     M.worklog()
-  end, { desc = "Open the current session's worklog" })
+  end, { bar = true, desc = "Open the current session's worklog" })
 end
 
 --- Configure and start attaching. Options: see `defaults` above and :help scribe.
