@@ -52,7 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ws", metavar="[HOST:]PORT", help="serve on WebSocket (loopback unless HOST says otherwise)"
     )
-    serve.add_argument("--token", help="WebSocket token clients must present (default: a new random one)")
+    serve.add_argument(
+        "--socket",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="serve on a Unix socket, 0600 in a 0700 dir (default: $XDG_RUNTIME_DIR/scribe-ls/scribe.sock)",
+    )
+    serve.add_argument(
+        "--token",
+        help="token TCP and WebSocket clients must present (default: $SCRIBE_LS_TOKEN, else a random one)",
+    )
     serve.add_argument(
         "--allow-origin",
         action="append",
@@ -151,28 +161,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .config import find_repo_root, load_config, setup_logging
+    from .config import load_config
+    from .layout import Layout, find_repo_root
+    from .logs import setup_logging
 
     root = find_repo_root(Path(args.root))
     config = load_config(root)
-    setup_logging(root, config)
+    setup_logging(Layout(root), config)
     from . import server
 
-    if args.tcp and args.ws:
-        raise UsageError("--tcp and --ws: choose one transport")
-    if args.tcp:
-        host, port = _host_port("--tcp", args.tcp)
-        return server.serve_tcp(host, port)
-    if args.ws:
+    if sum(bool(x) for x in (args.tcp, args.ws, args.socket is not None)) > 1:
+        raise UsageError("--tcp, --ws and --socket: choose one transport")
+    limit = config.max_message_bytes
+    if args.socket is not None:
+        return server.serve_unix(
+            Path(args.socket) if args.socket else server.default_socket_path(), max_message_bytes=limit
+        )
+    if args.tcp or args.ws:
+        import os
         import secrets
 
-        host, port = _host_port("--ws", args.ws)
-        token = args.token or secrets.token_urlsafe(24)
-        if not args.token:
+        host, port = _host_port("--tcp" if args.tcp else "--ws", args.tcp or args.ws)
+        token = args.token or os.environ.get("SCRIBE_LS_TOKEN") or secrets.token_urlsafe(24)
+        if token != args.token and token != os.environ.get("SCRIBE_LS_TOKEN"):
             # stderr: the token is for the person starting the server, never the protocol.
-            print(f"scribe-ls: WebSocket token: {token}", file=sys.stderr, flush=True)
-        return server.serve_ws(host, port, token=token, origins=args.allow_origin)
-    return server.serve_stdio()
+            print(f"scribe-ls: token: {token}", file=sys.stderr, flush=True)
+        if args.tcp:
+            return server.serve_tcp(host, port, token=token, max_message_bytes=limit)
+        return server.serve_ws(host, port, token=token, origins=args.allow_origin, max_message_bytes=limit)
+    return server.serve_stdio(max_message_bytes=limit)
 
 
 def _host_port(option: str, value: str) -> tuple[str, int]:
@@ -183,12 +200,12 @@ def _host_port(option: str, value: str) -> tuple[str, int]:
 
 
 async def _run_verb(args: argparse.Namespace) -> int:
-    from .config import setup_logging
+    from .logs import setup_logging
     from .service import Scribe
 
     # `live` stays: it relays other processes' changes and records when no server does.
     scribe = Scribe(args.root, relay=args.verb == "live", record=args.verb == "live")
-    setup_logging(scribe.root, scribe.config, stderr=False)
+    setup_logging(scribe.store.layout, scribe.config, stderr=False)
     async with scribe:
         return await VERBS[args.verb](scribe, args)
 

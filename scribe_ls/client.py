@@ -92,10 +92,26 @@ class ScribeClient:
         port: int,
         root: str | os.PathLike[str],
         *,
+        token: str,
         initialization_options: Mapping[str, Any] | None = None,
     ) -> ScribeClient:
-        """Connect to ``scribe-ls serve --tcp HOST:PORT`` and initialize for ``root``."""
+        """Connect to ``scribe-ls serve --tcp HOST:PORT`` and initialize for ``root``; TCP
+        servers want their token (printed at start, or set with ``--token``)."""
         reader, writer = await asyncio.open_connection(host, port, limit=2**24)
+        client = cls(reader, writer)
+        await client.initialize(root, {**(initialization_options or {}), "token": token})
+        return client
+
+    @classmethod
+    async def connect_unix(
+        cls,
+        path: str | os.PathLike[str],
+        root: str | os.PathLike[str],
+        *,
+        initialization_options: Mapping[str, Any] | None = None,
+    ) -> ScribeClient:
+        """Connect to ``scribe-ls serve --socket PATH`` (no token: the socket is yours only)."""
+        reader, writer = await asyncio.open_unix_connection(os.fspath(path), limit=2**24)
         client = cls(reader, writer)
         await client.initialize(root, initialization_options)
         return client
@@ -121,7 +137,8 @@ class ScribeClient:
     # -- messages ---------------------------------------------------------------------------
 
     def _send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        # ASCII escapes: any Python string (lone surrogates included) reaches the server.
+        body = json.dumps(message).encode("ascii")
         self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
     async def request(self, method: str, params: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> Any:

@@ -1,4 +1,4 @@
-"""Configuration, repository root discovery and logging set-up.
+"""Configuration.
 
 Config comes from ``[tool.scribe]`` in the repository's ``pyproject.toml``, then
 ``.scribe/config.toml`` (which wins). Keys may be written ``idle_timeout``,
@@ -8,15 +8,11 @@ reported as a warning and the default is used.
 
 from __future__ import annotations
 
-import logging
-import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SCRIBE_DIR = ".scribe"
-DB_NAME = "scribe.db"
-LOG_NAME = "scribe.log"
+from .layout import Layout, UnsafeStore
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -31,6 +27,8 @@ class Config:
     log_level: str = "INFO"
     # pygls logs whole message bodies at INFO; keep it quiet unless asked.
     pygls_log_level: str = "WARNING"
+    # Largest JSON-RPC message accepted on any transport; a bigger one closes the connection.
+    max_message_bytes: int = 16 * 1024 * 1024
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -57,6 +55,10 @@ def _check(name: str, value: Any) -> Any:
         if value < low:
             raise ValueError(f"must be at least {low}")
         return value
+    if name == "max_message_bytes":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 2**30:
+            raise ValueError("must be an integer from 1024 to 1073741824 (bytes)")
+        return value
     if name == "excludes":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError("must be a list of glob strings")
@@ -68,26 +70,35 @@ def _check(name: str, value: Any) -> Any:
     raise ValueError("is not a known setting")
 
 
+def _read_table(path: Path, layout: Layout) -> Any:
+    """The parsed TOML of one config source; None if it is not there."""
+    import tomllib  # only when there is something to read: CLI start-up counts
+
+    if path.parent == layout.dir:
+        text = layout.read_text(path)  # never through a link planted in .scribe/
+        return None if text is None else tomllib.loads(text)
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
 def load_config(root: Path) -> Config:
     values: dict[str, Any] = {}
     warnings: list[str] = []
-    sources = [
-        (root / "pyproject.toml", ("tool", "scribe")),
-        (root / SCRIBE_DIR / "config.toml", ()),
-    ]
+    layout = Layout(root)
+    sources = [(root / "pyproject.toml", ("tool", "scribe")), (layout.config_path, ())]
     known = {f.name for f in fields(Config)} - {"warnings"}
     for path, table_path in sources:
-        if not path.is_file():
-            continue
-        import tomllib  # only when there is something to read: CLI start-up counts
-
         try:
-            with path.open("rb") as handle:
-                table: Any = tomllib.load(handle)
-        except FileNotFoundError:
+            table = _read_table(path, layout)
+        except UnsafeStore as exc:
+            warnings.append(f"{path.name}: {exc}; ignored")
             continue
         except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
             warnings.append(f"{path.name}: cannot read ({exc}); ignored")
+            continue
+        if table is None:
             continue
         for key in table_path:
             table = table.get(key, {}) if isinstance(table, dict) else {}
@@ -100,56 +111,6 @@ def load_config(root: Path) -> Config:
                     raise ValueError("is not a known setting")
                 values[name] = _check(name, value)
             except ValueError as exc:
-                warnings.append(f"{path.name}: {raw_key} {exc}; ignored")
+                # The key is the repository's text; the log formatter escapes its controls.
+                warnings.append(f"{path.name}: {raw_key[:200]} {exc}; ignored")
     return Config(**values, warnings=tuple(warnings))
-
-
-def find_repo_root(start: Path) -> Path:
-    """The git work tree holding ``start``, found the way git finds it (a ``.git`` dir or
-    file in ``start`` or a parent); a plain directory is its own root.
-
-    Walking up costs microseconds where ``git rev-parse --show-toplevel`` costs a process
-    start, and the CLI pays this on every call.
-    """
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
-
-
-def scribe_dir(root: Path) -> Path:
-    return root / SCRIBE_DIR
-
-
-def setup_logging(root: Path | None, config: Config, *, stderr: bool = True) -> None:
-    """Log to stderr and ``.scribe/scribe.log``; never to stdout, which may be the protocol."""
-    level = getattr(logging, config.log_level, logging.INFO)
-    handlers: list[logging.Handler] = []
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
-    if stderr:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(formatter)
-        handlers.append(handler)
-    if root is not None:
-        log_dir = scribe_dir(root)
-        try:
-            log_dir.mkdir(exist_ok=True)
-            file_handler: logging.Handler
-            if stderr:  # a long-running server: rotate
-                from logging.handlers import RotatingFileHandler
-
-                file_handler = RotatingFileHandler(
-                    log_dir / LOG_NAME, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
-                )
-            else:  # a one-shot CLI verb: the server rotates the same file
-                file_handler = logging.FileHandler(log_dir / LOG_NAME, encoding="utf-8")
-            file_handler.setFormatter(formatter)
-            handlers.append(file_handler)
-        except OSError as exc:
-            print(f"scribe-ls: cannot open log file: {exc}", file=sys.stderr)
-    logging.basicConfig(level=level, handlers=handlers, force=True)
-    logging.getLogger("pygls").setLevel(getattr(logging, config.pygls_log_level, logging.WARNING))
-    logging.getLogger("asyncio").setLevel(logging.WARNING)
-    # watchfiles logs every batch ("3 changes detected") at INFO.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)

@@ -326,11 +326,14 @@ def exclude_scribe_dir(root: Path) -> bool:
         return False
     exclude = dirs.common_dir / "info" / "exclude"
     try:
-        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-        if any(line.strip() in (".scribe", ".scribe/", "/.scribe/") for line in existing.splitlines()):
-            return False
         exclude.parent.mkdir(parents=True, exist_ok=True)
-        with exclude.open("a", encoding="utf-8") as handle:
+        # O_NOFOLLOW: a repository that is not a fresh clone can hold any .git/ contents.
+        fd = os.open(exclude, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "r+", encoding="utf-8", errors="replace") as handle:
+            existing = handle.read()
+            if any(line.strip() in (".scribe", ".scribe/", "/.scribe/") for line in existing.splitlines()):
+                return False
+            handle.seek(0, os.SEEK_END)
             if existing and not existing.endswith("\n"):
                 handle.write("\n")
             handle.write("# scribe-ls session store\n.scribe/\n")

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .layout import Layout
 from .protocol import Session, iso, utc_now
 
 RECENT_WORKLOGS = 5
@@ -39,16 +40,18 @@ def _legacy_session(session: Session, worklog: Path) -> dict[str, Any]:
     }
 
 
-def _recent_worklogs(directory: Path) -> list[dict[str, Any]]:
+def _recent_worklogs(layout: Layout) -> list[dict[str, Any]]:
+    """The newest worklogs' tails; links and other odd entries in the folder are skipped."""
     try:
-        files = sorted(directory.glob("*.md"), key=lambda p: p.stat().st_mtime, reverse=True)
+        paths = [layout.worklog_dir / name for name in layout.list_names(layout.worklog_dir, ".md")]
+        dated = [(info.st_mtime, path) for path in paths if (info := layout.stat(path)) is not None]
+        result = []
+        for _, path in sorted(dated, reverse=True)[:RECENT_WORKLOGS]:
+            text = layout.read_text(path) or ""
+            result.append({"backlog_id": path.stem, "path": str(path), "content": text[-WORKLOG_TAIL:]})
+        return result
     except OSError:
         return []
-    result = []
-    for path in files[:RECENT_WORKLOGS]:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        result.append({"backlog_id": path.stem, "path": str(path), "content": text[-WORKLOG_TAIL:]})
-    return result
 
 
 async def fetch_scribe_context_async(root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -58,7 +61,7 @@ async def fetch_scribe_context_async(root: str | os.PathLike[str] | None = None)
         active = await scribe.list_sessions(status="active", limit=100)
         everything = await scribe.list_sessions(limit=1000)
         packet = await scribe.context(sections=("git",), max_chars=1_000_000)
-        worklogs = await asyncio.to_thread(_recent_worklogs, scribe.store.worklog_dir)
+        worklogs = await asyncio.to_thread(_recent_worklogs, scribe.store.layout)
         git_section = packet["sections"]["git"]
         git_data = git_section.get("data") if git_section.get("ok") else None
         registry = {

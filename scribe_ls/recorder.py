@@ -43,7 +43,7 @@ class Recorder:
         self.holds_lease = False
         self.events = 0
         self.last_event_at: str | None = None
-        self._lease = RecorderLease(self.store.dir)
+        self._lease = RecorderLease(self.store.layout)
         self._pending: dict[str, None] = {}  # paths waiting for the next activity entry
         self._pending_total = 0
         self._flush_task: asyncio.Task[None] | None = None

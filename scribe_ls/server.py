@@ -11,13 +11,12 @@ of clients, each with its own pygls server object over one shared ``Scribe`` per
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
-import json
 import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -26,14 +25,15 @@ from typing import Any
 import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.uris import to_fs_path
 
+from . import framing
 from ._version import __version__
-from .config import find_repo_root
+from .layout import find_repo_root
 from .protocol import (
     PROGRESS_TITLES,
     REQUESTS,
@@ -48,6 +48,8 @@ from .service import Scribe
 log = logging.getLogger(__name__)
 
 SERVER_NOT_INITIALIZED = -32002
+INTERNAL_ERROR = -32603
+UNAUTHORIZED = -32014
 # Requests of one connection being handled at once; past this we stop reading its input,
 # so a client that floods us is slowed down instead of growing our memory.
 MAX_IN_FLIGHT = 64
@@ -103,6 +105,32 @@ class ScribeProtocol(LanguageServerProtocol):
                 return _UnreadableRequest(data["id"], str(data["method"]), "2.0", str(cause).splitlines()[0])
             raise
 
+    def receive(self, body: bytes | str) -> None:
+        """One frame's body (or one WebSocket message): parse it as plain JSON (nested
+        objects stay data, whatever keys they hold), check the envelope, dispatch."""
+        try:
+            data = framing.decode_body(body)
+        except ValueError as exc:  # also UnicodeDecodeError
+            raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+            log.warning("unreadable message (%d bytes): %s", len(raw), str(exc).splitlines()[0][:200])
+            self._send_data(framing.parse_error(raw, "the body is not valid UTF-8 JSON"))
+            return
+        verdict = framing.check_envelope(data, shutting_down=self._shutdown)
+        for answer in verdict.answers:
+            self._send_data(answer)
+        if verdict.message is None:
+            return
+        try:
+            message = self.structure_message(verdict.message)
+        except JsonRpcException as exc:
+            log.warning("unreadable %s notification: %s", verdict.message.get("method"), exc)
+            return
+        self.handle_message(message)
+
+    def send_payload(self, payload: Any) -> None:
+        """Send a JSON value (an answer this module built) as one message."""
+        self._send_data(payload)
+
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _UnreadableRequest):
             error = JsonRpcInvalidParams(f"params: cannot read {message.method} params: {message.problem}")
@@ -111,15 +139,33 @@ class ScribeProtocol(LanguageServerProtocol):
         super().handle_message(message)
 
     def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
-        # pygls logs every error answer as an exception with a traceback; invalid params
-        # are part of normal operation, so answer those quietly.
-        if not future.cancelled() and isinstance(future.exception(), ScribeRpcError):
-            self._request_futures.pop(msg_id, None)
-            error = future.exception()
-            assert isinstance(error, ScribeRpcError)
-            self._send_response(msg_id, error=error.to_response_error())
+        try:
+            self._answer(future, msg_id)
+        finally:
+            if self._server.close_after_answer:
+                self._server.close_connection()
+
+    def _answer(self, future: Future[Any], msg_id: Any) -> None:
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            super()._send_handler_result(future, msg_id=msg_id)
             return
-        super()._send_handler_result(future, msg_id=msg_id)
+        self._request_futures.pop(msg_id, None)
+        if isinstance(error, ScribeRpcError):
+            # Expected answers (invalid params, no session...): no traceback in the log.
+            self._send_response(msg_id, error=error.to_response_error())
+        elif isinstance(error, JsonRpcException) and error.code != INTERNAL_ERROR:
+            self._send_response(msg_id, error=error.to_response_error())
+        else:
+            # A bug or an unexpected failure: the traceback goes to the log, never to the
+            # client (it holds file paths and code).
+            log.error("request %r failed", msg_id, exc_info=error)
+            self._send_response(
+                msg_id,
+                error=types.ResponseError(
+                    INTERNAL_ERROR, "internal error: the request failed; the server log has the details"
+                ),
+            )
 
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Any:
@@ -136,19 +182,25 @@ class ScribeProtocol(LanguageServerProtocol):
         return result
 
 
-class BackpressureReader:
-    """Hands pygls the next message only while the connection has room for more work."""
-
-    def __init__(self, reader: Any, server: ScribeLanguageServer) -> None:
-        self._reader = reader
-        self._server = server
-
-    async def readline(self) -> bytes:
-        await self._server.room.wait()
-        return await self._reader.readline()
-
-    async def readexactly(self, n: int) -> bytes:
-        return await self._reader.readexactly(n)
+async def read_frames(reader: framing.FrameReader, server: ScribeLanguageServer) -> None:
+    """Feed framed bodies to the protocol until the input ends. A connection with
+    MAX_IN_FLIGHT requests running is not read further (backpressure)."""
+    while True:
+        await server.room.wait()
+        try:
+            body = await reader.next_body()
+        except framing.MessageTooLarge as exc:
+            log.error("closing a connection: %s", exc)
+            server.protocol.send_payload(
+                framing.error_response(None, framing.INVALID_REQUEST, f"invalid request: {exc}; closing")
+            )
+            return
+        if body is None:
+            return
+        try:
+            server.protocol.receive(body)
+        except Exception:  # one message must never end the connection
+            log.exception("handling a message failed")
 
 
 class ServiceHub:
@@ -190,7 +242,7 @@ class ServiceHub:
 class ScribeLanguageServer(LanguageServer):
     """One client connection."""
 
-    def __init__(self, hub: ServiceHub, *, on_exit: Callable[[int], Any]) -> None:
+    def __init__(self, hub: ServiceHub, *, on_exit: Callable[[int], Any], token: str | None = None) -> None:
         super().__init__(
             name="scribe-ls",
             version=__version__,
@@ -202,6 +254,11 @@ class ScribeLanguageServer(LanguageServer):
         self.service: Scribe | None = None
         self.notifications_enabled = True
         self._on_exit = on_exit
+        # A transport anyone on the machine can reach (TCP) sets a token: initialize must
+        # carry it as initializationOptions.token, or the connection is closed.
+        self._token = token
+        self.close_after_answer = False
+        self.exit_task: asyncio.Future[None] | None = None
         self._remove_listener: Callable[[], None] | None = None
         self._shutdown_requested = False
         self.in_flight = 0
@@ -249,7 +306,25 @@ class ScribeLanguageServer(LanguageServer):
         if self.notifications_enabled:
             self.protocol.notify(event.method, event.params)
 
+    def close_connection(self) -> None:
+        self._on_exit(1)  # every transport's on_exit only schedules the close
+
+    def _check_token(self, options: Any) -> None:
+        if self._token is None:
+            return
+        supplied = options.get("token") if isinstance(options, dict) else None
+        if not isinstance(supplied, str) or not hmac.compare_digest(supplied.encode(), self._token.encode()):
+            log.warning("refused a connection without the right token")
+            self.close_after_answer = True
+            raise ScribeRpcError(
+                "initializationOptions.token: missing or wrong token (printed by the server at start,"
+                " or set with --token / SCRIBE_LS_TOKEN); closing the connection",
+                UNAUTHORIZED,
+            )
+
     async def attach(self, params: types.InitializeParams) -> None:
+        # The token first: nothing of a refused client's request is looked at.
+        self._check_token(params.initialization_options)
         try:
             options = InitOptions.from_wire(params.initialization_options)
         except ScribeError as exc:
@@ -274,8 +349,13 @@ class ScribeLanguageServer(LanguageServer):
             await self.hub.release(service)
 
     async def exit(self) -> None:
-        await self.detach()
-        await _maybe_await(self._on_exit(0 if self._shutdown_requested else 1))
+        try:
+            await self.detach()
+        except Exception:
+            log.exception("closing the service on exit failed")
+        finally:
+            # Whatever failed, the client asked to go: the connection ends.
+            await _maybe_await(self._on_exit(0 if self._shutdown_requested else 1))
 
 
 def _offered_token(method: str, params: Any) -> str | int | None:
@@ -318,7 +398,9 @@ def register_features(server: ScribeLanguageServer) -> None:
 
     @server.feature(types.EXIT)
     async def exit_(ls: ScribeLanguageServer, params: Any) -> None:
-        await ls.exit()
+        # Not awaited here: pygls's shutdown cancels every handler still running, and an
+        # exit that arrives right behind shutdown would be cancelled half-way.
+        ls.exit_task = asyncio.ensure_future(ls.exit())
 
     for method in REQUESTS:
         _register_method(server, method)
@@ -343,28 +425,35 @@ def _register_method(server: ScribeLanguageServer, method: str) -> None:
 # -- transports ---------------------------------------------------------------------------
 
 
-def serve_stdio() -> int:
-    """Serve one client on stdin/stdout until it sends ``exit`` or closes the pipe."""
+def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> int:
+    """Serve one client on stdin/stdout until it sends ``exit``, closes the pipe, or the
+    process gets SIGTERM/SIGINT; pending work is flushed in every case."""
+    from concurrent.futures import ThreadPoolExecutor
 
     async def main() -> int:
         hub = ServiceHub()
-        exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        exit_code: asyncio.Future[int] = loop.create_future()
 
         def on_exit(code: int) -> None:
             if not exit_code.done():
                 exit_code.set_result(code)
 
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_exit, 128 + signum)
         server = ScribeLanguageServer(hub, on_exit=on_exit)
         server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
-        stop = threading.Event()
-        reader = BackpressureReader(StdinAsyncReader(sys.stdin.buffer, server.thread_pool), server)
-        loop_task = asyncio.ensure_future(
-            run_async(stop, reader, server.protocol, log, server.report_server_error)
-        )
+        # One thread blocks in read1(); it may still be blocked there when we exit.
+        stdin_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-stdin")
+        stdin = sys.stdin.buffer
+
+        def read(n: int) -> Any:
+            return loop.run_in_executor(stdin_thread, stdin.read1, n)
+
+        loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
         await asyncio.wait({loop_task, exit_code}, return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        await server.detach()
-        await hub.close_all()
+        loop_task.cancel()
+        await _close_within(server.detach(), hub)
         if exit_code.done():
             return exit_code.result()
         # The client closed stdin without `exit`: that is how editors usually die.
@@ -377,34 +466,157 @@ def serve_stdio() -> int:
     os._exit(code)
 
 
-def serve_tcp(host: str, port: int) -> int:
-    """Serve any number of clients on ``host:port``; ``exit`` closes only that connection."""
+async def _close_within(detach: Coroutine[Any, Any, None], hub: ServiceHub, seconds: float = 10) -> None:
+    """Detach a client and close the services (flushing pending activity, releasing the
+    recorder lease), bounded in time."""
+    try:
+        await asyncio.wait_for(detach, seconds)
+        await asyncio.wait_for(hub.close_all(), seconds)
+    except TimeoutError:
+        log.warning("services did not close within %.0f s", seconds)
+
+
+_HTTP_METHODS = tuple(
+    f"{method} ".encode()
+    for method in ("GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH", "CONNECT", "TRACE", "PRI")
+)
+_HTTP_BODY = b"scribe-ls speaks JSON-RPC here, not HTTP.\n"
+_HTTP_REFUSAL = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_HTTP_BODY), _HTTP_BODY)
+)
+
+
+class _LooksLikeHttp(Exception):
+    pass
+
+
+def _stream_connection(
+    hub: ServiceHub, *, token: str | None, max_message_bytes: int
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]:
+    """A TCP or Unix-socket connection handler: one pygls server object per connection."""
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        done = asyncio.Event()
+        server = ScribeLanguageServer(hub, on_exit=lambda code: done.set(), token=token)
+        server.protocol.set_writer(writer)  # type: ignore[arg-type]
+        first = True
+
+        async def read(n: int) -> bytes:
+            nonlocal first
+            data = await reader.read(n)
+            if first and data:
+                first = False
+                # A browser's fetch() or curl: HTTP is never JSON-RPC here. Answer and close
+                # before anything of it is parsed.
+                if data.lstrip().upper().startswith(_HTTP_METHODS):
+                    raise _LooksLikeHttp
+            return data
+
+        loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
+        exit_task = asyncio.ensure_future(done.wait())
+        await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
+        if (
+            loop_task.done()
+            and not loop_task.cancelled()
+            and isinstance(loop_task.exception(), _LooksLikeHttp)
+        ):
+            log.warning("refused an HTTP request on the JSON-RPC port")
+            writer.write(_HTTP_REFUSAL)
+        for task in (loop_task, exit_task):
+            task.cancel()
+        await server.detach()
+        try:
+            await asyncio.wait_for(writer.drain(), 2)
+        except (OSError, TimeoutError):
+            pass
+        writer.close()
+
+    return connection
+
+
+def serve_tcp(
+    host: str, port: int, *, token: str, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES
+) -> int:
+    """Serve any number of clients on ``host:port``; ``exit`` closes only that connection.
+
+    Any local user (and any web page, through the browser) can reach a TCP port, so every
+    client must present the token in ``initialize``; anything that looks like HTTP is
+    answered with a 400 and closed."""
 
     async def main() -> None:
         hub = ServiceHub()
-
-        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            done = asyncio.Event()
-            server = ScribeLanguageServer(hub, on_exit=lambda code: done.set())
-            server.protocol.set_writer(writer)  # type: ignore[arg-type]
-            stop = threading.Event()
-            loop_task = asyncio.ensure_future(
-                run_async(
-                    stop, BackpressureReader(reader, server), server.protocol, log, server.report_server_error
-                )
-            )
-            exit_task = asyncio.ensure_future(done.wait())
-            await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
-            stop.set()
-            for task in (loop_task, exit_task):
-                task.cancel()
-            await server.detach()
-            writer.close()
-
-        tcp = await asyncio.start_server(connection, host, port)
-        log.info("serving JSON-RPC on tcp://%s:%d", host, tcp.sockets[0].getsockname()[1])
+        handler = _stream_connection(hub, token=token, max_message_bytes=max_message_bytes)
+        tcp = await asyncio.start_server(handler, host, port, limit=framing.READ_CHUNK)
+        log.info("serving JSON-RPC on tcp://%s:%d (token required)", host, tcp.sockets[0].getsockname()[1])
         async with tcp:
             await _until_stopped(hub)
+
+    return _run_and_exit(main())
+
+
+def default_socket_path() -> Path:
+    """``$XDG_RUNTIME_DIR/scribe-ls/scribe.sock``, else ``/tmp/scribe-ls-<uid>/scribe.sock``."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "scribe-ls" if runtime else Path(f"/tmp/scribe-ls-{os.getuid()}")
+    return base / "scribe.sock"
+
+
+def prepare_socket_dir(path: Path) -> None:
+    """Make (or check) the socket's directory: a real directory, ours, mode 0700; remove a
+    stale socket of ours. Refuses anything else (another user could be waiting there)."""
+    import stat as stat_mod
+
+    directory = path.parent
+    try:
+        directory.mkdir(mode=0o700, parents=False)
+    except FileExistsError:
+        pass
+    info = os.lstat(directory)
+    if not stat_mod.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise OSError(f"{directory} is not a directory owned by you; refusing to put a socket there")
+    if stat_mod.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(directory, 0o700)
+    try:
+        existing = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat_mod.S_ISSOCK(existing.st_mode) or existing.st_uid != os.getuid():
+        raise OSError(f"{path} exists and is not a socket of yours; refusing to replace it")
+    import socket
+
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        os.unlink(path)  # nobody listens: a stale socket from a server that died
+    else:
+        raise OSError(f"another server already listens on {path}")
+    finally:
+        probe.close()
+
+
+def serve_unix(path: Path, *, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> int:
+    """Serve any number of clients on a Unix socket (0600 in a 0700 directory): the
+    preferred local channel, since only this user can connect and no token is needed."""
+
+    async def main() -> None:
+        hub = ServiceHub()
+        prepare_socket_dir(path)
+        handler = _stream_connection(hub, token=None, max_message_bytes=max_message_bytes)
+        old_umask = os.umask(0o177)
+        try:
+            unix = await asyncio.start_unix_server(handler, path, limit=framing.READ_CHUNK)
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        log.info("serving JSON-RPC on unix:%s", path)
+        try:
+            async with unix:
+                await _until_stopped(hub)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     return _run_and_exit(main())
 
@@ -418,10 +630,7 @@ async def _until_stopped(hub: ServiceHub) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping: closing services")
-    try:
-        await asyncio.wait_for(hub.close_all(), 10)
-    except TimeoutError:
-        log.warning("services did not close within 10 s")
+    await _close_within(asyncio.sleep(0), hub)
 
 
 def _run_and_exit(main: Coroutine[Any, Any, None]) -> int:
@@ -451,6 +660,7 @@ def serve_ws(
     *,
     token: str,
     origins: Sequence[str] = (),
+    max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES,
 ) -> int:
     """Serve JSON-RPC over WebSocket to any number of clients over one shared service.
 
@@ -479,11 +689,7 @@ def serve_ws(
         try:
             async for data in ws:
                 await hub_server.room.wait()  # backpressure, as for stdio and TCP
-                try:
-                    message = json.loads(data, object_hook=hub_server.protocol.structure_message)
-                    hub_server.protocol.handle_message(message)
-                except Exception:
-                    log.exception("unreadable WebSocket message")
+                hub_server.protocol.receive(data)
         finally:
             await hub_server.detach()
 
@@ -492,7 +698,7 @@ def serve_ws(
     async def main() -> None:
         allowed: list[str | None] = [None, *origins]
         async with serve(
-            connection, host, port, origins=allowed, process_request=check_token, max_size=2**22
+            connection, host, port, origins=allowed, process_request=check_token, max_size=max_message_bytes
         ) as ws_server:
             bound = next(iter(ws_server.sockets)).getsockname()[1]
             log.info(

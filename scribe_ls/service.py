@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import git, worklog
 from ._version import __version__
-from .config import Config, find_repo_root, load_config
+from .config import Config, load_config
+from .layout import find_repo_root
 from .protocol import (
     ACTIVITY,
     APPEND_ENTRY,
@@ -60,6 +61,7 @@ from .protocol import (
     SessionNotFound,
     SessionRef,
     StartSessionParams,
+    StoreUnavailable,
     SummarizeParams,
     UpdateSessionParams,
     backlog_id_from_branch,
@@ -497,7 +499,7 @@ class Scribe:
         """Summarize a session (default: the current one) with every other session of its
         backlog item, write ``.scribe/summaries/<key>-summary.md``, and tell listeners
         (``scribe/summaryReady``). Returns what ``scribe/summarize`` answers."""
-        from .summarize import SUMMARY_DIR, extract_summary, render_summary  # not on CLI start-up
+        from .summarize import extract_summary, render_summary  # not on CLI start-up
 
         report = progress or (lambda message, percentage: None)
         session = await self.session_or_current(session_id)
@@ -513,12 +515,14 @@ class Scribe:
             uncommitted = None  # not a repository, or git is missing: say nothing about it
         report("Writing the summary", 80)
         summary = extract_summary(key, sessions, entries, uncommitted)
-        path = self.store.dir / SUMMARY_DIR / f"{key}-summary.md"
-        relative = path.relative_to(self.root).as_posix()
-        markdown = render_summary(
-            summary, self.store.worklog_path(key).relative_to(self.root).as_posix(), relative
-        )
-        await asyncio.to_thread(_write_summary, path, markdown)
+        layout = self.store.layout
+        path = layout.summary_path(key)
+        relative = layout.relative(path)
+        markdown = render_summary(summary, layout.relative(layout.worklog_path(key)), relative)
+        try:
+            await asyncio.to_thread(layout.write_atomic, path, markdown)
+        except OSError as exc:  # read-only or full disk, or a planted link: the store's state
+            raise StoreUnavailable(f"cannot write {relative}: {exc.strerror or exc}") from exc
         payload = {"sessionId": session.id, "path": str(path)}
         await self.store.publish("summary", session.id, json.dumps(payload))
         self.emit(SUMMARY_READY, payload)
@@ -648,12 +652,6 @@ class Scribe:
 
     async def _wire_summarize(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
         return await self.summarize(SummarizeParams.from_wire(raw).session_id, progress=progress)
-
-
-def _write_summary(path: Path, markdown: str) -> None:
-    """Blocking (runs in a worker thread): write the summary file, creating its folder."""
-    path.parent.mkdir(exist_ok=True)
-    worklog.write_atomic(path, markdown)
 
 
 def _read_legacy(

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from . import worklog
-from .config import DB_NAME, SCRIBE_DIR
+from .layout import Layout, UnsafeStore
 from .protocol import (
     Entry,
     InvalidParams,
@@ -158,9 +158,9 @@ def new_session_id() -> str:
 class Store:
     def __init__(self, root: Path, *, origin: str = "") -> None:
         self.root = root
-        self.dir = root / SCRIBE_DIR
-        self.path = self.dir / DB_NAME
-        self.worklog_dir = self.dir / "worklogs"
+        self.layout = Layout(root)
+        self.dir = self.layout.dir
+        self.path = self.layout.db_path
         self.origin = origin
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-store")
         self._conn: sqlite3.Connection | None = None
@@ -197,8 +197,10 @@ class Store:
     def open(self) -> None:
         """Open (creating if needed) and migrate."""
         try:
-            self.dir.mkdir(exist_ok=True)
-            self.worklog_dir.mkdir(exist_ok=True)
+            self.layout.ensure()
+            self.layout.check_db_files()
+        except UnsafeStore as exc:
+            raise StoreUnavailable(str(exc)) from exc
         except OSError as exc:
             raise StoreUnavailable(f"cannot create {self.dir}: {exc.strerror}") from exc
         # Several processes may create the store at the same moment. Switching to WAL and
@@ -724,7 +726,7 @@ class Store:
     # -- worklogs ---------------------------------------------------------------------------
 
     def worklog_path(self, key: str) -> Path:
-        return self.worklog_dir / f"{key}.md"
+        return self.layout.worklog_path(key)
 
     def _worklog_rows(self, key: str, after_id: int) -> list[sqlite3.Row]:
         return self.conn.execute(
@@ -735,33 +737,30 @@ class Store:
             (key, key, after_id),
         ).fetchall()
 
-    def _state_path(self, key: str) -> Path:
-        return self.worklog_dir / f".{key}.state"
-
     def _load_render_state(self, key: str) -> tuple[int, str, str]:
         """What a previous render (maybe by another process) left on disk, if the worklog
         is still exactly the file it wrote; else nothing, and we render from scratch."""
         try:
-            state = json.loads(self._state_path(key).read_text(encoding="utf-8"))
+            state = json.loads(self.layout.read_text(self.layout.render_state_path(key)) or "{}")
             path = self.worklog_path(key)
-            stat = path.stat()
-            if (stat.st_size, stat.st_mtime_ns) != (state["size"], state["mtimeNs"]):
+            stat = self.layout.stat(path)
+            if stat is None or (stat.st_size, stat.st_mtime_ns) != (state["size"], state["mtimeNs"]):
                 return 0, "", ""
-            return int(state["lastId"]), str(state["lastHeading"]), path.read_text(encoding="utf-8")
+            return int(state["lastId"]), str(state["lastHeading"]), self.layout.read_text(path) or ""
         except (OSError, ValueError, KeyError, TypeError):
             return 0, "", ""
 
     def _save_render_state(self, key: str, last_id: int, last_heading: str) -> None:
-        stat = self.worklog_path(key).stat()
+        stat = self.layout.stat(self.worklog_path(key))
+        if stat is None:
+            return
         state = {
             "lastId": last_id,
             "lastHeading": last_heading,
             "size": stat.st_size,
             "mtimeNs": stat.st_mtime_ns,
         }
-        tmp = self._state_path(key).with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(tmp, self._state_path(key))
+        self.layout.write_atomic(self.layout.render_state_path(key), json.dumps(state))
 
     def _render_text(self, key: str) -> tuple[int, str, str]:
         """The worklog for ``key`` as it should be now, appending to the last render."""
@@ -779,11 +778,11 @@ class Store:
     @off_loop
     def render_worklog(self, key: str) -> Path:
         path = self.worklog_path(key)
-        with worklog.locked(self.worklog_dir / ".lock"):
+        with self.layout.locked(self.layout.render_lock_path):
             # Entries other processes added since our last render have higher ids, so
             # appending everything past our last id is always the full, correct worklog.
             last_id, last_heading, text = self._render_text(key)
-            worklog.write_atomic(path, text)
+            self.layout.write_atomic(path, text)
             self._save_render_state(key, last_id, last_heading)
             self._rendered[key] = (last_id, last_heading, text)
         return path

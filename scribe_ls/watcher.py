@@ -27,8 +27,8 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 from watchfiles import Change, awatch
 
-from .config import DB_NAME, SCRIBE_DIR
 from .git import GitDirs
+from .layout import DB_NAME, SCRIBE_DIR, Layout
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,9 @@ class RecorderLease:
     costs no polling and no delay.
     """
 
-    def __init__(self, scribe_dir: Path) -> None:
-        self.path = scribe_dir / "recorder.lock"
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self.path = layout.lock_path
         self._fd: int | None = None
         self._closed = False
 
@@ -288,8 +289,12 @@ class RecorderLease:
     def held(self) -> bool:
         return self._fd is not None
 
+    def _open(self) -> int:
+        # Never through a link: a planted recorder.lock must not truncate another file.
+        return self._layout.open_fd(self.path, os.O_RDWR | os.O_CREAT)
+
     def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -309,7 +314,7 @@ class RecorderLease:
         acquired: asyncio.Future[None] = loop.create_future()
 
         def block() -> None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = self._open()
             fcntl.flock(fd, fcntl.LOCK_EX)  # returns when the holder releases or dies
             if self._closed:
                 os.close(fd)

@@ -22,14 +22,10 @@ bytes; the legacy files in ``shared/data/legacy`` round-trip unchanged.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 HEADING_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_LISTED_FILES = 10
@@ -142,42 +138,6 @@ def parse(text: str) -> ParsedWorklog:
             pending[1].append("")
     flush()
     return ParsedWorklog(key=key, items=items)
-
-
-def parse_items(path: Path) -> Iterator[WorklogItem]:
-    yield from parse(path.read_text(encoding="utf-8")).items
-
-
-@contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive advisory lock shared by every process rendering into one directory.
-
-    Rendering reads the store and then replaces the file; without the lock, a process that
-    read older rows could rename its file over a newer one.
-    """
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> bool:
-    """Replace ``path`` with ``text`` via a temp file and rename; False if unchanged."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        # No fsync: the worklog is derived from the store, which is the durable copy;
-        # the rename alone keeps readers from ever seeing a torn file.
-        handle.write(text)
-    os.replace(tmp, path)
-    return True
 
 
 @dataclass(frozen=True, slots=True)

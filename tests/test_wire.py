@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -133,16 +132,16 @@ def free_port() -> int:
 async def test_tcp_serves_several_clients_over_one_service(repo: Path) -> None:
     port = free_port()
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scribe_ls", "serve", "--tcp", f"127.0.0.1:{port}", cwd=repo
+        *SERVER, "--tcp", f"127.0.0.1:{port}", "--token", "t0ken", cwd=repo
     )
     try:
         for _ in range(100):
             try:
-                first = await ScribeClient.connect("127.0.0.1", port, repo)
+                first = await ScribeClient.connect("127.0.0.1", port, repo, token="t0ken")
                 break
             except OSError:
                 await asyncio.sleep(0.05)
-        second = await ScribeClient.connect("127.0.0.1", port, repo)
+        second = await ScribeClient.connect("127.0.0.1", port, repo, token="t0ken")
         session = await first.request("scribe/startSession", {})
         await second.request("scribe/appendEntry", {"text": "from the second client"})
         # Both connections hear both changes: one service, two clients.

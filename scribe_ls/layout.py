@@ -1,0 +1,320 @@
+"""The one owner of ``<root>/.scribe/``: every path in it and every way of opening one.
+
+A repository is outside input. It can commit ``.scribe/`` entries (``git add -f``) that a
+clone recreates, so nothing here trusts what it finds:
+
+- ``.scribe/`` must be a real directory owned by this user and not tracked by git; anything
+  else is refused with one clear message (:class:`UnsafeStore`) and nothing is done there;
+- every file is opened relative to a directory file descriptor with ``O_NOFOLLOW`` (a
+  symlink planted in ``.scribe/`` is an error, never a redirect), sub-directories too;
+- temp files get random names and ``O_EXCL``, so a planted name is never followed or
+  truncated;
+- SQLite opens its files by path, so they are checked (``lstat``) before every connect.
+
+Also here: finding the repository root, and the flock helper every lock file uses.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import secrets
+import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCRIBE_DIR = ".scribe"
+DB_NAME = "scribe.db"
+LOG_NAME = "scribe.log"
+LOCK_NAME = "recorder.lock"
+CONFIG_NAME = "config.toml"
+WORKLOGS = "worklogs"
+SUMMARIES = "summaries"
+# The files SQLite keeps next to the database.
+DB_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+# A worklog's key is a backlog id or a session id; nothing else names a file here.
+WORKLOG_KEY_RE = re.compile(r"^(?:B-[0-9]{1,9}|s-[0-9a-f]{12})$")
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeStore(OSError):
+    """``.scribe/`` (or a file in it) is not something scribe-ls may use."""
+
+
+def find_repo_root(start: Path) -> Path:
+    """The git work tree holding ``start``, found the way git finds it (a ``.git`` dir or
+    file in ``start`` or a parent); a plain directory is its own root.
+
+    Walking up costs microseconds where ``git rev-parse --show-toplevel`` costs a process
+    start, and the CLI pays this on every call.
+    """
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def check_worklog_key(key: str) -> str:
+    if not WORKLOG_KEY_RE.fullmatch(key):
+        raise ValueError(f"worklog key {key[:40]!r} is not a backlog id or a session id")
+    return key
+
+
+def _untrusted(path: Path, what: str) -> UnsafeStore:
+    return UnsafeStore(
+        f"{path} {what}; scribe-ls does not use it (a repository can ship such entries). "
+        f"Remove it, or point scribe-ls elsewhere"
+    )
+
+
+class Layout:
+    """Paths under ``.scribe/`` and safe ways to open them, for one repository root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / SCRIBE_DIR
+        self.db_path = self.dir / DB_NAME
+        self.log_path = self.dir / LOG_NAME
+        self.lock_path = self.dir / LOCK_NAME
+        self.config_path = self.dir / CONFIG_NAME
+        self.worklog_dir = self.dir / WORKLOGS
+        self.summary_dir = self.dir / SUMMARIES
+        self._checked = False
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def worklog_path(self, key: str) -> Path:
+        return self.worklog_dir / f"{check_worklog_key(key)}.md"
+
+    def render_state_path(self, key: str) -> Path:
+        """Where the last render of a worklog ended (lets a new process append)."""
+        return self.worklog_dir / f".{check_worklog_key(key)}.state"
+
+    @property
+    def render_lock_path(self) -> Path:
+        return self.worklog_dir / ".lock"
+
+    def summary_path(self, key: str) -> Path:
+        return self.summary_dir / f"{check_worklog_key(key)}-summary.md"
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    # -- the directory ----------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return os.path.lexists(self.dir)
+
+    def ensure(self, *, create: bool = True) -> None:
+        """Check ``.scribe/`` (creating it if ``create``), ``worklogs/`` and ``summaries/``.
+        Raises :class:`UnsafeStore` for anything a repository could have planted, and
+        FileNotFoundError when it is missing and ``create`` is false."""
+        if self._checked:
+            return
+        existed = True
+        try:
+            info = os.lstat(self.dir)
+        except FileNotFoundError:
+            if not create:
+                raise
+            existed = False
+            try:
+                os.mkdir(self.dir, 0o700)
+            except FileExistsError:
+                existed = True  # another process made it just now; check it like any other
+            info = os.lstat(self.dir)
+        self._check_dir_entry(self.dir, info)
+        if existed:
+            # It may have come with the repository (a clone recreates tracked files).
+            self._check_not_tracked()
+        for sub in (self.worklog_dir, self.summary_dir):
+            self._ensure_subdir(sub, create)
+        self._checked = True
+
+    def _check_dir_entry(self, path: Path, info: os.stat_result) -> None:
+        if stat.S_ISLNK(info.st_mode):
+            raise _untrusted(path, "is a symbolic link")
+        if not stat.S_ISDIR(info.st_mode):
+            raise _untrusted(path, "is not a directory")
+        if info.st_uid != os.getuid():
+            raise _untrusted(path, f"belongs to another user (uid {info.st_uid})")
+
+    def _ensure_subdir(self, path: Path, create: bool) -> None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            if not create:
+                return
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                pass
+            info = os.lstat(path)
+        self._check_dir_entry(path, info)
+
+    def _check_not_tracked(self) -> None:
+        """Refuse a ``.scribe/`` that git tracks: its files came from the repository."""
+        from . import git  # git imports nothing from here; keep CLI start-up lean
+
+        dirs = git.find_git_dirs(self.root)
+        if dirs is None or not _index_may_track(dirs.git_dir, SCRIBE_DIR + "/"):
+            return
+        try:
+            out = subprocess.run(
+                ["git", "ls-files", "-z", "--", SCRIBE_DIR],
+                cwd=self.root,
+                capture_output=True,
+                timeout=10,
+                env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+                check=False,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return  # no git: nothing can be tracked as far as we can tell
+        if out.strip(b"\0"):
+            first = out.split(b"\0", 1)[0].decode("utf-8", "replace")
+            raise UnsafeStore(
+                f"{self.dir} is tracked by git ({first}, …); scribe-ls does not use a .scribe/ "
+                "that came with the repository. Run `git rm -r --cached .scribe` and delete it, "
+                "then start again"
+            )
+
+    def check_db_files(self) -> None:
+        """SQLite opens these by path: none may be a link or anything but a regular file."""
+        for path in (self.db_path, *(self.dir / f"{DB_NAME}{suffix}" for suffix in DB_SIDE_FILES)):
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+                raise _untrusted(path, f"is {kind}")
+
+    # -- files ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _dir_fd(self, directory: Path) -> Iterator[int]:
+        """A descriptor of ``.scribe/`` or one of its sub-directories, opened without
+        following a link at any step below the root."""
+        parts = directory.relative_to(self.root).parts
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for part in parts:
+                try:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _untrusted(directory, "is a symbolic link or not a directory") from exc
+                    raise
+                os.close(fd)
+                fd = child
+            yield fd
+        finally:
+            os.close(fd)
+
+    def open_fd(self, path: Path, flags: int, mode: int = 0o600) -> int:
+        """Open a file under ``.scribe/`` without following a link; the caller closes it."""
+        with self._dir_fd(path.parent) as dir_fd:
+            try:
+                return os.open(path.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _untrusted(path, "is a symbolic link") from exc
+                raise
+
+    def read_text(self, path: Path) -> str | None:
+        """A file's text, or None if it does not exist. Never reads through a link."""
+        try:
+            fd = self.open_fd(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "r", encoding="utf-8", errors="replace", newline="") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _untrusted(path, "is not a regular file")
+            return handle.read()
+
+    def stat(self, path: Path) -> os.stat_result | None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def write_atomic(self, path: Path, text: str) -> bool:
+        """Replace ``path`` with ``text`` through a randomly named temp file in the same
+        directory and a rename (a link at ``path`` is replaced, never followed). False if
+        the file already held exactly this text."""
+        try:
+            if self.read_text(path) == text:
+                return False
+        except UnsafeStore:
+            pass  # a planted link: replace the link itself below
+        data = text.encode("utf-8")
+        with self._dir_fd(path.parent) as dir_fd:
+            tmp = f".{path.name}.{secrets.token_hex(8)}.tmp"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(tmp, flags, 0o644, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    # No fsync: files here are derived from the store, the durable copy; the
+                    # rename alone keeps readers from ever seeing a torn file.
+                    handle.write(data)
+                os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=dir_fd)
+                except OSError:
+                    pass
+                raise
+        return True
+
+    def append_text(self, path: Path, text: str) -> None:
+        fd = self.open_fd(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+
+    @contextmanager
+    def locked(self, path: Path) -> Iterator[int]:
+        """An exclusive ``flock`` on a lock file here, held for the block."""
+        fd = self.open_fd(path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def list_names(self, directory: Path, suffix: str) -> list[str]:
+        """Names of regular files in a directory here that end with ``suffix``."""
+        try:
+            with self._dir_fd(directory) as dir_fd:
+                names = os.listdir(dir_fd)
+                return sorted(
+                    name
+                    for name in names
+                    if name.endswith(suffix)
+                    and stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+                )
+        except FileNotFoundError:
+            return []
+
+
+def _index_may_track(git_dir: Path, prefix: str) -> bool:
+    """Cheap pre-check before running ``git ls-files``: the index lists full paths (up to
+    version 3), so a prefix that is not in its bytes is not tracked. Version 4 compresses
+    paths and a split index keeps them elsewhere: then only git can tell."""
+    try:
+        data = (git_dir / "index").read_bytes()
+    except OSError:
+        return False  # no index: nothing is tracked
+    if len(data) < 12 or data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") >= 4:
+        return True
+    if b"link" in data[-4096:] or any(git_dir.glob("sharedindex.*")):
+        return True
+    return prefix.encode() in data

@@ -1,0 +1,84 @@
+"""Logging: stderr and ``.scribe/scribe.log``, never stdout (which may be the protocol).
+
+Log lines carry text from outside (config keys, paths, branch names, commit subjects); a
+newline in one could forge a line of its own in a file someone later sources or greps. So
+every record is one line: control characters in the message and in tracebacks are escaped.
+The log file is opened without following a link (see :mod:`scribe_ls.layout`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .layout import Layout
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+# C0 controls (newline included) and DEL, C1 controls, and the Unicode line separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``a\\nb`` -> ``a\\\\nb``: text from outside can never start a new log line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().format(record))
+
+
+class NoFollowFileHandler(logging.FileHandler):
+    """The log file under ``.scribe/``, never opened through a link."""
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        super().__init__(layout.log_path, encoding="utf-8")
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = self._layout.open_fd(self._layout.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
+
+
+def _rotating_handler(layout: Layout) -> logging.Handler:
+    # logging.handlers costs a CLI verb ~5 ms of imports; only servers rotate.
+    from logging.handlers import RotatingFileHandler
+
+    class NoFollowRotatingHandler(RotatingFileHandler):
+        _open = NoFollowFileHandler._open
+
+        def __init__(self) -> None:
+            self._layout = layout
+            super().__init__(layout.log_path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+
+    return NoFollowRotatingHandler()
+
+
+def setup_logging(layout: Layout | None, config: Config, *, stderr: bool = True) -> None:
+    """Log to stderr (servers) and the store's log file (when ``.scribe/`` is usable)."""
+    level = getattr(logging, config.log_level, logging.INFO)
+    formatter = OneLineFormatter(FORMAT)
+    handlers: list[logging.Handler] = []
+    if stderr:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if layout is not None:
+        try:
+            layout.ensure()
+            # A long-running server rotates; a one-shot CLI verb appends to what it rotates.
+            handlers.append(_rotating_handler(layout) if stderr else NoFollowFileHandler(layout))
+        except OSError as exc:
+            print(
+                f"scribe-ls: not logging to {layout.log_path}: {escape_controls(str(exc))}", file=sys.stderr
+            )
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
+    logging.getLogger("pygls").setLevel(getattr(logging, config.pygls_log_level, logging.WARNING))
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+    # watchfiles logs every batch ("3 changes detected") at INFO.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
