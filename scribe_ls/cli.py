@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._version import __version__
-from .protocol import BACKLOG_ID_RE, ENTRY_KINDS, SESSION_STATUSES, ScribeError
+from .checks import BACKLOG_ID_RE, ENTRY_KINDS, SESSION_STATUSES
+from .errors import InvalidParams, ScribeError, on_wire
 
 if TYPE_CHECKING:
     from .protocol import Entry, Session
@@ -154,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"scribe-ls: {exc}", file=sys.stderr)
         return 2
     except ScribeError as exc:
+        if isinstance(exc, InvalidParams):
+            exc = on_wire(exc)  # the field as the protocol and its docs name it
         print(f"scribe-ls: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -259,12 +262,7 @@ async def _resolve(scribe: Scribe, target: str | None) -> str | None:
 
 
 async def _start(scribe: Scribe, args: argparse.Namespace) -> int:
-    params = {"backlogId": args.backlog_id, "title": args.title, "tags": args.tags or None}
-    params |= {"type": args.type, "priority": args.priority}
-    from .protocol import StartSessionParams
-
-    p = StartSessionParams.from_wire({k: v for k, v in params.items() if v is not None})
-    session = await scribe.start_session(p.backlog_id, p.title, p.tags, p.type, p.priority)
+    session = await scribe.start_session(args.backlog_id, args.title, args.tags, args.type, args.priority)
     return _show_session(args, session, "session")
 
 
@@ -275,14 +273,8 @@ async def _stop(scribe: Scribe, args: argparse.Namespace) -> int:
 
 async def _append(scribe: Scribe, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
-    from .protocol import AppendEntryParams
-
     session_id = await _resolve(scribe, args.target)
-    raw: dict[str, Any] = {"text": text, "kind": args.kind, "files": args.files}
-    if session_id:
-        raw["sessionId"] = session_id
-    p = AppendEntryParams.from_wire(raw)
-    entry = await scribe.append_entry(p.text, p.kind, p.session_id, p.files)
+    entry = await scribe.append_entry(text, args.kind, session_id, args.files)
     if args.json:
         _print_json(entry.to_wire())
     else:
@@ -304,11 +296,9 @@ async def _status(scribe: Scribe, args: argparse.Namespace) -> int:
 
 
 async def _list(scribe: Scribe, args: argparse.Namespace) -> int:
-    from .protocol import ListSessionsParams
-
-    raw = {"status": args.status, "backlogId": args.backlog_id, "tag": args.tag, "limit": args.limit}
-    p = ListSessionsParams.from_wire({k: v for k, v in raw.items() if v is not None})
-    sessions = await scribe.list_sessions(status=p.status, backlog_id=p.backlog_id, tag=p.tag, limit=p.limit)
+    sessions = await scribe.list_sessions(
+        status=args.status, backlog_id=args.backlog_id, tag=args.tag, limit=args.limit
+    )
     if args.json:
         _print_json({"sessions": [s.to_wire() for s in sessions]})
     elif not sessions:
@@ -320,9 +310,7 @@ async def _list(scribe: Scribe, args: argparse.Namespace) -> int:
 
 
 async def _tag(scribe: Scribe, args: argparse.Namespace) -> int:
-    from .protocol import tag_list
-
-    tags = tag_list({"tags": args.tags}, "tags") or ()
+    tags = args.tags
     session_id = await _resolve(scribe, args.target) or (await scribe.session_or_current(None)).id
     change = {"add_tags": tags} if args.verb == "tag" else {"remove_tags": tags}
     session = await scribe.update_session(session_id, **change)
@@ -393,15 +381,10 @@ def _read_or_none(path: Path) -> str | None:
 
 
 async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
-    from .protocol import GetContextParams
-
-    raw: dict[str, Any] = {"maxChars": args.max_chars, "format": args.format}
-    if args.sections:
-        raw["sections"] = [s.strip() for s in args.sections.split(",") if s.strip()]
-    if (session_id := await _resolve(scribe, args.target)) is not None:
-        raw["sessionId"] = session_id
-    p = GetContextParams.from_wire(raw)
-    packet = await scribe.context(p.session_id, sections=p.sections, max_chars=p.max_chars, format=p.format)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
+    packet = await scribe.context(
+        await _resolve(scribe, args.target), sections=sections, max_chars=args.max_chars, format=args.format
+    )
     if args.format == "markdown" and not args.json:
         print(packet["markdown"])
     else:
@@ -420,10 +403,7 @@ async def _summarize(scribe: Scribe, args: argparse.Namespace) -> int:
 
 
 async def _search(scribe: Scribe, args: argparse.Namespace) -> int:
-    from .protocol import SearchParams
-
-    p = SearchParams.from_wire({"query": " ".join(args.query), "limit": args.limit})
-    hits = await scribe.search(p.query, p.limit)
+    hits = await scribe.search(" ".join(args.query), args.limit)
     if args.json:
         _print_json({"hits": hits})
     elif not hits:
@@ -463,16 +443,12 @@ async def _import(scribe: Scribe, args: argparse.Namespace) -> int:
 async def _live(scribe: Scribe, args: argparse.Namespace) -> int:
     import signal
 
-    from .protocol import StartSessionParams
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with scribe.subscribe() as events:
-        raw = {"backlogId": args.backlog_id, "title": args.title}
-        p = StartSessionParams.from_wire({k: v for k, v in raw.items() if v is not None})
-        session = await scribe.start_session(p.backlog_id, p.title)
+        session = await scribe.start_session(args.backlog_id, args.title)
         await asyncio.sleep(0.05)  # let the recorder try the lease before we say who records
         recorder = scribe.recorder
         role = "recording" if recorder and recorder.holds_lease else "following (another process records)"

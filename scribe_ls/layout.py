@@ -109,6 +109,10 @@ class Layout:
 
     # -- the directory ----------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Check the directories again on the next :meth:`ensure` (one was moved)."""
+        self._checked = False
+
     def exists(self) -> bool:
         return os.path.lexists(self.dir)
 

@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+from . import checks
+from .checks import json_type
+from .errors import (
+    InvalidParams,
+)
 
 PROTOCOL_VERSION = 1
 
@@ -38,6 +44,10 @@ ACTIVITY = "scribe/activity"
 SUMMARY_READY = "scribe/summaryReady"
 
 NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY)
+# LSP's own: problems the user should see (a store that cannot be used, recording stopped).
+SHOW_MESSAGE = "window/showMessage"
+MESSAGE_ERROR = 1
+MESSAGE_WARNING = 2
 
 # Requests this server answers (the service's dispatch table must cover exactly these).
 REQUESTS = (
@@ -63,62 +73,6 @@ def command_name(method: str) -> str:
     return method.replace("/", ".", 1)
 
 
-# -- error codes --------------------------------------------------------------------------
-
-INVALID_PARAMS = -32602
-METHOD_NOT_FOUND = -32601
-SESSION_NOT_FOUND = -32010
-NO_CURRENT_SESSION = -32011
-LIMIT_REACHED = -32012
-STORE_UNAVAILABLE = -32013
-
-
-class ScribeError(Exception):
-    """An error with a JSON-RPC code; the server turns it into an error response."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-
-class InvalidParams(ScribeError):
-    def __init__(self, field_name: str, problem: str) -> None:
-        super().__init__(INVALID_PARAMS, f"{field_name}: {problem}", {"field": field_name})
-        self.field = field_name
-
-
-class SessionNotFound(ScribeError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(
-            SESSION_NOT_FOUND, f"sessionId: no session {session_id!r}", {"sessionId": session_id}
-        )
-
-
-class NoCurrentSession(ScribeError):
-    def __init__(self) -> None:
-        super().__init__(
-            NO_CURRENT_SESSION,
-            "no current session: start one with scribe/startSession or pass sessionId",
-        )
-
-
-class LimitReached(ScribeError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            LIMIT_REACHED,
-            f"limit reached: {limit} sessions are already active on this root "
-            "(stop or pause one, or raise max_active_sessions)",
-            {"maxActiveSessions": limit},
-        )
-
-
-class StoreUnavailable(ScribeError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(STORE_UNAVAILABLE, f"store unavailable: {detail}")
-
-
 # -- times --------------------------------------------------------------------------------
 
 
@@ -137,12 +91,7 @@ def parse_iso(text: str) -> datetime:
 
 # -- wire types ---------------------------------------------------------------------------
 
-SESSION_STATUSES = ("active", "paused", "completed")
-ENTRY_KINDS = ("note", "decision", "idea", "todo", "activity", "commit", "system")
-SESSION_CHANGES = ("started", "stopped", "paused", "resumed", "updated", "branchChanged")
-
-BACKLOG_ID_RE = re.compile(r"^B-\d{1,9}$")
-BACKLOG_IN_TEXT_RE = re.compile(r"(?<![A-Za-z0-9])B-\d{1,9}(?!\d)")
+BACKLOG_IN_TEXT_RE = re.compile(r"(?<![A-Za-z0-9])B-[0-9]{1,9}(?![0-9])")
 
 
 def backlog_id_from_branch(branch: str | None) -> str | None:
@@ -228,15 +177,7 @@ class Entry:
         }
 
 
-# -- parameter checking -------------------------------------------------------------------
-
-MAX_TEXT = 65536
-MAX_LABEL = 200
-MAX_TAGS = 32
-MAX_TAG = 64
-MAX_FILES = 1000
-MAX_PATH = 4096
-MAX_LIMIT = 1000
+# -- wire helpers -------------------------------------------------------------------------
 
 
 def params_object(raw: Any) -> Mapping[str, Any]:
@@ -245,305 +186,11 @@ def params_object(raw: Any) -> Mapping[str, Any]:
         return {}
     if isinstance(raw, Mapping):
         return raw
-    raise InvalidParams("params", f"expected an object, got {_json_type(raw)}")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
-def opt_str(
-    params: Mapping[str, Any],
-    name: str,
-    *,
-    max_len: int = MAX_LABEL,
-    pattern: re.Pattern[str] | None = None,
-    hint: str = "",
-    choices: tuple[str, ...] = (),
-) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidParams(name, f"expected a string, got {_json_type(value)}")
-    if choices and value not in choices:
-        raise InvalidParams(name, f"must be one of {', '.join(choices)}; got {value!r}")
-    if not value.strip():
-        raise InvalidParams(name, "must not be empty")
-    if len(value) > max_len:
-        raise InvalidParams(name, f"too long ({len(value)} characters, at most {max_len})")
-    if "\x00" in value:
-        raise InvalidParams(name, "must not contain NUL characters")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise InvalidParams(name, f"{value[:80]!r} does not match {hint or pattern.pattern}")
-    return value
-
-
-def req_str(params: Mapping[str, Any], name: str, **kwargs: Any) -> str:
-    value = opt_str(params, name, **kwargs)
-    if value is None:
-        raise InvalidParams(name, "is required")
-    return value
-
-
-def opt_int(params: Mapping[str, Any], name: str, *, low: int, high: int) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    # bool is an int in Python, but true is not a number on the wire.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidParams(name, f"expected an integer, got {_json_type(value)}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise InvalidParams(name, f"expected an integer, got {value}")
-        value = int(value)
-    if not low <= value <= high:
-        raise InvalidParams(name, f"must be between {low} and {high}, got {value}")
-    return value
-
-
-def opt_str_list(
-    params: Mapping[str, Any],
-    name: str,
-    *,
-    max_items: int,
-    max_len: int,
-    choices: tuple[str, ...] = (),
-) -> tuple[str, ...] | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise InvalidParams(name, f"expected an array of strings, got {_json_type(value)}")
-    if len(value) > max_items:
-        raise InvalidParams(name, f"too many items ({len(value)}, at most {max_items})")
-    items: list[str] = []
-    for index, item in enumerate(value):
-        where = f"{name}[{index}]"
-        if not isinstance(item, str):
-            raise InvalidParams(where, f"expected a string, got {_json_type(item)}")
-        item = item.strip()
-        if not item:
-            raise InvalidParams(where, "must not be empty")
-        if len(item) > max_len:
-            raise InvalidParams(where, f"too long ({len(item)} characters, at most {max_len})")
-        if "\x00" in item:
-            raise InvalidParams(where, "must not contain NUL characters")
-        if choices and item not in choices:
-            raise InvalidParams(where, f"must be one of {', '.join(choices)}; got {item!r}")
-        if item not in items:
-            items.append(item)
-    return tuple(items)
-
-
-def session_id_param(params: Mapping[str, Any]) -> str | None:
-    # Any string is looked up: an id that names no session is -32010, not -32602, so a
-    # client can tell "wrong type" from "gone".
-    return opt_str(params, "sessionId", max_len=128)
-
-
-def required_session_id(params: Mapping[str, Any]) -> str:
-    value = session_id_param(params)
-    if value is None:
-        raise InvalidParams("sessionId", "is required")
-    return value
-
-
-def tag_list(params: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
-    return opt_str_list(params, name, max_items=MAX_TAGS, max_len=MAX_TAG)
-
-
-def entry_text(params: Mapping[str, Any]) -> str:
-    value = params.get("text")
-    if value is None:
-        raise InvalidParams("text", "is required")
-    if not isinstance(value, str):
-        raise InvalidParams("text", f"expected a string, got {_json_type(value)}")
-    if not value.strip():
-        raise InvalidParams("text", "must not be empty")
-    if len(value) > MAX_TEXT:
-        raise InvalidParams("text", f"too long ({len(value)} characters, at most {MAX_TEXT})")
-    if "\x00" in value:
-        raise InvalidParams("text", "must not contain NUL characters")
-    return value.strip("\n")
-
-
-def file_list(params: Mapping[str, Any]) -> tuple[str, ...]:
-    files = opt_str_list(params, "files", max_items=MAX_FILES, max_len=MAX_PATH) or ()
-    for index, path in enumerate(files):
-        if "\n" in path or "\r" in path:
-            raise InvalidParams(f"files[{index}]", "must not contain line breaks")
-    return files
-
-
-# -- request params -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StartSessionParams:
-    backlog_id: str | None = None
-    title: str | None = None
-    tags: tuple[str, ...] = ()
-    type: str | None = None
-    priority: str | None = None
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> StartSessionParams:
-        p = params_object(raw)
-        return cls(
-            backlog_id=opt_str(p, "backlogId", max_len=16, pattern=BACKLOG_ID_RE, hint="B-<digits>"),
-            title=opt_str(p, "title"),
-            tags=tag_list(p, "tags") or (),
-            type=opt_str(p, "type", max_len=64),
-            priority=opt_str(p, "priority", max_len=64),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRef:
-    """Params that may name one session; none means the current one (``stopSession``)."""
-
-    session_id: str | None = None
-
-    @classmethod
-    def optional(cls, raw: Any) -> SessionRef:
-        return cls(session_id_param(params_object(raw)))
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateSessionParams:
-    session_id: str
-    status: str | None = None
-    title: str | None = None
-    add_tags: tuple[str, ...] = ()
-    remove_tags: tuple[str, ...] = ()
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> UpdateSessionParams:
-        p = params_object(raw)
-        return cls(
-            session_id=required_session_id(p),
-            status=opt_str(p, "status", choices=("active", "paused")),
-            title=opt_str(p, "title"),
-            add_tags=tag_list(p, "addTags") or (),
-            remove_tags=tag_list(p, "removeTags") or (),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ListSessionsParams:
-    status: str | None = None
-    backlog_id: str | None = None
-    tag: str | None = None
-    limit: int = 50
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> ListSessionsParams:
-        p = params_object(raw)
-        return cls(
-            status=opt_str(p, "status", choices=SESSION_STATUSES),
-            backlog_id=opt_str(p, "backlogId", max_len=16, pattern=BACKLOG_ID_RE, hint="B-<digits>"),
-            tag=opt_str(p, "tag", max_len=MAX_TAG),
-            limit=opt_int(p, "limit", low=1, high=MAX_LIMIT) or 50,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AppendEntryParams:
-    text: str
-    kind: str = "note"
-    session_id: str | None = None
-    files: tuple[str, ...] = ()
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> AppendEntryParams:
-        p = params_object(raw)
-        return cls(
-            text=entry_text(p),
-            kind=opt_str(p, "kind", choices=ENTRY_KINDS) or "note",
-            session_id=session_id_param(p),
-            files=file_list(p),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class GetEntriesParams:
-    session_id: str
-    after_id: int = 0
-    limit: int = 100
-    kinds: tuple[str, ...] = ()
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> GetEntriesParams:
-        p = params_object(raw)
-        return cls(
-            session_id=required_session_id(p),
-            after_id=opt_int(p, "afterId", low=0, high=2**62) or 0,
-            limit=opt_int(p, "limit", low=1, high=MAX_LIMIT) or 100,
-            kinds=opt_str_list(p, "kinds", max_items=len(ENTRY_KINDS), max_len=16, choices=ENTRY_KINDS) or (),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SearchParams:
-    query: str
-    limit: int = 20
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> SearchParams:
-        p = params_object(raw)
-        return cls(
-            query=req_str(p, "query", max_len=1000),
-            limit=opt_int(p, "limit", low=1, high=200) or 20,
-        )
+    raise InvalidParams("params", f"expected an object, got {json_type(raw)}")
 
 
 CONTEXT_SECTIONS = ("session", "git", "diff", "commits", "worklog", "summary", "sessions")
 CONTEXT_FORMATS = ("json", "markdown")
-
-
-@dataclass(frozen=True, slots=True)
-class GetContextParams:
-    session_id: str | None = None
-    sections: tuple[str, ...] = CONTEXT_SECTIONS
-    max_chars: int = 12000
-    format: str = "json"
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> GetContextParams:
-        p = params_object(raw)
-        sections = opt_str_list(
-            p, "sections", max_items=len(CONTEXT_SECTIONS), max_len=16, choices=CONTEXT_SECTIONS
-        )
-        return cls(
-            session_id=session_id_param(p),
-            sections=sections or CONTEXT_SECTIONS,
-            max_chars=opt_int(p, "maxChars", low=1000, high=1_000_000) or 12000,
-            format=opt_str(p, "format", choices=CONTEXT_FORMATS) or "json",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SummarizeParams:
-    session_id: str | None = None
-    work_done_token: str | int | None = None
-
-    @classmethod
-    def from_wire(cls, raw: Any) -> SummarizeParams:
-        p = params_object(raw)
-        return cls(session_id=session_id_param(p), work_done_token=work_done_token(p))
 
 
 def work_done_token(params: Mapping[str, Any]) -> str | int | None:
@@ -551,15 +198,7 @@ def work_done_token(params: Mapping[str, Any]) -> str | int | None:
     token = params.get("workDoneToken")
     if token is None or isinstance(token, str) or (isinstance(token, int) and not isinstance(token, bool)):
         return token
-    raise InvalidParams("workDoneToken", f"expected a string or an integer, got {_json_type(token)}")
-
-
-@dataclass(frozen=True, slots=True)
-class NoParams:
-    @classmethod
-    def from_wire(cls, raw: Any) -> NoParams:
-        params_object(raw)
-        return cls()
+    raise InvalidParams("workDoneToken", f"expected a string or an integer, got {json_type(token)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,22 +232,20 @@ class InitOptions:
 
     root: str | None = None
     notifications: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_wire(cls, raw: Any) -> InitOptions:
         if raw is None:
             return cls()
         if not isinstance(raw, Mapping):
-            raise InvalidParams("initializationOptions", f"expected an object, got {_json_type(raw)}")
+            raise InvalidParams("initializationOptions", f"expected an object, got {json_type(raw)}")
         notifications = raw.get("notifications", True)
         if not isinstance(notifications, bool):
             raise InvalidParams(
                 "initializationOptions.notifications",
-                f"expected a boolean, got {_json_type(notifications)}",
+                f"expected a boolean, got {json_type(notifications)}",
             )
         return cls(
-            root=opt_str(raw, "root", max_len=MAX_PATH),
+            root=checks.string(raw.get("root"), "initializationOptions.root", max_len=checks.MAX_PATH),
             notifications=notifications,
-            extra=dict(raw),
         )

@@ -16,11 +16,20 @@ import asyncio
 import contextlib
 import json
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import git
 from .protocol import ACTIVITY, iso, utc_now
-from .watcher import FileChange, IgnoreRules, RecorderLease, TreeBatch, TreeFilter, watch_tree
+from .watcher import (
+    FileChange,
+    IgnoreRules,
+    RecorderLease,
+    TreeBatch,
+    TreeFilter,
+    undecodable_path,
+    watch_tree,
+)
 
 if TYPE_CHECKING:
     from .service import Scribe
@@ -32,6 +41,10 @@ PUSH_INTERVAL = 0.1  # at most ten scribe/activity pushes a second, however long
 MAX_ENTRY_FILES = 10
 MAX_PENDING_PATHS = 50_000
 MAX_COMMIT_FILES = 200
+# A watcher that ran this long before failing starts again at once; failures in a row wait
+# longer each time, up to the maximum.
+RESTART_RESET = 60.0
+MAX_RESTART_BACKOFF = 30.0
 
 
 class Recorder:
@@ -43,6 +56,8 @@ class Recorder:
         self.holds_lease = False
         self.events = 0
         self.last_event_at: str | None = None
+        self.last_error: str | None = None
+        self.restarts = 0
         self._lease = RecorderLease(self.store.layout)
         self._pending: dict[str, None] = {}  # paths waiting for the next activity entry
         self._pending_total = 0
@@ -59,7 +74,13 @@ class Recorder:
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the lease, then record until ``stop`` is set."""
         try:
-            if not self._lease.try_acquire():
+            try:
+                acquired = self._lease.try_acquire()
+            except OSError as exc:  # a planted recorder.lock, an unwritable .scribe/
+                self.last_error = f"recorder lease: {exc}"
+                self.scribe.warn(f"not recording this repository: {exc}")
+                return
+            if not acquired:
                 log.info("another process records %s; waiting to take over", self.root)
                 waiter = asyncio.ensure_future(self._lease.wait_acquire())
                 stopper = asyncio.ensure_future(stop.wait())
@@ -92,13 +113,46 @@ class Recorder:
             d for d in ((dirs.git_dir, dirs.common_dir) if dirs else ()) if not d.is_relative_to(self.root)
         }
         idle = asyncio.ensure_future(self._idle_loop(stop))
-        self.running = True
         try:
-            await watch_tree(self.root, tree_filter, self._on_batch, stop, watch_paths=sorted(extra))
+            await self._watch_until_stopped(tree_filter, sorted(extra), stop)
         finally:
             idle.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await idle
+
+    async def _watch_until_stopped(
+        self, tree_filter: TreeFilter, extra: list[Path], stop: asyncio.Event
+    ) -> None:
+        """Run the watcher; when it fails, say so and start it again (at once the first
+        time, then with a growing pause while it keeps failing), so one odd file or a
+        passing fault never ends recording."""
+        backoff = 0.0
+        while not stop.is_set():
+            started = asyncio.get_running_loop().time()
+            self.running = True
+            try:
+                await watch_tree(self.root, tree_filter, self._on_batch, stop, watch_paths=extra)
+                return
+            except Exception as exc:
+                self.running = False
+                self.restarts += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                await self._record_undecodable(tree_filter, exc)
+                if asyncio.get_running_loop().time() - started > RESTART_RESET:
+                    backoff = 0.0
+                self.scribe.warn(f"the file watcher failed ({self.last_error}); restarting it")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(MAX_RESTART_BACKOFF, max(0.5, backoff * 2))
+
+    async def _record_undecodable(self, tree_filter: TreeFilter, exc: BaseException) -> None:
+        """A file name that is not UTF-8 fails watchfiles' whole batch but is named in the
+        error: record it, escaped, like any other change."""
+        errors = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+        for error in errors:
+            path = undecodable_path(error)
+            if path is not None and (rel := tree_filter.relative(path)) is not None:
+                await self.record_changes((FileChange(rel, "modified"),))
 
     async def _on_batch(self, batch: TreeBatch) -> None:
         if batch.files:
@@ -206,7 +260,10 @@ class Recorder:
         try:
             subject, files = await git.commit_summary(self.root, head)
         except git.GitError as exc:
-            log.warning("cannot read commit %s: %s", head[:12], exc)
+            # Said to the user, not only logged: git gone (or broken) mid-session means
+            # commits are no longer recorded.
+            self.last_error = f"git: {exc}"
+            self.scribe.warn(f"cannot record commit {head[:12]}: {exc}")
             return
         await self.scribe.append_entry(
             f"{head[:7]} {subject}", kind="commit", session_id=session.id, files=files[:MAX_COMMIT_FILES]

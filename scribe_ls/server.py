@@ -33,14 +33,15 @@ from pygls.uris import to_fs_path
 
 from . import framing
 from ._version import __version__
+from .errors import ScribeError
 from .layout import find_repo_root
 from .protocol import (
     PROGRESS_TITLES,
     REQUESTS,
+    SHOW_MESSAGE,
     Capabilities,
     InitOptions,
     Notification,
-    ScribeError,
     command_name,
 )
 from .service import Scribe
@@ -303,8 +304,15 @@ class ScribeLanguageServer(LanguageServer):
             progress.tokens.pop(token, None)  # pygls keeps client tokens forever otherwise
 
     def push(self, event: Notification) -> None:
-        if self.notifications_enabled:
+        if event.method == SHOW_MESSAGE:
+            # A problem to show reaches even a client that silenced pushes.
+            self.show_message(event.params["type"], event.params["message"])
+        elif self.notifications_enabled:
             self.protocol.notify(event.method, event.params)
+
+    def show_message(self, level: int, message: str) -> None:
+        # pygls types LSP's own notifications: its params must be the lsprotocol class.
+        self.protocol.notify(SHOW_MESSAGE, types.ShowMessageParams(types.MessageType(level), message))
 
     def close_connection(self) -> None:
         self._on_exit(1)  # every transport's on_exit only schedules the close
@@ -339,6 +347,9 @@ class ScribeLanguageServer(LanguageServer):
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         self._remove_listener = self.service.add_listener(self.push)
         log.info("client %s attached to %s", params.client_info, self.service.root)
+        for level, message in self.service.notices:
+            # LSP allows showMessage while initialize is being answered.
+            self.show_message(level, message)
 
     async def detach(self) -> None:
         if self._remove_listener is not None:

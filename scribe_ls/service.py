@@ -20,55 +20,54 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import git, worklog
+from . import checks, git, worklog
 from ._version import __version__
+from .checks import BACKLOG_ID_RE, SESSION_STATUSES
 from .config import Config, load_config
+from .errors import (
+    METHOD_NOT_FOUND,
+    InvalidParams,
+    NoCurrentSession,
+    ScribeError,
+    SessionNotFound,
+    StoreUnavailable,
+    on_wire,
+)
 from .layout import find_repo_root
 from .protocol import (
     ACTIVITY,
     APPEND_ENTRY,
-    BACKLOG_ID_RE,
+    CONTEXT_FORMATS,
+    CONTEXT_SECTIONS,
     ENTRY_ADDED,
     GET_CONTEXT,
     GET_ENTRIES,
     GET_SESSION,
     LIST_SESSIONS,
-    METHOD_NOT_FOUND,
+    MESSAGE_ERROR,
+    MESSAGE_WARNING,
     REQUESTS,
     SEARCH,
     SESSION_CHANGED,
+    SHOW_MESSAGE,
     START_SESSION,
     STATUS,
     STOP_SESSION,
     SUMMARIZE,
     SUMMARY_READY,
     UPDATE_SESSION,
-    AppendEntryParams,
     Entry,
-    GetContextParams,
-    GetEntriesParams,
-    ListSessionsParams,
-    NoCurrentSession,
-    NoParams,
     Notification,
-    ScribeError,
-    SearchParams,
     Session,
-    SessionNotFound,
-    SessionRef,
-    StartSessionParams,
-    StoreUnavailable,
-    SummarizeParams,
-    UpdateSessionParams,
     backlog_id_from_branch,
     iso,
     params_object,
-    required_session_id,
     utc_now,
+    work_done_token,
 )
 from .redact import redact
 from .store import Store
@@ -158,6 +157,8 @@ class Scribe:
         self._context: ContextProvider | None = None
         self.recorder: Recorder | None = None
         self._recorder_task: asyncio.Task[None] | None = None
+        # (LSP MessageType, text): problems found at open, told once to each client.
+        self.notices: list[tuple[int, str]] = []
         self._handlers: dict[str, Callable[[Any, Progress | None], Awaitable[Any]]] = {
             START_SESSION: self._wire_start_session,
             STOP_SESSION: self._wire_stop_session,
@@ -176,11 +177,23 @@ class Scribe:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def open(self) -> Scribe:
+        """Open the store and start watching. A store that cannot be used (unsafe, damaged
+        beyond repair, unreadable) does not fail the open: every call then answers -32013
+        with the reason, and :attr:`notices` says it once to whoever connects."""
         if self._opened:
             return self
         for warning in self.config.warnings:
             log.warning("config: %s", warning)
-        await self.store.open()
+            self.notices.append((MESSAGE_WARNING, f"scribe-ls config: {warning}"))
+        try:
+            # Servers pay for a full quick_check once; a CLI verb only for the cheap probes.
+            await self.store.open(thorough=self.watching)
+        except StoreUnavailable as exc:
+            log.error("%s", exc.message)
+            self.notices.append((MESSAGE_ERROR, f"scribe-ls: {exc.message}"))
+            self._opened = True
+            return self
+        self.notices.extend((MESSAGE_WARNING, f"scribe-ls: {notice}") for notice in self.store.notices)
         # Every open, not only when .scribe/ is new: something else (the log file) may have
         # created the directory first. It is one small read when the line is there.
         await asyncio.to_thread(git.exclude_scribe_dir, self.root)
@@ -194,7 +207,12 @@ class Scribe:
             self._relay_task = asyncio.create_task(
                 watcher.watch_store(self.store.dir, self.relay_changes, self._stop)
             )
-        if self._record:
+        if self.watching and self.store.read_only is None:
+            # After a crash (or another process's), a worklog may be behind the store.
+            for key in await self.store.stale_worklog_keys():
+                log.info("worklog %s is behind the store; rendering it", key)
+                await self._render_key(key)
+        if self._record and self.store.read_only is None:
             from .recorder import Recorder
 
             self.recorder = Recorder(self)
@@ -249,6 +267,12 @@ class Scribe:
             except Exception:  # one broken client must not stop the others hearing it
                 log.exception("notification listener failed for %s", method)
 
+    def warn(self, message: str, *, level: int = MESSAGE_WARNING) -> None:
+        """A problem the user should see now (recording stopped, git gone): logged, and
+        pushed to every client as ``window/showMessage``."""
+        log.warning("%s", message)
+        self.emit(SHOW_MESSAGE, {"type": level, "message": f"scribe-ls: {message}"})
+
     def _emit_session(self, session: Session, change: str) -> None:
         self.emit(SESSION_CHANGED, {"session": session.to_wire(), "change": change})
 
@@ -287,17 +311,21 @@ class Scribe:
                 )
 
     async def _render(self, session: Session) -> None:
+        await self._render_key(session.worklog_key)
+
+    async def _render_key(self, key: str) -> None:
         try:
-            await self.store.render_worklog(session.worklog_key)
+            await self.store.render_worklog(key)
         except OSError as exc:
-            # The store already holds the data; a worklog that cannot be written is
-            # regenerated by `scribe-ls validate --fix`.
-            log.warning("could not write worklog %s: %s", session.worklog_key, exc)
+            # The store already holds the data; a worklog that cannot be written now is
+            # rendered again at the next server start (or by `scribe-ls validate --fix`).
+            log.warning("could not write worklog %s: %s", key, exc)
 
     # -- sessions ---------------------------------------------------------------------------
 
     async def session_or_current(self, session_id: str | None) -> Session:
         """The named session, or the current one (error -32011 if there is none)."""
+        session_id = checks.session_id(session_id)
         if session_id is not None:
             return await self.store.get_session(session_id)
         session = await self.store.current_session()
@@ -312,11 +340,16 @@ class Scribe:
         self,
         backlog_id: str | None = None,
         title: str | None = None,
-        tags: Sequence[str] = (),
+        tags: Sequence[str] | None = (),
         type: str | None = None,
         priority: str | None = None,
     ) -> Session:
         """Start a session, or return the open one for the same backlog item."""
+        backlog_id = checks.backlog_id(backlog_id)
+        title = checks.string(title, "title")
+        tags = checks.tags(tags)
+        type = checks.string(type, "type", max_len=64)
+        priority = checks.string(priority, "priority", max_len=64)
         branch = await git.current_branch(self.root)
         backlog_id = backlog_id or backlog_id_from_branch(branch)
         result, entries = await self.store.start_session(
@@ -353,15 +386,15 @@ class Scribe:
         *,
         status: str | None = None,
         title: str | None = None,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
+        add_tags: Sequence[str] | None = (),
+        remove_tags: Sequence[str] | None = (),
     ) -> Session:
         session, changes, entries = await self.store.update_session(
-            session_id,
-            status=status,
-            title=title,
-            add_tags=add_tags,
-            remove_tags=remove_tags,
+            checks.session_id(session_id, required=True),
+            status=checks.string(status, "status", choices=("active", "paused")),
+            title=checks.string(title, "title"),
+            add_tags=checks.tags(add_tags, "add_tags"),
+            remove_tags=checks.tags(remove_tags, "remove_tags"),
             max_active=self.config.max_active_sessions,
         )
         if entries:
@@ -412,7 +445,7 @@ class Scribe:
         return paused
 
     async def get_session(self, session_id: str) -> Session:
-        return await self.store.get_session(session_id)
+        return await self.store.get_session(checks.session_id(session_id, required=True))
 
     async def list_sessions(
         self,
@@ -420,9 +453,14 @@ class Scribe:
         status: str | None = None,
         backlog_id: str | None = None,
         tag: str | None = None,
-        limit: int = 50,
+        limit: int | None = 50,
     ) -> list[Session]:
-        return await self.store.list_sessions(status=status, backlog_id=backlog_id, tag=tag, limit=limit)
+        return await self.store.list_sessions(
+            status=checks.string(status, "status", choices=SESSION_STATUSES),
+            backlog_id=checks.backlog_id(backlog_id),
+            tag=checks.string(tag, "tag", max_len=checks.MAX_TAG),
+            limit=checks.integer(limit, "limit", low=1, high=checks.MAX_LIMIT, default=50),
+        )
 
     async def cleanup(self) -> list[Session]:
         """Stop every open session idle for longer than its idle timeout."""
@@ -440,33 +478,56 @@ class Scribe:
         text: str,
         kind: str = "note",
         session_id: str | None = None,
-        files: Sequence[str] = (),
+        files: Sequence[str] | None = (),
         *,
         stat_files: Sequence[str] = (),
+        request_id: str | None = None,
     ) -> Entry:
         """Add an entry; it is durable when this returns. Secrets are redacted first.
-        ``stat_files``: more paths that count as changed without being listed."""
+        ``stat_files``: more paths that count as changed without being listed.
+        ``request_id``: a client's id for this append; a retry with the same id returns the
+        entry stored the first time instead of storing it again."""
+        text = checks.text(text)
+        kind = checks.kind(kind)
+        files = checks.files(files)
+        request_id = checks.request_id(request_id)
         session = await self.session_or_current(session_id)
-        entry = await self.store.append_entry(session.id, kind, redact(text), files, stat_files)
+        entry = await self.store.append_entry(
+            session.id, kind, redact(text), files, stat_files, request_id=request_id
+        )
         await self._render(session)
         self._emit_entries([entry])
         return entry
 
-    async def note(self, text: str, kind: str = "note", *, files: Sequence[str] = ()) -> Entry:
+    async def note(self, text: str, kind: str = "note", *, files: Sequence[str] | None = ()) -> Entry:
         """Agent-friendly spelling of :meth:`append_entry` on the current session."""
         return await self.append_entry(text, kind=kind, files=files)
 
     async def get_entries(
-        self, session_id: str, *, after_id: int = 0, limit: int = 100, kinds: Sequence[str] = ()
+        self,
+        session_id: str,
+        *,
+        after_id: int | None = 0,
+        limit: int | None = 100,
+        kinds: Sequence[str] | None = (),
     ) -> tuple[list[Entry], int | None]:
-        return await self.store.get_entries(session_id, after_id=after_id, limit=limit, kinds=kinds)
+        return await self.store.get_entries(
+            checks.session_id(session_id, required=True),
+            after_id=checks.integer(after_id, "after_id", low=0, high=2**62, default=0),
+            limit=checks.integer(limit, "limit", low=1, high=checks.MAX_LIMIT, default=100),
+            kinds=checks.kinds(kinds),
+        )
 
     async def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
         """The newest ``limit`` entries of a session, oldest first."""
-        return await self.store.recent_entries(session_id, limit)
+        return await self.store.recent_entries(
+            checks.session_id(session_id, required=True),
+            checks.integer(limit, "limit", low=0, high=checks.MAX_LIMIT, default=10),
+        )
 
-    async def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        hits = await self.store.search(query, limit)
+    async def search(self, query: str, limit: int | None = 20) -> list[dict[str, Any]]:
+        query = checks.string(query, "query", max_len=1000, required=True)  # type: ignore[assignment]
+        hits = await self.store.search(query, checks.integer(limit, "limit", low=1, high=200, default=20))
         return [{"entry": e.to_wire(), "backlogId": b, "snippet": s} for e, b, s in hits]
 
     @property
@@ -480,17 +541,22 @@ class Scribe:
         session_id: str | None = None,
         *,
         sections: Sequence[str] | None = None,
-        max_chars: int = 12000,
-        format: str = "json",
+        max_chars: int | None = 12000,
+        format: str | None = "json",
     ) -> dict[str, Any]:
         """The context packet for a session (default: the current one), as
         ``scribe/getContext`` returns it."""
         from .context import ContextProvider, ContextRequest
-        from .protocol import CONTEXT_SECTIONS
 
+        session_id = checks.session_id(session_id)
+        chosen = checks.string_list(
+            sections, "sections", max_items=len(CONTEXT_SECTIONS), max_len=16, choices=CONTEXT_SECTIONS
+        )
+        budget = checks.integer(max_chars, "max_chars", low=1000, high=1_000_000, default=12000)
+        shape = checks.string(format, "format", choices=CONTEXT_FORMATS) or "json"
         if self._context is None:
             self._context = ContextProvider(self)
-        request = ContextRequest(session_id, tuple(sections or CONTEXT_SECTIONS), max_chars, format)
+        request = ContextRequest(session_id, chosen or CONTEXT_SECTIONS, budget, shape)
         return await self._context.get(request)
 
     async def summarize(
@@ -530,8 +596,13 @@ class Scribe:
         return summary.to_wire(session.id, str(path), markdown)
 
     async def status(self) -> dict[str, Any]:
-        counts = await self.store.counts()
-        current = await self.store.current_session()
+        """Answers even when the store cannot be used (``storeError`` says why)."""
+        counts, current, store_error = {"active": 0, "total": 0, "paused": 0}, None, None
+        try:
+            counts = await self.store.counts()
+            current = await self.store.current_session()
+        except StoreUnavailable as exc:
+            store_error = exc.message
         recorder = self.recorder
         return {
             "version": __version__,
@@ -541,11 +612,15 @@ class Scribe:
             "sessions": {"active": counts["active"], "total": counts["total"], "paused": counts["paused"]},
             "currentSessionId": current.id if current else None,
             "store": str(self.store.path),
+            "storeError": store_error,
+            "storeReadOnly": self.store.read_only is not None,
             "watcher": {
                 "running": bool(recorder and recorder.running),
                 "recorder": bool(recorder and recorder.holds_lease),
                 "events": recorder.events if recorder else 0,
                 "lastEventAt": recorder.last_event_at if recorder else None,
+                "lastError": recorder.last_error if recorder else None,
+                "restarts": recorder.restarts if recorder else 0,
             },
             # This status call itself is not waiting any more when it reads the count.
             "queue": {"pending": self.store.pending},
@@ -587,12 +662,9 @@ class Scribe:
 
     # -- JSON-RPC dispatch ------------------------------------------------------------------
 
-    @property
-    def methods(self) -> tuple[str, ...]:
-        return tuple(self._handlers)
-
     async def handle(self, method: str, params: Any, progress: Progress | None = None) -> Any:
-        """Answer one request: check params, call the API, return the JSON result.
+        """Answer one request: map the wire's names to the API's, call it, return the JSON
+        result. The API checks every value; an error names the field as the client sent it.
 
         Raises :class:`ScribeError` (with its JSON-RPC code) for anything the client did
         wrong or that cannot be done. ``progress`` hears how far a long request got.
@@ -600,58 +672,75 @@ class Scribe:
         handler = self._handlers.get(method)
         if handler is None:
             raise ScribeError(METHOD_NOT_FOUND, f"method not found: {method}")
-        return await handler(params, progress)
+        try:
+            return await handler(params_object(params), progress)
+        except InvalidParams as exc:
+            raise on_wire(exc) from None
 
-    async def _wire_start_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = StartSessionParams.from_wire(raw)
-        session = await self.start_session(p.backlog_id, p.title, p.tags, p.type, p.priority)
-        return session.to_wire()
-
-    async def _wire_stop_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        return (await self.stop_session(SessionRef.optional(raw).session_id)).to_wire()
-
-    async def _wire_update_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = UpdateSessionParams.from_wire(raw)
-        session = await self.update_session(
-            p.session_id, status=p.status, title=p.title, add_tags=p.add_tags, remove_tags=p.remove_tags
+    async def _wire_start_session(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        session = await self.start_session(
+            p.get("backlogId"), p.get("title"), p.get("tags"), p.get("type"), p.get("priority")
         )
         return session.to_wire()
 
-    async def _wire_get_session(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        return (await self.get_session(required_session_id(params_object(raw)))).to_wire()
+    async def _wire_stop_session(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        return (await self.stop_session(p.get("sessionId"))).to_wire()
 
-    async def _wire_list_sessions(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = ListSessionsParams.from_wire(raw)
+    async def _wire_update_session(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        session = await self.update_session(
+            p.get("sessionId"),
+            status=p.get("status"),
+            title=p.get("title"),
+            add_tags=p.get("addTags"),
+            remove_tags=p.get("removeTags"),
+        )
+        return session.to_wire()
+
+    async def _wire_get_session(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        return (await self.get_session(p.get("sessionId"))).to_wire()  # type: ignore[arg-type]
+
+    async def _wire_list_sessions(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
         sessions = await self.list_sessions(
-            status=p.status, backlog_id=p.backlog_id, tag=p.tag, limit=p.limit
+            status=p.get("status"), backlog_id=p.get("backlogId"), tag=p.get("tag"), limit=p.get("limit")
         )
         return {"sessions": [s.to_wire() for s in sessions]}
 
-    async def _wire_append_entry(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = AppendEntryParams.from_wire(raw)
-        return (await self.append_entry(p.text, p.kind, p.session_id, p.files)).to_wire()
+    async def _wire_append_entry(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        entry = await self.append_entry(
+            p.get("text"),  # type: ignore[arg-type]
+            p.get("kind"),  # type: ignore[arg-type]
+            p.get("sessionId"),
+            p.get("files"),
+            request_id=p.get("requestId"),
+        )
+        return entry.to_wire()
 
-    async def _wire_get_entries(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = GetEntriesParams.from_wire(raw)
+    async def _wire_get_entries(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
         entries, next_after = await self.get_entries(
-            p.session_id, after_id=p.after_id, limit=p.limit, kinds=p.kinds
+            p.get("sessionId"),  # type: ignore[arg-type]
+            after_id=p.get("afterId"),
+            limit=p.get("limit"),
+            kinds=p.get("kinds"),
         )
         return {"entries": [e.to_wire() for e in entries], "nextAfterId": next_after}
 
-    async def _wire_search(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = SearchParams.from_wire(raw)
-        return {"hits": await self.search(p.query, p.limit)}
+    async def _wire_search(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        return {"hits": await self.search(p.get("query"), p.get("limit"))}  # type: ignore[arg-type]
 
-    async def _wire_get_context(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        p = GetContextParams.from_wire(raw)
-        return await self.context(p.session_id, sections=p.sections, max_chars=p.max_chars, format=p.format)
+    async def _wire_get_context(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        return await self.context(
+            p.get("sessionId"),
+            sections=p.get("sections"),
+            max_chars=p.get("maxChars"),
+            format=p.get("format"),
+        )
 
-    async def _wire_status(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        NoParams.from_wire(raw)
+    async def _wire_status(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
         return await self.status()
 
-    async def _wire_summarize(self, raw: Any, progress: Progress | None = None) -> dict[str, Any]:
-        return await self.summarize(SummarizeParams.from_wire(raw).session_id, progress=progress)
+    async def _wire_summarize(self, p: Mapping[str, Any], progress: Progress | None) -> Any:
+        work_done_token(p)  # checked here; the server reports the progress
+        return await self.summarize(p.get("sessionId"), progress=progress)
 
 
 def _read_legacy(

@@ -15,12 +15,14 @@ that lets a process tell clients about writes made by other processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,23 +31,13 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from . import worklog
-from .layout import Layout, UnsafeStore
-from .protocol import (
-    Entry,
-    InvalidParams,
-    LimitReached,
-    Session,
-    SessionNotFound,
-    SessionStats,
-    StoreUnavailable,
-    iso,
-    parse_iso,
-    utc_now,
-)
+from .errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailable
+from .layout import DB_NAME, DB_SIDE_FILES, WORKLOGS, Layout, UnsafeStore
+from .protocol import Entry, Session, SessionStats, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -111,6 +103,30 @@ MIGRATIONS: dict[int, str] = {
     -- Paused by the idle timer (resumes on the next activity), not by the user.
     ALTER TABLE sessions ADD COLUMN paused_by_idle INTEGER NOT NULL DEFAULT 0;
     """,
+    3: """
+    -- The store itself refuses kinds it does not know (SQLite cannot add a CHECK to a
+    -- table, so the table is rebuilt, ids kept), and a client's request id makes a
+    -- retried append return the entry stored the first time.
+    CREATE TABLE entries_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL
+            CHECK (kind IN ('note', 'decision', 'idea', 'todo', 'activity', 'commit', 'system')),
+        text TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]',
+        request_id TEXT
+    );
+    INSERT INTO entries_v3 (id, session_id, at, kind, text, files)
+        SELECT id, session_id, at, kind, text, files FROM entries;
+    DROP TABLE entries;
+    ALTER TABLE entries_v3 RENAME TO entries;
+    CREATE INDEX entries_session ON entries(session_id, id);
+    CREATE UNIQUE INDEX entries_request ON entries(request_id) WHERE request_id IS NOT NULL;
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
 }
 
 # The change feed only has to cover the gap between a write and the other processes
@@ -164,6 +180,11 @@ class Store:
         self.origin = origin
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-store")
         self._conn: sqlite3.Connection | None = None
+        # Why the store cannot be used at all (set when open fails), or why it can only be
+        # read; and what open found and did (a damaged file moved aside), for the user.
+        self.unavailable: str | None = None
+        self.read_only: str | None = None
+        self.notices: list[str] = []
         # Store operations queued or running in the store thread (reported by scribe/status).
         self.pending = 0
         # key -> (last entry id, last heading, rendered text): lets a render append the new
@@ -177,32 +198,69 @@ class Store:
         self.pending += 1
         try:
             return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        except sqlite3.DatabaseError as exc:
-            raise StoreUnavailable(f"{exc} ({self.path})") from exc
+        except sqlite3.DatabaseError as exc:  # OperationalError included
+            raise StoreUnavailable(_with_hint(str(exc), self.dir)) from exc
         finally:
             self.pending -= 1
 
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreUnavailable("the store is closed")
+            raise StoreUnavailable(self.unavailable or "the store is closed")
         return self._conn
 
     def _tx(self) -> _Transaction:
+        if self.read_only is not None:
+            raise StoreUnavailable(
+                f"the store is read-only ({self.read_only}); reads work, writes do not. "
+                f"Make {self.dir} writable (or free disk space), then restart scribe-ls"
+            )
         return _Transaction(self.conn)
 
     @off_loop
-    def open(self) -> None:
-        """Open (creating if needed) and migrate."""
+    def open(self, *, thorough: bool = False) -> None:
+        """Open (creating if needed) and migrate.
+
+        A file that is not a readable scribe store (bad header, failing probes, and with
+        ``thorough`` a failing ``quick_check``) is moved aside and a new store is made; a
+        store that can be read but not written is opened read-only. What happened is in
+        :attr:`notices`; a store that cannot be used at all raises StoreUnavailable, and
+        every later call repeats why.
+        """
+        try:
+            self._open(thorough)
+        except StoreUnavailable as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self.unavailable = exc.detail
+            raise
+
+    def _open(self, thorough: bool) -> None:
         try:
             self.layout.ensure()
             self.layout.check_db_files()
         except UnsafeStore as exc:
             raise StoreUnavailable(str(exc)) from exc
         except OSError as exc:
-            raise StoreUnavailable(f"cannot create {self.dir}: {exc.strerror}") from exc
+            raise StoreUnavailable(_with_hint(f"cannot create {self.dir}: {exc.strerror}", self.dir)) from exc
+        if (problem := _header_problem(self.path)) is not None:
+            self._quarantine(problem)
+        try:
+            self._connect_and_migrate()
+            self._probe(thorough)
+        except sqlite3.OperationalError as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if not _cannot_write(exc):
+                raise StoreUnavailable(_with_hint(str(exc), self.dir)) from exc
+            self._open_read_only(str(exc))
+        except _Damaged as exc:
+            self._quarantine(str(exc))
+            self._connect_and_migrate()
+
+    def _connect_and_migrate(self) -> None:
         # Several processes may create the store at the same moment. Switching to WAL and
         # migrating take locks for which SQLite does not always call the busy handler, so
         # retry those few steps for a bounded time instead of failing the first open.
@@ -211,16 +269,90 @@ class Store:
             try:
                 self._conn = self._connect()
                 self._migrate()
-                break
-            except sqlite3.OperationalError as exc:
+                return
+            except sqlite3.DatabaseError as exc:
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
+                if not isinstance(exc, sqlite3.OperationalError):
+                    raise _Damaged(str(exc)) from exc  # "file is not a database", "malformed"
                 if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
 
+    def _probe(self, thorough: bool) -> None:
+        """Touch what every request needs, so damage shows now and not as failing writes."""
+        try:
+            self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            self.conn.execute("SELECT id FROM sessions LIMIT 1").fetchall()
+            self.conn.execute("SELECT id FROM entries ORDER BY id DESC LIMIT 1").fetchall()
+            # The FTS table's constructor reads its config: damage there fails every write.
+            probe = "SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'scribe' LIMIT 1"
+            self.conn.execute(probe).fetchall()
+            if thorough:
+                result = self.conn.execute("PRAGMA quick_check").fetchall()
+                if [row[0] for row in result] != ["ok"]:
+                    raise _Damaged(f"quick_check: {result[0][0]}")
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise _Damaged(str(exc)) from exc
+
+    def _quarantine(self, problem: str) -> None:
+        """Move a damaged store (and the worklogs rendered from it, the readable copy of its
+        data) aside under a dated name, so a new store can start."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+        moved = []
+        for suffix in ("", *DB_SIDE_FILES):
+            source = self.dir / f"{DB_NAME}{suffix}"
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(source, self.dir / f"{DB_NAME}.corrupt-{stamp}{suffix}")
+                moved.append(source.name)
+        worklogs = f"{WORKLOGS}.corrupt-{stamp}"
+        with contextlib.suppress(FileNotFoundError, OSError):
+            os.rename(self.layout.worklog_dir, self.dir / worklogs)
+            self.layout.reset()
+            self.layout.ensure()
+        message = (
+            f"{self.path} was damaged ({problem}) and was moved aside as {DB_NAME}.corrupt-{stamp}; "
+            f"a new, empty store was made. Its worklogs are in .scribe/{worklogs}: "
+            f"`scribe-ls import .scribe/{worklogs}` brings their sessions back"
+        )
+        log.error("%s", message)
+        self.notices.append(message)
+
+    def _open_read_only(self, reason: str) -> None:
+        """Serve reads from a store that cannot be written (read-only disk, full disk)."""
+        if not self.path.exists():
+            raise StoreUnavailable(_with_hint(f"cannot create {self.path}: {reason}", self.dir))
+        uri = f"file:{urllib.parse.quote(str(self.path))}"
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(uri + query, uri=True, isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
+            except sqlite3.DatabaseError:
+                continue
+            if version != SCHEMA_VERSION:
+                conn.close()
+                raise StoreUnavailable(
+                    f"{self.path} is read-only ({reason}) and has schema version {version}, "
+                    f"not {SCHEMA_VERSION}: make {self.dir} writable so it can be upgraded"
+                )
+            self._conn = conn
+            self.read_only = reason
+            message = f"{self.path} is read-only ({reason}): reads work, writes are refused"
+            log.warning("%s", message)
+            self.notices.append(message)
+            return
+        raise StoreUnavailable(_with_hint(f"cannot open {self.path}: {reason}", self.dir))
+
     def _connect(self) -> sqlite3.Connection:
+        self.layout.check_db_files()
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
@@ -319,12 +451,13 @@ class Store:
         files: Sequence[str],
         at: str,
         stat_files: Sequence[str] = (),
+        request_id: str | None = None,
     ) -> int:
         """Insert an entry; ``stat_files`` are further paths that count as changed (an
         activity entry lists ten paths but every changed path counts in the stats)."""
         cursor = self.conn.execute(
-            "INSERT INTO entries (session_id, at, kind, text, files) VALUES (?, ?, ?, ?, ?)",
-            (session_id, at, kind, text, json.dumps(list(files))),
+            "INSERT INTO entries (session_id, at, kind, text, files, request_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, at, kind, text, json.dumps(list(files)), request_id),
         )
         entry_id = cursor.lastrowid
         assert entry_id is not None
@@ -591,12 +724,26 @@ class Store:
 
     @off_loop
     def append_entry(
-        self, session_id: str, kind: str, text: str, files: Sequence[str], stat_files: Sequence[str] = ()
+        self,
+        session_id: str,
+        kind: str,
+        text: str,
+        files: Sequence[str],
+        stat_files: Sequence[str] = (),
+        *,
+        request_id: str | None = None,
     ) -> Entry:
+        """Append an entry (durable on return). With a ``request_id`` seen before, the entry
+        stored then is returned and nothing is added: a client that lost the answer to an
+        append (a crash, a dropped connection) can retry it safely."""
         now = iso(utc_now())
-        with self._tx():
+        with self._tx() as conn:
+            if request_id is not None:
+                row = conn.execute("SELECT * FROM entries WHERE request_id = ?", (request_id,)).fetchone()
+                if row is not None:
+                    return self._entry(row)
             self._session_row(session_id)
-            entry_id = self._insert_entry(session_id, kind, text, files, now, stat_files)
+            entry_id = self._insert_entry(session_id, kind, text, files, now, stat_files, request_id)
         return Entry(id=entry_id, session_id=session_id, at=now, kind=kind, text=text, files=tuple(files))
 
     @off_loop
@@ -788,6 +935,25 @@ class Store:
         return path
 
     @off_loop
+    def stale_worklog_keys(self) -> list[str]:
+        """Worklogs whose last render (its state file) ended before the store's newest
+        entry of that key, or that are missing: what a crash can leave behind."""
+        rows = self.conn.execute(
+            "SELECT COALESCE(s.backlog_id, s.id) AS key, MAX(e.id) AS last FROM sessions s"
+            " JOIN entries e ON e.session_id = s.id GROUP BY key"
+        ).fetchall()
+        stale = []
+        for row in rows:
+            try:
+                state = json.loads(self.layout.read_text(self.layout.render_state_path(row["key"])) or "{}")
+                behind = int(state.get("lastId", 0)) < row["last"]
+            except (OSError, ValueError, TypeError, AttributeError):
+                behind = True
+            if behind or self.layout.stat(self.worklog_path(row["key"])) is None:
+                stale.append(row["key"])
+        return stale
+
+    @off_loop
     def worklog_keys(self) -> list[str]:
         rows = self.conn.execute("SELECT DISTINCT COALESCE(backlog_id, id) AS key FROM sessions ORDER BY key")
         return [row["key"] for row in rows]
@@ -867,6 +1033,46 @@ class Store:
             self._record(session_id, "stopped")
             self._rendered.pop(backlog_id, None)
             return self._session(self._session_row(session_id))
+
+
+class _Damaged(Exception):
+    """The database file is not a readable scribe store."""
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _header_problem(path: Path) -> str | None:
+    """Why the file at ``path`` cannot be an SQLite database, if its first bytes say so."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(100)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if not head:
+        return None  # an empty file is an empty database
+    if not head.startswith(_SQLITE_HEADER):
+        return "its header is not an SQLite header"
+    if len(head) < 100:
+        return "it is truncated"
+    return None
+
+
+def _cannot_write(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk i/o", "full"))
+
+
+def _with_hint(message: str, directory: Path) -> str:
+    """An SQLite or OS error, with what the user can do about it."""
+    lowered = message.lower()
+    if "full" in lowered or "no space" in lowered:
+        return f"{message}: the disk is full; free some space and retry"
+    if "readonly" in lowered or "read-only" in lowered or "permission" in lowered:
+        return f"{message}: {directory} cannot be written; make it writable and retry"
+    return message
 
 
 class _Transaction:

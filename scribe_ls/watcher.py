@@ -19,6 +19,7 @@ import fcntl
 import fnmatch
 import logging
 import os
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,37 @@ STEP_MS = 10
 MAX_SCANNED_FILES = 20_000
 
 _CHANGE_NAMES = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
+
+# watchfiles (Rust) cannot hand over a path that is not UTF-8 and fails the whole batch,
+# naming the path with Rust's escapes: Unable to decode path "/repo/bad\xFF.txt" to string
+_UNDECODABLE_RE = re.compile(r'Unable to decode path "(.*)" to string')
+_RUST_ESCAPE_RE = re.compile(r"\\x([0-9A-Fa-f]{2})|\\(.)")
+
+
+def printable_path(path: str) -> str:
+    """A path as it is recorded: bytes that are not UTF-8 (``os`` hands them over as
+    surrogates) become ``\\xff`` escapes, so every path can be stored and sent."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def undecodable_path(error: BaseException) -> str | None:
+    """The path a watchfiles decode failure names, as a str with surrogate escapes."""
+    match = _UNDECODABLE_RE.search(str(error))
+    if match is None:
+        return None
+    raw = bytearray()
+    position = 0
+    text = match.group(1)
+    for found in _RUST_ESCAPE_RE.finditer(text):
+        raw += text[position : found.start()].encode("utf-8")
+        raw += bytes([int(found.group(1), 16)]) if found.group(1) else found.group(2).encode("utf-8")
+        position = found.end()
+    raw += text[position:].encode("utf-8")
+    return os.fsdecode(bytes(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +217,7 @@ class TreeFilter:
         """The work-tree path to record, or None for anything we never record."""
         if not path.startswith(self._root_prefix):
             return None
-        rel = path[len(self._root_prefix) :].replace(os.sep, "/")
+        rel = printable_path(path[len(self._root_prefix) :].replace(os.sep, "/"))
         first = rel.split("/", 1)[0]
         if first in (".git", SCRIBE_DIR):
             return None

@@ -12,7 +12,7 @@ import pytest
 
 from scribe_ls import Scribe, fetch_scribe_context
 from scribe_ls.client import ScribeClient
-from scribe_ls.protocol import ScribeError
+from scribe_ls.errors import ScribeError
 
 from .conftest import git
 

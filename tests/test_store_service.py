@@ -12,7 +12,7 @@ import pytest
 
 from scribe_ls import Scribe
 from scribe_ls.config import Config, load_config
-from scribe_ls.protocol import LimitReached, NoCurrentSession, ScribeError, SessionNotFound
+from scribe_ls.errors import LimitReached, NoCurrentSession, ScribeError, SessionNotFound
 from scribe_ls.store import SCHEMA_VERSION
 
 pytestmark = pytest.mark.timeout(60)
@@ -112,9 +112,13 @@ async def test_schema_is_versioned_and_newer_schema_is_refused(repo: Path) -> No
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(ScribeError) as info:
-        async with Scribe(repo):
-            pass
+    # The service still opens (a server still answers initialize); every call says why
+    # the store cannot be used, and the notice for clients says it once.
+    async with Scribe(repo) as scribe:
+        with pytest.raises(ScribeError) as info:
+            await scribe.list_sessions()
+        assert any("upgrade scribe-ls" in text for _, text in scribe.notices)
+        assert (await scribe.status())["storeError"] == info.value.message
     assert info.value.code == -32013 and "upgrade scribe-ls" in info.value.message
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scribe_ls.client import ScribeClient, SyncClient
-from scribe_ls.protocol import ScribeError
+from scribe_ls.errors import ScribeError
 
 from .conftest import SERVER, git
 
@@ -180,9 +180,16 @@ def test_sync_client_for_scripts(repo: Path) -> None:
 async def test_unusable_store_is_a_clear_error(repo: Path) -> None:
     (repo / ".scribe").write_text("a file where the store directory should be")
     client = await ScribeClient.spawn(repo, initialize=False)
+    # initialize still succeeds: a client learns what is wrong instead of a chain of -32002.
+    await client.initialize(repo)
+    shown = await client.next_notification("window/showMessage")
+    while shown["type"] != 1:  # warnings first (the config in .scribe/ cannot be read either)
+        shown = await client.next_notification("window/showMessage")
+    assert ".scribe" in shown["message"] and "store unavailable" in shown["message"]
     with pytest.raises(ScribeError) as info:
-        await client.initialize(repo)
+        await client.request("scribe/startSession", {})
     assert info.value.code == -32013 and ".scribe" in info.value.message
+    assert (await client.request("scribe/status", {}))["storeError"] == info.value.message
     await client.close()
 
 
