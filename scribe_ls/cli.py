@@ -349,11 +349,12 @@ async def _cleanup(scribe: Scribe, args: argparse.Namespace) -> int:
 
 async def _validate(scribe: Scribe, args: argparse.Namespace) -> int:
     problems = list(await scribe.store.integrity_check())
+    quarantined = [str(scribe.store.dir / name) for name in scribe.store.layout.quarantined()]
     fixed = []
     for key in await scribe.store.worklog_keys():
         path = scribe.store.worklog_path(key)
         expected = await scribe.store.expected_worklog(key)
-        actual = await asyncio.to_thread(_read_or_none, path)
+        actual = await asyncio.to_thread(scribe.store.layout.read_text, path)
         if actual == expected:
             continue
         if args.fix:
@@ -362,22 +363,17 @@ async def _validate(scribe: Scribe, args: argparse.Namespace) -> int:
         else:
             problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
     if args.json:
-        _print_json({"ok": not problems, "problems": problems, "fixed": fixed})
+        _print_json({"ok": not problems, "problems": problems, "fixed": fixed, "quarantined": quarantined})
     else:
         for line in problems:
             print(f"problem: {line}")
         for line in fixed:
             print(f"fixed: {line}")
+        for line in quarantined:
+            print(f"quarantined: {line} (a damaged store moved aside; see scribe-ls import)")
         if not problems:
             print(f"ok: store {scribe.store.path} and worklogs are consistent")
     return 0 if not problems else 1
-
-
-def _read_or_none(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
 
 
 async def _context(scribe: Scribe, args: argparse.Namespace) -> int:

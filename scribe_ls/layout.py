@@ -294,6 +294,14 @@ class Layout:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def quarantined(self) -> list[str]:
+        """Damaged stores (and their worklogs) moved aside at open, oldest first."""
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return []
+        return sorted(n for n in names if f"{DB_NAME}.corrupt-" in n or n.startswith(f"{WORKLOGS}.corrupt-"))
+
     def list_names(self, directory: Path, suffix: str) -> list[str]:
         """Names of regular files in a directory here that end with ``suffix``."""
         try:

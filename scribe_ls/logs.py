@@ -14,6 +14,9 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
+from .layout import UnsafeStore
+from .redact import redact
+
 if TYPE_CHECKING:
     from .config import Config
     from .layout import Layout
@@ -29,8 +32,10 @@ def escape_controls(text: str) -> str:
 
 
 class OneLineFormatter(logging.Formatter):
+    """One line per record, controls escaped and secrets redacted (a log is on disk too)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return escape_controls(super().format(record))
+        return escape_controls(redact(super().format(record)))
 
 
 class NoFollowFileHandler(logging.FileHandler):
@@ -71,10 +76,15 @@ def setup_logging(layout: Layout | None, config: Config, *, stderr: bool = True)
             layout.ensure()
             # A long-running server rotates; a one-shot CLI verb appends to what it rotates.
             handlers.append(_rotating_handler(layout) if stderr else NoFollowFileHandler(layout))
+        except UnsafeStore:
+            pass  # the store refuses the same directory and says so once, to the user
         except OSError as exc:
-            print(
-                f"scribe-ls: not logging to {layout.log_path}: {escape_controls(str(exc))}", file=sys.stderr
-            )
+            problem = escape_controls(str(exc))
+            print(f"scribe-ls: not logging to {layout.log_path}: {problem}", file=sys.stderr)
+    if not handlers:
+        # Without one, logging's last resort prints warnings on stderr: a CLI verb reports
+        # its own errors, once.
+        handlers.append(logging.NullHandler())
     for handler in handlers:
         handler.setFormatter(formatter)
     logging.basicConfig(level=level, handlers=handlers, force=True)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import git
 from .protocol import ACTIVITY, iso, utc_now
+from .redact import redact
 from .watcher import (
     FileChange,
     IgnoreRules,
@@ -136,7 +137,9 @@ class Recorder:
             except Exception as exc:
                 self.running = False
                 self.restarts += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                # watchfiles wraps its errors in a task group's ExceptionGroup: say the cause.
+                cause = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
+                self.last_error = f"{type(cause).__name__}: {cause}"[:500]
                 await self._record_undecodable(tree_filter, exc)
                 if asyncio.get_running_loop().time() - started > RESTART_RESET:
                     backoff = 0.0
@@ -208,7 +211,8 @@ class Recorder:
         payload: dict[str, Any] = {
             "sessionId": self._push_session,
             "at": iso(utc_now()),
-            "files": [f.to_wire() for f in self._unpushed.values()],
+            # A file's name can hold a secret too (`password=hunter2.txt`).
+            "files": [{"path": redact(f.path), "change": f.change} for f in self._unpushed.values()],
             "count": self._unpushed_count,
         }
         self._unpushed, self._unpushed_count = {}, 0

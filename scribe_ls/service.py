@@ -69,7 +69,7 @@ from .protocol import (
     utc_now,
     work_done_token,
 )
-from .redact import redact
+from .redact import redact, redact_all
 from .store import Store
 
 if TYPE_CHECKING:
@@ -201,7 +201,8 @@ class Scribe:
         if self._relay:
             from . import watcher  # watchfiles is a server's cost, not a CLI verb's
 
-            await self.store.prune_changes()
+            if self.store.read_only is None:
+                await self.store.prune_changes()
             self._last_change = await self.store.last_change_id()
             self._data_version = await self.store.data_version()
             self._relay_task = asyncio.create_task(
@@ -352,11 +353,13 @@ class Scribe:
         priority = checks.string(priority, "priority", max_len=64)
         branch = await git.current_branch(self.root)
         backlog_id = backlog_id or backlog_id_from_branch(branch)
+        # Secrets are redacted in everything stored: a branch or a title can hold one too.
+        branch = redact(branch) if branch else branch
         result, entries = await self.store.start_session(
             backlog_id=backlog_id,
-            title=title or backlog_id or (f"Work on {branch}" if branch else "Untitled session"),
+            title=redact(title or backlog_id or (f"Work on {branch}" if branch else "Untitled session")),
             branch=branch,
-            tags=tags,
+            tags=redact_all(tags),
             type=type or DEFAULT_TYPE,
             priority=priority or DEFAULT_PRIORITY,
             idle_timeout=self.config.idle_timeout,
@@ -389,12 +392,15 @@ class Scribe:
         add_tags: Sequence[str] | None = (),
         remove_tags: Sequence[str] | None = (),
     ) -> Session:
+        session_id = checks.session_id(session_id, required=True)  # type: ignore[assignment]
+        status = checks.string(status, "status", choices=("active", "paused"))
+        title = checks.string(title, "title")
         session, changes, entries = await self.store.update_session(
-            checks.session_id(session_id, required=True),
-            status=checks.string(status, "status", choices=("active", "paused")),
-            title=checks.string(title, "title"),
-            add_tags=checks.tags(add_tags, "add_tags"),
-            remove_tags=checks.tags(remove_tags, "remove_tags"),
+            session_id,
+            status=status,
+            title=redact(title) if title else None,
+            add_tags=redact_all(checks.tags(add_tags, "add_tags")),
+            remove_tags=redact_all(checks.tags(remove_tags, "remove_tags")),
             max_active=self.config.max_active_sessions,
         )
         if entries:
@@ -409,6 +415,7 @@ class Scribe:
         current session on the new branch; another backlog id pauses the current session
         and starts or resumes that item's session."""
         new_id = backlog_id_from_branch(new)
+        new = redact(new) if new else new
         current = await self.store.current_session()
         log.info("branch %s -> %s", old, new)
         if current is not None and (new_id is None or current.backlog_id == new_id):
@@ -493,7 +500,7 @@ class Scribe:
         request_id = checks.request_id(request_id)
         session = await self.session_or_current(session_id)
         entry = await self.store.append_entry(
-            session.id, kind, redact(text), files, stat_files, request_id=request_id
+            session.id, kind, redact(text), redact_all(files), redact_all(stat_files), request_id=request_id
         )
         await self._render(session)
         self._emit_entries([entry])
@@ -643,8 +650,8 @@ class Scribe:
             last = items[-1].at if items else (legacy.last_activity if legacy else None) or started
             session = await self.store.import_session(
                 backlog_id=backlog_id,
-                title=(legacy.description if legacy else None) or backlog_id,
-                tags=legacy.tags if legacy else (),
+                title=redact((legacy.description if legacy else None) or backlog_id),
+                tags=redact_all(legacy.tags) if legacy else (),
                 type=(legacy.session_type if legacy else None) or DEFAULT_TYPE,
                 priority=(legacy.priority if legacy else None) or DEFAULT_PRIORITY,
                 idle_timeout=(legacy.idle_timeout if legacy else None) or self.config.idle_timeout,

@@ -286,17 +286,36 @@ class Store:
             self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             self.conn.execute("SELECT id FROM sessions LIMIT 1").fetchall()
             self.conn.execute("SELECT id FROM entries ORDER BY id DESC LIMIT 1").fetchall()
-            # The FTS table's constructor reads its config: damage there fails every write.
-            probe = "SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'scribe' LIMIT 1"
-            self.conn.execute(probe).fetchall()
+            self._probe_search_index()
             if thorough:
                 result = self.conn.execute("PRAGMA quick_check").fetchall()
                 if [row[0] for row in result] != ["ok"]:
                     raise _Damaged(f"quick_check: {result[0][0]}")
-        except sqlite3.OperationalError:
-            raise
+        except sqlite3.OperationalError as exc:
+            if _cannot_write(exc) or "locked" in str(exc):
+                raise
+            raise _Damaged(str(exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise _Damaged(str(exc)) from exc
+
+    def _probe_search_index(self) -> None:
+        """The FTS index is derived from ``entries``: damage there (every write fails in
+        its constructor) is repaired by rebuilding it, keeping every entry."""
+        probe = "SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'scribe' LIMIT 1"
+        try:
+            self.conn.execute(probe).fetchall()
+            return
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        with self._tx() as conn:
+            # A damaged config row stops even 'rebuild'; FTS5 keeps its format version there.
+            conn.execute("DELETE FROM entries_fts_config")
+            conn.execute("INSERT INTO entries_fts_config (k, v) VALUES ('version', 4)")
+            conn.execute("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
+        self.conn.execute(probe).fetchall()
+        message = f"the search index of {self.path} was damaged ({problem}); it was rebuilt from the entries"
+        log.warning("%s", message)
+        self.notices.append(message)
 
     def _quarantine(self, problem: str) -> None:
         """Move a damaged store (and the worklogs rendered from it, the readable copy of its
@@ -1026,7 +1045,8 @@ class Store:
                 ),
             )
             for item in items:
-                self._insert_entry(session_id, item.kind, redact(item.text), item.files, iso(item.at))
+                files = tuple(redact(path) for path in item.files)
+                self._insert_entry(session_id, item.kind, redact(item.text), files, iso(item.at))
             conn.execute(
                 "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (last_activity_at, session_id)
             )
