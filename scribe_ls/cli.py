@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     verbs.add_parser("cleanup", parents=[common], help="stop sessions idle past their timeout")
 
+    redact = verbs.add_parser(
+        "redact", parents=[common], help="print a file with secrets redacted, or --check what would be"
+    )
+    redact.add_argument("path", metavar="FILE", help="the file; '-' reads stdin")
+    redact.add_argument(
+        "--check", action="store_true", help="list what would be redacted (exit 1 if anything would)"
+    )
+
     validate = verbs.add_parser("validate", parents=[common], help="check the store and the worklogs")
     validate.add_argument("--fix", action="store_true", help="re-render worklogs that differ")
 
@@ -150,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv or ["serve"])
         if args.verb == "serve":
             return _serve(args)
+        if args.verb == "redact":
+            return _redact(args)  # reads a file; no store needed
         return asyncio.run(_run_verb(args))
     except UsageError as exc:
         print(f"scribe-ls: {exc}", file=sys.stderr)
@@ -193,6 +203,34 @@ def _serve(args: argparse.Namespace) -> int:
             return server.serve_tcp(host, port, token=token, max_message_bytes=limit)
         return server.serve_ws(host, port, token=token, origins=args.allow_origin, max_message_bytes=limit)
     return server.serve_stdio(max_message_bytes=limit)
+
+
+def _redact(args: argparse.Namespace) -> int:
+    from .redact import findings, redact
+
+    try:
+        if args.path == "-":
+            text = sys.stdin.read()
+        else:
+            text = Path(args.path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"FILE: cannot read {args.path}: {exc.strerror}") from None
+    if not args.check:
+        sys.stdout.write(redact(text))
+        return 0
+    found = []
+    for finding in findings(text):
+        line_no = text.count("\n", 0, finding.start) + 1
+        line = text.splitlines()[line_no - 1] if text else ""
+        found.append({"path": args.path, "line": line_no, "shape": finding.shape, "text": redact(line)})
+    if args.json:
+        _print_json({"findings": found})
+    elif not found:
+        print(f"no secrets found in {args.path}")
+    else:
+        for item in found:
+            print(f"{item['path']}:{item['line']}: {item['shape']}: {item['text']}")
+    return 1 if found else 0
 
 
 def _host_port(option: str, value: str) -> tuple[str, int]:

@@ -56,6 +56,17 @@ UNAUTHORIZED = -32014
 MAX_IN_FLIGHT = 64
 
 
+class _NoDeserializeTraceback(logging.Filter):
+    """pygls logs a whole traceback for params it cannot structure; that is a client's
+    mistake, answered -32602 and logged in one line by ScribeProtocol instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unable to deserialize message")
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_NoDeserializeTraceback())
+
+
 class ScribeRpcError(JsonRpcException):
     """A :class:`ScribeError` on its way to the client: an expected answer, not a crash."""
 
@@ -101,9 +112,10 @@ class ScribeProtocol(LanguageServerProtocol):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
+            cause = str(exc.__cause__ or exc).splitlines()[0]
+            log.warning("cannot read the params of %s: %s", str(data.get("method"))[:80], cause)
             if is_message and "id" in data:
-                cause = exc.__cause__ or exc
-                return _UnreadableRequest(data["id"], str(data["method"]), "2.0", str(cause).splitlines()[0])
+                return _UnreadableRequest(data["id"], str(data["method"]), "2.0", cause)
             raise
 
     def receive(self, body: bytes | str) -> None:
