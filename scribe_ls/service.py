@@ -198,6 +198,16 @@ class Scribe:
         # created the directory first. It is one small read when the line is there.
         await asyncio.to_thread(git.exclude_scribe_dir, self.root)
         self._opened = True
+        try:
+            await self._start_watching()
+        except StoreUnavailable as exc:
+            # The store opened but cannot be written after all (a disk that filled or went
+            # read-only): serve what can be served, say why nothing is recorded.
+            log.error("not watching: %s", exc.message)
+            self.notices.append((MESSAGE_ERROR, f"scribe-ls: not recording: {exc.message}"))
+        return self
+
+    async def _start_watching(self) -> None:
         if self._relay:
             from . import watcher  # watchfiles is a server's cost, not a CLI verb's
 
@@ -218,7 +228,6 @@ class Scribe:
 
             self.recorder = Recorder(self)
             self._recorder_task = asyncio.create_task(self.recorder.run(self._stop))
-        return self
 
     async def close(self) -> None:
         if not self._opened:

@@ -244,6 +244,10 @@ class Store:
             raise StoreUnavailable(str(exc)) from exc
         except OSError as exc:
             raise StoreUnavailable(_with_hint(f"cannot create {self.dir}: {exc.strerror}", self.dir)) from exc
+        if _read_only_mount(self.dir):
+            # SQLite would open it and fail at the first write: say so now, serve reads.
+            self._open_read_only("the file system is mounted read-only")
+            return
         if (problem := _header_problem(self.path)) is not None:
             self._quarantine(problem)
         try:
@@ -1078,6 +1082,13 @@ def _header_problem(path: Path) -> str | None:
     if len(head) < 100:
         return "it is truncated"
     return None
+
+
+def _read_only_mount(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _cannot_write(exc: sqlite3.OperationalError) -> bool:

@@ -44,8 +44,11 @@ IDS = [f"{shape}-{index}" for index, (shape, _, _) in enumerate(SAMPLES)]
 SURFACES = ["store", "worklog", "summary", "packet-json", "packet-markdown", "search", "pushes", "log"]
 
 
-def test_every_shape_in_the_table_has_a_sample() -> None:
+def test_every_shape_in_the_table_has_a_sample_and_a_line_in_the_readme() -> None:
     assert {shape.name for shape in SHAPES} == {name for name, _, _ in SAMPLES}
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for shape in SHAPES:
+        assert f"| `{shape.name}` | {shape.description} |" in readme
 
 
 @pytest.mark.parametrize(("shape", "line", "secret"), SAMPLES, ids=IDS)

@@ -1,0 +1,411 @@
+"""The fault suite, longer than CI's: what breaks scribe-ls from outside, counted.
+
+- fuzz: random requests to every method (fixed seed; values include lone surrogates, NULs,
+  huge numbers, nested "jsonrpc" objects, wrong types) plus raw frame damage (bad lengths,
+  junk, lowercase headers); counts server deaths, hangs (no answer in 10 s) and answers
+  outside the protocol's codes;
+- concurrency: 8 servers x 100 appends over stdio plus 4 CLI writers on one store; every
+  acknowledged entry must be in the store;
+- kill -9: a server killed at a random moment while appends are in flight, again and
+  again; what it acknowledged must survive, and the next start renders the worklog;
+- full and read-only disk (a small tmpfs, where root can mount one): writes answer -32013,
+  nothing acknowledged is lost, reads go on;
+- hostile repository: a clone with tracked .scribe/ links; files changed outside it.
+
+Targets: crashes 0, hangs 0, acknowledged entries lost 0, files changed outside 0.
+
+    python bench/faults.py [--fuzz 5000] [--kills 10] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from scribe_ls.client import ScribeClient
+from scribe_ls.errors import ScribeError
+from scribe_ls.protocol import REQUESTS
+
+SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
+ALLOWED = {-32600, -32601, -32602, -32700, -32010, -32011, -32012, -32013}
+FIELDS = {
+    "scribe/startSession": ["backlogId", "title", "tags", "type", "priority"],
+    "scribe/stopSession": ["sessionId"],
+    "scribe/updateSession": ["sessionId", "status", "title", "addTags", "removeTags"],
+    "scribe/getSession": ["sessionId"],
+    "scribe/listSessions": ["status", "backlogId", "tag", "limit"],
+    "scribe/appendEntry": ["text", "kind", "sessionId", "files", "requestId"],
+    "scribe/getEntries": ["sessionId", "afterId", "limit", "kinds"],
+    "scribe/search": ["query", "limit"],
+    "scribe/status": [],
+    "scribe/getContext": ["sessionId", "sections", "maxChars", "format"],
+    "scribe/summarize": ["sessionId", "workDoneToken"],
+}
+ODD = [
+    "\ud800",
+    "\udfff",
+    "\x00",
+    "\n",
+    "\u2028",
+    "é",
+    "🙂",
+    '"',
+    "B-",
+    "B-\u0661",  # an Arabic-Indic digit
+    "../",
+    "B-4242",
+    "note",
+    "json",
+]
+
+
+async def run(
+    *command: str, cwd: Path | None = None, check: bool = False
+) -> subprocess.CompletedProcess[bytes]:
+    """A blocking process run, off the event loop."""
+    return await asyncio.to_thread(subprocess.run, list(command), cwd=cwd, capture_output=True, check=check)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def make_repo(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q", "-b", "feature/B-4242-faults")
+    git(root, "config", "user.email", "bench@example.com")
+    git(root, "config", "user.name", "Bench")
+    (root / "README.md").write_text("# bench\n")
+    git(root, "add", "README.md")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def random_value(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth < 3 and roll < 0.12:
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    if depth < 3 and roll < 0.22:
+        return {random_string(rng): random_value(rng, depth + 1) for _ in range(rng.randrange(4))}
+    if roll < 0.27:
+        return {"jsonrpc": "2.0", "id": rng.randrange(9), "method": rng.choice(["exit", "shutdown"])}
+    return rng.choice(
+        [
+            None,
+            True,
+            False,
+            rng.randrange(-(2**70), 2**70),
+            rng.random() * 1e6,
+            random_string(rng),
+            rng.choice(ODD),
+        ]
+    )
+
+
+def random_string(rng: random.Random) -> str:
+    pieces = [
+        rng.choice(ODD) if rng.random() < 0.3 else chr(rng.randrange(32, 0x2FFF))
+        for _ in range(rng.randrange(20))
+    ]
+    return "".join(pieces)
+
+
+def random_params(rng: random.Random, method: str) -> Any:
+    if rng.random() < 0.15:
+        return random_value(rng)
+    return {name: random_value(rng) for name in FIELDS[method] if rng.random() < 0.6}
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def damaged_frame(rng: random.Random, body: bytes) -> bytes:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return b"content-length: %d\r\n\r\n" % len(body) + body
+    if kind == 1:
+        return b"Content-Length: %d\r\n\r\n" % (len(body) + rng.randrange(1, 5)) + body
+    if kind == 2:
+        return b"Content-Length: %d\r\n\r\n" % max(1, len(body) - rng.randrange(1, 5)) + body
+    return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) + frame(body)
+
+
+# -- fuzz -------------------------------------------------------------------------------------
+
+
+async def fuzz(root: Path, count: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    result = {"requests": 0, "crashes": 0, "hangs": 0, "bad_codes": 0, "damaged_frames": 0}
+    client = await ScribeClient.spawn(root)
+    methods = sorted(FIELDS)
+    for index in range(count):
+        method = rng.choice(methods)
+        params = random_params(rng, method)
+        result["requests"] += 1
+        if rng.random() < 0.05:
+            # A damaged frame, then a request that must still be answered.
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": f"junk-{index}", "method": method, "params": params}
+            ).encode()
+            client._writer.write(damaged_frame(rng, body))
+            result["damaged_frames"] += 1
+            method, params = "scribe/status", {}
+        try:
+            await client.request(method, params, timeout=10)
+        except ScribeError as exc:
+            if exc.code not in ALLOWED:
+                result["bad_codes"] += 1
+        except TimeoutError:
+            result["hangs"] += 1
+        except (ConnectionResetError, BrokenPipeError):
+            result["crashes"] += 1
+            client = await ScribeClient.spawn(root)
+    await client.close()
+    return result
+
+
+# -- concurrency ------------------------------------------------------------------------------
+
+
+def stored_ids(root: Path) -> set[int]:
+    db = sqlite3.connect(root / ".scribe" / "scribe.db")
+    try:
+        return {row[0] for row in db.execute("SELECT id FROM entries")}
+    finally:
+        db.close()
+
+
+async def concurrency(
+    root: Path, servers: int = 8, appends: int = 100, cli_writers: int = 4
+) -> dict[str, int]:
+    acked: list[int] = []
+    seed_client = await ScribeClient.spawn(root)
+    await seed_client.request("scribe/startSession", {})
+    await seed_client.close()
+
+    async def server_writer(n: int) -> None:
+        client = await ScribeClient.spawn(root)
+        for i in range(appends):
+            entry = await client.request(
+                "scribe/appendEntry", {"text": f"server {n} note {i}", "requestId": f"s{n}-{i}"}
+            )
+            acked.append(entry["id"])
+        await client.close()
+
+    async def cli_writer(n: int) -> None:
+        for i in range(appends // 4):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "scribe_ls", "append", f"cli {n} note {i}", "--json",
+                cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            out, _ = await proc.communicate()
+            if proc.returncode == 0:
+                acked.append(json.loads(out)["id"])
+
+    await asyncio.gather(
+        *(server_writer(n) for n in range(servers)), *(cli_writer(n) for n in range(cli_writers))
+    )
+    lost = set(acked) - stored_ids(root)
+    return {"acknowledged": len(acked), "lost": len(lost)}
+
+
+# -- kill -9 ----------------------------------------------------------------------------------
+
+
+async def kill_loops(root: Path, loops: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    acked: list[int] = []
+    for loop in range(loops):
+        client = await ScribeClient.spawn(root)
+        await client.request("scribe/startSession", {})
+
+        async def writer(client: ScribeClient = client, loop: int = loop) -> None:
+            for i in range(10_000):
+                entry = await client.request(
+                    "scribe/appendEntry", {"text": f"loop {loop} note {i}"}, timeout=10
+                )
+                acked.append(entry["id"])
+
+        task = asyncio.ensure_future(writer())
+        await asyncio.sleep(rng.uniform(0.05, 0.4))
+        assert client.process is not None
+        client.process.kill()
+        await client.process.wait()
+        await asyncio.gather(task, return_exceptions=True)
+    lost = set(acked) - stored_ids(root)
+    # The next start renders what the crashes left behind.
+    client = await ScribeClient.spawn(root)
+    await client.close()
+    validate = await run(sys.executable, "-m", "scribe_ls", "validate", cwd=root)
+    return {
+        "kills": loops,
+        "acknowledged": len(acked),
+        "lost": len(lost),
+        "worklog_consistent": int(validate.returncode == 0),
+    }
+
+
+# -- disks ------------------------------------------------------------------------------------
+
+
+async def disks(base: Path) -> dict[str, Any]:
+    mount = base / "disk"
+    mount.mkdir()
+    if (await run("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount))).returncode:
+        return {"skipped": "cannot mount a tmpfs here (needs root)"}
+    try:
+        root = make_repo(mount / "repo")
+        client = await ScribeClient.spawn(root)
+        await client.request("scribe/startSession", {})
+        acked, refused, other = [], 0, 0
+        for i in range(400):
+            try:
+                entry = await client.request("scribe/appendEntry", {"text": f"{i} " + "fill " * 2000})
+                acked.append(entry["id"])
+            except ScribeError as exc:
+                if exc.code == -32013:
+                    refused += 1
+                else:
+                    other += 1
+        reads_ok = "sessions" in await client.request("scribe/listSessions", {})
+        await client.close()
+        full_lost = len(set(acked) - stored_ids(root))
+        await run("mount", "-o", "remount,ro", str(mount), check=True)
+        client = await ScribeClient.spawn(root)
+        ro_reads = "sessions" in await client.request("scribe/listSessions", {})
+        try:
+            await client.request("scribe/appendEntry", {"text": "x"})
+            ro_refused = False
+        except ScribeError as exc:
+            ro_refused = exc.code == -32013
+        await client.close()
+        return {
+            "full_acknowledged": len(acked),
+            "full_refused": refused,
+            "full_other_errors": other,
+            "full_lost": full_lost,
+            "full_reads_ok": reads_ok,
+            "read_only_reads_ok": ro_reads,
+            "read_only_writes_refused": ro_refused,
+        }
+    finally:
+        await run("umount", "-l", str(mount))
+
+
+# -- hostile repository -----------------------------------------------------------------------
+
+
+def digest(top: Path, skip: Path) -> dict[str, str]:
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if here / d != skip]
+        for name in filenames:
+            path = here / name
+            found[str(path)] = (
+                os.readlink(path) if path.is_symlink() else hashlib.sha256(path.read_bytes()).hexdigest()
+            )
+    return found
+
+
+async def hostile(base: Path) -> dict[str, int]:
+    victim = base / "victim"
+    (victim / "dir").mkdir(parents=True)
+    (victim / "rc").write_text("# rc\n")
+    origin = make_repo(base / "origin")
+    (origin / ".scribe").mkdir()
+    for name, target in (
+        ("recorder.lock", "rc"),
+        ("scribe.log", "rc"),
+        ("summaries", "dir"),
+        ("worklogs", "dir"),
+    ):
+        (origin / ".scribe" / name).symlink_to(victim / target)
+    git(origin, "add", "-f", ".scribe")
+    git(origin, "commit", "-q", "-m", "ship .scribe")
+    clone = base / "clone"
+    git(base, "clone", "-q", str(origin), str(clone))
+    before = digest(base, clone)
+    client = await ScribeClient.spawn(clone)
+    for method in REQUESTS:
+        try:
+            await client.request(method, {"text": "x"} if method == "scribe/appendEntry" else {})
+        except ScribeError:
+            pass
+    await client.close()
+    for verb in (["start"], ["append", "x"], ["summarize"], ["stop"]):
+        await run(sys.executable, "-m", "scribe_ls", *verb, cwd=clone)
+    after = digest(base, clone)
+    return {"changed_outside": sum(1 for k in set(before) | set(after) if before.get(k) != after.get(k))}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fuzz", type=int, default=5000)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="scribe-faults-"))
+    try:
+        results = {
+            "fuzz": await fuzz(make_repo(base / "fuzz"), args.fuzz, args.seed),
+            "concurrency": await concurrency(make_repo(base / "concurrency")),
+            "kill9": await kill_loops(make_repo(base / "kill"), args.kills, args.seed),
+            "disks": await disks(base),
+            "hostile": await hostile(base / "hostile"),
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    fuzzed = results["fuzz"]
+    lost = results["concurrency"]["lost"] + results["kill9"]["lost"] + results["disks"].get("full_lost", 0)
+    rows = [
+        ("requests fuzzed", fuzzed["requests"], "-"),
+        ("  of them after a damaged frame", fuzzed["damaged_frames"], "-"),
+        ("server crashes", fuzzed["crashes"], "0"),
+        ("hangs (no answer in 10 s)", fuzzed["hangs"], "0"),
+        ("answers outside the protocol's codes", fuzzed["bad_codes"], "0"),
+        ("concurrent appends acknowledged (8 servers + 4 CLIs)", results["concurrency"]["acknowledged"], "-"),
+        ("kill -9 loops / appends acknowledged", f"{args.kills} / {results['kill9']['acknowledged']}", "-"),
+        ("worklog consistent after the kills", bool(results["kill9"]["worklog_consistent"]), "True"),
+        ("disk full / read-only", json.dumps(results["disks"]), "-"),
+        ("acknowledged entries lost", lost, "0"),
+        ("files changed outside the repository", results["hostile"]["changed_outside"], "0"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'measured':<12}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value!s:<12}  {target}")
+    targets = {
+        "crashes": fuzzed["crashes"] == 0,
+        "hangs": fuzzed["hangs"] == 0,
+        "bad_codes": fuzzed["bad_codes"] == 0,
+        "lost": lost == 0,
+        "changed_outside": results["hostile"]["changed_outside"] == 0,
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "faults",
+                **results,
+                "lost": lost,
+                "targets": targets,
+                "targets_met": all(targets.values()),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
