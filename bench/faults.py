@@ -35,23 +35,10 @@ from typing import Any
 
 from scribe_ls.client import ScribeClient
 from scribe_ls.errors import ScribeError
-from scribe_ls.protocol import REQUESTS
+from scribe_ls.protocol import REQUEST_FIELDS, REQUESTS
 
 SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
 ALLOWED = {-32600, -32601, -32602, -32700, -32010, -32011, -32012, -32013}
-FIELDS = {
-    "scribe/startSession": ["backlogId", "title", "tags", "type", "priority"],
-    "scribe/stopSession": ["sessionId"],
-    "scribe/updateSession": ["sessionId", "status", "title", "addTags", "removeTags"],
-    "scribe/getSession": ["sessionId"],
-    "scribe/listSessions": ["status", "backlogId", "tag", "limit"],
-    "scribe/appendEntry": ["text", "kind", "sessionId", "files", "requestId"],
-    "scribe/getEntries": ["sessionId", "afterId", "limit", "kinds"],
-    "scribe/search": ["query", "limit"],
-    "scribe/status": [],
-    "scribe/getContext": ["sessionId", "sections", "maxChars", "format"],
-    "scribe/summarize": ["sessionId", "workDoneToken"],
-}
 ODD = [
     "\ud800",
     "\udfff",
@@ -124,7 +111,7 @@ def random_string(rng: random.Random) -> str:
 def random_params(rng: random.Random, method: str) -> Any:
     if rng.random() < 0.15:
         return random_value(rng)
-    return {name: random_value(rng) for name in FIELDS[method] if rng.random() < 0.6}
+    return {name: random_value(rng) for name in REQUEST_FIELDS[method] if rng.random() < 0.6}
 
 
 def frame(body: bytes) -> bytes:
@@ -149,7 +136,7 @@ async def fuzz(root: Path, count: int, seed: int) -> dict[str, int]:
     rng = random.Random(seed)
     result = {"requests": 0, "crashes": 0, "hangs": 0, "bad_codes": 0, "damaged_frames": 0}
     client = await ScribeClient.spawn(root)
-    methods = sorted(FIELDS)
+    methods = sorted(REQUEST_FIELDS)
     for index in range(count):
         method = rng.choice(methods)
         params = random_params(rng, method)

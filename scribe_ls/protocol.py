@@ -64,6 +64,21 @@ REQUESTS = (
     SUMMARIZE,
 )
 
+# The params each request reads (wire names); anything else in params is ignored.
+REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
+    START_SESSION: ("backlogId", "title", "tags", "type", "priority"),
+    STOP_SESSION: ("sessionId",),
+    UPDATE_SESSION: ("sessionId", "status", "title", "addTags", "removeTags"),
+    GET_SESSION: ("sessionId",),
+    LIST_SESSIONS: ("status", "backlogId", "tag", "limit"),
+    APPEND_ENTRY: ("text", "kind", "sessionId", "files", "requestId"),
+    GET_ENTRIES: ("sessionId", "afterId", "limit", "kinds"),
+    SEARCH: ("query", "limit"),
+    STATUS: (),
+    GET_CONTEXT: ("sessionId", "sections", "maxChars", "format"),
+    SUMMARIZE: ("sessionId", "workDoneToken"),
+}
+
 # Requests that report ``$/progress`` when the client offers a ``workDoneToken``: their titles.
 PROGRESS_TITLES = {SUMMARIZE: "Summarizing the session"}
 

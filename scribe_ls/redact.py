@@ -12,20 +12,28 @@ where (``scribe-ls redact --check``).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 REDACTED = "[REDACTED]"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Shape:
     name: str
     description: str
-    pattern: re.Pattern[str]
+    source: str
     # Group 1, when the pattern has it, is kept (the key or the scheme); the rest goes.
     keep_prefix: bool = False
     keep_suffix: bool = False
+    flags: int = 0
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        # Compiled on first use: most text never gets past the trigger test, and a CLI
+        # verb would otherwise pay ~10 ms compiling all of them at import.
+        return re.compile(self.source, self.flags)
 
 
 _SECRET_NAMES = (
@@ -37,30 +45,26 @@ SHAPES: tuple[Shape, ...] = (
     Shape(
         "private-key",
         "PEM and PGP private key blocks (-----BEGIN … PRIVATE KEY-----)",
-        re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
-            r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-            re.DOTALL,
-        ),
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+        r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+        flags=re.DOTALL,
     ),
     Shape(
         "authorization-header",
         "Authorization: Basic/Bearer/Token/Digest … credentials",
-        re.compile(
-            r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?(?:basic|bearer|token|digest)\s+)[^\s\"',;]+"
-        ),
+        r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?(?:basic|bearer|token|digest)\s+)[^\s\"',;]+",
         keep_prefix=True,
     ),
     Shape(
         "bearer-token",
         "Bearer <token> anywhere",
-        re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+        r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}",
         keep_prefix=True,
     ),
     Shape(
         "url-credentials",
         "user:password@ in a URL (https://user:pw@host)",
-        re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@\"']+:)[^\s@/\"']+(@)"),
+        r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@\"']+:)[^\s@/\"']+(@)",
         keep_prefix=True,
         keep_suffix=True,
     ),
@@ -68,52 +72,48 @@ SHAPES: tuple[Shape, ...] = (
         "secret-assignment",
         "a secret-looking name set to a value: password=…, DB_PASSWORD=…, "
         'aws_secret_access_key = …, "password": "…", token: …',
-        re.compile(
-            r"(?i)((?<![A-Za-z0-9])[A-Za-z0-9_.-]*?(?:" + _SECRET_NAMES + r")[A-Za-z0-9_.-]*[\"']?"
-            r"\s*(?:=>|=|:)\s*)(\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'<>]+)"
-        ),
+        r"(?i)((?<![A-Za-z0-9])[A-Za-z0-9_.-]*?(?:" + _SECRET_NAMES + r")[A-Za-z0-9_.-]*[\"']?"
+        r"\s*(?:=>|=|:)\s*)(\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'<>]+)",
         keep_prefix=True,
     ),
     Shape(
         "jwt",
         "JSON Web Tokens (eyJ….eyJ….…)",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+        r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
     ),
     Shape(
         "slack-webhook",
         "Slack incoming webhook URLs",
-        re.compile(r"(?i)https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]+"),
+        r"(?i)https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]+",
     ),
     Shape(
         "slack-token",
         "Slack tokens (xoxb-, xoxp-, xapp-, …)",
-        re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}"),
+        r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}",
     ),
     Shape(
         "github-token",
         "GitHub tokens (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
     ),
-    Shape(
-        "gitlab-token", "GitLab personal access tokens (glpat-)", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")
-    ),
+    Shape("gitlab-token", "GitLab personal access tokens (glpat-)", r"\bglpat-[A-Za-z0-9_-]{20,}"),
     Shape(
         "aws-access-key-id",
         "AWS access key ids (AKIA…, ASIA…)",
-        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b"),
+        r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",
     ),
     Shape(
         "stripe-key",
         "Stripe secret and restricted keys (sk_live_, rk_live_, sk_test_)",
-        re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}"),
+        r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}",
     ),
-    Shape("google-api-key", "Google API keys (AIza…)", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    Shape("openai-key", "OpenAI-style keys (sk-…, sk-proj-…)", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")),
-    Shape("npm-token", "npm access tokens (npm_)", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
+    Shape("google-api-key", "Google API keys (AIza…)", r"\bAIza[0-9A-Za-z_-]{35}"),
+    Shape("openai-key", "OpenAI-style keys (sk-…, sk-proj-…)", r"\bsk-[A-Za-z0-9_-]{20,}"),
+    Shape("npm-token", "npm access tokens (npm_)", r"\bnpm_[A-Za-z0-9]{36}\b"),
     Shape(
         "pypi-token",
         "PyPI upload tokens (pypi-AgEIcHlwaS5vcmc…)",
-        re.compile(r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{40,}"),
+        r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{40,}",
     ),
 )
 
