@@ -338,3 +338,29 @@ async def test_every_way_of_ending_flushes_pending_activity_and_leaves_nothing(r
 
     with (repo / ".scribe" / "recorder.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if still held
+
+
+async def test_git_disappearing_mid_session_is_reported(repo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    git_path = shutil.which("git")
+    assert git_path is not None
+    bare_bin = tmp_path / "bin"  # a PATH with python but no git
+    bare_bin.mkdir()
+    peer = await RawPeer.start(repo, env={"PATH": str(bare_bin)})
+    try:
+        await peer.request(2, "scribe/startSession", {})
+        (repo / "a.py").write_text("x = 1\n")
+        subprocess.run([git_path, "add", "a.py"], cwd=repo, check=True)  # noqa: ASYNC221
+        subprocess.run([git_path, "commit", "-q", "-m", "a commit"], cwd=repo, check=True)  # noqa: ASYNC221
+        note = await notifications_until(
+            peer, lambda n: n["method"] == "window/showMessage" and "git" in n["params"]["message"]
+        )
+        assert "not installed" in note["params"]["message"]
+        watcher = (await peer.request(3, "scribe/status", {}))["result"]["watcher"]
+        assert watcher["lastError"].startswith("git: ")
+        packet = (await peer.request(4, "scribe/getContext", {"sections": ["git"]}))["result"]
+        section = packet["sections"]["git"]
+        assert section["ok"] is False and section["error"] == "git is not installed (not found on PATH)"
+    finally:
+        await peer.close()
