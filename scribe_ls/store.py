@@ -375,7 +375,6 @@ class Store:
         raise StoreUnavailable(_with_hint(f"cannot open {self.path}: {reason}", self.dir))
 
     def _connect(self) -> sqlite3.Connection:
-        self.layout.check_db_files()
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
