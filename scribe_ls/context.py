@@ -21,14 +21,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import git
-from .protocol import Session
+from .protocol import Entry, Session
 from .redact import may_hold_secret, redact
-
-if TYPE_CHECKING:
-    from .service import Scribe
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
 SECTION_TIMEOUT = 5.0
@@ -64,10 +61,32 @@ class SectionError(Exception):
     """A section that cannot be produced; the message goes to the client."""
 
 
+class ContextSource(Protocol):
+    """What a context packet reads (the service provides it). ``generation`` moves on
+    every notification; ``watching`` says whether this source hears about every change, so
+    that a cached packet can be trusted until the generation moves."""
+
+    root: Path
+    generation: int
+
+    @property
+    def watching(self) -> bool: ...
+
+    async def get_session(self, session_id: str) -> Session: ...
+
+    async def current_session(self) -> Session | None: ...
+
+    async def recent_entries(self, session_id: str, limit: int) -> list[Entry]: ...
+
+    async def summary_counts(self, session_id: str) -> dict[str, Any]: ...
+
+    async def overlapping_sessions(self, session_id: str | None) -> list[dict[str, Any]]: ...
+
+
 class ContextProvider:
     def __init__(
         self,
-        scribe: Scribe,
+        scribe: ContextSource,
         *,
         concurrency: int = MAX_CONCURRENT_SECTIONS,
         section_timeout: float = SECTION_TIMEOUT,
@@ -230,10 +249,10 @@ class ContextProvider:
     async def _section_summary(self, session: Session | None) -> Any:
         if session is None:
             return None
-        return await self.scribe.store.summary_counts(session.id)
+        return await self.scribe.summary_counts(session.id)
 
     async def _section_sessions(self, session: Session | None) -> Any:
-        others = await self.scribe.store.overlapping_sessions(session.id if session else None)
+        others = await self.scribe.overlapping_sessions(session.id if session else None)
         return others
 
 

@@ -16,12 +16,15 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import git
-from .protocol import ACTIVITY, iso, utc_now
+from .config import Config
+from .protocol import ACTIVITY, Entry, Session, iso, utc_now
 from .redact import redact
+from .store import Store
 from .watcher import (
     FileChange,
     IgnoreRules,
@@ -32,8 +35,36 @@ from .watcher import (
     watch_tree,
 )
 
-if TYPE_CHECKING:
-    from .service import Scribe
+
+class RecordingTarget(Protocol):
+    """The session operations recording needs (the service provides them): it reads the
+    store, writes through these so listeners and worklogs follow, and reports problems."""
+
+    root: Path
+    config: Config
+    store: Store
+
+    def emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None: ...
+
+    def warn(self, message: str, *, level: int = ...) -> None: ...
+
+    async def append_entry(
+        self,
+        text: str,
+        kind: str = ...,
+        session_id: str | None = ...,
+        files: Sequence[str] | None = ...,
+        *,
+        stat_files: Sequence[str] = ...,
+        request_id: str | None = ...,
+    ) -> Entry: ...
+
+    async def update_session(self, session_id: str, *, status: str | None = ...) -> Session: ...
+
+    async def branch_switched(self, old: str | None, new: str | None) -> Session | None: ...
+
+    async def pause_idle_sessions(self) -> list[Session]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +80,7 @@ MAX_RESTART_BACKOFF = 30.0
 
 
 class Recorder:
-    def __init__(self, scribe: Scribe) -> None:
+    def __init__(self, scribe: RecordingTarget) -> None:
         self.scribe = scribe
         self.store = scribe.store
         self.root = scribe.root

@@ -541,6 +541,14 @@ class Scribe:
             checks.integer(limit, "limit", low=0, high=checks.MAX_LIMIT, default=10),
         )
 
+    async def summary_counts(self, session_id: str) -> dict[str, Any]:
+        """Counts and the latest decisions, ideas and todos of a session."""
+        return await self.store.summary_counts(checks.session_id(session_id, required=True))
+
+    async def overlapping_sessions(self, session_id: str | None) -> list[dict[str, Any]]:
+        """Other active sessions, each with the files both it and this one touched."""
+        return await self.store.overlapping_sessions(checks.session_id(session_id))
+
     async def search(self, query: str, limit: int | None = 20) -> list[dict[str, Any]]:
         query = checks.string(query, "query", max_len=1000, required=True)  # type: ignore[assignment]
         hits = await self.store.search(query, checks.integer(limit, "limit", low=1, high=200, default=20))
