@@ -322,10 +322,10 @@ async def _append(scribe: Scribe, args: argparse.Namespace) -> int:
 
 async def _status(scribe: Scribe, args: argparse.Namespace) -> int:
     status = await scribe.status()
-    current = await scribe.current_session()
     if args.json:
-        _print_json(status | {"currentSession": current.to_wire() if current else None})
+        _print_json(status)
         return 0
+    current = await scribe.current_session()
     sessions = status["sessions"]
     print(f"scribe-ls {status['version']}  root {status['root']}")
     print(f"sessions: {sessions['active']} active, {sessions['paused']} paused, {sessions['total']} total")

@@ -148,7 +148,6 @@ class StatusFile:
     path: str
     status: str  # modified | added | deleted | renamed | copied | untracked | conflicted | typechange
     staged: bool
-    unstaged: bool
     orig_path: str | None = None
 
 
@@ -198,17 +197,17 @@ def parse_status_v2(out: str) -> GitStatus:
         elif record.startswith("1 "):
             parts = record.split(" ", 8)
             xy = parts[1]
-            files.append(StatusFile(parts[8], _kind(xy), xy[0] != ".", xy[1] != "."))
+            files.append(StatusFile(parts[8], _kind(xy), xy[0] != "."))
         elif record.startswith("2 "):
             parts = record.split(" ", 9)
             xy = parts[1]
             orig = records[index] if index < len(records) else None
             index += 1
-            files.append(StatusFile(parts[9], _kind(xy), xy[0] != ".", xy[1] != ".", orig))
+            files.append(StatusFile(parts[9], _kind(xy), xy[0] != ".", orig))
         elif record.startswith("u "):
-            files.append(StatusFile(record.split(" ", 10)[10], "conflicted", True, True))
+            files.append(StatusFile(record.split(" ", 10)[10], "conflicted", True))
         elif record.startswith("? "):
-            files.append(StatusFile(record[2:], "untracked", False, True))
+            files.append(StatusFile(record[2:], "untracked", False))
     return GitStatus(branch, head, upstream, ahead, behind, tuple(files))
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from . import checks
@@ -21,6 +22,7 @@ from .checks import json_type
 from .errors import (
     InvalidParams,
 )
+from .layout import Layout
 
 PROTOCOL_VERSION = 1
 
@@ -169,6 +171,8 @@ class Session:
             "lastActivityAt": self.last_activity_at,
             "idleTimeout": self.idle_timeout,
             "stats": self.stats.to_wire(),
+            # Clients open the worklog without knowing how .scribe/ is laid out.
+            "worklogPath": str(Layout(Path(self.root)).worklog_path(self.worklog_key)),
         }
 
 

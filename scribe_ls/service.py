@@ -97,13 +97,11 @@ class Subscription:
 
     def __init__(self, scribe: Scribe, maxsize: int) -> None:
         self._queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize)
-        self.dropped = 0
         self._remove = scribe.add_listener(self._put)
 
     def _put(self, event: Notification) -> None:
         if self._queue.full():
             self._queue.get_nowait()
-            self.dropped += 1
         self._queue.put_nowait(event)
 
     def __aiter__(self) -> Subscription:
@@ -635,6 +633,8 @@ class Scribe:
             "uptimeSeconds": round(time.monotonic() - self._started, 3),
             "sessions": {"active": counts["active"], "total": counts["total"], "paused": counts["paused"]},
             "currentSessionId": current.id if current else None,
+            # The session itself, so a client needs no getSession after status.
+            "currentSession": current.to_wire() if current else None,
             "store": str(self.store.path),
             "storeError": store_error,
             "storeReadOnly": self.store.read_only is not None,

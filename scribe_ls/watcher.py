@@ -317,10 +317,6 @@ class RecorderLease:
         self._fd: int | None = None
         self._closed = False
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def _open(self) -> int:
         # Never through a link: a planted recorder.lock must not truncate another file.
         return self._layout.open_fd(self.path, os.O_RDWR | os.O_CREAT)

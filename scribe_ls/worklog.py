@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 HEADING_FORMAT = "%Y-%m-%d %H:%M:%S"
-MAX_LISTED_FILES = 10
 
 _KIND_PREFIX = {"decision": "Decision: ", "idea": "Idea: ", "todo": "TODO: ", "commit": "Commit: "}
 _PREFIX_KIND = {prefix: kind for kind, prefix in _KIND_PREFIX.items()}
@@ -147,7 +146,6 @@ class LegacySession:
     backlog_id: str
     start_time: datetime | None
     last_activity: datetime | None
-    status: str
     tags: tuple[str, ...]
     session_type: str | None
     priority: str | None
@@ -184,7 +182,6 @@ def read_registry(text: str) -> list[LegacySession]:
                 backlog_id=str(raw.get("backlog_id") or key),
                 start_time=_legacy_time(raw.get("start_time")),
                 last_activity=_legacy_time(raw.get("last_activity")),
-                status=str(raw.get("status") or "completed"),
                 tags=tuple(str(t) for t in tags if isinstance(t, str) and t.strip()),
                 session_type=context.get("session_type")
                 if isinstance(context.get("session_type"), str)

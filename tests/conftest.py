@@ -75,9 +75,10 @@ def run_cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
 
 
 class Pushes:
-    """Collects the server's custom notifications; pytest-lsp's wait_for_notification never
-    resolves for custom methods, so each method feeds a queue that tests await with a
-    timeout (a missing push fails fast instead of hanging CI)."""
+    """Collects the server's custom notifications. pytest-lsp's wait_for_notification does
+    resolve custom methods, but only for pushes that arrive after the wait began; each
+    method here feeds a queue, so a push that came before the test awaited it is kept, and
+    every wait has a timeout (a missing push fails fast instead of hanging CI)."""
 
     METHODS = ("scribe/sessionChanged", "scribe/entryAdded", "scribe/activity", "scribe/summaryReady")
 

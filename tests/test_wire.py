@@ -256,3 +256,16 @@ async def test_server_started_in_the_workspace_keeps_git_status_clean(repo: Path
     assert (repo / ".scribe" / "scribe.log").exists()
     assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_sessions_carry_their_worklog_path_and_status_its_current_session(repo: Path) -> None:
+    with SyncClient.spawn(repo) as client:
+        assert client.request("scribe/status", {})["currentSession"] is None
+        session = client.request("scribe/startSession", {})
+        client.request("scribe/appendEntry", {"text": "where is my worklog?"})
+        worklog = Path(session["worklogPath"])
+        assert worklog == repo / ".scribe" / "worklogs" / "B-4242.md"
+        assert "where is my worklog?" in worklog.read_text()
+        status = client.request("scribe/status", {})
+        assert status["currentSession"]["id"] == session["id"] == status["currentSessionId"]
+        assert status["currentSession"]["worklogPath"] == session["worklogPath"]
