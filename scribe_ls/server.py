@@ -195,6 +195,44 @@ class ScribeProtocol(LanguageServerProtocol):
         return result
 
 
+class BoundedWriter:
+    """Where pygls writes its messages: an asyncio transport, so a client that is slow to
+    read never blocks the event loop (recording, other clients and timers go on). Nor can it
+    grow our memory without bound: once ``limit`` bytes wait unread, the connection is
+    closed."""
+
+    def __init__(self, transport: asyncio.WriteTransport, limit: int, on_overflow: Callable[[], Any]) -> None:
+        self._transport = transport
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._overflowed = False
+
+    def write(self, data: bytes) -> None:
+        if self._transport.is_closing():
+            return
+        self._transport.write(data)
+        waiting = self._transport.get_write_buffer_size()
+        if waiting > self._limit and not self._overflowed:
+            self._overflowed = True
+            log.error("the client left %d bytes of answers unread; closing the connection", waiting)
+            self._on_overflow()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    async def drain(self, seconds: float) -> None:
+        """Wait (bounded) until what was written has left, before the process exits."""
+        for _ in range(int(seconds / 0.01)):  # a transport has no "drained" event to await
+            if not self._transport.get_write_buffer_size():
+                return
+            await asyncio.sleep(0.01)
+
+
+def unread_output_limit(max_message_bytes: int) -> int:
+    """How much unread output a connection may leave before it is closed."""
+    return 4 * max_message_bytes
+
+
 async def read_frames(reader: framing.FrameReader, server: ScribeLanguageServer) -> None:
     """Feed framed bodies to the protocol until the input ends. A connection with
     MAX_IN_FLIGHT requests running is not read further (backpressure)."""
@@ -209,6 +247,7 @@ async def read_frames(reader: framing.FrameReader, server: ScribeLanguageServer)
             )
             return
         if body is None:
+            log.info("the client closed its end of the connection")
             return
         try:
             server.protocol.receive(body)
@@ -465,7 +504,14 @@ def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_exit, 128 + signum)
         server = ScribeLanguageServer(hub, on_exit=on_exit)
-        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        writer: BoundedWriter | None = None
+        try:
+            transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+            writer = BoundedWriter(transport, unread_output_limit(max_message_bytes), server.close_connection)
+            server.protocol.set_writer(writer)
+        except ValueError:
+            # stdout is a regular file (output redirected): a plain write cannot block on it.
+            server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
         # One thread blocks in read1(); it may still be blocked there when we exit.
         stdin_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-stdin")
         stdin = sys.stdin.buffer
@@ -475,15 +521,20 @@ def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -
 
         loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
         await asyncio.wait({loop_task, exit_code}, return_when=asyncio.FIRST_COMPLETED)
+        if loop_task.done() and not loop_task.cancelled() and (failure := loop_task.exception()):
+            log.error("reading stdin failed: %r", failure)
         loop_task.cancel()
         await _close_within(server.detach(), hub)
+        if writer is not None:
+            await writer.drain(5)
         if exit_code.done():
             return exit_code.result()
         # The client closed stdin without `exit`: that is how editors usually die.
         return 0 if server._shutdown_requested else 1
 
     code = asyncio.run(main())
-    sys.stdout.flush()
+    with contextlib.suppress(ValueError, OSError):  # the pipe transport may have closed it
+        sys.stdout.flush()
     logging.shutdown()
     # The stdin reader thread may still be blocked in read(); do not wait for it.
     os._exit(code)
@@ -522,7 +573,8 @@ def _stream_connection(
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         done = asyncio.Event()
         server = ScribeLanguageServer(hub, on_exit=lambda code: done.set(), token=token)
-        server.protocol.set_writer(writer)  # type: ignore[arg-type]
+        limit = unread_output_limit(max_message_bytes)
+        server.protocol.set_writer(BoundedWriter(writer.transport, limit, server.close_connection))  # type: ignore[arg-type]
         first = True
 
         async def read(n: int) -> bytes:

@@ -364,3 +364,61 @@ async def test_git_disappearing_mid_session_is_reported(repo: Path, tmp_path: Pa
         assert section["ok"] is False and section["error"] == "git is not installed (not found on PATH)"
     finally:
         await peer.close()
+
+
+def test_a_client_that_stops_reading_never_stalls_the_server(repo: Path) -> None:
+    """Answers pile up unread in the pipe: recording goes on (the loop never blocks in a
+    write), and past the bound on unread output the connection is closed, not memory grown."""
+    import time
+
+    from .conftest import SERVER
+    from .rawrpc import frame
+
+    (repo / ".scribe").mkdir()
+    (repo / ".scribe" / "config.toml").write_text("activity_window = 0.5\nmax_message_bytes = 65536\n")
+    log_file = repo.parent / "server.log"
+    with log_file.open("w") as stderr:
+        proc = subprocess.Popen(
+            SERVER, cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+    worklog = repo / ".scribe" / "worklogs" / "B-4242.md"
+
+    def send(msg_id: int, method: str, params: dict) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(frame({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}))
+        proc.stdin.flush()
+
+    def wait_for(predicate) -> bool:
+        deadline = time.monotonic() + 10
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return predicate()
+
+    try:
+        send(1, "initialize", {"capabilities": {}, "rootUri": repo.as_uri()})
+        # Read the initialize answer (a request before it would get -32002), then no more.
+        header = b""
+        while not header.endswith(b"\r\n\r\n"):
+            header += proc.stdout.read(1)
+        proc.stdout.read(int(header.split(b"Content-Length:")[1].split(b"\r\n")[0]))
+        send(2, "scribe/startSession", {})
+        assert wait_for(worklog.exists)
+        # Far more output than a pipe holds (64 KiB), none of it read.
+        for index in range(60):
+            send(10 + index, "scribe/getContext", {"maxChars": 4000})
+        (repo / "saved-while-stalled.py").write_text("x = 1\n")
+        assert wait_for(lambda: "saved-while-stalled.py" in worklog.read_text())
+        # Past 4 x max_message_bytes unread, the server gives up on this client and exits.
+        for index in range(400):
+            if proc.poll() is not None:
+                break
+            try:
+                send(100 + index, "scribe/getContext", {"maxChars": 4000})
+            except BrokenPipeError:
+                break
+        assert proc.wait(15) == 1
+        assert "unread; closing the connection" in log_file.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
