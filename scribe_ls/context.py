@@ -176,7 +176,12 @@ class ContextProvider:
             raise SectionError(f"{self.scribe.root} is not a git repository")
 
     async def _section_session(self, session: Session | None) -> Any:
-        return session.to_wire() if session else None
+        if session is None:
+            return None
+        # The worklog's path is plumbing for editors; in a budgeted packet it only costs room.
+        data = session.to_wire()
+        del data["worklogPath"]
+        return data
 
     async def _section_git(self, repo: RepoFacts) -> Any:
         self._require_repo(repo)

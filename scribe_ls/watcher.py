@@ -101,18 +101,33 @@ async def watch_store(
     def store_files(change: Change, path: str) -> bool:
         return Path(path).name in names
 
-    async for _ in awatch(
+    batches = awatch(
         scribe_dir,
         watch_filter=store_files,
         debounce=DEBOUNCE_MS,
         step=STEP_MS,
         stop_event=stop,
         recursive=False,
-    ):
-        try:
-            await on_change()
-        except Exception:  # a failed relay must not end the watch
-            log.exception("relaying store changes failed")
+    ).__aiter__()
+    pending = asyncio.ensure_future(anext(batches, None))
+    # The generator's first step sets up its inotify watch before it awaits anything; after
+    # one turn of the loop it is armed. A commit that landed before that (between the
+    # caller's snapshot of the change feed and now) woke nobody: read the feed once.
+    try:
+        await asyncio.sleep(0)
+        await _relay_safely(on_change)
+        while await pending is not None:
+            await _relay_safely(on_change)
+            pending = asyncio.ensure_future(anext(batches, None))
+    finally:
+        pending.cancel()
+
+
+async def _relay_safely(on_change: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await on_change()
+    except Exception:  # a failed relay must not end the watch
+        log.exception("relaying store changes failed")
 
 
 # -- ignore rules -------------------------------------------------------------------------
