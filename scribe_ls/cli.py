@@ -187,9 +187,12 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("--tcp, --ws and --socket: choose one transport")
     limit = config.max_message_bytes
     if args.socket is not None:
-        return server.serve_unix(
-            Path(args.socket) if args.socket else server.default_socket_path(), max_message_bytes=limit
-        )
+        socket_path = Path(args.socket) if args.socket else server.default_socket_path()
+        try:
+            return server.serve_unix(socket_path, max_message_bytes=limit)
+        except OSError as exc:  # the socket's directory or path is not ours to use
+            print(f"scribe-ls: --socket: {exc}", file=sys.stderr)
+            return 1
     if args.tcp or args.ws:
         import os
         import secrets

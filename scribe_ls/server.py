@@ -675,9 +675,10 @@ def serve_unix(path: Path, *, max_message_bytes: int = framing.DEFAULT_MAX_MESSA
     """Serve any number of clients on a Unix socket (0600 in a 0700 directory): the
     preferred local channel, since only this user can connect and no token is needed."""
 
+    prepare_socket_dir(path)  # before the loop: a refusal is the caller's one-line error
+
     async def main() -> None:
         hub = ServiceHub()
-        prepare_socket_dir(path)
         handler = _stream_connection(hub, token=None, max_message_bytes=max_message_bytes)
         old_umask = os.umask(0o177)
         try:

@@ -254,7 +254,7 @@ async def test_unix_socket_refuses_a_directory_it_does_not_own(repo: Path, tmp_p
         *SERVER, "--socket", str(link / "scribe.sock"), cwd=repo, stderr=asyncio.subprocess.PIPE
     )
     _, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode != 0
+    assert proc.returncode == 1 and b"Traceback" not in err
     assert b"not a directory owned by you" in err
     assert list(target.iterdir()) == []
 
@@ -289,3 +289,18 @@ def test_internal_errors_carry_no_traceback() -> None:
     assert answer["id"] == 7 and answer["error"]["code"] == -32603
     assert "data" not in answer["error"]
     assert sys.prefix not in answer["error"]["message"]
+
+
+async def test_unix_socket_refuses_to_replace_a_file_that_is_not_its_socket(
+    repo: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "run"
+    directory.mkdir(mode=0o700)
+    squatter = directory / "scribe.sock"
+    squatter.write_text("someone's file\n")
+    proc = await asyncio.create_subprocess_exec(
+        *SERVER, "--socket", str(squatter), cwd=repo, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 1 and b"not a socket of yours" in err and b"Traceback" not in err
+    assert squatter.read_text() == "someone's file\n"

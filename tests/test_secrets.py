@@ -190,3 +190,14 @@ def test_redact_check_shows_what_would_be_redacted(tmp_path: Path) -> None:
     assert [f["shape"] for f in as_json["findings"]] == ["secret-assignment", "aws-access-key-id"]
     # No store is made for this: it only reads the file.
     assert not (tmp_path / ".scribe").exists()
+
+
+def test_redact_check_on_odd_input(tmp_path: Path) -> None:
+    missing = run_cli(tmp_path, "redact", "--check", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+    odd = tmp_path / "odd.bin"
+    odd.write_bytes(b"\xff\xfe garbage \x00 password=hunter2hunter2 \x80\n")
+    done = run_cli(tmp_path, "redact", "--check", str(odd))
+    assert done.returncode == 1 and "secret-assignment" in done.stdout and "hunter2hunter2" not in done.stdout
+    printed = run_cli(tmp_path, "redact", str(odd))
+    assert printed.returncode == 0 and "hunter2hunter2" not in printed.stdout and REDACTED in printed.stdout

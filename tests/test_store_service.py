@@ -228,3 +228,14 @@ async def test_a_tampered_worklog_is_rendered_again_in_full(repo: Path) -> None:
     text = path.read_text()
     assert "edited this by hand" not in text
     assert text.startswith(good) and text.endswith("- two\n")
+
+
+@pytest.mark.parametrize("value", ["10 MiB", True, 100, 2**40, -1, 3.5])
+def test_a_bad_message_limit_falls_back_to_the_default(repo: Path, value: object) -> None:
+    import json
+
+    (repo / ".scribe").mkdir()
+    (repo / ".scribe" / "config.toml").write_text(f"max_message_bytes = {json.dumps(value)}\n")
+    config = load_config(repo)
+    assert config.max_message_bytes == 16 * 1024 * 1024
+    assert any("max_message_bytes must be an integer from 1024" in w for w in config.warnings)
