@@ -99,15 +99,9 @@ def string(
 
 def text(value: Any, field: str = "text") -> str:
     """An entry's text: required, up to MAX_TEXT characters; outer blank lines dropped."""
-    if value is None:
-        raise InvalidParams(field, "is required")
-    if not isinstance(value, str):
-        raise InvalidParams(field, f"expected a string, got {json_type(value)}")
-    if not value.strip():
-        raise InvalidParams(field, "must not be empty")
-    if (problem := _text_problem(value, MAX_TEXT)) is not None:
-        raise InvalidParams(field, problem)
-    return value.strip("\n")
+    checked = string(value, field, max_len=MAX_TEXT, required=True)
+    assert checked is not None  # required
+    return checked.strip("\n")
 
 
 def backlog_id(value: Any, field: str = "backlog_id") -> str | None:

@@ -524,7 +524,7 @@ def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -
         if loop_task.done() and not loop_task.cancelled() and (failure := loop_task.exception()):
             log.error("reading stdin failed: %r", failure)
         loop_task.cancel()
-        await _close_within(server.detach(), hub)
+        await _close_within(hub, detach=server.detach())
         if writer is not None:
             await writer.drain(5)
         if exit_code.done():
@@ -540,11 +540,14 @@ def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -
     os._exit(code)
 
 
-async def _close_within(detach: Coroutine[Any, Any, None], hub: ServiceHub, seconds: float = 10) -> None:
-    """Detach a client and close the services (flushing pending activity, releasing the
-    recorder lease), bounded in time."""
+async def _close_within(
+    hub: ServiceHub, *, detach: Coroutine[Any, Any, None] | None = None, seconds: float = 10
+) -> None:
+    """Detach a client (if given) and close the services (flushing pending activity,
+    releasing the recorder lease), bounded in time."""
     try:
-        await asyncio.wait_for(detach, seconds)
+        if detach is not None:
+            await asyncio.wait_for(detach, seconds)
         await asyncio.wait_for(hub.close_all(), seconds)
     except TimeoutError:
         log.warning("services did not close within %.0f s", seconds)
@@ -706,7 +709,7 @@ async def _until_stopped(hub: ServiceHub) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping: closing services")
-    await _close_within(asyncio.sleep(0), hub)
+    await _close_within(hub)
 
 
 def _run_and_exit(main: Coroutine[Any, Any, None]) -> int:
