@@ -9,7 +9,7 @@ clone recreates, so nothing here trusts what it finds:
   symlink planted in ``.scribe/`` is an error, never a redirect), sub-directories too;
 - temp files get random names and ``O_EXCL``, so a planted name is never followed or
   truncated;
-- SQLite opens its files by path, so they are checked (``lstat``) before every connect.
+- SQLite opens its files by path, so they are checked (``lstat``) before the store opens.
 
 Also here: finding the repository root, and the flock helper every lock file uses.
 """
