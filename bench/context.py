@@ -31,9 +31,9 @@ from pathlib import Path
 
 from scribe_ls import Scribe
 from scribe_ls import git as scribe_git
-from scribe_ls.client import ScribeClient
 from scribe_ls.context import ContextProvider, ContextRequest
-from scribe_ls.protocol import CONTEXT_SECTIONS
+from scribe_ls.model import CONTEXT_SECTIONS
+from scribe_ls.rpc.client import ScribeClient
 
 GIT = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
 

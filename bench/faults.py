@@ -33,9 +33,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scribe_ls.client import ScribeClient
 from scribe_ls.errors import ScribeError
-from scribe_ls.protocol import REQUEST_FIELDS, REQUESTS
+from scribe_ls.rpc.client import ScribeClient
+from scribe_ls.rpc.methods import REQUEST_FIELDS, REQUESTS
 
 SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
 ALLOWED = {-32600, -32601, -32602, -32700, -32010, -32011, -32012, -32013}

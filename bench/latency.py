@@ -30,7 +30,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from scribe_ls.client import ScribeClient
+from scribe_ls.rpc.client import ScribeClient
 
 LEGACY_INTERVAL_S = 1.0
 LEGACY_REAL_INTERVAL_S = 10.0

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scribe_ls import Scribe
-from scribe_ls.client import ScribeClient
 from scribe_ls.config import Config
+from scribe_ls.rpc.client import ScribeClient
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scribe_ls.client import ScribeClient
+from scribe_ls.rpc.client import ScribeClient
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -4,7 +4,7 @@ The Python API, the JSON-RPC methods and the CLI all end up here, so a value is 
 the same rules and gets the same message whichever way it came in. Each check takes the
 value and the name of the field (the Python name: the wire layer renames ``backlog_id`` to
 ``backlogId`` in the message) and returns the value to use, or raises
-:class:`~scribe_ls.protocol.InvalidParams` naming the field and what is wrong.
+:class:`~scribe_ls.errors.InvalidParams` naming the field and what is wrong.
 
 Strings must be text SQLite and a file can hold: no NUL, no lone surrogates (JSON can
 carry ``"\\ud800"``; UTF-8 cannot).

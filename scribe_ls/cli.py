@@ -11,20 +11,17 @@ Exit codes: 0 done, 1 the request failed (message on stderr), 2 bad usage.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import NoReturn
 
 from ._version import __version__
-from .checks import BACKLOG_ID_RE, ENTRY_KINDS, SESSION_STATUSES
+from .checks import ENTRY_KINDS, SESSION_STATUSES
 from .errors import InvalidParams, ScribeError, on_wire
 
-if TYPE_CHECKING:
-    from .protocol import Entry, Session
-    from .service import Scribe
+# Verbs that need the event loop; every other verb runs without one.
+ASYNC_VERBS = ("live", "context", "summarize", "call")
 
 
 class UsageError(Exception):
@@ -160,7 +157,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.verb == "redact":
             return _redact(args)  # reads a file; no store needed
-        return asyncio.run(_run_verb(args))
+        if args.verb in ASYNC_VERBS:
+            from . import verbs_async
+
+            try:
+                return verbs_async.run(args)
+            except verbs_async.BadJson as exc:
+                raise UsageError(str(exc)) from None
+        from . import verbs
+
+        return verbs.run(args)
     except UsageError as exc:
         print(f"scribe-ls: {exc}", file=sys.stderr)
         return 2
@@ -181,7 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
     root = find_repo_root(Path(args.root))
     config = load_config(root)
     setup_logging(Layout(root), config)
-    from . import server
+    from .rpc import transports as server
 
     if sum(bool(x) for x in (args.tcp, args.ws, args.socket is not None)) > 1:
         raise UsageError("--tcp, --ws and --socket: choose one transport")
@@ -209,6 +215,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _redact(args: argparse.Namespace) -> int:
+    import json
+
     from .redact import findings, redact
 
     try:
@@ -227,7 +235,7 @@ def _redact(args: argparse.Namespace) -> int:
         line = text.splitlines()[line_no - 1] if text else ""
         found.append({"path": args.path, "line": line_no, "shape": finding.shape, "text": redact(line)})
     if args.json:
-        _print_json({"findings": found})
+        print(json.dumps({"findings": found}, indent=2, ensure_ascii=False))
     elif not found:
         print(f"no secrets found in {args.path}")
     else:
@@ -241,319 +249,3 @@ def _host_port(option: str, value: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UsageError(f"{option}: expected [HOST:]PORT, got {value!r}")
     return host or "127.0.0.1", int(port)
-
-
-async def _run_verb(args: argparse.Namespace) -> int:
-    from .logs import setup_logging
-    from .service import Scribe
-
-    # `live` stays: it relays other processes' changes and records when no server does.
-    scribe = Scribe(args.root, relay=args.verb == "live", record=args.verb == "live")
-    setup_logging(scribe.store.layout, scribe.config, stderr=False)
-    async with scribe:
-        return await VERBS[args.verb](scribe, args)
-
-
-# -- output -------------------------------------------------------------------------------
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _session_line(session: Session) -> str:
-    marker = {"active": "●", "paused": "‖", "completed": "✓"}[session.status]
-    tags = f"  [{', '.join(session.tags)}]" if session.tags else ""
-    label = session.backlog_id or "-"
-    return (
-        f"{marker} {label:<8} {session.status:<9} {session.id}  {session.title}{tags}"
-        f"  ({session.stats.entries} entries, {session.stats.files_changed} files)"
-    )
-
-
-def _entry_line(entry: Entry) -> str:
-    text = entry.text.replace("\n", " ⏎ ")
-    return f"  #{entry.id:<5} {entry.at[:19].replace('T', ' ')}  {entry.kind:<8} {text}"
-
-
-def _show_session(args: argparse.Namespace, session: Session, verb: str) -> int:
-    if args.json:
-        _print_json(session.to_wire())
-    else:
-        print(f"{verb}: {_session_line(session)}")
-    return 0
-
-
-async def _resolve(scribe: Scribe, target: str | None) -> str | None:
-    """A session id for ``target``: a session id, a backlog id (its newest session), or
-    None for "the current session"."""
-    if target is None:
-        return None
-    if BACKLOG_ID_RE.fullmatch(target):
-        sessions = await scribe.list_sessions(backlog_id=target, limit=20)
-        open_sessions = [s for s in sessions if s.status != "completed"]
-        chosen = (open_sessions or sessions)[:1]
-        if not chosen:
-            raise ScribeError(-32010, f"no session for {target}")
-        return chosen[0].id
-    return target
-
-
-# -- verbs --------------------------------------------------------------------------------
-
-
-async def _start(scribe: Scribe, args: argparse.Namespace) -> int:
-    session = await scribe.start_session(args.backlog_id, args.title, args.tags, args.type, args.priority)
-    return _show_session(args, session, "session")
-
-
-async def _stop(scribe: Scribe, args: argparse.Namespace) -> int:
-    session = await scribe.stop_session(await _resolve(scribe, args.target))
-    return _show_session(args, session, "stopped")
-
-
-async def _append(scribe: Scribe, args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
-    session_id = await _resolve(scribe, args.target)
-    entry = await scribe.append_entry(text, args.kind, session_id, args.files)
-    if args.json:
-        _print_json(entry.to_wire())
-    else:
-        print(f"added #{entry.id} ({entry.kind}) to {entry.session_id}")
-    return 0
-
-
-async def _status(scribe: Scribe, args: argparse.Namespace) -> int:
-    status = await scribe.status()
-    if args.json:
-        _print_json(status)
-        return 0
-    current = await scribe.current_session()
-    sessions = status["sessions"]
-    print(f"scribe-ls {status['version']}  root {status['root']}")
-    print(f"sessions: {sessions['active']} active, {sessions['paused']} paused, {sessions['total']} total")
-    print(f"current:  {_session_line(current) if current else 'none (scribe-ls start)'}")
-    return 0
-
-
-async def _list(scribe: Scribe, args: argparse.Namespace) -> int:
-    sessions = await scribe.list_sessions(
-        status=args.status, backlog_id=args.backlog_id, tag=args.tag, limit=args.limit
-    )
-    if args.json:
-        _print_json({"sessions": [s.to_wire() for s in sessions]})
-    elif not sessions:
-        print("no sessions")
-    else:
-        for session in sessions:
-            print(_session_line(session))
-    return 0
-
-
-async def _tag(scribe: Scribe, args: argparse.Namespace) -> int:
-    tags = args.tags
-    session_id = await _resolve(scribe, args.target) or (await scribe.session_or_current(None)).id
-    change = {"add_tags": tags} if args.verb == "tag" else {"remove_tags": tags}
-    session = await scribe.update_session(session_id, **change)
-    return _show_session(args, session, "tagged" if args.verb == "tag" else "untagged")
-
-
-async def _info(scribe: Scribe, args: argparse.Namespace) -> int:
-    session = await scribe.session_or_current(await _resolve(scribe, args.target))
-    recent = await scribe.recent_entries(session.id, args.entries) if args.entries > 0 else []
-    worklog = scribe.store.worklog_path(session.worklog_key)
-    if args.json:
-        _print_json(
-            session.to_wire() | {"recentEntries": [e.to_wire() for e in recent], "worklog": str(worklog)}
-        )
-        return 0
-    print(_session_line(session))
-    print(f"  branch {session.branch or '-'}  type {session.type}  priority {session.priority}")
-    print(f"  started {session.started_at}  last activity {session.last_activity_at}")
-    print(f"  active {session.stats.active_seconds // 60} min  worklog {worklog}")
-    for entry in recent:
-        print(_entry_line(entry))
-    return 0
-
-
-async def _cleanup(scribe: Scribe, args: argparse.Namespace) -> int:
-    stopped = await scribe.cleanup()
-    if args.json:
-        _print_json({"stopped": [s.to_wire() for s in stopped]})
-    elif not stopped:
-        print("no idle sessions")
-    else:
-        for session in stopped:
-            print(f"stopped: {_session_line(session)}")
-    return 0
-
-
-async def _validate(scribe: Scribe, args: argparse.Namespace) -> int:
-    problems = list(await scribe.store.integrity_check())
-    quarantined = [str(scribe.store.dir / name) for name in scribe.store.layout.quarantined()]
-    fixed = []
-    for key in await scribe.store.worklog_keys():
-        path = scribe.store.worklog_path(key)
-        expected = await scribe.store.expected_worklog(key)
-        actual = await asyncio.to_thread(scribe.store.layout.read_text, path)
-        if actual == expected:
-            continue
-        if args.fix:
-            await scribe.store.render_worklog(key)
-            fixed.append(str(path))
-        else:
-            problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
-    if args.json:
-        _print_json({"ok": not problems, "problems": problems, "fixed": fixed, "quarantined": quarantined})
-    else:
-        for line in problems:
-            print(f"problem: {line}")
-        for line in fixed:
-            print(f"fixed: {line}")
-        for line in quarantined:
-            print(f"quarantined: {line} (a damaged store moved aside; see scribe-ls import)")
-        if not problems:
-            print(f"ok: store {scribe.store.path} and worklogs are consistent")
-    return 0 if not problems else 1
-
-
-async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
-    sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
-    packet = await scribe.context(
-        await _resolve(scribe, args.target), sections=sections, max_chars=args.max_chars, format=args.format
-    )
-    if args.format == "markdown" and not args.json:
-        print(packet["markdown"])
-    else:
-        _print_json(packet)
-    return 0
-
-
-async def _summarize(scribe: Scribe, args: argparse.Namespace) -> int:
-    result = await scribe.summarize(await _resolve(scribe, args.target))
-    if args.json:
-        _print_json(result)
-    else:
-        print(result["markdown"].strip("\n"))
-        print(f"\nwritten to {result['path']}")
-    return 0
-
-
-async def _search(scribe: Scribe, args: argparse.Namespace) -> int:
-    hits = await scribe.search(" ".join(args.query), args.limit)
-    if args.json:
-        _print_json({"hits": hits})
-    elif not hits:
-        print("no matches")
-    else:
-        for hit in hits:
-            entry = hit["entry"]
-            label = hit["backlogId"] or entry["sessionId"]
-            print(f"{label:<8} #{entry['id']:<5} {entry['kind']:<8} {hit['snippet']}")
-    return 0
-
-
-async def _call(scribe: Scribe, args: argparse.Namespace) -> int:
-    try:
-        params = json.loads(args.params)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"params: not valid JSON ({exc})") from None
-    _print_json(await scribe.handle(args.method, params))
-    return 0
-
-
-async def _import(scribe: Scribe, args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.paths] or [scribe.root / "artifacts"]
-    report = await scribe.import_legacy([p if p.is_absolute() else Path.cwd() / p for p in paths])
-    if args.json:
-        _print_json(report)
-        return 0
-    for item in report["imported"]:
-        print(f"imported {item['backlogId']} as {item['sessionId']} ({item['entries']} entries)")
-    for item in report["skipped"]:
-        print(f"skipped {item['what']}: {item['why']}")
-    if not report["imported"] and not report["skipped"]:
-        print("nothing to import")
-    return 0
-
-
-async def _live(scribe: Scribe, args: argparse.Namespace) -> int:
-    import signal
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with scribe.subscribe() as events:
-        session = await scribe.start_session(args.backlog_id, args.title)
-        await asyncio.sleep(0.05)  # let the recorder try the lease before we say who records
-        recorder = scribe.recorder
-        role = "recording" if recorder and recorder.holds_lease else "following (another process records)"
-        if args.json:
-            _print_json_line(
-                {"method": "live/started", "params": {"session": session.to_wire(), "role": role}}
-            )
-        else:
-            print(f"scribe-ls live: {_session_line(session)}", flush=True)
-            print(f"  branch {session.branch or '-'} · {role} · Ctrl-C to stop", flush=True)
-        stopping = asyncio.ensure_future(stop.wait())
-        while not stop.is_set():
-            next_event = asyncio.ensure_future(anext(events))
-            await asyncio.wait({next_event, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_event.done():
-                next_event.cancel()
-                break
-            event = next_event.result()
-            if args.json:
-                _print_json_line({"method": event.method, "params": event.params})
-            else:
-                print(_live_line(event.method, event.params), flush=True)
-    return 0
-
-
-def _print_json_line(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False), flush=True)
-
-
-def _live_line(method: str, params: dict[str, Any]) -> str:
-    from datetime import datetime
-
-    clock = datetime.now().strftime("%H:%M:%S")
-    if method == "scribe/activity":
-        paths = [f["path"] for f in params["files"]]
-        shown = ", ".join(paths[:5]) + (f" (+{params['count'] - 5} more)" if params["count"] > 5 else "")
-        return f"{clock}  activity  {params['count']} file(s): {shown}"
-    if method == "scribe/entryAdded":
-        entry = params["entry"]
-        files = (
-            f"  [{', '.join(entry['files'][:3])}{', …' if len(entry['files']) > 3 else ''}]"
-            if entry["files"]
-            else ""
-        )
-        return f"{clock}  {entry['kind']:<9} {entry['text'].splitlines()[0]}{files}"
-    if method == "scribe/sessionChanged":
-        session = params["session"]
-        label = session["backlogId"] or session["id"]
-        where = f"{session['status']}, branch {session['branch'] or '-'}"
-        return f"{clock}  session   {label} {params['change']} ({where})"
-    return f"{clock}  {method} {json.dumps(params)}"
-
-
-VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
-    "live": _live,
-    "start": _start,
-    "stop": _stop,
-    "append": _append,
-    "status": _status,
-    "list": _list,
-    "tag": _tag,
-    "untag": _tag,
-    "info": _info,
-    "cleanup": _cleanup,
-    "validate": _validate,
-    "context": _context,
-    "summarize": _summarize,
-    "search": _search,
-    "import": _import,
-    "call": _call,
-}

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import git
-from .protocol import Entry, Session
+from . import git, gitfiles
+from .model import Entry, Overlap, Session, SessionSummary
 from .redact import may_hold_secret, redact
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
@@ -49,12 +49,12 @@ class ContextRequest:
 
 @dataclass(frozen=True, slots=True)
 class RepoFacts:
-    dirs: git.GitDirs | None  # None: not a git repository
+    dirs: gitfiles.GitDirs | None  # None: not a git repository
     head: str | None  # None: no commits yet
 
 
 def _repo_facts(root: Path) -> RepoFacts:
-    return RepoFacts(git.find_git_dirs(root), git.read_head_sha(root))
+    return RepoFacts(gitfiles.find_git_dirs(root), gitfiles.read_head_sha(root))
 
 
 class SectionError(Exception):
@@ -78,9 +78,9 @@ class ContextSource(Protocol):
 
     async def recent_entries(self, session_id: str, limit: int) -> list[Entry]: ...
 
-    async def summary_counts(self, session_id: str) -> dict[str, Any]: ...
+    async def summary_counts(self, session_id: str) -> SessionSummary: ...
 
-    async def overlapping_sessions(self, session_id: str | None) -> list[dict[str, Any]]: ...
+    async def overlapping_sessions(self, session_id: str | None) -> list[Overlap]: ...
 
 
 class ContextProvider:
@@ -254,11 +254,11 @@ class ContextProvider:
     async def _section_summary(self, session: Session | None) -> Any:
         if session is None:
             return None
-        return await self.scribe.summary_counts(session.id)
+        return (await self.scribe.summary_counts(session.id)).to_wire()
 
     async def _section_sessions(self, session: Session | None) -> Any:
         others = await self.scribe.overlapping_sessions(session.id if session else None)
-        return others
+        return [other.to_wire() for other in others]
 
 
 def _ms(since: float) -> float:

@@ -7,12 +7,17 @@ from typing import Any
 
 # -- codes --------------------------------------------------------------------------
 
-INVALID_PARAMS = -32602
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_NOT_INITIALIZED = -32002
 SESSION_NOT_FOUND = -32010
 NO_CURRENT_SESSION = -32011
 LIMIT_REACHED = -32012
 STORE_UNAVAILABLE = -32013
+UNAUTHORIZED = -32014
 
 
 class ScribeError(Exception):

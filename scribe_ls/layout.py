@@ -22,10 +22,11 @@ import os
 import re
 import secrets
 import stat
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .gitfiles import find_git_dirs
 
 SCRIBE_DIR = ".scribe"
 DB_NAME = "scribe.db"
@@ -165,11 +166,11 @@ class Layout:
 
     def _check_not_tracked(self) -> None:
         """Refuse a ``.scribe/`` that git tracks: its files came from the repository."""
-        from . import git  # git imports nothing from here; keep CLI start-up lean
-
-        dirs = git.find_git_dirs(self.root)
+        dirs = find_git_dirs(self.root)
         if dirs is None or not _index_may_track(dirs.git_dir, SCRIBE_DIR + "/"):
             return
+        import subprocess  # rarely needed: not on the CLI's start-up path
+
         try:
             out = subprocess.run(
                 ["git", "ls-files", "-z", "--", SCRIBE_DIR],

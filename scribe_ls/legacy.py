@@ -1,34 +1,47 @@
-"""The legacy tool's blocking Python entry point, over the async core.
+"""Everything about the legacy Scribe tool: its registry file, importing its worklogs, and
+its blocking Python entry point.
 
-``fetch_scribe_context()`` keeps its old keys (``active_sessions, recent_worklogs,
-session_registry, current_branch, recent_changes, timestamp``), but reads the one store
-(so active sessions are really there, which the legacy tool never managed) and fetches git
-facts in parallel instead of in a row of subprocesses.
+``import_legacy`` reads legacy worklogs (``# Worklog B-123`` Markdown) and
+``session_registry.json`` files into completed sessions. ``fetch_scribe_context()``
+keeps its old keys (``active_sessions, recent_worklogs, session_registry,
+current_branch, recent_changes, timestamp``), but reads the one store (so active sessions
+are really there, which the legacy tool never managed) and fetches git facts in parallel
+instead of in a row of subprocesses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import worklog
+from .checks import BACKLOG_ID_RE
 from .layout import Layout
-from .protocol import Session, iso, utc_now
+from .model import DEFAULT_PRIORITY, DEFAULT_TYPE, Session, iso, utc_now
+from .redact import redact, redact_all
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 RECENT_WORKLOGS = 5
 WORKLOG_TAIL = 2000
 
 
-def _legacy_session(session: Session, worklog: Path) -> dict[str, Any]:
+def _legacy_session(session: Session) -> dict[str, Any]:
     return {
         "backlog_id": session.backlog_id or session.id,
         "session_id": session.id,
         "status": session.status,
         "start_time": session.started_at,
         "last_activity": session.last_activity_at,
-        "worklog_path": str(worklog),
+        "worklog_path": session.worklog_path,
         "idle_timeout": session.idle_timeout,
         "context": {
             "tags": list(session.tags),
@@ -57,7 +70,7 @@ def _recent_worklogs(layout: Layout) -> list[dict[str, Any]]:
 async def fetch_scribe_context_async(root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     from .service import Scribe
 
-    async with Scribe(root) as scribe:
+    async with Scribe(root) as scribe:  # the service imports nothing from here
         active = await scribe.list_sessions(status="active", limit=100)
         everything = await scribe.list_sessions(limit=1000)
         packet = await scribe.context(sections=("git",), max_chars=1_000_000)
@@ -69,12 +82,12 @@ async def fetch_scribe_context_async(root: str | os.PathLike[str] | None = None)
             "total_sessions": len(everything),
             "active_sessions": len(active),
             "sessions": {
-                s.backlog_id or s.id: _legacy_session(s, scribe.store.worklog_path(s.worklog_key))
+                s.backlog_id or s.id: _legacy_session(s)
                 for s in reversed(everything)  # newest wins for a backlog id with history
             },
         }
         return {
-            "active_sessions": [_legacy_session(s, scribe.store.worklog_path(s.worklog_key)) for s in active],
+            "active_sessions": [_legacy_session(s) for s in active],
             "recent_worklogs": worklogs,
             "session_registry": registry,
             "current_branch": git_data["branch"] if git_data else None,
@@ -92,3 +105,130 @@ def fetch_scribe_context(root: str | os.PathLike[str] | None = None) -> dict[str
         return asyncio.run(fetch_scribe_context_async(root))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, fetch_scribe_context_async(root)).result()
+
+
+# -- the registry and importing ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LegacySession:
+    """What the legacy ``session_registry.json`` knew about one backlog item."""
+
+    backlog_id: str
+    start_time: datetime | None
+    last_activity: datetime | None
+    tags: tuple[str, ...]
+    session_type: str | None
+    priority: str | None
+    description: str | None
+    idle_timeout: int | None
+
+
+def _legacy_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # The legacy tool wrote naive timestamps; treat them as UTC like its worklog headings.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_registry(text: str) -> list[LegacySession]:
+    """Parse ``artifacts/session_registry.json``; entries it cannot read are skipped."""
+    data = json.loads(text)
+    sessions = data.get("sessions", {}) if isinstance(data, dict) else {}
+    result = []
+    for key, raw in sessions.items() if isinstance(sessions, dict) else ():
+        if not isinstance(raw, dict):
+            continue
+        context = raw.get("context") if isinstance(raw.get("context"), dict) else {}
+        tags = context.get("tags") if isinstance(context.get("tags"), list) else []
+        timeout = raw.get("idle_timeout")
+        result.append(
+            LegacySession(
+                backlog_id=str(raw.get("backlog_id") or key),
+                start_time=_legacy_time(raw.get("start_time")),
+                last_activity=_legacy_time(raw.get("last_activity")),
+                tags=tuple(str(t) for t in tags if isinstance(t, str) and t.strip()),
+                session_type=context.get("session_type")
+                if isinstance(context.get("session_type"), str)
+                else None,
+                priority=context.get("priority") if isinstance(context.get("priority"), str) else None,
+                description=context.get("description")
+                if isinstance(context.get("description"), str)
+                else None,
+                idle_timeout=int(timeout) if isinstance(timeout, int | float) and timeout > 0 else None,
+            )
+        )
+    return result
+
+
+def import_legacy(ledger: Ledger, paths: Sequence[Path]) -> dict[str, list[dict[str, Any]]]:
+    """Import legacy worklogs and registries (files, or folders holding them) as completed
+    sessions, worklogs rendered. Importing twice adds nothing. Blocking."""
+    worklogs, registry, skipped = _read_legacy(paths)
+    imported = []
+    for backlog_id in sorted(set(worklogs) | set(registry)):
+        items = worklogs.get(backlog_id, [])
+        legacy = registry.get(backlog_id)
+        started = items[0].at if items else legacy.start_time if legacy else None
+        if started is None:
+            skipped.append({"what": backlog_id, "why": "no start time in registry or worklog"})
+            continue
+        last = items[-1].at if items else (legacy.last_activity if legacy else None) or started
+        session = ledger.store.import_session(
+            backlog_id=backlog_id,
+            title=redact((legacy.description if legacy else None) or backlog_id),
+            tags=redact_all(legacy.tags) if legacy else (),
+            type=(legacy.session_type if legacy else None) or DEFAULT_TYPE,
+            priority=(legacy.priority if legacy else None) or DEFAULT_PRIORITY,
+            idle_timeout=(legacy.idle_timeout if legacy else None) or ledger.config.idle_timeout,
+            items=items,
+            started_at=iso(started),
+            last_activity_at=iso(last),
+            redact=redact,
+        )
+        if session is None:
+            skipped.append({"what": backlog_id, "why": "already imported"})
+            continue
+        ledger.worklogs.render_quietly(session.worklog_key)
+        imported.append({"backlogId": backlog_id, "sessionId": session.id, "entries": len(items)})
+    return {"imported": imported, "skipped": skipped}
+
+
+def _read_legacy(
+    paths: Sequence[Path],
+) -> tuple[dict[str, list[worklog.WorklogItem]], dict[str, LegacySession], list[dict[str, Any]]]:
+    """Find and parse legacy files."""
+    worklogs: dict[str, list[worklog.WorklogItem]] = {}
+    registry: dict[str, LegacySession] = {}
+    skipped: list[dict[str, Any]] = []
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".md", ".json") and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            skipped.append({"what": str(path), "why": "no such file or directory"})
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".json":
+                if path.name == "session_registry.json" or '"sessions"' in text:
+                    for legacy in read_registry(text):
+                        if BACKLOG_ID_RE.fullmatch(legacy.backlog_id):
+                            registry[legacy.backlog_id] = legacy
+                continue
+            if not text.startswith("# Worklog "):
+                continue  # summaries and other Markdown are not worklogs
+            parsed = worklog.parse(text)
+            if not BACKLOG_ID_RE.fullmatch(parsed.key):
+                skipped.append({"what": str(path), "why": f"worklog key {parsed.key!r} is not a backlog id"})
+                continue
+            worklogs.setdefault(parsed.key, []).extend(parsed.items)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            skipped.append({"what": str(path), "why": f"unreadable: {exc}"})
+    return worklogs, registry, skipped

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import git
+from . import git, gitfiles
+from .async_store import AsyncStore
 from .config import Config
-from .protocol import ACTIVITY, Entry, Session, iso, utc_now
+from .events import ACTIVITY
+from .model import Entry, Session, iso, utc_now
 from .redact import redact
-from .store import Store
 from .watcher import (
     FileChange,
     IgnoreRules,
@@ -42,7 +43,7 @@ class RecordingTarget(Protocol):
 
     root: Path
     config: Config
-    store: Store
+    store: AsyncStore
 
     def emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None: ...
 
@@ -135,9 +136,9 @@ class Recorder:
             self.holds_lease = False
 
     async def _record(self, stop: asyncio.Event) -> None:
-        dirs = await asyncio.to_thread(git.find_git_dirs, self.root)
+        dirs = await asyncio.to_thread(gitfiles.find_git_dirs, self.root)
         self._branch = await git.current_branch(self.root)
-        self._head = await asyncio.to_thread(git.read_head_sha, self.root)
+        self._head = await asyncio.to_thread(gitfiles.read_head_sha, self.root)
         rules = IgnoreRules(self.root, dirs, self.scribe.config.excludes)
         tree_filter = TreeFilter(self.root, dirs, rules)
         # A linked worktree keeps HEAD and refs outside the work tree: watch them too.
@@ -280,7 +281,7 @@ class Recorder:
 
     async def _git_moved(self) -> None:
         branch = await git.current_branch(self.root)
-        head = await asyncio.to_thread(git.read_head_sha, self.root)
+        head = await asyncio.to_thread(gitfiles.read_head_sha, self.root)
         if branch != self._branch:
             old, self._branch, self._head = self._branch, branch, head
             await self._flush()  # the changes so far belong to the old branch's session

@@ -1,10 +1,11 @@
-"""The canonical store: ``<root>/.scribe/scribe.db``, SQLite in WAL mode.
+"""The canonical store: ``<root>/.scribe/scribe.db``, SQLite in WAL mode. SQL only.
 
-Every call runs in one dedicated thread that owns the connection, so nothing here blocks
-the event loop and no two statements of this process race each other. Other processes
-(the CLI, a second editor) open the same file; SQLite's locking makes that safe and every
-write is one ``BEGIN IMMEDIATE`` transaction, so a read-check-write (idempotent start, the
-active-session limit) cannot interleave with another process's.
+Synchronous on purpose: a CLI verb calls it directly (no event loop to start for one
+row), and the async service runs the very same methods in one thread that owns the
+connection (:mod:`scribe_ls.async_store`). Other processes (the CLI, a second editor) open
+the same file; SQLite's locking makes that safe and every write is one ``BEGIN IMMEDIATE``
+transaction, so a read-check-write (idempotent start, the active-session limit) cannot
+interleave with another process's.
 
 An entry is acknowledged only after its transaction committed with ``synchronous=FULL``.
 
@@ -14,138 +15,25 @@ that lets a process tell clients about writes made by other processes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import json
-import logging
 import os
 import sqlite3
-import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from . import worklog
 from .errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailable
-from .layout import DB_NAME, DB_SIDE_FILES, WORKLOGS, Layout, UnsafeStore
-from .protocol import Entry, Session, SessionStats, iso, parse_iso, utc_now
-
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 3
-
-# Each migration moves the schema from version N-1 to N. Never edit a released one.
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        backlog_id TEXT,
-        title TEXT NOT NULL,
-        branch TEXT,
-        root TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'completed')),
-        tags TEXT NOT NULL DEFAULT '[]',
-        type TEXT NOT NULL,
-        priority TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        last_activity_at TEXT NOT NULL,
-        active_since TEXT,
-        active_seconds REAL NOT NULL DEFAULT 0,
-        idle_timeout INTEGER NOT NULL,
-        entry_count INTEGER NOT NULL DEFAULT 0,
-        file_count INTEGER NOT NULL DEFAULT 0
-    );
-    -- One open (active or paused) session per backlog item: what makes start idempotent
-    -- even when two processes start the same item at the same moment.
-    CREATE UNIQUE INDEX sessions_open_backlog ON sessions(backlog_id)
-        WHERE status != 'completed' AND backlog_id IS NOT NULL;
-    CREATE INDEX sessions_started ON sessions(started_at);
-
-    CREATE TABLE entries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL REFERENCES sessions(id),
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        text TEXT NOT NULL,
-        files TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX entries_session ON entries(session_id, id);
-
-    CREATE TABLE session_files (
-        session_id TEXT NOT NULL,
-        path TEXT NOT NULL,
-        PRIMARY KEY (session_id, path)
-    ) WITHOUT ROWID;
-
-    CREATE TABLE changes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        session_id TEXT NOT NULL,
-        entry_id INTEGER,
-        change TEXT NOT NULL
-    );
-
-    CREATE VIRTUAL TABLE entries_fts USING fts5(text, content='entries', content_rowid='id');
-    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
-    END;
-    """,
-    2: """
-    -- scribe/activity batches travel to other processes through the change feed.
-    ALTER TABLE changes ADD COLUMN payload TEXT;
-    -- Paused by the idle timer (resumes on the next activity), not by the user.
-    ALTER TABLE sessions ADD COLUMN paused_by_idle INTEGER NOT NULL DEFAULT 0;
-    """,
-    3: """
-    -- The store itself refuses kinds it does not know (SQLite cannot add a CHECK to a
-    -- table, so the table is rebuilt, ids kept), and a client's request id makes a
-    -- retried append return the entry stored the first time.
-    CREATE TABLE entries_v3 (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL REFERENCES sessions(id),
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL
-            CHECK (kind IN ('note', 'decision', 'idea', 'todo', 'activity', 'commit', 'system')),
-        text TEXT NOT NULL,
-        files TEXT NOT NULL DEFAULT '[]',
-        request_id TEXT
-    );
-    INSERT INTO entries_v3 (id, session_id, at, kind, text, files)
-        SELECT id, session_id, at, kind, text, files FROM entries;
-    DROP TABLE entries;
-    ALTER TABLE entries_v3 RENAME TO entries;
-    CREATE INDEX entries_session ON entries(session_id, id);
-    CREATE UNIQUE INDEX entries_request ON entries(request_id) WHERE request_id IS NOT NULL;
-    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
-    END;
-    """,
-}
+from .layout import Layout
+from .model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
+from .schema import SCHEMA_VERSION
+from .storefile import Transaction, open_store
+from .worklog import WorklogItem
 
 # The change feed only has to cover the gap between a write and the other processes
 # noticing it; keep it short.
 CHANGES_KEPT = 5000
-OPEN_TIMEOUT = 15.0
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def off_loop(fn: Callable[..., R]) -> Callable[..., Any]:
-    """Turn a blocking method into a coroutine that runs it in the store's thread."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> R:
-        return await self._run(fn, self, *args, **kwargs)
-
-    return wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,30 +66,12 @@ class Store:
         self.dir = self.layout.dir
         self.path = self.layout.db_path
         self.origin = origin
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-store")
         self._conn: sqlite3.Connection | None = None
         # Why the store cannot be used at all (set when open fails), or why it can only be
         # read; and what open found and did (a damaged file moved aside), for the user.
         self.unavailable: str | None = None
         self.read_only: str | None = None
         self.notices: list[str] = []
-        # Store operations queued or running in the store thread (reported by scribe/status).
-        self.pending = 0
-        # key -> (last entry id, last heading, rendered text): lets a render append the new
-        # entries instead of rendering the whole worklog again on every append.
-        self._rendered: dict[str, tuple[int, str, str]] = {}
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    async def _run(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        loop = asyncio.get_running_loop()
-        self.pending += 1
-        try:
-            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-        except sqlite3.DatabaseError as exc:  # OperationalError included
-            raise StoreUnavailable(_with_hint(str(exc), self.dir)) from exc
-        finally:
-            self.pending -= 1
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -209,207 +79,28 @@ class Store:
             raise StoreUnavailable(self.unavailable or "the store is closed")
         return self._conn
 
-    def _tx(self) -> _Transaction:
+    def _tx(self) -> Transaction:
         if self.read_only is not None:
             raise StoreUnavailable(
                 f"the store is read-only ({self.read_only}); reads work, writes do not. "
                 f"Make {self.dir} writable (or free disk space), then restart scribe-ls"
             )
-        return _Transaction(self.conn)
+        return Transaction(self.conn)
 
-    @off_loop
     def open(self, *, thorough: bool = False) -> None:
-        """Open (creating if needed) and migrate.
-
-        A file that is not a readable scribe store (bad header, failing probes, and with
-        ``thorough`` a failing ``quick_check``) is moved aside and a new store is made; a
-        store that can be read but not written is opened read-only. What happened is in
-        :attr:`notices`; a store that cannot be used at all raises StoreUnavailable, and
-        every later call repeats why.
-        """
+        """Open (creating if needed) and migrate; see :mod:`scribe_ls.storefile`. A store
+        that cannot be used raises StoreUnavailable, and every later call repeats why."""
         try:
-            self._open(thorough)
+            opened = open_store(self.layout, thorough=thorough)
         except StoreUnavailable as exc:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
             self.unavailable = exc.detail
             raise
+        self._conn, self.read_only, self.notices = opened.conn, opened.read_only, opened.notices
 
-    def _open(self, thorough: bool) -> None:
-        try:
-            self.layout.ensure()
-            self.layout.check_db_files()
-        except UnsafeStore as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        except OSError as exc:
-            raise StoreUnavailable(_with_hint(f"cannot create {self.dir}: {exc.strerror}", self.dir)) from exc
-        if _read_only_mount(self.dir):
-            # SQLite would open it and fail at the first write: say so now, serve reads.
-            self._open_read_only("the file system is mounted read-only")
-            return
-        if (problem := _header_problem(self.path)) is not None:
-            self._quarantine(problem)
-        try:
-            self._connect_and_migrate()
-            self._probe(thorough)
-        except sqlite3.OperationalError as exc:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            if not _cannot_write(exc):
-                raise StoreUnavailable(_with_hint(str(exc), self.dir)) from exc
-            self._open_read_only(str(exc))
-        except _Damaged as exc:
-            self._quarantine(str(exc))
-            self._connect_and_migrate()
-
-    def _connect_and_migrate(self) -> None:
-        # Several processes may create the store at the same moment. Switching to WAL and
-        # migrating take locks for which SQLite does not always call the busy handler, so
-        # retry those few steps for a bounded time instead of failing the first open.
-        deadline = time.monotonic() + OPEN_TIMEOUT
-        while True:
-            try:
-                self._conn = self._connect()
-                self._migrate()
-                return
-            except sqlite3.DatabaseError as exc:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                if not isinstance(exc, sqlite3.OperationalError):
-                    raise _Damaged(str(exc)) from exc  # "file is not a database", "malformed"
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def _probe(self, thorough: bool) -> None:
-        """Touch what every request needs, so damage shows now and not as failing writes."""
-        try:
-            self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            self.conn.execute("SELECT id FROM sessions LIMIT 1").fetchall()
-            self.conn.execute("SELECT id FROM entries ORDER BY id DESC LIMIT 1").fetchall()
-            self._probe_search_index()
-            if thorough:
-                result = self.conn.execute("PRAGMA quick_check").fetchall()
-                if [row[0] for row in result] != ["ok"]:
-                    raise _Damaged(f"quick_check: {result[0][0]}")
-        except sqlite3.OperationalError as exc:
-            if _cannot_write(exc) or "locked" in str(exc):
-                raise
-            raise _Damaged(str(exc)) from exc
-        except sqlite3.DatabaseError as exc:
-            raise _Damaged(str(exc)) from exc
-
-    def _probe_search_index(self) -> None:
-        """The FTS index is derived from ``entries``: damage there (every write fails in
-        its constructor) is repaired by rebuilding it, keeping every entry."""
-        probe = "SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'scribe' LIMIT 1"
-        try:
-            self.conn.execute(probe).fetchall()
-            return
-        except sqlite3.DatabaseError as exc:
-            problem = str(exc)
-        with self._tx() as conn:
-            # A damaged config row stops even 'rebuild'; FTS5 keeps its format version there.
-            conn.execute("DELETE FROM entries_fts_config")
-            conn.execute("INSERT INTO entries_fts_config (k, v) VALUES ('version', 4)")
-            conn.execute("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
-        self.conn.execute(probe).fetchall()
-        message = f"the search index of {self.path} was damaged ({problem}); it was rebuilt from the entries"
-        log.warning("%s", message)
-        self.notices.append(message)
-
-    def _quarantine(self, problem: str) -> None:
-        """Move a damaged store (and the worklogs rendered from it, the readable copy of its
-        data) aside under a dated name, so a new store can start."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
-        moved = []
-        for suffix in ("", *DB_SIDE_FILES):
-            source = self.dir / f"{DB_NAME}{suffix}"
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(source, self.dir / f"{DB_NAME}.corrupt-{stamp}{suffix}")
-                moved.append(source.name)
-        worklogs = f"{WORKLOGS}.corrupt-{stamp}"
-        with contextlib.suppress(FileNotFoundError, OSError):
-            os.rename(self.layout.worklog_dir, self.dir / worklogs)
-            self.layout.reset()
-            self.layout.ensure()
-        message = (
-            f"{self.path} was damaged ({problem}) and was moved aside as {DB_NAME}.corrupt-{stamp}; "
-            f"a new, empty store was made. Its worklogs are in .scribe/{worklogs}: "
-            f"`scribe-ls import .scribe/{worklogs}` brings their sessions back"
-        )
-        log.error("%s", message)
-        self.notices.append(message)
-
-    def _open_read_only(self, reason: str) -> None:
-        """Serve reads from a store that cannot be written (read-only disk, full disk)."""
-        if not self.path.exists():
-            raise StoreUnavailable(_with_hint(f"cannot create {self.path}: {reason}", self.dir))
-        uri = f"file:{urllib.parse.quote(str(self.path))}"
-        for query in ("?mode=ro", "?mode=ro&immutable=1"):
-            try:
-                conn = sqlite3.connect(uri + query, uri=True, isolation_level=None, check_same_thread=False)
-                conn.row_factory = sqlite3.Row
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
-            except sqlite3.DatabaseError:
-                continue
-            if version != SCHEMA_VERSION:
-                conn.close()
-                raise StoreUnavailable(
-                    f"{self.path} is read-only ({reason}) and has schema version {version}, "
-                    f"not {SCHEMA_VERSION}: make {self.dir} writable so it can be upgraded"
-                )
-            self._conn = conn
-            self.read_only = reason
-            message = f"{self.path} is read-only ({reason}): reads work, writes are refused"
-            log.warning("%s", message)
-            self.notices.append(message)
-            return
-        raise StoreUnavailable(_with_hint(f"cannot open {self.path}: {reason}", self.dir))
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 10000")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a commit is on disk before we acknowledge the entry it carries.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
-    def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreUnavailable(
-                f"{self.path} has schema version {version}; this scribe-ls knows up to "
-                f"{SCHEMA_VERSION}: upgrade scribe-ls"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._tx() as conn:
-                # Another process may have migrated while we waited for the write lock.
-                if conn.execute("PRAGMA user_version").fetchone()[0] >= target:
-                    continue
-                for statement in _split_sql(MIGRATIONS[target]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
-            log.info("store %s migrated to schema version %d", self.path, target)
-
-    @off_loop
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-    def shutdown_thread(self) -> None:
-        self._executor.shutdown(wait=True)
 
     # -- rows -> types ------------------------------------------------------------------------
 
@@ -437,6 +128,7 @@ class Store:
                 files_changed=row["file_count"],
                 active_seconds=int(active_seconds),
             ),
+            worklog_path=str(self.layout.worklog_path(row["backlog_id"] or row["id"])),
         )
 
     @staticmethod
@@ -507,7 +199,6 @@ class Store:
 
     # -- sessions -------------------------------------------------------------------------
 
-    @off_loop
     def start_session(
         self,
         *,
@@ -587,18 +278,15 @@ class Store:
         entry_id = self._insert_entry(row["id"], "system", text, (), now)
         return self._entries_by_id([entry_id])
 
-    @off_loop
     def get_session(self, session_id: str) -> Session:
         return self._session(self._session_row(session_id))
 
-    @off_loop
     def current_session(self) -> Session | None:
         row = self.conn.execute(
             "SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at DESC, rowid DESC LIMIT 1"
         ).fetchone()
         return self._session(row) if row else None
 
-    @off_loop
     def list_sessions(
         self,
         *,
@@ -624,7 +312,6 @@ class Store:
         now = utc_now()
         return [self._session(row, now) for row in self.conn.execute(sql, (*args, limit))]
 
-    @off_loop
     def update_session(
         self,
         session_id: str,
@@ -664,7 +351,6 @@ class Store:
                 changes.append("updated")
             return self._session(self._session_row(session_id)), changes, entries
 
-    @off_loop
     def stop_session(self, session_id: str, text: str = "Session stopped") -> tuple[Session, list[Entry]]:
         now = iso(utc_now())
         with self._tx():
@@ -674,7 +360,6 @@ class Store:
             entries = self._set_status(row, "completed", text, now)
             return self._session(self._session_row(session_id)), entries
 
-    @off_loop
     def pause_idle(self, session_id: str, text: str, now: datetime) -> tuple[Session, list[Entry]] | None:
         """Pause an active session that is still idle (checked in the same transaction);
         None if it is not active or saw activity meanwhile."""
@@ -687,7 +372,6 @@ class Store:
             conn.execute("UPDATE sessions SET paused_by_idle = 1 WHERE id = ?", (session_id,))
             return self._session(self._session_row(session_id)), entries
 
-    @off_loop
     def idle_paused_session(self) -> Session | None:
         """The most recently started session the idle timer paused (resumed by activity)."""
         row = self.conn.execute(
@@ -696,7 +380,6 @@ class Store:
         ).fetchone()
         return self._session(row) if row else None
 
-    @off_loop
     def set_branch(self, session_id: str, branch: str | None) -> tuple[Session, list[Entry]]:
         """Re-bind a session to the branch now checked out (a ``branchChanged``)."""
         now = iso(utc_now())
@@ -707,19 +390,16 @@ class Store:
             entry_id = self._insert_entry(session_id, "system", f"Branch: {branch or '(detached)'}", (), now)
             return self._session(self._session_row(session_id)), self._entries_by_id([entry_id])
 
-    @off_loop
     def note_change(self, session_id: str, change: str) -> None:
         with self._tx():
             self._record(session_id, change)
 
-    @off_loop
     def publish(self, change: str, session_id: str | None, payload: str) -> None:
         """Put a push that carries its own params (``activity``, ``summary``) on the change
         feed, for other processes' clients."""
         with self._tx():
             self._record(session_id or "", change, None, payload)
 
-    @off_loop
     def idle_sessions(
         self, now: datetime, *, statuses: Sequence[str] = ("active", "paused")
     ) -> list[Session]:
@@ -734,7 +414,6 @@ class Store:
             if (now - parse_iso(row["last_activity_at"])).total_seconds() > row["idle_timeout"]
         ]
 
-    @off_loop
     def counts(self) -> dict[str, int]:
         row = self.conn.execute(
             "SELECT COUNT(*) AS total, SUM(status = 'active') AS active,"
@@ -744,7 +423,6 @@ class Store:
 
     # -- entries --------------------------------------------------------------------------
 
-    @off_loop
     def append_entry(
         self,
         session_id: str,
@@ -768,7 +446,6 @@ class Store:
             entry_id = self._insert_entry(session_id, kind, text, files, now, stat_files, request_id)
         return Entry(id=entry_id, session_id=session_id, at=now, kind=kind, text=text, files=tuple(files))
 
-    @off_loop
     def get_entries(
         self, session_id: str, *, after_id: int = 0, limit: int = 100, kinds: Sequence[str] = ()
     ) -> tuple[list[Entry], int | None]:
@@ -784,7 +461,6 @@ class Store:
         next_after = entries[-1].id if len(rows) > limit else None
         return entries, next_after
 
-    @off_loop
     def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
         self._session_row(session_id)
         rows = self.conn.execute(
@@ -792,21 +468,25 @@ class Store:
         ).fetchall()
         return [self._entry(row) for row in reversed(rows)]
 
-    @off_loop
-    def summary_counts(self, session_id: str, per_kind: int = 5) -> dict[str, Any]:
+    def summary_counts(self, session_id: str, per_kind: int = 5) -> SessionSummary:
         """What a session amounts to: counts and the latest decisions, ideas and todos."""
         row = self._session_row(session_id)
-        result: dict[str, Any] = {"entries": row["entry_count"], "filesChanged": row["file_count"]}
-        for kind, key in (("decision", "decisions"), ("idea", "ideas"), ("todo", "todos")):
+        latest: dict[str, tuple[str, ...]] = {}
+        for kind in ("decision", "idea", "todo"):
             texts = self.conn.execute(
                 "SELECT text FROM entries WHERE session_id = ? AND kind = ? ORDER BY id DESC LIMIT ?",
                 (session_id, kind, per_kind),
             ).fetchall()
-            result[key] = [t[0][:300] for t in reversed(texts)]
-        return result
+            latest[kind] = tuple(t[0][:300] for t in reversed(texts))
+        return SessionSummary(
+            entries=row["entry_count"],
+            files_changed=row["file_count"],
+            decisions=latest["decision"],
+            ideas=latest["idea"],
+            todos=latest["todo"],
+        )
 
-    @off_loop
-    def overlapping_sessions(self, session_id: str | None, max_files: int = 50) -> list[dict[str, Any]]:
+    def overlapping_sessions(self, session_id: str | None, max_files: int = 50) -> list[Overlap]:
         """Other active sessions, each with the files both it and ``session_id`` touched."""
         rows = self.conn.execute(
             "SELECT * FROM sessions WHERE status = 'active' AND id != ? ORDER BY started_at DESC",
@@ -820,18 +500,13 @@ class Store:
                 (row["id"], session_id or "", max_files),
             ).fetchall()
             others.append(
-                {
-                    "id": row["id"],
-                    "backlogId": row["backlog_id"],
-                    "title": row["title"],
-                    "branch": row["branch"],
-                    "sharedFiles": [r[0] for r in shared],
-                }
+                Overlap(
+                    row["id"], row["backlog_id"], row["title"], row["branch"], tuple(r[0] for r in shared)
+                )
             )
         return others
 
-    @off_loop
-    def search(self, query: str, limit: int) -> list[tuple[Entry, str | None, str]]:
+    def search(self, query: str, limit: int) -> list[SearchHit]:
         # Quote every word: user text must never be parsed as FTS5 syntax.
         words = [w for w in query.split() if w]
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
@@ -843,15 +518,13 @@ class Store:
             " WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?",
             (match, limit),
         ).fetchall()
-        return [(self._entry(row), row["backlog_id"], row["snippet"]) for row in rows]
+        return [SearchHit(self._entry(row), row["backlog_id"], row["snippet"]) for row in rows]
 
     # -- change feed ------------------------------------------------------------------------
 
-    @off_loop
     def last_change_id(self) -> int:
         return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[0]
 
-    @off_loop
     def changes_since(self, change_id: int, limit: int = 500) -> list[Change]:
         rows = self.conn.execute(
             "SELECT * FROM changes WHERE id > ? ORDER BY id LIMIT ?", (change_id, limit)
@@ -861,7 +534,6 @@ class Store:
             for r in rows
         ]
 
-    @off_loop
     def sessions_and_entries(self, key: str) -> tuple[list[Session], list[Entry]]:
         """Every session of a worklog key (backlog id, else session id) and all their
         entries, oldest first: what a summary is made of."""
@@ -878,114 +550,52 @@ class Store:
         ).fetchall()
         return sessions, [self._entry(row) for row in entries]
 
-    @off_loop
     def entries_by_id(self, ids: Sequence[int]) -> list[Entry]:
         return self._entries_by_id(ids)
 
-    @off_loop
     def prune_changes(self) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - ?", (CHANGES_KEPT,))
 
-    @off_loop
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" probe."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- worklogs ---------------------------------------------------------------------------
 
-    def worklog_path(self, key: str) -> Path:
-        return self.layout.worklog_path(key)
-
-    def _worklog_rows(self, key: str, after_id: int) -> list[sqlite3.Row]:
-        return self.conn.execute(
+    def worklog_items(self, key: str, *, after_id: int = 0) -> list[tuple[int, WorklogItem]]:
+        """Entries of a worklog key (backlog id, else session id) past ``after_id``, with ids."""
+        rows = self.conn.execute(
             "SELECT e.id, e.at, e.kind, e.text, e.files FROM entries e"
             " JOIN sessions s ON s.id = e.session_id"
             " WHERE (s.backlog_id = ? OR (s.backlog_id IS NULL AND s.id = ?)) AND e.id > ?"
             " ORDER BY e.id",
             (key, key, after_id),
         ).fetchall()
+        return [
+            (
+                row["id"],
+                WorklogItem(
+                    at=parse_iso(row["at"]),
+                    kind=row["kind"],
+                    text=row["text"],
+                    files=tuple(json.loads(row["files"])),
+                ),
+            )
+            for row in rows
+        ]
 
-    def _load_render_state(self, key: str) -> tuple[int, str, str]:
-        """What a previous render (maybe by another process) left on disk, if the worklog
-        is still exactly the file it wrote; else nothing, and we render from scratch."""
-        try:
-            state = json.loads(self.layout.read_text(self.layout.render_state_path(key)) or "{}")
-            path = self.worklog_path(key)
-            stat = self.layout.stat(path)
-            if stat is None or (stat.st_size, stat.st_mtime_ns) != (state["size"], state["mtimeNs"]):
-                return 0, "", ""
-            return int(state["lastId"]), str(state["lastHeading"]), self.layout.read_text(path) or ""
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0, "", ""
-
-    def _save_render_state(self, key: str, last_id: int, last_heading: str) -> None:
-        stat = self.layout.stat(self.worklog_path(key))
-        if stat is None:
-            return
-        state = {
-            "lastId": last_id,
-            "lastHeading": last_heading,
-            "size": stat.st_size,
-            "mtimeNs": stat.st_mtime_ns,
-        }
-        self.layout.write_atomic(self.layout.render_state_path(key), json.dumps(state))
-
-    def _render_text(self, key: str) -> tuple[int, str, str]:
-        """The worklog for ``key`` as it should be now, appending to the last render."""
-        last_id, last_heading, text = self._rendered.get(key) or self._load_render_state(key)
-        rows = self._worklog_rows(key, last_id)
-        items = _worklog_items(rows)
-        if not text:
-            text = worklog.render(key, items)
-        elif items:
-            text = worklog.append(text, last_heading, items)
-        if items:
-            last_id, last_heading = rows[-1]["id"], worklog.heading_time(items[-1].at)
-        return last_id, last_heading, text
-
-    @off_loop
-    def render_worklog(self, key: str) -> Path:
-        path = self.worklog_path(key)
-        with self.layout.locked(self.layout.render_lock_path):
-            # Entries other processes added since our last render have higher ids, so
-            # appending everything past our last id is always the full, correct worklog.
-            last_id, last_heading, text = self._render_text(key)
-            self.layout.write_atomic(path, text)
-            self._save_render_state(key, last_id, last_heading)
-            self._rendered[key] = (last_id, last_heading, text)
-        return path
-
-    @off_loop
-    def stale_worklog_keys(self) -> list[str]:
-        """Worklogs whose last render (its state file) ended before the store's newest
-        entry of that key, or that are missing: what a crash can leave behind."""
+    def last_entry_per_key(self) -> dict[str, int]:
         rows = self.conn.execute(
             "SELECT COALESCE(s.backlog_id, s.id) AS key, MAX(e.id) AS last FROM sessions s"
             " JOIN entries e ON e.session_id = s.id GROUP BY key"
         ).fetchall()
-        stale = []
-        for row in rows:
-            try:
-                state = json.loads(self.layout.read_text(self.layout.render_state_path(row["key"])) or "{}")
-                behind = int(state.get("lastId", 0)) < row["last"]
-            except (OSError, ValueError, TypeError, AttributeError):
-                behind = True
-            if behind or self.layout.stat(self.worklog_path(row["key"])) is None:
-                stale.append(row["key"])
-        return stale
+        return {row["key"]: row["last"] for row in rows}
 
-    @off_loop
     def worklog_keys(self) -> list[str]:
         rows = self.conn.execute("SELECT DISTINCT COALESCE(backlog_id, id) AS key FROM sessions ORDER BY key")
         return [row["key"] for row in rows]
 
-    @off_loop
-    def expected_worklog(self, key: str) -> str:
-        """A full render from the store, ignoring the cache (used by ``validate``)."""
-        return worklog.render(key, _worklog_items(self._worklog_rows(key, 0)))
-
-    @off_loop
     def integrity_check(self) -> list[str]:
         problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
         problems = [p for p in problems if p != "ok"]
@@ -1006,7 +616,6 @@ class Store:
 
     # -- import -----------------------------------------------------------------------------
 
-    @off_loop
     def import_session(
         self,
         *,
@@ -1016,7 +625,7 @@ class Store:
         type: str,
         priority: str,
         idle_timeout: int,
-        items: Sequence[worklog.WorklogItem],
+        items: Sequence[WorklogItem],
         started_at: str,
         last_activity_at: str,
         redact: Callable[[str], str],
@@ -1054,94 +663,4 @@ class Store:
                 "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (last_activity_at, session_id)
             )
             self._record(session_id, "stopped")
-            self._rendered.pop(backlog_id, None)
             return self._session(self._session_row(session_id))
-
-
-class _Damaged(Exception):
-    """The database file is not a readable scribe store."""
-
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def _header_problem(path: Path) -> str | None:
-    """Why the file at ``path`` cannot be an SQLite database, if its first bytes say so."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(100)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"unreadable: {exc.strerror}"
-    if not head:
-        return None  # an empty file is an empty database
-    if not head.startswith(_SQLITE_HEADER):
-        return "its header is not an SQLite header"
-    if len(head) < 100:
-        return "it is truncated"
-    return None
-
-
-def _read_only_mount(directory: Path) -> bool:
-    try:
-        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def _cannot_write(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk i/o", "full"))
-
-
-def _with_hint(message: str, directory: Path) -> str:
-    """An SQLite or OS error, with what the user can do about it."""
-    lowered = message.lower()
-    if "full" in lowered or "no space" in lowered:
-        return f"{message}: the disk is full; free some space and retry"
-    if "readonly" in lowered or "read-only" in lowered or "permission" in lowered:
-        return f"{message}: {directory} cannot be written; make it writable and retry"
-    return message
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``: take the write lock up front so the reads inside
-    see what the writes will be checked against."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
-
-
-def _worklog_items(rows: Iterable[sqlite3.Row]) -> list[worklog.WorklogItem]:
-    return [
-        worklog.WorklogItem(
-            at=parse_iso(row["at"]), kind=row["kind"], text=row["text"], files=tuple(json.loads(row["files"]))
-        )
-        for row in rows
-    ]
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (``sqlite3.complete_statement`` knows triggers)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--"):
-            continue
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements

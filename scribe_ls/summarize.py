@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .protocol import Entry, Session
+from .model import Entry, Session
 
 SUMMARY_DIR = "summaries"
 MAX_ITEMS = 50  # per list in the result and the file; the newest are kept

@@ -28,7 +28,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 from watchfiles import Change, awatch
 
-from .git import GitDirs
+from .gitfiles import GitDirs
 from .layout import DB_NAME, SCRIBE_DIR, Layout
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Render and parse the legacy Markdown worklog format (DESIGN.md section 4).
+"""Render and parse the worklog format (the legacy tool's Markdown, kept byte for byte).
 
 ```
 # Worklog B-093
@@ -17,7 +17,7 @@
 Timestamps are UTC. Entries that render to the same second share one ``##`` block. The
 kind of an entry is carried by a prefix (``Decision: ``, ``Idea: ``, ``TODO: ``,
 ``Commit: ``) so that parsing a rendered worklog and rendering it again gives the same
-bytes; the legacy files in ``shared/data/legacy`` round-trip unchanged.
+bytes; the legacy tool's own worklogs round-trip unchanged (``tests/data/legacy``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def heading_time(moment: datetime) -> str:
 
 
 def _bullet(item: WorklogItem) -> list[str]:
-    lines = item.text.split("\n")
+    # Trailing blank lines are not kept (parsing drops them too), so every rendered
+    # worklog ends with exactly one newline and new blocks can be appended to the file.
+    lines = item.text.rstrip("\n").split("\n")
     first = _KIND_PREFIX.get(item.kind, "") + lines[0]
     out = [f"- {first}"]
     out.extend(f"  {line}" if line else "" for line in lines[1:])
@@ -65,12 +67,14 @@ def _bullet(item: WorklogItem) -> list[str]:
 
 
 def render(key: str, items: Iterable[WorklogItem]) -> str:
-    return append(f"# Worklog {key}\n", "", items)
+    return f"# Worklog {key}\n" + block("", items)
 
 
-def append(text: str, last_heading: str, items: Iterable[WorklogItem]) -> str:
-    """Add ``items`` to an already rendered worklog whose last block is ``last_heading``."""
-    out = [text.rstrip("\n")]
+def block(last_heading: str, items: Iterable[WorklogItem]) -> str:
+    """The text that follows a rendered worklog whose last ``##`` heading is
+    ``last_heading`` when ``items`` are added: appending it to the file gives the same bytes
+    as rendering everything again."""
+    out: list[str] = []
     current = last_heading
     for item in items:
         stamp = heading_time(item.at)
@@ -78,7 +82,12 @@ def append(text: str, last_heading: str, items: Iterable[WorklogItem]) -> str:
             out.extend(("", f"## {stamp}", ""))
             current = stamp
         out.extend(_bullet(item))
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" if out else ""
+
+
+def append(text: str, last_heading: str, items: Iterable[WorklogItem]) -> str:
+    """Add ``items`` to an already rendered worklog whose last block is ``last_heading``."""
+    return text.rstrip("\n") + "\n" + block(last_heading, items)
 
 
 def _kind_of(text: str) -> tuple[str, str]:
@@ -137,60 +146,3 @@ def parse(text: str) -> ParsedWorklog:
             pending[1].append("")
     flush()
     return ParsedWorklog(key=key, items=items)
-
-
-@dataclass(frozen=True, slots=True)
-class LegacySession:
-    """What the legacy ``session_registry.json`` knew about one backlog item."""
-
-    backlog_id: str
-    start_time: datetime | None
-    last_activity: datetime | None
-    tags: tuple[str, ...]
-    session_type: str | None
-    priority: str | None
-    description: str | None
-    idle_timeout: int | None
-
-
-def _legacy_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    # The legacy tool wrote naive timestamps; treat them as UTC like its worklog headings.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def read_registry(text: str) -> list[LegacySession]:
-    """Parse ``artifacts/session_registry.json``; entries it cannot read are skipped."""
-    import json
-
-    data = json.loads(text)
-    sessions = data.get("sessions", {}) if isinstance(data, dict) else {}
-    result = []
-    for key, raw in sessions.items() if isinstance(sessions, dict) else ():
-        if not isinstance(raw, dict):
-            continue
-        context = raw.get("context") if isinstance(raw.get("context"), dict) else {}
-        tags = context.get("tags") if isinstance(context.get("tags"), list) else []
-        timeout = raw.get("idle_timeout")
-        result.append(
-            LegacySession(
-                backlog_id=str(raw.get("backlog_id") or key),
-                start_time=_legacy_time(raw.get("start_time")),
-                last_activity=_legacy_time(raw.get("last_activity")),
-                tags=tuple(str(t) for t in tags if isinstance(t, str) and t.strip()),
-                session_type=context.get("session_type")
-                if isinstance(context.get("session_type"), str)
-                else None,
-                priority=context.get("priority") if isinstance(context.get("priority"), str) else None,
-                description=context.get("description")
-                if isinstance(context.get("description"), str)
-                else None,
-                idle_timeout=int(timeout) if isinstance(timeout, int | float) and timeout > 0 else None,
-            )
-        )
-    return result

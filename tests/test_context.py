@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from scribe_ls import Scribe, fetch_scribe_context
-from scribe_ls.client import ScribeClient
 from scribe_ls.errors import ScribeError
+from scribe_ls.rpc.client import ScribeClient
 
 from .conftest import git
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scribe_ls.protocol import REQUEST_FIELDS, REQUESTS, command_name
+from scribe_ls.rpc.methods import METHODS, REQUEST_FIELDS, REQUESTS
 
 from .conftest import SERVER, make_git_repo
 
@@ -176,7 +176,7 @@ def test_fuzz_method(server: Server, method: str) -> None:
 def test_fuzz_commands(server: Server) -> None:
     @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None)
     @given(
-        command=st.one_of(st.sampled_from([command_name(m) for m in REQUESTS]), strings),
+        command=st.one_of(st.sampled_from([m.command for m in METHODS]), strings),
         arguments=st.one_of(st.lists(json_values, max_size=3), json_values),
     )
     def run(command: Any, arguments: Any) -> None:

@@ -7,31 +7,32 @@ from pathlib import Path
 import pytest
 
 from scribe_ls import git as scribe_git
+from scribe_ls import gitfiles
 
 from .conftest import git
 
 
 def test_head_sha_from_loose_and_packed_refs(repo: Path) -> None:
     expected = git(repo, "rev-parse", "HEAD").strip()
-    assert scribe_git.read_head_sha(repo) == expected
+    assert gitfiles.read_head_sha(repo) == expected
     git(repo, "pack-refs", "--all")  # the loose ref file is gone, only packed-refs has it
     assert not (repo / ".git" / "refs" / "heads" / "feature" / "B-4242-x").exists()
-    assert scribe_git.read_head_sha(repo) == expected
+    assert gitfiles.read_head_sha(repo) == expected
     git(repo, "checkout", "-q", "--detach")
-    assert scribe_git.read_head_sha(repo) == expected
-    assert scribe_git.read_branch(repo) is None
+    assert gitfiles.read_head_sha(repo) == expected
+    assert gitfiles.read_branch(repo) is None
 
 
 def test_unborn_branch_and_plain_directory(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     git(fresh, "init", "-q", "-b", "feature/B-1-new")
-    assert scribe_git.read_branch(fresh) == "feature/B-1-new"
-    assert scribe_git.read_head_sha(fresh) is None
+    assert gitfiles.read_branch(fresh) == "feature/B-1-new"
+    assert gitfiles.read_head_sha(fresh) is None
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert scribe_git.read_branch(plain) is None and scribe_git.read_head_sha(plain) is None
-    assert scribe_git.exclude_scribe_dir(plain) is False
+    assert gitfiles.read_branch(plain) is None and gitfiles.read_head_sha(plain) is None
+    assert gitfiles.exclude_scribe_dir(plain) is False
 
 
 async def test_commit_summary_and_failures(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

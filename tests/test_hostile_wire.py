@@ -222,7 +222,7 @@ async def test_tcp_refuses_http_and_clients_without_the_token(repo: Path, tmp_pa
 async def test_unix_socket_is_private_and_needs_no_token(repo: Path, tmp_path: Path) -> None:
     import stat
 
-    from scribe_ls.client import ScribeClient
+    from scribe_ls.rpc.client import ScribeClient
 
     sock = tmp_path / "run" / "scribe.sock"
     server = await asyncio.create_subprocess_exec(
@@ -261,7 +261,7 @@ async def test_unix_socket_refuses_a_directory_it_does_not_own(repo: Path, tmp_p
 
 def test_internal_errors_carry_no_traceback() -> None:
     """A handler that blows up answers -32603 with a short message; the traceback is logged."""
-    from scribe_ls.server import ScribeLanguageServer, ServiceHub
+    from scribe_ls.rpc.server import ScribeLanguageServer, ServiceHub
 
     sent: list[bytes] = []
 

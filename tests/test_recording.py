@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scribe_ls.client import ScribeClient
+from scribe_ls.rpc.client import ScribeClient
 
 from .conftest import git
 

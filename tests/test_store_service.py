@@ -13,7 +13,8 @@ import pytest
 from scribe_ls import Scribe
 from scribe_ls.config import Config, load_config
 from scribe_ls.errors import LimitReached, NoCurrentSession, ScribeError, SessionNotFound
-from scribe_ls.store import SCHEMA_VERSION
+from scribe_ls.rpc.methods import dispatch
+from scribe_ls.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -61,7 +62,7 @@ async def test_errors_carry_codes(repo: Path) -> None:
         with pytest.raises(LimitReached):
             await scribe.update_session(b1.id, status="active")
         with pytest.raises(ScribeError) as bad:
-            await scribe.handle("scribe/nothing", {})
+            await dispatch(scribe, "scribe/nothing", {})
         assert bad.value.code == -32601
 
 

@@ -120,7 +120,7 @@ def test_summary_file_keeps_the_legacy_layout() -> None:
     import re
     from datetime import UTC, datetime
 
-    from scribe_ls.protocol import Entry, Session, SessionStats
+    from scribe_ls.model import Entry, Session, SessionStats
     from scribe_ls.summarize import extract_summary, render_summary
 
     legacy = (Path(__file__).parent / "data" / "legacy" / "summaries-B-093-summary.md").read_text()

@@ -1,4 +1,4 @@
-"""Wire-level behaviour a generic client relies on, using raw frames and scribe_ls.client."""
+"""Wire-level behaviour a generic client relies on, using raw frames and scribe_ls.rpc.client."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scribe_ls.client import ScribeClient, SyncClient
 from scribe_ls.errors import ScribeError
+from scribe_ls.rpc.client import ScribeClient, SyncClient
 
 from .conftest import SERVER, git
 

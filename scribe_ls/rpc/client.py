@@ -27,7 +27,7 @@ from concurrent.futures import Future as ThreadFuture
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ScribeError
+from ..errors import ScribeError
 
 T = TypeVar("T")
 

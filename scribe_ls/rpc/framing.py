@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import INVALID_REQUEST, PARSE_ERROR
+
 log = logging.getLogger(__name__)
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # A header block is a few dozen bytes; this much input without one is junk to drop.

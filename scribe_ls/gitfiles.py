@@ -1,0 +1,105 @@
+"""Facts read straight from the files git keeps: no git process, no event loop.
+
+Where the git dir is, the checked-out branch, the HEAD commit, and the ``info/exclude``
+line that keeps ``.scribe/`` out of ``git status``. Microseconds each, so the CLI and the
+session rules can read HEAD on every call instead of trusting a cached answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GitDirs:
+    git_dir: Path  # this work tree's git dir (differs from common_dir in a linked worktree)
+    common_dir: Path  # where refs, objects and info/exclude live
+
+
+def find_git_dirs(root: Path) -> GitDirs | None:
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        return GitDirs(dot_git, dot_git)
+    if dot_git.is_file():
+        # A linked worktree or submodule: ".git" holds "gitdir: <path>".
+        try:
+            text = dot_git.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        if not text.startswith("gitdir:"):
+            return None
+        git_dir = (root / text.removeprefix("gitdir:").strip()).resolve()
+        common = git_dir
+        commondir_file = git_dir / "commondir"
+        if commondir_file.is_file():
+            common = (git_dir / commondir_file.read_text(encoding="utf-8").strip()).resolve()
+        return GitDirs(git_dir, common)
+    return None
+
+
+def read_branch(root: Path) -> str | None:
+    """The checked-out branch (``feature/B-1-x``), or None if detached or not a repo."""
+    dirs = find_git_dirs(root)
+    if dirs is None:
+        return None
+    try:
+        head = (dirs.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if head.startswith("ref: refs/heads/"):
+        return head.removeprefix("ref: refs/heads/")
+    return None
+
+
+def read_head_sha(root: Path) -> str | None:
+    """The commit HEAD points at, from HEAD, the loose ref or packed-refs; None if unborn."""
+    dirs = find_git_dirs(root)
+    if dirs is None:
+        return None
+    try:
+        head = (dirs.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref: "):
+            return head or None
+        ref = head.removeprefix("ref: ")
+        loose = dirs.common_dir / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip() or None
+        packed = dirs.common_dir / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref:
+                    return sha
+    except OSError:
+        return None
+    return None
+
+
+def exclude_scribe_dir(root: Path) -> bool:
+    """Add ``.scribe/`` to the repository's ``info/exclude`` (not ``.gitignore``, which is
+    the user's file). True if the line was added."""
+    dirs = find_git_dirs(root)
+    if dirs is None:
+        return False
+    exclude = dirs.common_dir / "info" / "exclude"
+    try:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a repository that is not a fresh clone can hold any .git/ contents.
+        fd = os.open(exclude, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "r+", encoding="utf-8", errors="replace") as handle:
+            existing = handle.read()
+            if any(line.strip() in (".scribe", ".scribe/", "/.scribe/") for line in existing.splitlines()):
+                return False
+            handle.seek(0, os.SEEK_END)
+            if existing and not existing.endswith("\n"):
+                handle.write("\n")
+            handle.write("# scribe-ls session store\n.scribe/\n")
+        return True
+    except OSError as exc:
+        log.warning("could not add .scribe/ to %s: %s", exclude, exc)
+        return False

@@ -1,0 +1,197 @@
+"""The domain: sessions, entries, search hits and overlaps, and the time helpers.
+
+Plain frozen dataclasses with snake_case fields, what the store returns and the Python API
+hands out. ``to_wire`` gives each one's JSON shape (camelCase), the one the protocol,
+``--json`` output and the context packet share. The rules every argument is held to are
+in :mod:`scribe_ls.checks`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+CONTEXT_SECTIONS = ("session", "git", "diff", "commits", "worklog", "summary", "sessions")
+CONTEXT_FORMATS = ("json", "markdown")
+
+# How loud a message to the user is (LSP's MessageType numbers).
+MESSAGE_ERROR = 1
+MESSAGE_WARNING = 2
+
+DEFAULT_TYPE = "development"
+DEFAULT_PRIORITY = "medium"
+
+# -- times --------------------------------------------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with a ``Z``, millisecond precision: ``2026-11-24T12:00:00.123Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+# -- backlog ids --------------------------------------------------------------------------
+
+BACKLOG_IN_TEXT_RE = re.compile(r"(?<![A-Za-z0-9])B-[0-9]{1,9}(?![0-9])")
+
+
+def backlog_id_from_branch(branch: str | None) -> str | None:
+    """The first ``B-123`` in a branch name (``feature/B-4242-x`` -> ``B-4242``)."""
+    if not branch:
+        return None
+    found = BACKLOG_IN_TEXT_RE.search(branch)
+    return found.group(0) if found else None
+
+
+# -- types --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStats:
+    entries: int
+    files_changed: int
+    active_seconds: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "entries": self.entries,
+            "filesChanged": self.files_changed,
+            "activeSeconds": self.active_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    backlog_id: str | None
+    title: str
+    branch: str | None
+    root: str
+    status: str
+    tags: tuple[str, ...]
+    type: str
+    priority: str
+    started_at: str
+    ended_at: str | None
+    last_activity_at: str
+    idle_timeout: int
+    stats: SessionStats
+    # Where its worklog is (clients open it without knowing how .scribe/ is laid out).
+    worklog_path: str = ""
+
+    @property
+    def worklog_key(self) -> str:
+        """File stem of this session's worklog: the backlog id, else the session id."""
+        return self.backlog_id or self.id
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "backlogId": self.backlog_id,
+            "title": self.title,
+            "branch": self.branch,
+            "root": self.root,
+            "status": self.status,
+            "tags": list(self.tags),
+            "type": self.type,
+            "priority": self.priority,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "lastActivityAt": self.last_activity_at,
+            "idleTimeout": self.idle_timeout,
+            "stats": self.stats.to_wire(),
+            "worklogPath": self.worklog_path,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: int
+    session_id: str
+    at: str
+    kind: str
+    text: str
+    files: tuple[str, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sessionId": self.session_id,
+            "at": self.at,
+            "kind": self.kind,
+            "text": self.text,
+            "files": list(self.files),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """An entry that matched a search, with its backlog item and the matching words."""
+
+    entry: Entry
+    backlog_id: str | None
+    snippet: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"entry": self.entry.to_wire(), "backlogId": self.backlog_id, "snippet": self.snippet}
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """Another active session, with the files both it and the asking one touched."""
+
+    id: str
+    backlog_id: str | None
+    title: str
+    branch: str | None
+    shared_files: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "backlogId": self.backlog_id,
+            "title": self.title,
+            "branch": self.branch,
+            "sharedFiles": list(self.shared_files),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What a session amounts to: counts and the latest decisions, ideas and todos."""
+
+    entries: int
+    files_changed: int
+    decisions: tuple[str, ...]
+    ideas: tuple[str, ...]
+    todos: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "entries": self.entries,
+            "filesChanged": self.files_changed,
+            "decisions": list(self.decisions),
+            "ideas": list(self.ideas),
+            "todos": list(self.todos),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """A session moved (``started``, ``paused``, ``branchChanged``, ...): a push."""
+
+    session: Session
+    change: str
+
+
+# What a write did, in the order clients are told: session changes and new entries.
+Event = SessionChange | Entry

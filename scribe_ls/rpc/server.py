@@ -1,0 +1,402 @@
+"""JSON-RPC wiring: pygls in, :class:`~scribe_ls.service.Scribe` calls out. No logic here.
+
+Every method of the table (:mod:`scribe_ls.rpc.methods`) is registered twice, as a
+request and as a ``workspace/executeCommand`` command (``scribe.startSession``), both
+going to :func:`~scribe_ls.rpc.methods.dispatch`. Errors become responses in one place
+(:meth:`ScribeProtocol._answer`). Service notifications become pushes to this
+connection's client. One :class:`ScribeLanguageServer` per connection, over one shared
+``Scribe`` per root (:class:`ServiceHub`); the transports are in ``transports.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import attrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
+from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
+from pygls.uris import to_fs_path
+
+from .._version import __version__
+from ..errors import INTERNAL_ERROR, SERVER_NOT_INITIALIZED, UNAUTHORIZED, ScribeError
+from ..events import SHOW_MESSAGE, Notification
+from ..layout import find_repo_root
+from ..service import Scribe
+from . import framing
+from .methods import BY_NAME as METHODS_BY_NAME
+from .methods import METHODS, Method, capabilities, dispatch, progress_token
+from .params import InitOptions
+
+log = logging.getLogger(__name__)
+
+# Requests of one connection being handled at once; past this we stop reading its input,
+# so a client that floods us is slowed down instead of growing our memory.
+MAX_IN_FLIGHT = 64
+
+
+class _NoDeserializeTraceback(logging.Filter):
+    """pygls logs a whole traceback for params it cannot structure; that is a client's
+    mistake, answered -32602 and logged in one line by ScribeProtocol instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unable to deserialize message")
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_NoDeserializeTraceback())
+
+
+class ScribeRpcError(JsonRpcException):
+    """A :class:`ScribeError` on its way to the client: an expected answer, not a crash."""
+
+
+@attrs.define
+class _UnreadableRequest:
+    """A request pygls could not structure; we still owe the client an answer."""
+
+    id: Any
+    method: str
+    jsonrpc: str
+    problem: str
+
+
+def _keep_params_as_json(obj: dict[str, Any], cls: type) -> Any:
+    # pygls turns untyped params into namedtuples; we validate plain JSON ourselves.
+    return cls(**obj)
+
+
+def converter_factory() -> Any:
+    converter = default_converter()
+    converter.register_structure_hook(JsonRPCRequestMessage, _keep_params_as_json)
+    converter.register_structure_hook(JsonRPCNotification, _keep_params_as_json)
+    return converter
+
+
+class ScribeProtocol(LanguageServerProtocol):
+    """pygls's protocol with three repairs:
+
+    - a request without a ``params`` member (legal JSON-RPC; Neovim and vscode-jsonrpc
+      send it) gets ``params: null`` instead of being dropped unanswered (pygls 2.1.1);
+    - a request that cannot be structured at all is answered with -32602 instead of
+      silence, so no client ever waits forever;
+    - ``initialize`` advertises ``capabilities.experimental.scribe``.
+    """
+
+    _server: ScribeLanguageServer
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        is_message = "jsonrpc" in data and "method" in data
+        if is_message and "params" not in data:
+            data["params"] = None
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            cause = str(exc.__cause__ or exc).splitlines()[0]
+            log.warning("cannot read the params of %s: %s", str(data.get("method"))[:80], cause)
+            if is_message and "id" in data:
+                return _UnreadableRequest(data["id"], str(data["method"]), "2.0", cause)
+            raise
+
+    def receive(self, body: bytes | str) -> None:
+        """One frame's body (or one WebSocket message): parse it as plain JSON (nested
+        objects stay data, whatever keys they hold), check the envelope, dispatch."""
+        try:
+            data = framing.decode_body(body)
+        except ValueError as exc:  # also UnicodeDecodeError
+            raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+            log.warning("unreadable message (%d bytes): %s", len(raw), str(exc).splitlines()[0][:200])
+            self._send_data(framing.parse_error(raw, "the body is not valid UTF-8 JSON"))
+            return
+        verdict = framing.check_envelope(data, shutting_down=self._shutdown)
+        for answer in verdict.answers:
+            self._send_data(answer)
+        if verdict.message is None:
+            return
+        try:
+            message = self.structure_message(verdict.message)
+        except JsonRpcException as exc:
+            log.warning("unreadable %s notification: %s", verdict.message.get("method"), exc)
+            return
+        self.handle_message(message)
+
+    def send_payload(self, payload: Any) -> None:
+        """Send a JSON value (an answer this module built) as one message."""
+        self._send_data(payload)
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _UnreadableRequest):
+            error = JsonRpcInvalidParams(f"params: cannot read {message.method} params: {message.problem}")
+            self._send_response(message.id, None, error.to_response_error())
+            return
+        super().handle_message(message)
+
+    def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
+        try:
+            self._answer(future, msg_id)
+        finally:
+            if self._server.close_after_answer:
+                self._server.close_connection()
+
+    def _answer(self, future: Future[Any], msg_id: Any) -> None:
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            super()._send_handler_result(future, msg_id=msg_id)
+            return
+        self._request_futures.pop(msg_id, None)
+        if isinstance(error, ScribeRpcError):
+            # Expected answers (invalid params, no session...): no traceback in the log.
+            self._send_response(msg_id, error=error.to_response_error())
+        elif isinstance(error, JsonRpcException) and error.code != INTERNAL_ERROR:
+            self._send_response(msg_id, error=error.to_response_error())
+        else:
+            # A bug or an unexpected failure: the traceback goes to the log, never to the
+            # client (it holds file paths and code).
+            log.error("request %r failed", msg_id, exc_info=error)
+            self._send_response(
+                msg_id,
+                error=types.ResponseError(
+                    INTERNAL_ERROR, "internal error: the request failed; the server log has the details"
+                ),
+            )
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        # pygls raises SystemExit from a callback here, which skips our clean-up and, on
+        # stdio, leaves the interpreter waiting on the blocked stdin reader thread. Our
+        # exit handler closes the connection (and on stdio, the process) itself.
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        result = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {"scribe": capabilities()}
+        return result
+
+
+class ServiceHub:
+    """One shared, open :class:`Scribe` per repository root, counted by connection."""
+
+    def __init__(self) -> None:
+        self._services: dict[Path, tuple[Scribe, int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, root: Path) -> Scribe:
+        repo = find_repo_root(root)
+        async with self._lock:
+            service, users = self._services.get(repo, (None, 0))
+            if service is None:
+                # Each repository's own config (not the server's working directory's).
+                service = await Scribe(repo, relay=True, record=True).open()
+            self._services[repo] = (service, users + 1)
+            return service
+
+    async def release(self, service: Scribe) -> None:
+        async with self._lock:
+            current, users = self._services.get(service.root, (None, 0))
+            if current is not service:
+                return
+            if users <= 1:
+                del self._services[service.root]
+                await service.close()
+            else:
+                self._services[service.root] = (service, users - 1)
+
+    async def close_all(self) -> None:
+        async with self._lock:
+            services = [service for service, _ in self._services.values()]
+            self._services.clear()
+        for service in services:
+            await service.close()
+
+
+class ScribeLanguageServer(LanguageServer):
+    """One client connection."""
+
+    def __init__(self, hub: ServiceHub, *, on_exit: Callable[[int], Any], token: str | None = None) -> None:
+        super().__init__(
+            name="scribe-ls",
+            version=__version__,
+            protocol_cls=ScribeProtocol,
+            converter_factory=converter_factory,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+        )
+        self.hub = hub
+        self.service: Scribe | None = None
+        self.notifications_enabled = True
+        self._on_exit = on_exit
+        # A transport anyone on the machine can reach (TCP) sets a token: initialize must
+        # carry it as initializationOptions.token, or the connection is closed.
+        self._token = token
+        self.close_after_answer = False
+        self.exit_task: asyncio.Future[None] | None = None
+        self._remove_listener: Callable[[], None] | None = None
+        self._shutdown_requested = False
+        self.in_flight = 0
+        self.room = asyncio.Event()  # set while fewer than MAX_IN_FLIGHT requests run
+        self.room.set()
+        register_features(self)
+
+    async def call(self, method: str, params: Any) -> Any:
+        if self.service is None:
+            raise ScribeRpcError("server not initialized: send initialize first", SERVER_NOT_INITIALIZED)
+        self.in_flight += 1
+        if self.in_flight >= MAX_IN_FLIGHT:
+            self.room.clear()
+        token = progress_token(method, params)
+        try:
+            if token is None:
+                return await dispatch(self.service, method, params)
+            return await self._with_progress(token, method, params)
+        except ScribeError as exc:
+            raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+        finally:
+            self.in_flight -= 1
+            if self.in_flight < MAX_IN_FLIGHT:
+                self.room.set()
+
+    async def _with_progress(self, token: str | int, method: str, params: Any) -> Any:
+        """``$/progress`` begin, a report per step the service names, end (also on failure)."""
+        assert self.service is not None
+        progress = self.work_done_progress
+        title = METHODS_BY_NAME[method].progress or method
+        progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False))
+
+        def report(message: str, percentage: int) -> None:
+            progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+
+        outcome = "failed"
+        try:
+            result = await dispatch(self.service, method, params, report)
+            outcome = "done"
+            return result
+        finally:
+            progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+            progress.tokens.pop(token, None)  # pygls keeps client tokens forever otherwise
+
+    def push(self, event: Notification) -> None:
+        if event.method == SHOW_MESSAGE:
+            # A problem to show reaches even a client that silenced pushes.
+            self.show_message(event.params["type"], event.params["message"])
+        elif self.notifications_enabled:
+            self.protocol.notify(event.method, event.params)
+
+    def show_message(self, level: int, message: str) -> None:
+        # pygls types LSP's own notifications: its params must be the lsprotocol class.
+        self.protocol.notify(SHOW_MESSAGE, types.ShowMessageParams(types.MessageType(level), message))
+
+    def close_connection(self) -> None:
+        self._on_exit(1)  # every transport's on_exit only schedules the close
+
+    def _check_token(self, options: Any) -> None:
+        if self._token is None:
+            return
+        supplied = options.get("token") if isinstance(options, dict) else None
+        if not isinstance(supplied, str) or not hmac.compare_digest(supplied.encode(), self._token.encode()):
+            log.warning("refused a connection without the right token")
+            self.close_after_answer = True
+            raise ScribeRpcError(
+                "initializationOptions.token: missing or wrong token (printed by the server at start,"
+                " or set with --token / SCRIBE_LS_TOKEN); closing the connection",
+                UNAUTHORIZED,
+            )
+
+    async def attach(self, params: types.InitializeParams) -> None:
+        # The token first: nothing of a refused client's request is looked at.
+        self._check_token(params.initialization_options)
+        try:
+            options = InitOptions.from_wire(params.initialization_options)
+        except ScribeError as exc:
+            raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+        self.notifications_enabled = options.notifications
+        root = pick_root(params, options)
+        if not root.is_dir():
+            raise ScribeRpcError(f"rootUri: {root} is not a directory", -32602)
+        try:
+            self.service = await self.hub.acquire(root)
+        except ScribeError as exc:
+            raise ScribeRpcError(exc.message, exc.code, exc.data) from None
+        self._remove_listener = self.service.add_listener(self.push)
+        log.info("client %s attached to %s", params.client_info, self.service.root)
+        for level, message in self.service.notices:
+            # LSP allows showMessage while initialize is being answered.
+            self.show_message(level, message)
+
+    async def detach(self) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self.service is not None:
+            service, self.service = self.service, None
+            await self.hub.release(service)
+
+    async def exit(self) -> None:
+        try:
+            await self.detach()
+        except Exception:
+            log.exception("closing the service on exit failed")
+        finally:
+            # Whatever failed, the client asked to go: the connection ends.
+            await _maybe_await(self._on_exit(0 if self._shutdown_requested else 1))
+
+
+async def _maybe_await(value: Any) -> None:
+    if asyncio.iscoroutine(value):
+        await value
+
+
+def pick_root(params: types.InitializeParams, options: InitOptions) -> Path:
+    """First workspace folder, else rootUri, else rootPath, else initializationOptions.root,
+    else the server's working directory."""
+    if params.workspace_folders:
+        return Path(to_fs_path(params.workspace_folders[0].uri) or ".")
+    if params.root_uri:
+        return Path(to_fs_path(params.root_uri) or ".")
+    if params.root_path:
+        return Path(params.root_path)
+    if options.root:
+        return Path(options.root)
+    return Path.cwd()
+
+
+def register_features(server: ScribeLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    async def initialize(ls: ScribeLanguageServer, params: types.InitializeParams) -> None:
+        await ls.attach(params)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: ScribeLanguageServer, params: Any) -> None:
+        ls._shutdown_requested = True
+
+    @server.feature(types.EXIT)
+    async def exit_(ls: ScribeLanguageServer, params: Any) -> None:
+        # Not awaited here: pygls's shutdown cancels every handler still running, and an
+        # exit that arrives right behind shutdown would be cancelled half-way.
+        ls.exit_task = asyncio.ensure_future(ls.exit())
+
+    for method in METHODS:
+        _register_method(server, method)
+
+
+def _register_method(server: ScribeLanguageServer, method: Method) -> None:
+    async def request(ls: ScribeLanguageServer, params: Any) -> Any:
+        return await ls.call(method.name, params)
+
+    async def command(ls: ScribeLanguageServer, *arguments: Any) -> Any:
+        if len(arguments) > 1:
+            raise ScribeRpcError(
+                f"arguments: {method.command} takes one params object, got {len(arguments)} arguments",
+                -32602,
+            )
+        return await ls.call(method.name, arguments[0] if arguments else None)
+
+    server.feature(method.name)(request)
+    server.command(method.command)(command)

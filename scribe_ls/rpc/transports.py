@@ -1,0 +1,390 @@
+"""The transports: stdio (one client; the process ends with it), TCP and a Unix socket
+(any number of clients, TCP with a token), WebSocket (token and Origin checked).
+
+Each connection gets its own :class:`~scribe_ls.rpc.server.ScribeLanguageServer` over the
+hub's shared service per root. Output goes through :class:`BoundedWriter` (a client that
+stops reading is cut off, never buffered without end); input through our frame reader.
+SIGTERM and SIGINT end a server cleanly, flushing what is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from pygls.io_ import StdoutWriter
+
+from ..errors import INVALID_REQUEST
+from . import framing
+from .server import ScribeLanguageServer, ServiceHub
+
+log = logging.getLogger(__name__)
+
+
+class BoundedWriter:
+    """Where pygls writes its messages: an asyncio transport, so a client that is slow to
+    read never blocks the event loop (recording, other clients and timers go on). Nor can it
+    grow our memory without bound: once ``limit`` bytes wait unread, the connection is
+    closed."""
+
+    def __init__(self, transport: asyncio.WriteTransport, limit: int, on_overflow: Callable[[], Any]) -> None:
+        self._transport = transport
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._overflowed = False
+
+    def write(self, data: bytes) -> None:
+        if self._transport.is_closing():
+            return
+        self._transport.write(data)
+        waiting = self._transport.get_write_buffer_size()
+        if waiting > self._limit and not self._overflowed:
+            self._overflowed = True
+            log.error("the client left %d bytes of answers unread; closing the connection", waiting)
+            self._on_overflow()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    async def drain(self, seconds: float) -> None:
+        """Wait (bounded) until what was written has left, before the process exits."""
+        for _ in range(int(seconds / 0.01)):  # a transport has no "drained" event to await
+            if not self._transport.get_write_buffer_size():
+                return
+            await asyncio.sleep(0.01)
+
+
+def unread_output_limit(max_message_bytes: int) -> int:
+    """How much unread output a connection may leave before it is closed."""
+    return 4 * max_message_bytes
+
+
+async def read_frames(reader: framing.FrameReader, server: ScribeLanguageServer) -> None:
+    """Feed framed bodies to the protocol until the input ends. A connection with
+    MAX_IN_FLIGHT requests running is not read further (backpressure)."""
+    while True:
+        await server.room.wait()
+        try:
+            body = await reader.next_body()
+        except framing.MessageTooLarge as exc:
+            log.error("closing a connection: %s", exc)
+            server.protocol.send_payload(
+                framing.error_response(None, INVALID_REQUEST, f"invalid request: {exc}; closing")
+            )
+            return
+        if body is None:
+            log.info("the client closed its end of the connection")
+            return
+        try:
+            server.protocol.receive(body)
+        except Exception:  # one message must never end the connection
+            log.exception("handling a message failed")
+
+
+def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> int:
+    """Serve one client on stdin/stdout until it sends ``exit``, closes the pipe, or the
+    process gets SIGTERM/SIGINT; pending work is flushed in every case."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def main() -> int:
+        hub = ServiceHub()
+        loop = asyncio.get_running_loop()
+        exit_code: asyncio.Future[int] = loop.create_future()
+
+        def on_exit(code: int) -> None:
+            if not exit_code.done():
+                exit_code.set_result(code)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_exit, 128 + signum)
+        server = ScribeLanguageServer(hub, on_exit=on_exit)
+        writer: BoundedWriter | None = None
+        try:
+            transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+            writer = BoundedWriter(transport, unread_output_limit(max_message_bytes), server.close_connection)
+            server.protocol.set_writer(writer)
+        except ValueError:
+            # stdout is a regular file (output redirected): a plain write cannot block on it.
+            server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        # One thread blocks in read1(); it may still be blocked there when we exit.
+        stdin_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-stdin")
+        stdin = sys.stdin.buffer
+
+        def read(n: int) -> Any:
+            return loop.run_in_executor(stdin_thread, stdin.read1, n)
+
+        loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
+        await asyncio.wait({loop_task, exit_code}, return_when=asyncio.FIRST_COMPLETED)
+        if loop_task.done() and not loop_task.cancelled() and (failure := loop_task.exception()):
+            log.error("reading stdin failed: %r", failure)
+        loop_task.cancel()
+        await _close_within(hub, detach=server.detach())
+        if writer is not None:
+            await writer.drain(5)
+        if exit_code.done():
+            return exit_code.result()
+        # The client closed stdin without `exit`: that is how editors usually die.
+        return 0 if server._shutdown_requested else 1
+
+    code = asyncio.run(main())
+    with contextlib.suppress(ValueError, OSError):  # the pipe transport may have closed it
+        sys.stdout.flush()
+    logging.shutdown()
+    # The stdin reader thread may still be blocked in read(); do not wait for it.
+    os._exit(code)
+
+
+async def _close_within(
+    hub: ServiceHub, *, detach: Coroutine[Any, Any, None] | None = None, seconds: float = 10
+) -> None:
+    """Detach a client (if given) and close the services (flushing pending activity,
+    releasing the recorder lease), bounded in time."""
+    try:
+        if detach is not None:
+            await asyncio.wait_for(detach, seconds)
+        await asyncio.wait_for(hub.close_all(), seconds)
+    except TimeoutError:
+        log.warning("services did not close within %.0f s", seconds)
+
+
+_HTTP_METHODS = tuple(
+    f"{method} ".encode()
+    for method in ("GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH", "CONNECT", "TRACE", "PRI")
+)
+_HTTP_BODY = b"scribe-ls speaks JSON-RPC here, not HTTP.\n"
+_HTTP_REFUSAL = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_HTTP_BODY), _HTTP_BODY)
+)
+
+
+class _LooksLikeHttp(Exception):
+    pass
+
+
+def _stream_connection(
+    hub: ServiceHub, *, token: str | None, max_message_bytes: int
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]:
+    """A TCP or Unix-socket connection handler: one pygls server object per connection."""
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        done = asyncio.Event()
+        server = ScribeLanguageServer(hub, on_exit=lambda code: done.set(), token=token)
+        limit = unread_output_limit(max_message_bytes)
+        server.protocol.set_writer(BoundedWriter(writer.transport, limit, server.close_connection))  # type: ignore[arg-type]
+        first = True
+
+        async def read(n: int) -> bytes:
+            nonlocal first
+            data = await reader.read(n)
+            if first and data:
+                first = False
+                # A browser's fetch() or curl: HTTP is never JSON-RPC here. Answer and close
+                # before anything of it is parsed.
+                if data.lstrip().upper().startswith(_HTTP_METHODS):
+                    raise _LooksLikeHttp
+            return data
+
+        loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
+        exit_task = asyncio.ensure_future(done.wait())
+        await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
+        if (
+            loop_task.done()
+            and not loop_task.cancelled()
+            and isinstance(loop_task.exception(), _LooksLikeHttp)
+        ):
+            log.warning("refused an HTTP request on the JSON-RPC port")
+            writer.write(_HTTP_REFUSAL)
+        for task in (loop_task, exit_task):
+            task.cancel()
+        await server.detach()
+        try:
+            await asyncio.wait_for(writer.drain(), 2)
+        except (OSError, TimeoutError):
+            pass
+        writer.close()
+
+    return connection
+
+
+def serve_tcp(
+    host: str, port: int, *, token: str, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES
+) -> int:
+    """Serve any number of clients on ``host:port``; ``exit`` closes only that connection.
+
+    Any local user (and any web page, through the browser) can reach a TCP port, so every
+    client must present the token in ``initialize``; anything that looks like HTTP is
+    answered with a 400 and closed."""
+
+    async def main() -> None:
+        hub = ServiceHub()
+        handler = _stream_connection(hub, token=token, max_message_bytes=max_message_bytes)
+        tcp = await asyncio.start_server(handler, host, port, limit=framing.READ_CHUNK)
+        log.info("serving JSON-RPC on tcp://%s:%d (token required)", host, tcp.sockets[0].getsockname()[1])
+        async with tcp:
+            await _until_stopped(hub)
+
+    return _run_and_exit(main())
+
+
+def default_socket_path() -> Path:
+    """``$XDG_RUNTIME_DIR/scribe-ls/scribe.sock``, else ``/tmp/scribe-ls-<uid>/scribe.sock``."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "scribe-ls" if runtime else Path(f"/tmp/scribe-ls-{os.getuid()}")
+    return base / "scribe.sock"
+
+
+def prepare_socket_dir(path: Path) -> None:
+    """Make (or check) the socket's directory: a real directory, ours, mode 0700; remove a
+    stale socket of ours. Refuses anything else (another user could be waiting there)."""
+    import stat as stat_mod
+
+    directory = path.parent
+    try:
+        directory.mkdir(mode=0o700, parents=False)
+    except FileExistsError:
+        pass
+    info = os.lstat(directory)
+    if not stat_mod.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise OSError(f"{directory} is not a directory owned by you; refusing to put a socket there")
+    if stat_mod.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(directory, 0o700)
+    try:
+        existing = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat_mod.S_ISSOCK(existing.st_mode) or existing.st_uid != os.getuid():
+        raise OSError(f"{path} exists and is not a socket of yours; refusing to replace it")
+    import socket
+
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        os.unlink(path)  # nobody listens: a stale socket from a server that died
+    else:
+        raise OSError(f"another server already listens on {path}")
+    finally:
+        probe.close()
+
+
+def serve_unix(path: Path, *, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> int:
+    """Serve any number of clients on a Unix socket (0600 in a 0700 directory): the
+    preferred local channel, since only this user can connect and no token is needed."""
+
+    prepare_socket_dir(path)  # before the loop: a refusal is the caller's one-line error
+
+    async def main() -> None:
+        hub = ServiceHub()
+        handler = _stream_connection(hub, token=None, max_message_bytes=max_message_bytes)
+        old_umask = os.umask(0o177)
+        try:
+            unix = await asyncio.start_unix_server(handler, path, limit=framing.READ_CHUNK)
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        log.info("serving JSON-RPC on unix:%s", path)
+        try:
+            async with unix:
+                await _until_stopped(hub)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    return _run_and_exit(main())
+
+
+async def _until_stopped(hub: ServiceHub) -> None:
+    """Serve until SIGINT or SIGTERM, then close the services (flushing pending activity),
+    bounded in time."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: closing services")
+    await _close_within(hub)
+
+
+def _run_and_exit(main: Coroutine[Any, Any, None]) -> int:
+    asyncio.run(main)
+    # The services are closed; do not wait for watcher or lease threads still parked in a
+    # blocking call (that wait is what made a stopped server linger).
+    logging.shutdown()
+    os._exit(0)
+
+
+class _TextWebSocketWriter:
+    """pygls writes bytes; browsers and dashboards expect JSON in text frames."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    def write(self, data: bytes) -> Any:
+        return self._ws.send(data.decode("utf-8"))
+
+    def close(self) -> Any:
+        return self._ws.close()
+
+
+def serve_ws(
+    host: str,
+    port: int,
+    *,
+    token: str,
+    origins: Sequence[str] = (),
+    max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES,
+) -> int:
+    """Serve JSON-RPC over WebSocket to any number of clients over one shared service.
+
+    Any web page can open a WebSocket to localhost, so every connection must present the
+    token (``?token=`` in the URL or ``Authorization: Bearer``) and, if it comes from a
+    browser, an allowed ``Origin``; clients that send no Origin (scripts, tools) pass.
+    """
+    from http import HTTPStatus
+    from urllib.parse import parse_qs, urlsplit
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    def check_token(connection: ServerConnection, request: Any) -> Any:
+        supplied = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        auth = request.headers.get("Authorization", "")
+        if not supplied and auth.lower().startswith("bearer "):
+            supplied = auth[7:].strip()
+        if not hmac.compare_digest(supplied.encode(), token.encode()):
+            log.warning("refused a WebSocket connection without the right token")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "scribe-ls: missing or wrong token\n")
+        return None
+
+    async def connection(ws: ServerConnection) -> None:
+        hub_server = ScribeLanguageServer(hub, on_exit=lambda code: asyncio.ensure_future(ws.close()))
+        hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
+        try:
+            async for data in ws:
+                await hub_server.room.wait()  # backpressure, as for stdio and TCP
+                hub_server.protocol.receive(data)
+        finally:
+            await hub_server.detach()
+
+    hub = ServiceHub()
+
+    async def main() -> None:
+        allowed: list[str | None] = [None, *origins]
+        async with serve(
+            connection, host, port, origins=allowed, process_request=check_token, max_size=max_message_bytes
+        ) as ws_server:
+            bound = next(iter(ws_server.sockets)).getsockname()[1]
+            log.info(
+                "serving JSON-RPC on ws://%s:%d (origins allowed: %s)", host, bound, list(origins) or "none"
+            )
+            await _until_stopped(hub)
+
+    return _run_and_exit(main())

@@ -1,0 +1,144 @@
+"""The store's schema: every migration, and how they are applied."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+
+# Each migration moves the schema from version N-1 to N. Never edit a released one.
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        backlog_id TEXT,
+        title TEXT NOT NULL,
+        branch TEXT,
+        root TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'completed')),
+        tags TEXT NOT NULL DEFAULT '[]',
+        type TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        last_activity_at TEXT NOT NULL,
+        active_since TEXT,
+        active_seconds REAL NOT NULL DEFAULT 0,
+        idle_timeout INTEGER NOT NULL,
+        entry_count INTEGER NOT NULL DEFAULT 0,
+        file_count INTEGER NOT NULL DEFAULT 0
+    );
+    -- One open (active or paused) session per backlog item: what makes start idempotent
+    -- even when two processes start the same item at the same moment.
+    CREATE UNIQUE INDEX sessions_open_backlog ON sessions(backlog_id)
+        WHERE status != 'completed' AND backlog_id IS NOT NULL;
+    CREATE INDEX sessions_started ON sessions(started_at);
+
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX entries_session ON entries(session_id, id);
+
+    CREATE TABLE session_files (
+        session_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (session_id, path)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        entry_id INTEGER,
+        change TEXT NOT NULL
+    );
+
+    CREATE VIRTUAL TABLE entries_fts USING fts5(text, content='entries', content_rowid='id');
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
+    2: """
+    -- scribe/activity batches travel to other processes through the change feed.
+    ALTER TABLE changes ADD COLUMN payload TEXT;
+    -- Paused by the idle timer (resumes on the next activity), not by the user.
+    ALTER TABLE sessions ADD COLUMN paused_by_idle INTEGER NOT NULL DEFAULT 0;
+    """,
+    3: """
+    -- The store itself refuses kinds it does not know (SQLite cannot add a CHECK to a
+    -- table, so the table is rebuilt, ids kept), and a client's request id makes a
+    -- retried append return the entry stored the first time.
+    CREATE TABLE entries_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL
+            CHECK (kind IN ('note', 'decision', 'idea', 'todo', 'activity', 'commit', 'system')),
+        text TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]',
+        request_id TEXT
+    );
+    INSERT INTO entries_v3 (id, session_id, at, kind, text, files)
+        SELECT id, session_id, at, kind, text, files FROM entries;
+    DROP TABLE entries;
+    ALTER TABLE entries_v3 RENAME TO entries;
+    CREATE INDEX entries_session ON entries(session_id, id);
+    CREATE UNIQUE INDEX entries_request ON entries(request_id) WHERE request_id IS NOT NULL;
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
+}
+
+
+class NewerSchema(Exception):
+    """The file was written by a newer scribe-ls."""
+
+
+def migrate(conn: sqlite3.Connection, name: str) -> None:
+    """Bring the database to :data:`SCHEMA_VERSION`, one ``BEGIN IMMEDIATE`` per step."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise NewerSchema(
+            f"{name} has schema version {version}; this scribe-ls knows up to "
+            f"{SCHEMA_VERSION}: upgrade scribe-ls"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            applied = conn.execute("PRAGMA user_version").fetchone()[0] < target
+            if applied:
+                for statement in split_sql(MIGRATIONS[target]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if applied:
+            log.info("store %s migrated to schema version %d", name, target)
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration into statements (``sqlite3.complete_statement`` knows triggers)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,268 @@
+"""The CLI verbs that read or write the store: synchronous, on a :class:`Ledger`.
+
+No event loop, no pygls, no watchfiles: a verb opens the store, makes its one change
+through the same ledger the servers use (so the same checks, redaction, transaction,
+worklog render and change feed, which running servers relay to their clients) and exits.
+Output is text, or with ``--json`` the protocol's JSON shapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import gitfiles
+from .checks import BACKLOG_ID_RE
+from .config import load_config
+from .errors import SESSION_NOT_FOUND, ScribeError, StoreUnavailable
+from .layout import find_repo_root
+from .ledger import Ledger
+from .logs import escape_controls, setup_logging
+from .model import Entry, Session
+from .store import Store
+from .storefile import store_errors
+
+log = logging.getLogger(__name__)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the root's store, run the verb, close."""
+    root = find_repo_root(Path(args.root))
+    config = load_config(root)
+    store = Store(root, origin=f"{os.getpid()}-{os.urandom(3).hex()}")
+    setup_logging(store.layout, config, stderr=False)
+    for warning in config.warnings:
+        log.warning("config: %s", warning)
+        print(f"scribe-ls: config: {escape_controls(warning)}", file=sys.stderr)
+    ledger = Ledger(store, config)
+    try:
+        with store_errors(store.dir):
+            try:
+                store.open()
+            except StoreUnavailable:
+                if args.verb != "status":  # status says what is wrong instead of failing
+                    raise
+            else:
+                for notice in store.notices:
+                    print(f"scribe-ls: {escape_controls(notice)}", file=sys.stderr)
+                gitfiles.exclude_scribe_dir(root)
+            return VERBS[args.verb](ledger, args)
+    finally:
+        store.close()
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def session_line(session: Session) -> str:
+    marker = {"active": "●", "paused": "‖", "completed": "✓"}[session.status]
+    tags = f"  [{', '.join(session.tags)}]" if session.tags else ""
+    label = session.backlog_id or "-"
+    return (
+        f"{marker} {label:<8} {session.status:<9} {session.id}  {session.title}{tags}"
+        f"  ({session.stats.entries} entries, {session.stats.files_changed} files)"
+    )
+
+
+def _entry_line(entry: Entry) -> str:
+    text = entry.text.replace("\n", " ⏎ ")
+    return f"  #{entry.id:<5} {entry.at[:19].replace('T', ' ')}  {entry.kind:<8} {text}"
+
+
+def _show_session(args: argparse.Namespace, session: Session, verb: str) -> int:
+    if args.json:
+        print_json(session.to_wire())
+    else:
+        print(f"{verb}: {session_line(session)}")
+    return 0
+
+
+def resolve(ledger: Ledger, target: str | None) -> str | None:
+    """A session id for ``target``: a session id, a backlog id (its open session, else its
+    newest), or None for "the current session"."""
+    if target is None:
+        return None
+    if BACKLOG_ID_RE.fullmatch(target):
+        sessions = ledger.list_sessions(backlog_id=target, limit=20)
+        open_sessions = [s for s in sessions if s.status != "completed"]
+        chosen = (open_sessions or sessions)[:1]
+        if not chosen:
+            raise ScribeError(SESSION_NOT_FOUND, f"no session for {target}")
+        return chosen[0].id
+    return target
+
+
+# -- verbs --------------------------------------------------------------------------------
+
+
+def _start(ledger: Ledger, args: argparse.Namespace) -> int:
+    outcome = ledger.start_session(args.backlog_id, args.title, args.tags, args.type, args.priority)
+    assert outcome.session is not None
+    return _show_session(args, outcome.session, "session")
+
+
+def _stop(ledger: Ledger, args: argparse.Namespace) -> int:
+    outcome = ledger.stop_session(resolve(ledger, args.target))
+    assert outcome.session is not None
+    return _show_session(args, outcome.session, "stopped")
+
+
+def _append(ledger: Ledger, args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    entry = ledger.append_entry(text, args.kind, resolve(ledger, args.target), args.files)
+    if args.json:
+        print_json(entry.to_wire())
+    else:
+        print(f"added #{entry.id} ({entry.kind}) to {entry.session_id}")
+    return 0
+
+
+def _status(ledger: Ledger, args: argparse.Namespace) -> int:
+    status = ledger.status()
+    if args.json:
+        print_json(status)
+        return 0
+    sessions = status["sessions"]
+    print(f"scribe-ls {status['version']}  root {status['root']}")
+    print(f"sessions: {sessions['active']} active, {sessions['paused']} paused, {sessions['total']} total")
+    if status["storeError"]:
+        print(f"scribe-ls: {status['storeError']}", file=sys.stderr)
+        return 1
+    current = ledger.current_session()
+    print(f"current:  {session_line(current) if current else 'none (scribe-ls start)'}")
+    return 0
+
+
+def _list(ledger: Ledger, args: argparse.Namespace) -> int:
+    sessions = ledger.list_sessions(
+        status=args.status, backlog_id=args.backlog_id, tag=args.tag, limit=args.limit
+    )
+    if args.json:
+        print_json({"sessions": [s.to_wire() for s in sessions]})
+    elif not sessions:
+        print("no sessions")
+    else:
+        for session in sessions:
+            print(session_line(session))
+    return 0
+
+
+def _tag(ledger: Ledger, args: argparse.Namespace) -> int:
+    session_id = resolve(ledger, args.target) or ledger.session_or_current(None).id
+    change = {"add_tags": args.tags} if args.verb == "tag" else {"remove_tags": args.tags}
+    outcome = ledger.update_session(session_id, **change)
+    assert outcome.session is not None
+    return _show_session(args, outcome.session, "tagged" if args.verb == "tag" else "untagged")
+
+
+def _info(ledger: Ledger, args: argparse.Namespace) -> int:
+    session = ledger.session_or_current(resolve(ledger, args.target))
+    recent = ledger.recent_entries(session.id, args.entries) if args.entries > 0 else []
+    if args.json:
+        recent_wire = [e.to_wire() for e in recent]
+        print_json(session.to_wire() | {"recentEntries": recent_wire, "worklog": session.worklog_path})
+        return 0
+    print(session_line(session))
+    print(f"  branch {session.branch or '-'}  type {session.type}  priority {session.priority}")
+    print(f"  started {session.started_at}  last activity {session.last_activity_at}")
+    print(f"  active {session.stats.active_seconds // 60} min  worklog {session.worklog_path}")
+    for entry in recent:
+        print(_entry_line(entry))
+    return 0
+
+
+def _cleanup(ledger: Ledger, args: argparse.Namespace) -> int:
+    stopped = [outcome.session for outcome in ledger.cleanup() if outcome.session is not None]
+    if args.json:
+        print_json({"stopped": [s.to_wire() for s in stopped]})
+    elif not stopped:
+        print("no idle sessions")
+    else:
+        for session in stopped:
+            print(f"stopped: {session_line(session)}")
+    return 0
+
+
+def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
+    store, worklogs = ledger.store, ledger.worklogs
+    problems = store.integrity_check()
+    quarantined = [str(store.dir / name) for name in store.layout.quarantined()]
+    fixed = []
+    for key in store.worklog_keys():
+        path = worklogs.path(key)
+        actual = store.layout.read_text(path)
+        if actual == worklogs.expected(key):
+            continue
+        if args.fix:
+            worklogs.render(key)
+            fixed.append(str(path))
+        else:
+            problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
+    if args.json:
+        print_json({"ok": not problems, "problems": problems, "fixed": fixed, "quarantined": quarantined})
+    else:
+        for line in problems:
+            print(f"problem: {line}")
+        for line in fixed:
+            print(f"fixed: {line}")
+        for line in quarantined:
+            print(f"quarantined: {line} (a damaged store moved aside; see scribe-ls import)")
+        if not problems:
+            print(f"ok: store {store.path} and worklogs are consistent")
+    return 0 if not problems else 1
+
+
+def _search(ledger: Ledger, args: argparse.Namespace) -> int:
+    hits = ledger.search(" ".join(args.query), args.limit)
+    if args.json:
+        print_json({"hits": [hit.to_wire() for hit in hits]})
+    elif not hits:
+        print("no matches")
+    else:
+        for hit in hits:
+            label = hit.backlog_id or hit.entry.session_id
+            print(f"{label:<8} #{hit.entry.id:<5} {hit.entry.kind:<8} {hit.snippet}")
+    return 0
+
+
+def _import(ledger: Ledger, args: argparse.Namespace) -> int:
+    from .legacy import import_legacy
+
+    paths = [Path(p) for p in args.paths] or [ledger.root / "artifacts"]
+    report = import_legacy(ledger, [p if p.is_absolute() else Path.cwd() / p for p in paths])
+    if args.json:
+        print_json(report)
+        return 0
+    for item in report["imported"]:
+        print(f"imported {item['backlogId']} as {item['sessionId']} ({item['entries']} entries)")
+    for item in report["skipped"]:
+        print(f"skipped {item['what']}: {item['why']}")
+    if not report["imported"] and not report["skipped"]:
+        print("nothing to import")
+    return 0
+
+
+VERBS: dict[str, Callable[[Ledger, argparse.Namespace], int]] = {
+    "start": _start,
+    "stop": _stop,
+    "append": _append,
+    "status": _status,
+    "list": _list,
+    "tag": _tag,
+    "untag": _tag,
+    "info": _info,
+    "cleanup": _cleanup,
+    "validate": _validate,
+    "search": _search,
+    "import": _import,
+}

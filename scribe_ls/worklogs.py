@@ -1,0 +1,110 @@
+"""The worklog files, ``.scribe/worklogs/<key>.md``, rendered from the store.
+
+The store is the truth; a worklog is its readable copy in the legacy format. A render
+appends the new entries' block to the file (a CLI append writes a few hundred bytes, not
+the whole file) when the file is still exactly what the last render left, as its state
+file ``.<key>.state`` records (size and mtime, last entry id and heading, written by
+whichever process rendered last). Anything else (a first render, a file edited or torn by
+a crash) renders the whole file again, through a temp file and a rename. Both give the
+same bytes as a full render from the store. Renders of every process take one lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from . import worklog
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Worklogs:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.layout = store.layout
+
+    def path(self, key: str) -> Path:
+        return self.layout.worklog_path(key)
+
+    def render(self, key: str) -> Path:
+        """Bring the worklog of ``key`` up to date with the store."""
+        path = self.path(key)
+        with self.layout.locked(self.layout.render_lock_path):
+            # Entries other processes added since the last render have higher ids, so
+            # adding everything past its last id always gives the full, correct worklog.
+            state = self._state(key)
+            if state is not None:
+                last_id, last_heading = state
+                rows = self.store.worklog_items(key, after_id=last_id)
+                if rows:
+                    self.layout.append_text(path, worklog.block(last_heading, [item for _, item in rows]))
+            else:
+                rows = self.store.worklog_items(key)
+                self.layout.write_atomic(path, worklog.render(key, [item for _, item in rows]))
+                last_id, last_heading = 0, ""
+            if rows:
+                last_id, last_heading = rows[-1][0], worklog.heading_time(rows[-1][1].at)
+            self._save_state(key, last_id, last_heading)
+        return path
+
+    def render_quietly(self, key: str) -> None:
+        """:meth:`render`, for after a change is committed: the store already holds it, so
+        a worklog that cannot be written now (a full disk) is only logged; it is rendered
+        again at the next server start, or by ``scribe-ls validate --fix``."""
+        try:
+            self.render(key)
+        except OSError as exc:
+            log.warning("could not write worklog %s: %s", key, exc)
+
+    def expected(self, key: str) -> str:
+        """A full render from the store, ignoring what is on disk (used by ``validate``)."""
+        return worklog.render(key, [item for _, item in self.store.worklog_items(key)])
+
+    def stale_keys(self) -> list[str]:
+        """Worklogs whose last render ended before the store's newest entry of that key, or
+        that are missing: what a crash can leave behind."""
+        stale = []
+        for key, last in self.store.last_entry_per_key().items():
+            state = self._read_state(key)
+            if (
+                state is None
+                or int(state.get("lastId", 0)) < last
+                or self.layout.stat(self.path(key)) is None
+            ):
+                stale.append(key)
+        return stale
+
+    def _read_state(self, key: str) -> dict[str, object] | None:
+        try:
+            state = json.loads(self.layout.read_text(self.layout.render_state_path(key)) or "null")
+        except (OSError, ValueError):
+            return None
+        return state if isinstance(state, dict) else None
+
+    def _state(self, key: str) -> tuple[int, str] | None:
+        """Where the last render ended, if the worklog is still exactly the file it wrote."""
+        state = self._read_state(key)
+        stat = self.layout.stat(self.path(key))
+        if state is None or stat is None:
+            return None
+        try:
+            if (stat.st_size, stat.st_mtime_ns) != (state["size"], state["mtimeNs"]):
+                return None
+            return int(state["lastId"]), str(state["lastHeading"])  # type: ignore[call-overload]
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _save_state(self, key: str, last_id: int, last_heading: str) -> None:
+        stat = self.layout.stat(self.path(key))
+        if stat is None:
+            return
+        state = {
+            "lastId": last_id,
+            "lastHeading": last_heading,
+            "size": stat.st_size,
+            "mtimeNs": stat.st_mtime_ns,
+        }
+        self.layout.write_atomic(self.layout.render_state_path(key), json.dumps(state))
