@@ -10,7 +10,7 @@ several hunks each, a few untracked), a session with 50 entries, then in one run
 - the legacy pattern on the same repository: a Python subprocess for a status listing, then
   ``git branch --show-current``, then ``git diff --name-only HEAD~1``, one after another.
 
-Targets (issue 5): cold parallel >= 1.8x faster than sequential and within 1.2x of its
+Targets: cold parallel >= 1.8x faster than sequential and within 1.2x of its
 slowest section; warm round trip <= 5 ms; every cold packet < 2 s; our full cold packet
 <= 1.0x the legacy time. Prints a table, then one JSON line.
 
@@ -29,13 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import GIT
+
 from scribe_ls import Scribe
 from scribe_ls import git as scribe_git
 from scribe_ls.context import ContextProvider, ContextRequest
 from scribe_ls.model import CONTEXT_SECTIONS
 from scribe_ls.rpc.client import ScribeClient
-
-GIT = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
 
 
 def build_repo(root: Path, files: int, commits: int, changed: int) -> None:

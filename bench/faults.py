@@ -33,6 +33,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import _common as common
+
 from scribe_ls.errors import ScribeError
 from scribe_ls.rpc.client import ScribeClient
 from scribe_ls.rpc.methods import REQUEST_FIELDS, REQUESTS
@@ -69,13 +71,10 @@ def git(root: Path, *args: str) -> None:
 
 
 def make_repo(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "feature/B-4242-faults")
+    """A repository (one commit) whose later commits need no -c options."""
+    common.make_repo(root, "feature/B-4242-faults")
     git(root, "config", "user.email", "bench@example.com")
     git(root, "config", "user.name", "Bench")
-    (root / "README.md").write_text("# bench\n")
-    git(root, "add", "README.md")
-    git(root, "commit", "-q", "-m", "initial")
     return root
 
 

@@ -11,7 +11,7 @@ percentile at 10 s is q% of 10 s plus the measured poll cost (mean(1 s) - 0.5 s)
 It also times cross-process pushes: a ``scribe-ls append`` in another process until the
 client gets ``scribe/entryAdded`` (goal: within 1 s).
 
-Targets (issue 4): p50 <= 50 ms, p99 <= 150 ms. Prints a table, then one JSON line.
+Targets: p50 <= 50 ms, p99 <= 150 ms. Prints a table, then one JSON line.
 
     python bench/latency.py [--saves 250] [--legacy-samples 20]
 """
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,39 +29,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from _common import make_repo, summary
+
 from scribe_ls.rpc.client import ScribeClient
 
 LEGACY_INTERVAL_S = 1.0
 LEGACY_REAL_INTERVAL_S = 10.0
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "max_ms": round(max(ms), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-        "n": len(ms),
-    }
-
-
-def make_repo(root: Path) -> None:
-    subprocess.run(["git", "init", "-q", "-b", "feature/B-4242-latency", str(root)], check=True)
-    (root / "src").mkdir()
-    for n in range(10):
-        (root / "src" / f"module{n}.py").write_text("x = 0\n")
-    subprocess.run(["git", "add", "."], cwd=root, check=True)
-    subprocess.run(
-        ["git", "-c", "user.email=b@example.com", "-c", "user.name=bench", "commit", "-q", "-m", "init"],
-        cwd=root,
-        check=True,
-    )
 
 
 async def wait_for_path(client: ScribeClient, path: str, timeout: float) -> float:
@@ -100,7 +72,7 @@ async def measure_cross_process(client: ScribeClient, root: Path, appends: int) 
         written = datetime.fromisoformat(stamped.replace("Z", "+00:00")).timestamp()
         samples.append((received - written) * 1000)
         await cli
-    return summary(samples)
+    return summary(samples, 2)
 
 
 async def measure_scribe(root: Path, saves: int, appends: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -126,7 +98,7 @@ async def measure_scribe(root: Path, saves: int, appends: int) -> tuple[dict[str
             # second (bursts are merged), so saves closer than 100 ms would measure the limit.
             await asyncio.sleep(0.1)
         cross = await measure_cross_process(client, root, appends)
-        return summary(samples), cross
+        return summary(samples, 2), cross
     finally:
         await client.close()
 
@@ -152,7 +124,7 @@ def measure_legacy(root: Path, samples: int) -> dict[str, float]:
                 latencies.append((time.perf_counter() - saved) * 1000)
                 break
         subprocess.run(["git", "checkout", "-q", "--", "src/module0.py"], cwd=root, check=True)
-    return summary(latencies)
+    return summary(latencies, 2)
 
 
 def main() -> None:
@@ -166,10 +138,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="scribe-latency-") as tmp:
         root = Path(tmp) / "repo"
-        make_repo(root)
+        make_repo(root, "feature/B-4242-latency", files=10)
         ours, cross = asyncio.run(measure_scribe(root, args.saves, args.appends))
         legacy_root = Path(tmp) / "legacy"
-        make_repo(legacy_root)
+        make_repo(legacy_root, "feature/B-4242-latency", files=10)
         legacy = measure_legacy(legacy_root, args.legacy_samples)
 
     poll_cost_ms = max(0.0, legacy["mean_ms"] - LEGACY_INTERVAL_S / 2 * 1000)

@@ -6,7 +6,7 @@ client sends ``scribe/status`` every 20 ms and times each round trip. Afterwards
 the server's peak RSS (VmHWM), counts the ``scribe/activity`` notifications the client got
 and the files they covered, and counts the activity entries in the store.
 
-Targets (issue 4): every status answer within 200 ms, peak RSS under 150 MB, at most a few
+Targets: every status answer within 200 ms, peak RSS under 150 MB, at most a few
 dozen notifications, aggregated entries (not 10,000). Prints a table, then one JSON line.
 
     python bench/storm.py [--files 10000]

@@ -8,17 +8,15 @@ reported as a warning and the default is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .layout import Layout, UnsafeStore
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
     idle_timeout: int = 1800
     # At most one `activity` entry per window (seconds); notifications are not held back.
     activity_window: float = 10.0
@@ -29,7 +27,8 @@ class Config:
     pygls_log_level: str = "WARNING"
     # Largest JSON-RPC message accepted on any transport; a bigger one closes the connection.
     max_message_bytes: int = 16 * 1024 * 1024
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    # What was wrong with the sources (each value ignored), for the user.
+    warnings: tuple[str, ...] = ()
 
 
 def _normalise_key(key: str) -> str:
@@ -72,15 +71,17 @@ def _check(name: str, value: Any) -> Any:
 
 def _read_table(path: Path, layout: Layout) -> Any:
     """The parsed TOML of one config source; None if it is not there."""
-    import tomllib  # only when there is something to read: CLI start-up counts
-
     if path.parent == layout.dir:
         text = layout.read_text(path)  # never through a link planted in .scribe/
-        return None if text is None else tomllib.loads(text)
-    if not path.is_file():
+        if text is None:
+            return None
+    elif path.is_file():
+        text = path.read_text(encoding="utf-8")
+    else:
         return None
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
+    import tomllib  # only when there is something to read: CLI start-up counts
+
+    return tomllib.loads(text)
 
 
 def load_config(root: Path) -> Config:
@@ -88,7 +89,7 @@ def load_config(root: Path) -> Config:
     warnings: list[str] = []
     layout = Layout(root)
     sources = [(root / "pyproject.toml", ("tool", "scribe")), (layout.config_path, ())]
-    known = {f.name for f in fields(Config)} - {"warnings"}
+    known = set(Config._fields) - {"warnings"}
     for path, table_path in sources:
         try:
             table = _read_table(path, layout)

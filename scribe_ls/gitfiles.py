@@ -7,16 +7,16 @@ session rules can read HEAD on every call instead of trusting a cached answer.
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-log = logging.getLogger(__name__)
+from .lazylog import get_logger
+
+log = get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class GitDirs:
+class GitDirs(NamedTuple):
     git_dir: Path  # this work tree's git dir (differs from common_dir in a linked worktree)
     common_dir: Path  # where refs, objects and info/exclude live
 

@@ -20,7 +20,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -262,7 +261,7 @@ class Layout:
             pass  # a planted link: replace the link itself below
         data = text.encode("utf-8")
         with self._dir_fd(path.parent) as dir_fd:
-            tmp = f".{path.name}.{secrets.token_hex(8)}.tmp"
+            tmp = f".{path.name}.{os.urandom(8).hex()}.tmp"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(tmp, flags, 0o644, dir_fd=dir_fd)
             try:

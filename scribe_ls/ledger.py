@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,13 +38,15 @@ from .storefile import store_errors
 from .worklogs import Worklogs
 
 
-@dataclass(slots=True)
 class Outcome:
     """What a write left: the session it is about (None: no session now) and the events
     to tell clients, in order."""
 
-    session: Session | None
-    events: list[Event] = field(default_factory=list)
+    __slots__ = ("events", "session")
+
+    def __init__(self, session: Session | None) -> None:
+        self.session = session
+        self.events: list[Event] = []
 
     def add(self, session: Session, change: str, entries: Sequence[Entry] = ()) -> None:
         self.session = session

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from typing import TYPE_CHECKING
 
 from .layout import UnsafeStore
+from .lazylog import defer_setup, escape_controls
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -22,13 +22,6 @@ if TYPE_CHECKING:
     from .layout import Layout
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-# C0 controls (newline included) and DEL, C1 controls, and the Unicode line separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def escape_controls(text: str) -> str:
-    """``a\\nb`` -> ``a\\\\nb``: text from outside can never start a new log line."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class OneLineFormatter(logging.Formatter):
@@ -66,6 +59,7 @@ def _rotating_handler(layout: Layout) -> logging.Handler:
 
 def setup_logging(layout: Layout | None, config: Config, *, stderr: bool = True) -> None:
     """Log to stderr (servers) and the store's log file (when ``.scribe/`` is usable)."""
+    defer_setup(None)  # done now
     level = getattr(logging, config.log_level, logging.INFO)
     formatter = OneLineFormatter(FORMAT)
     handlers: list[logging.Handler] = []

@@ -12,28 +12,41 @@ where (``scribe-ls redact --check``).
 
 from __future__ import annotations
 
-import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 REDACTED = "[REDACTED]"
 
 
-@dataclass(frozen=True)
 class Shape:
-    name: str
-    description: str
-    source: str
-    # Group 1, when the pattern has it, is kept (the key or the scheme); the rest goes.
-    keep_prefix: bool = False
-    keep_suffix: bool = False
-    flags: int = 0
+    """One secret shape. Its pattern is compiled on first use: most text never gets past
+    the trigger test, and a CLI verb would otherwise pay ~10 ms compiling all of them."""
 
-    @functools.cached_property
+    __slots__ = ("_pattern", "description", "flags", "keep_prefix", "keep_suffix", "name", "source")
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        source: str,
+        # Group 1, when the pattern has it, is kept (the key or the scheme); the rest goes.
+        keep_prefix: bool = False,
+        keep_suffix: bool = False,
+        flags: int = 0,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.source = source
+        self.keep_prefix = keep_prefix
+        self.keep_suffix = keep_suffix
+        self.flags = flags
+        self._pattern: re.Pattern[str] | None = None
+
+    @property
     def pattern(self) -> re.Pattern[str]:
-        # Compiled on first use: most text never gets past the trigger test, and a CLI
-        # verb would otherwise pay ~10 ms compiling all of them at import.
-        return re.compile(self.source, self.flags)
+        if self._pattern is None:
+            self._pattern = re.compile(self.source, self.flags)
+        return self._pattern
 
 
 _SECRET_NAMES = (
@@ -154,8 +167,7 @@ def redact_all(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(redact(value) for value in values)
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     shape: str
     start: int
     end: int

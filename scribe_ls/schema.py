@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 
-log = logging.getLogger(__name__)
+from .lazylog import get_logger
+
+log = get_logger(__name__)
 
 SCHEMA_VERSION = 3
 

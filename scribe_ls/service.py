@@ -56,7 +56,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .context import ContextProvider
-    from .recorder import Recorder
+    from .recording.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -136,18 +136,18 @@ class Scribe:
 
     async def _start_watching(self) -> None:
         if self._relay is not None:
-            from . import watcher  # watchfiles is a server's cost, not a one-shot call's
+            from .recording.watch import watch_store  # watchfiles: a server's cost only
 
             await self._relay.start()
             self._relay_task = asyncio.create_task(
-                watcher.watch_store(self.store.dir, self._relay.relay_changes, self._stop)
+                watch_store(self.store.dir, self._relay.relay_changes, self._stop)
             )
         if self.watching and self.store.read_only is None:
             # After a crash (or another process's), a worklog may be behind the store.
             for key in await self.store.run(self.ledger.render_stale_worklogs):
                 log.info("worklog %s was behind the store; rendered it", key)
         if self._record and self.store.read_only is None:
-            from .recorder import Recorder
+            from .recording.recorder import Recorder
 
             self.recorder = Recorder(self)
             self._recorder_task = asyncio.create_task(self.recorder.run(self._stop))

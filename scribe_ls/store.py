@@ -19,10 +19,9 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailable
 from .layout import Layout
@@ -36,15 +35,13 @@ from .worklog import WorklogItem
 CHANGES_KEPT = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class StartResult:
+class StartResult(NamedTuple):
     session: Session
     created: bool
     resumed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """A row of the change feed."""
 
     id: int

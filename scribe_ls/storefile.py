@@ -10,33 +10,31 @@ raises :class:`StoreUnavailable`.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 import time
-import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import StoreUnavailable
 from .layout import DB_NAME, DB_SIDE_FILES, WORKLOGS, Layout, UnsafeStore
+from .lazylog import get_logger
 from .model import utc_now
 from .schema import SCHEMA_VERSION, NewerSchema, migrate
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 OPEN_TIMEOUT = 15.0
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-@dataclass(slots=True)
-class OpenedStore:
+class OpenedStore(NamedTuple):
     conn: sqlite3.Connection
     # Why it can only be read (a read-only or full disk), or None.
-    read_only: str | None = None
+    read_only: str | None
     # What open found and did (a damaged file moved aside, an index rebuilt), for the user.
-    notices: list[str] = field(default_factory=list)
+    notices: list[str]
 
 
 class Transaction:
@@ -213,6 +211,8 @@ class _Opener:
         """Serve reads from a store that cannot be written (read-only disk, full disk)."""
         if not self.path.exists():
             raise StoreUnavailable(with_hint(f"cannot create {self.path}: {reason}", self.dir))
+        import urllib.parse  # only for a read-only store: not on the CLI's start-up path
+
         uri = f"file:{urllib.parse.quote(str(self.path))}"
         for query in ("?mode=ro", "?mode=ro&immutable=1"):
             try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -19,16 +18,16 @@ from typing import Any
 
 from . import gitfiles
 from .checks import BACKLOG_ID_RE
-from .config import load_config
+from .config import Config, load_config
 from .errors import SESSION_NOT_FOUND, ScribeError, StoreUnavailable
-from .layout import find_repo_root
+from .layout import Layout, find_repo_root
+from .lazylog import defer_setup, escape_controls, get_logger
 from .ledger import Ledger
-from .logs import escape_controls, setup_logging
 from .model import Entry, Session
 from .store import Store
 from .storefile import store_errors
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     root = find_repo_root(Path(args.root))
     config = load_config(root)
     store = Store(root, origin=f"{os.getpid()}-{os.urandom(3).hex()}")
-    setup_logging(store.layout, config, stderr=False)
+    defer_setup(lambda: _log_to_file(store.layout, config))
     for warning in config.warnings:
         log.warning("config: %s", warning)
         print(f"scribe-ls: config: {escape_controls(warning)}", file=sys.stderr)
@@ -55,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
             return VERBS[args.verb](ledger, args)
     finally:
         store.close()
+
+
+def _log_to_file(layout: Layout, config: Config) -> None:
+    from .logs import setup_logging
+
+    setup_logging(layout, config, stderr=False)
 
 
 # -- output -------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 HEADING_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -38,8 +38,7 @@ _SYSTEM_TEXTS = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class WorklogItem:
+class WorklogItem(NamedTuple):
     """One bullet of a worklog: what an entry needs to be rendered."""
 
     at: datetime
@@ -101,8 +100,7 @@ def _kind_of(text: str) -> tuple[str, str]:
     return "note", text
 
 
-@dataclass(slots=True)
-class ParsedWorklog:
+class ParsedWorklog(NamedTuple):
     key: str
     items: list[WorklogItem]
 

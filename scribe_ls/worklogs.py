@@ -12,13 +12,13 @@ same bytes as a full render from the store. Renders of every process take one lo
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from . import worklog
+from .lazylog import get_logger
 from .store import Store
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class Worklogs:

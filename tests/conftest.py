@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -61,6 +62,19 @@ def files_outside_scribe(root: Path) -> set[str]:
         for name in filenames:
             found.add(str(Path(dirpath, name).relative_to(root)))
     return found
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure(repo: Path, text: str) -> None:
+    """Write ``.scribe/config.toml`` (the settings a server or a verb started later reads)."""
+    (repo / ".scribe").mkdir(exist_ok=True)
+    (repo / ".scribe" / "config.toml").write_text(text)
 
 
 def run_cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import files_outside_scribe, run_cli
+from .conftest import configure, files_outside_scribe, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -101,8 +101,7 @@ def test_failures_are_exit_one(repo: Path) -> None:
 
 
 def test_cleanup_and_validate(repo: Path) -> None:
-    (repo / ".scribe").mkdir()
-    (repo / ".scribe" / "config.toml").write_text("idle_timeout = 1\n")
+    configure(repo, "idle_timeout = 1\n")
     session = as_json(repo, "start")
     db = sqlite3.connect(repo / ".scribe" / "scribe.db")
     db.execute("UPDATE sessions SET last_activity_at = '2000-01-01T00:00:00.000Z'")
@@ -120,13 +119,36 @@ def test_cleanup_and_validate(repo: Path) -> None:
     assert "ok:" in ok(repo, "validate")
 
 
-def test_cli_does_not_import_the_server_stack(repo: Path) -> None:
+@pytest.mark.parametrize("verb", [("start",), ("append", "x"), ("status",), ("list",), ("info",), ("stop",)])
+def test_store_verbs_run_without_an_event_loop(repo: Path, verb: tuple[str, ...]) -> None:
+    """The lean path: a store verb imports neither asyncio, pygls nor watchfiles."""
+    run_cli(repo, "start")
     code = (
-        "import sys; from scribe_ls.cli import main; main(['status']);"
-        "print('pygls' in sys.modules, file=sys.stderr)"
+        f"import sys; from scribe_ls.cli import main; code = main({list(verb)!r});"
+        "print(code, sorted(m for m in ('asyncio', 'pygls', 'watchfiles', 'logging') if m in sys.modules),"
+        " file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=30)
-    assert done.stderr.strip().splitlines()[-1] == "False"
+    assert done.stderr.strip().splitlines()[-1] == "0 []"
+
+
+def test_cli_appends_to_the_worklog_and_a_full_render_gives_the_same_bytes(repo: Path) -> None:
+    ok(repo, "start")
+    worklog = repo / ".scribe" / "worklogs" / "B-4242.md"
+    inode = worklog.stat().st_ino
+    texts = ["plain", "two\nlines", "ends with a newline\n", "Decision-like: kept as a note", "x" * 300]
+    for text in texts:
+        ok(repo, "append", text)
+    ok(repo, "append", "--kind", "todo", "write the docs")
+    # Appended in place (an editor showing the file sees it grow), not replaced.
+    assert worklog.stat().st_ino == inode
+    assert worklog.read_text().endswith("- TODO: write the docs\n")
+    assert "ok:" in ok(repo, "validate")  # the file is exactly what a full render gives
+    # A file edited by hand is rendered again in full, not appended to.
+    worklog.write_text(worklog.read_text() + "hand edit\n")
+    ok(repo, "append", "after the edit")
+    assert "hand edit" not in worklog.read_text()
+    assert "ok:" in ok(repo, "validate")
 
 
 LEGACY = Path(__file__).parent / "data" / "legacy"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import configure, run_cli
 from .rawrpc import RawPeer
 
 pytestmark = pytest.mark.timeout(60)
@@ -374,8 +374,7 @@ def test_a_client_that_stops_reading_never_stalls_the_server(repo: Path) -> None
     from .conftest import SERVER
     from .rawrpc import frame
 
-    (repo / ".scribe").mkdir()
-    (repo / ".scribe" / "config.toml").write_text("activity_window = 0.5\nmax_message_bytes = 65536\n")
+    configure(repo, "activity_window = 0.5\nmax_message_bytes = 65536\n")
     log_file = repo.parent / "server.log"
     with log_file.open("w") as stderr:
         proc = subprocess.Popen(

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SERVER
+from .conftest import SERVER, configure, free_port
 from .rawrpc import RawPeer, frame, read_message
-from .test_wire import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,8 +146,7 @@ async def test_huge_content_length_is_refused_without_allocating(repo: Path) -> 
 
 
 async def test_message_limit_is_configurable(repo: Path) -> None:
-    (repo / ".scribe").mkdir()
-    (repo / ".scribe" / "config.toml").write_text("max_message_bytes = 2048\n")
+    configure(repo, "max_message_bytes = 2048\n")
     peer = await RawPeer.start(repo)
     try:
         await still_answers(peer)

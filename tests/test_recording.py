@@ -14,14 +14,9 @@ import pytest
 
 from scribe_ls.rpc.client import ScribeClient
 
-from .conftest import git
+from .conftest import configure, git
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def configure(repo: Path, text: str) -> None:
-    (repo / ".scribe").mkdir(exist_ok=True)
-    (repo / ".scribe" / "config.toml").write_text(text)
 
 
 async def activity_paths(client: ScribeClient, until: str, timeout: float = 5.0) -> set[str]:

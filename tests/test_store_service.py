@@ -16,6 +16,8 @@ from scribe_ls.errors import LimitReached, NoCurrentSession, ScribeError, Sessio
 from scribe_ls.rpc.methods import dispatch
 from scribe_ls.schema import SCHEMA_VERSION
 
+from .conftest import configure
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -183,15 +185,14 @@ def test_concurrent_starts_of_one_item_make_one_session(repo: Path) -> None:
 
 def test_config_sources_and_bad_values(repo: Path) -> None:
     (repo / "pyproject.toml").write_text('[tool.scribe]\nidle-timeout = 60\nmaxActiveSessions = "many"\n')
-    (repo / ".scribe").mkdir()
-    (repo / ".scribe" / "config.toml").write_text('max_active_sessions = 3\nexcludes = ["*.tmp"]\nwho = 1\n')
+    configure(repo, 'max_active_sessions = 3\nexcludes = ["*.tmp"]\nwho = 1\n')
     config = load_config(repo)
     assert config.idle_timeout == 60
     assert config.max_active_sessions == 3
     assert config.excludes == ("*.tmp",)
     assert any("maxActiveSessions must be an integer" in w for w in config.warnings)
     assert any("who is not a known setting" in w for w in config.warnings)
-    (repo / ".scribe" / "config.toml").write_text("not = [toml")
+    configure(repo, "not = [toml")
     assert any("cannot read" in w for w in load_config(repo).warnings)
 
 
@@ -235,8 +236,7 @@ async def test_a_tampered_worklog_is_rendered_again_in_full(repo: Path) -> None:
 def test_a_bad_message_limit_falls_back_to_the_default(repo: Path, value: object) -> None:
     import json
 
-    (repo / ".scribe").mkdir()
-    (repo / ".scribe" / "config.toml").write_text(f"max_message_bytes = {json.dumps(value)}\n")
+    configure(repo, f"max_message_bytes = {json.dumps(value)}\n")
     config = load_config(repo)
     assert config.max_message_bytes == 16 * 1024 * 1024
     assert any("max_message_bytes must be an integer from 1024" in w for w in config.warnings)

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from .test_wire import free_port
+from .conftest import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

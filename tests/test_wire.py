@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,10 @@ import pytest
 from scribe_ls.errors import ScribeError
 from scribe_ls.rpc.client import ScribeClient, SyncClient
 
-from .conftest import SERVER, git
+from .conftest import SERVER, free_port, git
+from .rawrpc import frame, read_message
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def frame(payload: bytes) -> bytes:
-    return b"Content-Length: %d\r\n\r\n" % len(payload) + payload
-
-
-async def read_message(reader: asyncio.StreamReader) -> dict:
-    length = 0
-    while (line := await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b""):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return json.loads(await reader.readexactly(length))
 
 
 async def read_response(reader: asyncio.StreamReader, msg_id: object) -> dict:
@@ -127,12 +115,6 @@ async def test_bad_initialization_options_name_the_field(repo: Path) -> None:
         await client.request("scribe/status", {})
     assert info.value.code == -32002
     await client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_tcp_serves_several_clients_over_one_service(repo: Path) -> None:

@@ -112,8 +112,7 @@ async function showWorklog(ctx: CommandContext): Promise<unknown> {
   if (!session) {
     throw Object.assign(new Error('no current session'), { code: ErrorCodes.noCurrentSession });
   }
-  const file = path.join(ctx.root, '.scribe', 'worklogs', `${session.backlogId ?? session.id}.md`);
-  const document = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+  const document = await vscode.workspace.openTextDocument(vscode.Uri.file(session.worklogPath));
   return vscode.window.showTextDocument(document, { preview: true });
 }
 

@@ -1,4 +1,4 @@
-// The scribe-ls protocol (DESIGN.md section 2) as typed calls over any JSON-RPC connection.
+// The scribe-ls protocol (docs/protocol.md) as typed calls over any JSON-RPC connection.
 //
 // `ScribeConnection` is the part of the API that both vscode-languageclient's LanguageClient
 // and vscode-jsonrpc's MessageConnection offer, so the extension and the tests run the very
@@ -43,6 +43,8 @@ export interface Session {
   lastActivityAt: string;
   idleTimeout?: number;
   stats: SessionStats;
+  /** Absolute path of the session's rendered worklog. */
+  worklogPath: string;
 }
 
 export type EntryKind = 'note' | 'decision' | 'idea' | 'todo' | 'activity' | 'commit' | 'system';
@@ -107,6 +109,8 @@ export interface Status {
   uptimeSeconds: number;
   sessions: { active: number; total: number; paused?: number };
   currentSessionId?: string | null;
+  /** The current session itself: no getSession needed after status. */
+  currentSession?: Session | null;
   watcher: { running: boolean; recorder: boolean; events: number; lastEventAt: string | null };
   queue: { pending: number };
 }
@@ -137,7 +141,7 @@ export const Notifications = {
   summaryReady: 'scribe/summaryReady',
 } as const;
 
-/** JSON-RPC error codes the server uses (DESIGN.md section 2). */
+/** JSON-RPC error codes the server uses (docs/protocol.md). */
 export const ErrorCodes = {
   invalidParams: -32602,
   sessionNotFound: -32010,
@@ -194,8 +198,7 @@ export class ScribeApi {
 
   /** The current session, or null when none is running. */
   async currentSession(): Promise<Session | null> {
-    const status = await this.status();
-    return status.currentSessionId ? this.getSession(status.currentSessionId) : null;
+    return (await this.status()).currentSession ?? null;
   }
 
   /** Summarize; `onProgress` hears the server's $/progress reports for this request. */

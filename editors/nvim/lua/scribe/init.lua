@@ -246,14 +246,9 @@ end
 local function on_init(client)
   -- The session that was already running when this client started.
   client_request(client, 'scribe/status', vim.empty_dict(), function(err, status)
-    if err or not status or status.currentSessionId == vim.NIL or not status.currentSessionId then
-      return
+    if not err and status and type(status.currentSession) == 'table' then
+      show_session(client.root_dir, status.currentSession)
     end
-    client_request(client, 'scribe/getSession', { sessionId = status.currentSessionId }, function(e, session)
-      if not e and session then
-        show_session(client.root_dir, session)
-      end
-    end)
   end)
 end
 
@@ -390,8 +385,7 @@ function M.worklog()
     notify('no current session', vim.log.levels.ERROR)
     return false
   end
-  local key = state.session.backlogId or state.session.id
-  open_file(client.root_dir .. '/.scribe/worklogs/' .. key .. '.md')
+  open_file(state.session.worklogPath)
   return true
 end
 
@@ -430,8 +424,7 @@ function M.sessions()
           local status = action == 'pause' and 'paused' or 'active'
           M.request('scribe/updateSession', { sessionId = session.id, status = status })
         elseif action == 'worklog' then
-          local client = M.client(0)
-          open_file(client.root_dir .. '/.scribe/worklogs/' .. (session.backlogId or session.id) .. '.md')
+          open_file(session.worklogPath)
         end
       end)
     end)

@@ -1,6 +1,6 @@
 """Recording: work-tree activity, branch switches, commits and idle time, for one root.
 
-Runs only in the process holding the recorder lease (see ``watcher.RecorderLease``); every
+Runs only in the process holding the recorder lease (see ``lease.py``); every
 other process hears about the same things through the store's change feed.
 
 Bounded by design: a burst of changes becomes at most one ``scribe/activity`` push per
@@ -20,21 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import git, gitfiles
-from .async_store import AsyncStore
-from .config import Config
-from .events import ACTIVITY
-from .model import Entry, Session, iso, utc_now
-from .redact import redact
-from .watcher import (
-    FileChange,
-    IgnoreRules,
-    RecorderLease,
-    TreeBatch,
-    TreeFilter,
-    undecodable_path,
-    watch_tree,
-)
+from .. import git, gitfiles
+from ..async_store import AsyncStore
+from ..config import Config
+from ..events import ACTIVITY
+from ..model import Entry, Session, iso, utc_now
+from ..redact import redact
+from .ignore import IgnoreRules, TreeFilter
+from .lease import RecorderLease
+from .watch import FileChange, TreeBatch, undecodable_path, watch_tree
 
 
 class RecordingTarget(Protocol):

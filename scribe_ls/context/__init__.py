@@ -1,0 +1,7 @@
+"""The context packet (``scribe/getContext``): sections fetched in parallel, cached,
+budgeted, optionally as Markdown. It reads the store through a narrow port
+(:class:`ContextSource`), not the service."""
+
+from .provider import ContextProvider, ContextRequest, ContextSource
+
+__all__ = ["ContextProvider", "ContextRequest", "ContextSource"]

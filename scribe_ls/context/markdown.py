@@ -1,0 +1,122 @@
+"""A context packet as Markdown, for a person or an LLM prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..model import Session
+
+TRUNCATED = "\n…[truncated to fit maxChars]\n"
+
+
+def render_markdown(
+    session: Session | None, sections: dict[str, dict[str, Any]], max_chars: int
+) -> tuple[str, bool]:
+    """A packet for a person or an LLM, never longer than ``max_chars``; True if cut."""
+    text = markdown_text(session, sections)
+    if len(text) <= max_chars:
+        return text, False
+    keep = max(0, max_chars - len(TRUNCATED))
+    cut = text[:keep]
+    if "\n" in cut:
+        cut = cut[: cut.rindex("\n")]
+    return (cut + TRUNCATED)[:max_chars], True
+
+
+def markdown_text(session: Session | None, sections: dict[str, dict[str, Any]]) -> str:
+    parts: list[str] = []
+    title = f"{session.backlog_id or session.id}: {session.title}" if session else "no current session"
+    parts.append(f"# Context — {title}\n")
+    for name, section in sections.items():
+        if not section.get("ok"):
+            parts.append(f"## {name.title()}\n\n_unavailable: {section.get('error')}_\n")
+            continue
+        parts.append(_MARKDOWN[name](section["data"]))
+    return "\n".join(p for p in parts if p)
+
+
+def _md_session(data: Any) -> str:
+    if not data:
+        return "## Session\n\nNo current session.\n"
+    stats = data["stats"]
+    tags = f", tags {', '.join(data['tags'])}" if data["tags"] else ""
+    return (
+        f"## Session\n\n{data['backlogId'] or '-'} · {data['status']} · branch {data['branch'] or '-'}"
+        f" · {stats['activeSeconds'] // 60} min active · {stats['entries']} entries · "
+        f"{stats['filesChanged']} files{tags}\n"
+    )
+
+
+def _md_git(data: Any) -> str:
+    head = (data["head"] or "no commits")[:10]
+    upstream = f", upstream {data['upstream']} +{data['ahead']}/-{data['behind']}" if data["upstream"] else ""
+    lines = [
+        f"## Git\n\n{data['branch'] or '(detached)'} @ {head}{upstream}; {data['changedFiles']} changed\n"
+    ]
+    lines += [f"- {f['status']}: {f['path']}" for f in data["files"]]
+    return "\n".join(lines) + "\n"
+
+
+def _md_diff(data: Any) -> str:
+    lines = ["## Diff\n", "| file | + | - |", "| --- | --- | --- |"]
+    for f in data["files"]:
+        added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
+        deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
+        lines.append(f"| {f['path']} | {added} | {deleted} |")
+    for hunk in data["hunks"]:
+        lines += ["", f"`{hunk['path']}`", "```diff", hunk["text"], "```"]
+    if data["omitted"]:
+        lines += ["", f"Hunks left out to fit: {', '.join(data['omitted'])}"]
+    return "\n".join(lines) + "\n"
+
+
+def _md_commits(data: Any) -> str:
+    if not data:
+        return "## Recent commits\n\nNone.\n"
+    lines = ["## Recent commits\n"] + [
+        f"- {c['sha'][:7]} {c['subject']} ({c['author']}, {c['at'][:10]})" for c in data
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _md_worklog(data: Any) -> str:
+    if not data:
+        return "## Worklog\n\nNo entries.\n"
+    lines = ["## Worklog\n"]
+    for e in data:
+        text = e["text"].replace("\n", " ")
+        lines.append(f"- {e['at'][11:16]} {e['kind']}: {text}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_summary(data: Any) -> str:
+    if not data:
+        return "## Summary\n\nNo session.\n"
+    lines = [f"## Summary\n\n{data['entries']} entries, {data['filesChanged']} files changed"]
+    for label, key in (("Decisions", "decisions"), ("Ideas", "ideas"), ("Open todos", "todos")):
+        if data[key]:
+            lines.append(f"\n{label}:")
+            lines += [f"- {t}" for t in data[key]]
+    return "\n".join(lines) + "\n"
+
+
+def _md_sessions(data: Any) -> str:
+    if not data:
+        return "## Other active sessions\n\nNone.\n"
+    lines = ["## Other active sessions\n"]
+    for s in data:
+        shared = f" — also touched: {', '.join(s['sharedFiles'][:10])}" if s["sharedFiles"] else ""
+        lines.append(f"- {s['backlogId'] or s['id']} ({s['title']}, branch {s['branch'] or '-'}){shared}")
+    return "\n".join(lines) + "\n"
+
+
+_MARKDOWN: dict[str, Callable[[Any], str]] = {
+    "session": _md_session,
+    "git": _md_git,
+    "diff": _md_diff,
+    "commits": _md_commits,
+    "worklog": _md_worklog,
+    "summary": _md_summary,
+    "sessions": _md_sessions,
+}

@@ -1,0 +1,157 @@
+"""What recording skips: ``.git`` internals (except the files that mean HEAD moved),
+``.scribe/``, everything ``.gitignore`` and ``.git/info/exclude`` ignore (nested files
+included, read with ``pathspec``) and the configured ``excludes`` globs."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from ..gitfiles import GitDirs
+from ..layout import SCRIBE_DIR
+from ..lazylog import get_logger
+
+log = get_logger(__name__)
+
+
+def printable_path(path: str) -> str:
+    """A path as it is recorded: bytes that are not UTF-8 (``os`` hands them over as
+    surrogates) become ``\\xff`` escapes, so every path can be stored and sent."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class IgnoreRules:
+    """gitignore semantics through pathspec: ``.gitignore`` files at every level (read
+    lazily and cached), ``info/exclude``, plus the configured exclude globs."""
+
+    def __init__(self, root: Path, git_dirs: GitDirs | None, excludes: Sequence[str]) -> None:
+        self.root = root
+        self.excludes = tuple(excludes)
+        self._specs: dict[str, GitIgnoreSpec | None] = {}
+        self._info_exclude: GitIgnoreSpec | None = None
+        if git_dirs is not None:
+            self._info_exclude = _read_spec(git_dirs.common_dir / "info" / "exclude")
+
+    def _spec_for(self, directory: str) -> GitIgnoreSpec | None:
+        if directory not in self._specs:
+            self._specs[directory] = _read_spec(self.root / directory / ".gitignore")
+        return self._specs[directory]
+
+    def forget(self, directory: str) -> None:
+        """A ``.gitignore`` in ``directory`` changed: read it again next time."""
+        self._specs.pop(directory, None)
+
+    def ignored(self, rel: str, *, is_dir: bool = False) -> bool:
+        if is_dir:
+            return self._dir_ignored(rel) or any(fnmatch.fnmatch(rel, glob) for glob in self.excludes)
+        if self.excludes and any(fnmatch.fnmatch(rel, glob) for glob in self.excludes):
+            return True
+        verdict: bool | None = None
+        if self._info_exclude is not None:
+            verdict = _check(self._info_exclude, rel, verdict)
+        parts = rel.split("/")
+        # Outer files first; a deeper .gitignore (or a later line) overrides an outer one.
+        for depth in range(len(parts)):
+            directory = "/".join(parts[:depth])
+            spec = self._spec_for(directory)
+            if spec is not None:
+                verdict = _check(spec, "/".join(parts[depth:]), verdict)
+            if verdict and depth < len(parts) - 1:
+                # git does not look inside an ignored directory at all.
+                prefix = "/".join(parts[: depth + 1])
+                if self._dir_ignored(prefix):
+                    return True
+        return bool(verdict)
+
+    def _dir_ignored(self, rel_dir: str) -> bool:
+        parts = rel_dir.split("/")
+        verdict: bool | None = None
+        if self._info_exclude is not None:
+            verdict = _check(self._info_exclude, rel_dir + "/", verdict)
+        for depth in range(len(parts)):
+            spec = self._spec_for("/".join(parts[:depth]))
+            if spec is not None:
+                verdict = _check(spec, "/".join(parts[depth:]) + "/", verdict)
+        return bool(verdict)
+
+
+def _check(spec: GitIgnoreSpec, rel: str, verdict: bool | None) -> bool | None:
+    result = spec.check_file(rel).include
+    return verdict if result is None else result
+
+
+def _read_spec(path: Path) -> GitIgnoreSpec | None:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+# -- the work tree ------------------------------------------------------------------------
+
+
+class TreeFilter:
+    """Decides, per raw event, whether it is work-tree activity, a git move, or noise."""
+
+    def __init__(self, root: Path, git_dirs: GitDirs | None, rules: IgnoreRules) -> None:
+        self.root = root
+        self.rules = rules
+        self.git_dir = git_dirs.git_dir if git_dirs else None
+        self.common_dir = git_dirs.common_dir if git_dirs else None
+        self._root_prefix = str(root) + os.sep
+
+    def git_signal(self, path: str) -> bool:
+        """HEAD, a branch ref or packed-refs changed (not their ``.lock`` files)."""
+        if path.endswith(".lock"):
+            return False
+        if self.git_dir is not None and path == str(self.git_dir / "HEAD"):
+            return True
+        if self.common_dir is None:
+            return False
+        common = str(self.common_dir) + os.sep
+        if not path.startswith(common):
+            return False
+        rest = path[len(common) :]
+        return rest == "packed-refs" or rest.startswith("refs" + os.sep + "heads" + os.sep)
+
+    def relative(self, path: str, *, is_dir: bool = False) -> str | None:
+        """The work-tree path to record, or None for anything we never record."""
+        if not path.startswith(self._root_prefix):
+            return None
+        rel = printable_path(path[len(self._root_prefix) :].replace(os.sep, "/"))
+        first = rel.split("/", 1)[0]
+        if first in (".git", SCRIBE_DIR):
+            return None
+        if self.rules.ignored(rel, is_dir=is_dir):
+            return None
+        return rel
+
+    def scan(self, directory: str, limit: int) -> list[str]:
+        """Files under a directory that just appeared (inotify only watches a new directory
+        once it has seen it, so files written into it right away would be missed)."""
+        found: list[str] = []
+        stack = [directory]
+        while stack and len(found) < limit:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                rel = self.relative(entry.path, is_dir=is_dir)
+                if rel is None:
+                    continue
+                if is_dir:
+                    stack.append(entry.path)
+                elif len(found) < limit:
+                    found.append(rel)
+        return found
