@@ -8,6 +8,8 @@ reported as a warning and the default is used.
 
 from __future__ import annotations
 
+import json
+import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -69,37 +71,92 @@ def _check(name: str, value: Any) -> Any:
     raise ValueError("is not a known setting")
 
 
-def _read_table(path: Path, layout: Layout) -> Any:
-    """The parsed TOML of one config source; None if it is not there."""
+def _read_text(path: Path, layout: Layout) -> str | None:
+    """One config source's text; None if it is not there (or, for ``pyproject.toml``,
+    holds nothing for scribe: most do, and then nothing is parsed)."""
     if path.parent == layout.dir:
-        text = layout.read_text(path)  # never through a link planted in .scribe/
-        if text is None:
-            return None
-    elif path.is_file():
-        text = path.read_text(encoding="utf-8")
-    else:
+        return layout.read_text(path)  # never through a link planted in .scribe/
+    if not path.is_file():
         return None
-    import tomllib  # only when there is something to read: CLI start-up counts
+    text = path.read_text(encoding="utf-8")
+    return text if "scribe" in text else None
 
-    return tomllib.loads(text)
 
-
-def load_config(root: Path) -> Config:
-    values: dict[str, Any] = {}
-    warnings: list[str] = []
-    layout = Layout(root)
+def load_config(root: Path, layout: Layout | None = None) -> Config:
+    """The settings for ``root``. Parsing TOML costs a CLI verb ~6 ms (``tomllib``'s own
+    import), so the result is kept in ``.scribe/.config.cache.json`` under a checksum of
+    the sources' text, and read from there while they say the same."""
+    layout = layout or Layout(root)
     sources = [(root / "pyproject.toml", ("tool", "scribe")), (layout.config_path, ())]
-    known = set(Config._fields) - {"warnings"}
-    for path, table_path in sources:
+    texts: list[str | None] = []
+    warnings: list[str] = []
+    for path, _ in sources:
         try:
-            table = _read_table(path, layout)
+            texts.append(_read_text(path, layout))
         except UnsafeStore as exc:
             warnings.append(f"{path.name}: {exc}; ignored")
-            continue
-        except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+            texts.append(None)
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             warnings.append(f"{path.name}: cannot read ({exc}); ignored")
+            texts.append(None)
+    if not any(texts):
+        return Config(warnings=tuple(warnings))
+    key = [[len(t), zlib.crc32(t.encode("utf-8", "surrogateescape"))] if t else None for t in texts]
+    if not warnings and (cached := _cached(layout, key)) is not None:
+        return cached
+    config = _parse(
+        [(path, table, text) for (path, table), text in zip(sources, texts, strict=True)], warnings
+    )
+    if not warnings:
+        _keep(layout, key, config)
+    return config
+
+
+def _usable(layout: Layout) -> bool:
+    """``.scribe/`` exists and is ours (a repository cannot ship a cache of its own)."""
+    try:
+        layout.ensure(create=False)
+    except OSError:  # missing, or UnsafeStore: the store says why, once
+        return False
+    return True
+
+
+def _cached(layout: Layout, key: list[list[int] | None]) -> Config | None:
+    if not _usable(layout):
+        return None
+    try:
+        data = json.loads(layout.read_text(layout.config_cache_path) or "null")
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        values = dict(data["values"])
+        warnings = tuple(str(w) for w in values.pop("warnings"))
+        # Checked again: what the cache holds is held to the same rules as the sources.
+        return Config(**{name: _check(name, value) for name, value in values.items()}, warnings=warnings)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # no cache, a damaged one, or one from another version: parse
+
+
+def _keep(layout: Layout, key: list[list[int] | None], config: Config) -> None:
+    if not _usable(layout):
+        return  # the first run: .scribe/ is made (and checked) by the store
+    try:
+        layout.write_atomic(layout.config_cache_path, json.dumps({"key": key, "values": config._asdict()}))
+    except OSError:
+        pass  # only a cache: the next run parses again
+
+
+def _parse(sources: list[tuple[Path, tuple[str, ...], str | None]], warnings: list[str]) -> Config:
+    import tomllib  # only when there is something to parse: CLI start-up counts
+
+    values: dict[str, Any] = {}
+    known = set(Config._fields) - {"warnings"}
+    for path, table_path, text in sources:
+        if text is None:
             continue
-        if table is None:
+        try:
+            table: Any = tomllib.loads(text)
+        except ValueError as exc:  # TOMLDecodeError is a ValueError
+            warnings.append(f"{path.name}: cannot read ({exc}); ignored")
             continue
         for key in table_path:
             table = table.get(key, {}) if isinstance(table, dict) else {}

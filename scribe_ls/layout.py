@@ -32,6 +32,8 @@ DB_NAME = "scribe.db"
 LOG_NAME = "scribe.log"
 LOCK_NAME = "recorder.lock"
 CONFIG_NAME = "config.toml"
+# The settings last read from the config sources, with the sources' stat stamps.
+CONFIG_CACHE_NAME = ".config.cache.json"
 WORKLOGS = "worklogs"
 SUMMARIES = "summaries"
 # The files SQLite keeps next to the database.
@@ -84,6 +86,7 @@ class Layout:
         self.log_path = self.dir / LOG_NAME
         self.lock_path = self.dir / LOCK_NAME
         self.config_path = self.dir / CONFIG_NAME
+        self.config_cache_path = self.dir / CONFIG_CACHE_NAME
         self.worklog_dir = self.dir / WORKLOGS
         self.summary_dir = self.dir / SUMMARIES
         self._checked = False
@@ -138,9 +141,11 @@ class Layout:
         if existed:
             # It may have come with the repository (a clone recreates tracked files).
             self._check_not_tracked()
+        complete = True
         for sub in (self.worklog_dir, self.summary_dir):
-            self._ensure_subdir(sub, create)
-        self._checked = True
+            complete &= self._ensure_subdir(sub, create)
+        # Checked for good only when nothing is missing: a later ensure() still creates.
+        self._checked = complete
 
     def _check_dir_entry(self, path: Path, info: os.stat_result) -> None:
         if stat.S_ISLNK(info.st_mode):
@@ -150,18 +155,20 @@ class Layout:
         if info.st_uid != os.getuid():
             raise _untrusted(path, f"belongs to another user (uid {info.st_uid})")
 
-    def _ensure_subdir(self, path: Path, create: bool) -> None:
+    def _ensure_subdir(self, path: Path, create: bool) -> bool:
+        """Check (or make) a sub-directory; False if it is missing and not made."""
         try:
             info = os.lstat(path)
         except FileNotFoundError:
             if not create:
-                return
+                return False
             try:
                 os.mkdir(path, 0o700)
             except FileExistsError:
                 pass
             info = os.lstat(path)
         self._check_dir_entry(path, info)
+        return True
 
     def _check_not_tracked(self) -> None:
         """Refuse a ``.scribe/`` that git tracks: its files came from the repository."""

@@ -306,10 +306,9 @@ class Scribe:
         stat_files: Sequence[str] = (),
         request_id: str | None = None,
     ) -> Entry:
-        """Add an entry; it is durable when this returns. Secrets are redacted first.
-        ``stat_files``: more paths that count as changed without being listed.
-        ``request_id``: a client's id for this append; a retry with the same id returns the
-        entry stored the first time instead of storing it again."""
+        """Add an entry; it is durable when this returns, secrets redacted. A retry with the
+        same ``request_id`` returns the entry stored the first time (see
+        :meth:`Ledger.append_entry <scribe_ls.ledger.Ledger.append_entry>`)."""
         entry = await self.store.run(
             self.ledger.append_entry,
             text,

@@ -57,9 +57,9 @@ def new_session_id() -> str:
 
 
 class Store:
-    def __init__(self, root: Path, *, origin: str = "") -> None:
+    def __init__(self, root: Path, *, origin: str = "", layout: Layout | None = None) -> None:
         self.root = root
-        self.layout = Layout(root)
+        self.layout = layout or Layout(root)
         self.dir = self.layout.dir
         self.path = self.layout.db_path
         self.origin = origin

@@ -33,8 +33,9 @@ log = get_logger(__name__)
 def run(args: argparse.Namespace) -> int:
     """Open the root's store, run the verb, close."""
     root = find_repo_root(Path(args.root))
-    config = load_config(root)
-    store = Store(root, origin=f"{os.getpid()}-{os.urandom(3).hex()}")
+    layout = Layout(root)  # one, so .scribe/ is checked once per run
+    config = load_config(root, layout)
+    store = Store(root, origin=f"{os.getpid()}-{os.urandom(3).hex()}", layout=layout)
     defer_setup(lambda: _log_to_file(store.layout, config))
     for warning in config.warnings:
         log.warning("config: %s", warning)

@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scribe_ls.rpc.client import encode_frame, read_frame
+
 from .conftest import SERVER
 
 READ_TIMEOUT = 10.0
@@ -20,23 +22,18 @@ def frame(payload: bytes | str | dict[str, Any]) -> bytes:
         payload = json.dumps(payload)
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
-    return b"Content-Length: %d\r\n\r\n" % len(payload) + payload
+    return encode_frame(payload)
 
 
 async def read_message(reader: asyncio.StreamReader, timeout: float = READ_TIMEOUT) -> Any:
-    length = None
+    """The next message (frames without a length are skipped)."""
     while True:
-        line = await asyncio.wait_for(reader.readline(), timeout)
-        if not line:
-            raise EOFError("the server closed its output")
-        if line in (b"\r\n", b"\n"):
-            if length is not None:
-                break
-            continue
-        name, _, value = line.decode("ascii").partition(":")
-        if name.lower() == "content-length":
-            length = int(value.strip())
-    return json.loads(await asyncio.wait_for(reader.readexactly(length), timeout))
+        try:
+            body = await asyncio.wait_for(read_frame(reader), timeout)
+        except ConnectionResetError:
+            raise EOFError("the server closed its output") from None
+        if body is not None:
+            return json.loads(body)
 
 
 class RawPeer:

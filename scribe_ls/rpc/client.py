@@ -35,6 +35,27 @@ DEFAULT_TIMEOUT = 30.0
 NOTIFICATION_QUEUE = 10_000
 
 
+def encode_frame(body: bytes) -> bytes:
+    """One LSP frame: the ``Content-Length`` header, a blank line, the body."""
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """The body of the next frame; None for a header block without a length (skipped by
+    the caller). Raises ConnectionResetError when the stream ends."""
+    length = None
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionResetError("server closed the connection")
+        if line in (b"\r\n", b"\n"):
+            break
+        name, _, value = line.decode("ascii").partition(":")
+        if name.lower() == "content-length":
+            length = int(value.strip())
+    return None if length is None else await reader.readexactly(length)
+
+
 def server_command() -> list[str]:
     """How to start the server: the same Python that runs this client."""
     return [sys.executable, "-m", "scribe_ls", "serve"]
@@ -139,7 +160,7 @@ class ScribeClient:
     def _send(self, message: dict[str, Any]) -> None:
         # ASCII escapes: any Python string (lone surrogates included) reaches the server.
         body = json.dumps(message).encode("ascii")
-        self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self._writer.write(encode_frame(body))
 
     async def request(self, method: str, params: Any = None, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
         """Send a request and wait for its result; an error answer raises ScribeError."""
@@ -186,19 +207,9 @@ class ScribeClient:
     async def _read_loop(self) -> None:
         try:
             while True:
-                length = None
-                while True:
-                    line = await self._reader.readline()
-                    if not line:
-                        raise ConnectionResetError("server closed the connection")
-                    if line in (b"\r\n", b"\n"):
-                        break
-                    name, _, value = line.decode("ascii").partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value.strip())
-                if length is None:
-                    continue
-                self._dispatch(json.loads(await self._reader.readexactly(length)))
+                body = await read_frame(self._reader)
+                if body is not None:
+                    self._dispatch(json.loads(body))
         except (ConnectionResetError, asyncio.IncompleteReadError, BrokenPipeError) as exc:
             for future in self._pending.values():
                 if not future.done():
