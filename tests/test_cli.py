@@ -248,3 +248,32 @@ async def test_live_shows_the_session_as_it_happens(repo: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+def test_a_config_change_applies_at_the_next_verb(repo: Path) -> None:
+    """Settings are read from a cache while the files say the same: an edit (here of the
+    same size, made at once) is seen by the very next verb."""
+    configure(repo, "max_active_sessions = 2\n")
+    ok(repo, "start", "--backlog-id", "B-1")
+    ok(repo, "start", "--backlog-id", "B-2")
+    refused = run_cli(repo, "start", "--backlog-id", "B-3")
+    assert refused.returncode == 1 and "limit reached: 2 sessions" in refused.stderr
+    configure(repo, "max_active_sessions = 3\n")
+    ok(repo, "start", "--backlog-id", "B-3")
+    (repo / ".scribe" / "config.toml").unlink()  # back to the default of 8
+    ok(repo, "start", "--backlog-id", "B-4")
+
+
+def test_a_config_cache_is_held_to_the_rules(repo: Path) -> None:
+    """The cache is only a shortcut: a value in it that the rules refuse is not used."""
+    import json
+
+    configure(repo, "max_active_sessions = 2\n")
+    ok(repo, "status")  # writes the cache
+    cache_path = repo / ".scribe" / ".config.cache.json"
+    cache = json.loads(cache_path.read_text())
+    cache["values"]["max_active_sessions"] = -5
+    cache_path.write_text(json.dumps(cache))
+    ok(repo, "start", "--backlog-id", "B-1")
+    ok(repo, "start", "--backlog-id", "B-2")
+    assert "limit reached: 2" in run_cli(repo, "start", "--backlog-id", "B-3").stderr
