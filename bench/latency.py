@@ -58,7 +58,11 @@ async def measure_cross_process(client: ScribeClient, root: Path, appends: int) 
         text = f"cross-process {n}"
         cli = asyncio.ensure_future(
             asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", "scribe_ls", "append", text], cwd=root, check=True
+                subprocess.run,
+                [sys.executable, "-m", "scribe_ls", "append", text],
+                cwd=root,
+                check=True,
+                capture_output=True,  # the table is the bench's only output
             )
         )
 

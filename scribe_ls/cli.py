@@ -1,9 +1,11 @@
 """``scribe-ls``: the server entry point and the legacy tool's verbs.
 
 ``scribe-ls`` alone (or ``scribe-ls serve``) speaks JSON-RPC on stdio. Every other verb
-opens the repository's store in-process, does its one thing and exits; the store is safe
-to share with running servers, which see the change too. Verbs never import pygls, so a
-``scribe-ls append`` costs little more than starting Python.
+works in-process on the repository's store and exits; the store is safe to share with
+running servers, which tell their clients. The store verbs (``verbs.py``) run without an
+event loop and import neither asyncio, pygls nor watchfiles, so ``scribe-ls append`` costs
+little more than starting Python; ``live``, ``context``, ``summarize`` and ``call``
+(``verbs_async.py``) run the async service.
 
 Exit codes: 0 done, 1 the request failed (message on stderr), 2 bad usage.
 """

@@ -12,7 +12,7 @@ from typing import Any
 
 from .logs import setup_logging
 from .service import Scribe
-from .verbs import print_json, session_line
+from .verbs import print_json, resolve, session_line
 
 
 class BadJson(ValueError):
@@ -32,8 +32,6 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _resolve(scribe: Scribe, target: str | None) -> str | None:
-    from .verbs import resolve
-
     return await scribe.store.run(resolve, scribe.ledger, target)
 
 
