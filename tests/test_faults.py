@@ -315,8 +315,17 @@ async def test_every_way_of_ending_flushes_pending_activity_and_leaves_nothing(r
     (repo / ".scribe" / "config.toml").write_text("activity_window = 60\n")  # held back until the end
     peer = await RawPeer.start(repo)
     await peer.request(2, "scribe/startSession", {})
-    (repo / "pending.py").write_text("x = 1\n")
-    await notifications_until(peer, lambda n: n["method"] == "scribe/activity")
+    # Saved until reported: the recorder arms its watch shortly after initialize, and a
+    # save before that is (rightly) nobody's activity.
+    for attempt in range(40):
+        (repo / "pending.py").write_text(f"x = {attempt}\n")
+        try:
+            await notifications_until(peer, lambda n: n["method"] == "scribe/activity", timeout=0.5)
+            break
+        except TimeoutError:
+            continue
+    else:
+        raise AssertionError("the save was never reported")
     pid = peer.proc.pid
     if how == "sigterm":
         peer.proc.send_signal(signal.SIGTERM)
