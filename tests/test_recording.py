@@ -113,6 +113,32 @@ async def test_git_internals_and_scribe_dir_are_not_activity(repo: Path) -> None
         await client.close()
 
 
+async def test_editor_backup_and_lock_files_are_not_activity(repo: Path) -> None:
+    client = await ScribeClient.spawn(repo)
+    try:
+        await client.request("scribe/startSession", {})
+        await armed(client, repo)
+        names = [
+            ".#notes.md",
+            "#notes.md#",
+            "notes.md~",
+            ".notes.md.swp",
+            ".notes.md.swo",
+            "notes.swx",
+            "4913",
+        ]
+        names.append(".goutputstream-ABC123")
+        for name in names:
+            (repo / name).write_text("x")
+        (repo / "notes.md").write_text("the real file\n")
+        seen = await activity_paths(client, "notes.md")
+        assert seen == {"notes.md"}
+        worklog = (repo / ".scribe/worklogs/B-4242.md").read_text()
+        assert not any(name in worklog for name in names if name != "4913")
+    finally:
+        await client.close()
+
+
 async def test_commit_becomes_an_entry_and_branch_switch_rebinds(repo: Path) -> None:
     client = await ScribeClient.spawn(repo)
     try:

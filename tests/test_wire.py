@@ -258,3 +258,38 @@ def test_sessions_carry_their_worklog_path_and_status_its_current_session(repo: 
         status = client.request("scribe/status", {})
         assert status["currentSession"]["id"] == session["id"] == status["currentSessionId"]
         assert status["currentSession"]["worklogPath"] == session["worklogPath"]
+
+
+async def test_what_generic_clients_send_is_accepted_without_a_log_line(repo: Path) -> None:
+    """Eglot, Helix and friends send saves, settings, ranged changes and cancellations of
+    requests already answered; none of it is worth a warning, and an unknown command is
+    answered -32602."""
+    from .rawrpc import RawPeer
+
+    peer = await RawPeer.start(repo)
+    uri = (repo / "a.txt").as_uri()
+    first_char = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}}
+    for method, params in (
+        ("textDocument/didSave", {"textDocument": {"uri": uri}}),
+        ("workspace/didChangeConfiguration", {"settings": {"scribe": {}}}),
+        (
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [{"range": first_char, "text": "y"}],
+            },
+        ),
+        ("window/workDoneProgress/cancel", {"token": "long-gone"}),
+        ("$/cancelRequest", {"id": 999}),
+    ):
+        await peer.send({"jsonrpc": "2.0", "method": method, "params": params})
+    unknown = await peer.request(
+        5, "workspace/executeCommand", {"command": "scribe.nothing", "arguments": []}
+    )
+    assert unknown["error"]["code"] == -32602
+    assert "result" in await peer.request(6, "scribe/status", {})
+    await peer.request(7, "shutdown")
+    await peer.send({"jsonrpc": "2.0", "method": "exit"})
+    assert await asyncio.wait_for(peer.proc.wait(), 10) == 0
+    noisy = [line for line in peer.stderr_text().splitlines() if " WARNING " in line or " ERROR " in line]
+    assert noisy == [] and "Traceback" not in peer.stderr_text()

@@ -1,11 +1,13 @@
 """What recording skips: ``.git`` internals (except the files that mean HEAD moved),
-``.scribe/``, everything ``.gitignore`` and ``.git/info/exclude`` ignore (nested files
-included, read with ``pathspec``) and the configured ``excludes`` globs."""
+``.scribe/``, editors' temporary files, everything ``.gitignore`` and ``.git/info/exclude``
+ignore (nested files included, read with ``pathspec``) and the configured ``excludes``
+globs."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,6 +101,16 @@ def _read_spec(path: Path) -> GitIgnoreSpec | None:
 # -- the work tree ------------------------------------------------------------------------
 
 
+# Files editors write next to the real one while saving or editing: Emacs lock and
+# auto-save files, backups, Vim swap files and its write test, GNOME's atomic-save temps.
+_EDITOR_TEMP_RE = re.compile(r"^(?:\.#.*|#.*#|.*~|.*\.sw[px]|\..*\.sw[a-o]|4913|\.goutputstream-.*)$")
+
+
+def editor_temp_file(name: str) -> bool:
+    """True for a file name an editor uses as a temporary (never someone's work)."""
+    return bool(_EDITOR_TEMP_RE.match(name))
+
+
 class TreeFilter:
     """Decides, per raw event, whether it is work-tree activity, a git move, or noise."""
 
@@ -130,6 +142,8 @@ class TreeFilter:
         rel = printable_path(path[len(self._root_prefix) :].replace(os.sep, "/"))
         first = rel.split("/", 1)[0]
         if first in (".git", SCRIBE_DIR):
+            return None
+        if not is_dir and editor_temp_file(rel.rsplit("/", 1)[-1]):
             return None
         if self.rules.ignored(rel, is_dir=is_dir):
             return None

@@ -43,15 +43,27 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 64
 
 
-class _NoDeserializeTraceback(logging.Filter):
-    """pygls logs a whole traceback for params it cannot structure; that is a client's
-    mistake, answered -32602 and logged in one line by ScribeProtocol instead."""
+class _QuietPygls(logging.Filter):
+    """pygls logs a whole traceback for params it cannot structure (a client's mistake,
+    answered -32602 and logged in one line by ScribeProtocol instead), and warns about
+    what generic clients do all the time and LSP allows: cancelling a request that has
+    already been answered, or a progress token that has already ended."""
+
+    _DROPPED = ("Unable to deserialize message",)
+    _ROUTINE = ("Cancel notification for unknown message id", "Ignoring work done progress cancel")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Unable to deserialize message")
+        message = record.getMessage()
+        if message.startswith(self._DROPPED):
+            return False
+        if message.startswith(self._ROUTINE):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
 
 
-logging.getLogger("pygls.protocol.json_rpc").addFilter(_NoDeserializeTraceback())
+for _name in ("pygls.protocol.json_rpc", "pygls.protocol.language_server"):
+    logging.getLogger(_name).addFilter(_QuietPygls())
 
 
 class ScribeRpcError(JsonRpcException):
@@ -375,6 +387,17 @@ def register_features(server: ScribeLanguageServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ScribeLanguageServer, params: Any) -> None:
         ls._shutdown_requested = True
+
+    # Editors send these to every server. Saves reach the recorder through the file
+    # watcher, and settings come from the repository's files, so there is nothing to do;
+    # handling them keeps pygls from warning about unknown methods.
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: ScribeLanguageServer, params: Any) -> None:
+        return None
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: ScribeLanguageServer, params: Any) -> None:
+        return None
 
     @server.feature(types.EXIT)
     async def exit_(ls: ScribeLanguageServer, params: Any) -> None:
