@@ -29,6 +29,8 @@ MAX_REQUEST_ID = 128
 
 SESSION_STATUSES = ("active", "paused", "completed")
 ENTRY_KINDS = ("note", "decision", "idea", "todo", "activity", "commit", "system")
+# What a person writes; the others are the recorder's (and the session lifecycle's).
+USER_KINDS = ("note", "decision", "idea", "todo")
 
 # ASCII digits only: \d would take any Unicode digit ("B-١٢٣").
 BACKLOG_ID_RE = re.compile(r"^B-[0-9]{1,9}$")

@@ -7,7 +7,8 @@ event loop and import neither asyncio, pygls nor watchfiles, so ``scribe-ls appe
 little more than starting Python; ``live``, ``context``, ``summarize`` and ``call``
 (``verbs_async.py``) run the async service.
 
-Exit codes: 0 done, 1 the request failed (message on stderr), 2 bad usage.
+Exit codes: 0 done, 1 the request failed (message on stderr), 2 bad usage, 141 the
+reader of the output left (``| head``), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._version import __version__
-from .checks import ENTRY_KINDS, SESSION_STATUSES
+from .checks import SESSION_STATUSES, USER_KINDS
 from .errors import InvalidParams, ScribeError, on_wire
 
 # Verbs that need the event loop; every other verb runs without one.
@@ -127,7 +128,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
 
     append = verbs.add_parser("append", parents=[common], help="add a note (or decision, idea, todo)")
     append.add_argument("text", nargs="+", help="the text; '-' reads it from stdin")
-    append.add_argument("--kind", default="note", choices=ENTRY_KINDS)
+    append.add_argument("--kind", default="note", choices=USER_KINDS)
     append.add_argument("--session", dest="target", help="session id or backlog id")
     append.add_argument("--file", action="append", default=[], dest="files", help="repeatable")
 
@@ -202,7 +203,9 @@ def run() -> NoReturn:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:  # a closed pipe (`scribe-ls list | head`): what Python itself exits with
+    except BrokenPipeError:  # the reader left after the last line: nothing was lost
+        code = 141
+    except OSError:  # stdout cannot be written: what Python itself exits with
         code = 120
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()
@@ -211,6 +214,14 @@ def run() -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv and sys.stdin.isatty():
+        # A person at a terminal, not an editor: serving JSON-RPC would look like a hang.
+        build_parser()[0].print_help(sys.stderr)
+        print(
+            "\nscribe-ls: no verb given; `scribe-ls serve` is for editors (it speaks JSON-RPC)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         args = parse_args(argv or ["serve"])
         if args.verb == "serve":
@@ -240,6 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `scribe-ls list | head -1`: the reader left. Python's advice: point stdout at
+        # /dev/null so that the exit does not fail flushing it again, and end quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # the shell's code for a command ended by SIGPIPE
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -273,6 +289,8 @@ def _serve(args: argparse.Namespace) -> int:
         if args.tcp:
             return server.serve_tcp(host, port, token=token, max_message_bytes=limit)
         return server.serve_ws(host, port, token=token, origins=args.allow_origin, max_message_bytes=limit)
+    if sys.stdin.isatty():
+        print("scribe-ls: serving JSON-RPC on stdin/stdout for an editor; Ctrl-C stops", file=sys.stderr)
     return server.serve_stdio(max_message_bytes=limit)
 
 

@@ -504,9 +504,10 @@ class Store:
         return others
 
     def search(self, query: str, limit: int) -> list[SearchHit]:
-        # Quote every word: user text must never be parsed as FTS5 syntax.
+        # Quote every word (user text must never be parsed as FTS5 syntax), each a prefix:
+        # "colo" finds "colour" as well as "colo".
         words = [w for w in query.split() if w]
-        match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
         rows = self.conn.execute(
             "SELECT e.*, s.backlog_id AS backlog_id,"
             " snippet(entries_fts, 0, '**', '**', '…', 12) AS snippet"

@@ -19,7 +19,7 @@ from typing import Any
 from . import gitfiles
 from .checks import BACKLOG_ID_RE
 from .config import Config, load_config
-from .errors import SESSION_NOT_FOUND, ScribeError, StoreUnavailable
+from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, ScribeError, StoreUnavailable
 from .layout import Layout, find_repo_root
 from .lazylog import defer_setup, escape_controls, get_logger
 from .ledger import Ledger
@@ -74,10 +74,13 @@ def session_line(session: Session) -> str:
     marker = {"active": "●", "paused": "‖", "completed": "✓"}[session.status]
     tags = f"  [{', '.join(session.tags)}]" if session.tags else ""
     label = session.backlog_id or "-"
-    return (
-        f"{marker} {label:<8} {session.status:<9} {session.id}  {session.title}{tags}"
-        f"  ({session.stats.entries} entries, {session.stats.files_changed} files)"
-    )
+    stats = session.stats
+    counts = f"{_count(stats.entries, 'entry', 'entries')}, {_count(stats.files_changed, 'file')}"
+    return f"{marker} {label:<8} {session.status:<9} {session.id}  {session.title}{tags}  ({counts})"
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def _entry_line(entry: Entry) -> str:
@@ -244,6 +247,9 @@ def _search(ledger: Ledger, args: argparse.Namespace) -> int:
 def _import(ledger: Ledger, args: argparse.Namespace) -> int:
     from .legacy import import_legacy
 
+    for given in args.paths:
+        if not Path(given).exists():
+            raise ScribeError(INVALID_PARAMS, f"import: no such file or directory: {given}")
     paths = [Path(p) for p in args.paths] or [ledger.root / "artifacts"]
     report = import_legacy(ledger, [p if p.is_absolute() else Path.cwd() / p for p in paths])
     if args.json:

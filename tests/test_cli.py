@@ -81,6 +81,8 @@ def test_call_is_one_raw_request(repo: Path) -> None:
         ("bogus",),
         ("append",),
         ("append", "x", "--kind", "rant"),
+        ("append", "x", "--kind", "system"),  # the recorder's kinds are not written by hand
+        ("append", "x", "--kind", "commit"),
         ("list", "--limit", "x"),
         ("serve", "--tcp", "nope"),
     ],
@@ -210,7 +212,11 @@ def test_import_legacy_worklogs_and_registry(repo: Path) -> None:
     assert b093["status"] == "completed" and b093["stats"]["filesChanged"] == 10
     assert as_json(repo, "import")["imported"] == []  # importing twice adds nothing
     assert "B-093" in ok(repo, "search", "Idle")
-    assert "skipped" in ok(repo, "import", "no/such/dir")
+    missing = run_cli(repo, "import", "no/such/dir")
+    assert (
+        missing.returncode == 1
+        and missing.stderr == "scribe-ls: import: no such file or directory: no/such/dir\n"
+    )
 
 
 async def test_live_shows_the_session_as_it_happens(repo: Path) -> None:
@@ -277,3 +283,86 @@ def test_a_config_cache_is_held_to_the_rules(repo: Path) -> None:
     ok(repo, "start", "--backlog-id", "B-1")
     ok(repo, "start", "--backlog-id", "B-2")
     assert "limit reached: 2" in run_cli(repo, "start", "--backlog-id", "B-3").stderr
+
+
+def test_a_reader_that_leaves_early_ends_the_verb_quietly(repo: Path) -> None:
+    """`scribe-ls info | head -1`: the pipe closes under the verb; no traceback."""
+    import os
+
+    ok(repo, "start")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "scribe_ls", "info"],
+            cwd=repo,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == ""
+
+
+def _on_a_terminal(repo: Path, *args: str, interrupt_after: str | None = None) -> tuple[int, str]:
+    """Run scribe-ls with a pseudo-terminal as stdin (a person typing), stderr captured;
+    with ``interrupt_after``, press Ctrl-C once that text is on stderr."""
+    import os
+    import pty
+    import signal
+    import time
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scribe_ls", *args], cwd=repo, stdin=terminal, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        if interrupt_after is not None:
+            assert proc.stderr is not None
+            seen = ""
+            deadline = time.monotonic() + 20
+            while interrupt_after not in seen and time.monotonic() < deadline:
+                seen += proc.stderr.readline()
+            time.sleep(0.3)  # the server's signal handlers are in place once it reads
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=15)
+            return code, seen + proc.stderr.read()
+        _, err = proc.communicate(timeout=20)
+        return proc.returncode, err
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_bare_scribe_ls_on_a_terminal_shows_help_instead_of_serving(repo: Path) -> None:
+    code, err = _on_a_terminal(repo)
+    assert code == 2
+    assert "usage: scribe-ls" in err and "`scribe-ls serve` is for editors" in err
+
+
+def test_serve_on_a_terminal_says_what_it_does_and_one_ctrl_c_ends_it(repo: Path) -> None:
+    code, err = _on_a_terminal(repo, "serve", interrupt_after="Ctrl-C stops")
+    assert "serving JSON-RPC on stdin/stdout for an editor; Ctrl-C stops" in err
+    assert code == 130
+    assert "Fatal Python error" not in err and "Traceback" not in err
+
+
+def test_search_finds_word_prefixes_and_counts_read_right(repo: Path) -> None:
+    ok(repo, "start")
+    ok(repo, "append", "settled the colour scheme", "--file", "ui/theme.css")
+    hits = as_json(repo, "search", "colo")["hits"]
+    assert [h["entry"]["text"] for h in hits] == ["settled the colour scheme"]
+    assert "**colour**" in hits[0]["snippet"]
+    assert as_json(repo, "search", "colo(r")["hits"] == []  # taken literally, never as syntax
+    assert "(3 entries, 1 file)" in ok(repo, "list")
+
+
+def test_a_bad_setting_is_reported_by_every_verb(repo: Path) -> None:
+    configure(repo, "idle_timeout = -1\n")
+    for verb in ("status", "list"):
+        done = run_cli(repo, verb)
+        assert done.returncode == 0
+        assert done.stderr == "scribe-ls: config: config.toml: idle_timeout must be at least 1; ignored\n"

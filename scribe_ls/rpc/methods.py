@@ -190,7 +190,7 @@ METHODS: tuple[Method, ...] = (
     ),
     Method(
         "scribe/search",
-        "Full-text search over every entry of the root, best first; words are matched literally.",
+        "Full-text search over every entry of the root, best first; every word must match, as a word or the start of one (`colo` finds `colour`), taken literally.",
         (
             Param("query", "query", "string", "required; up to 1000 characters"),
             Param("limit", "limit", "integer", "1-200, default 20"),
