@@ -67,11 +67,22 @@ argparse._ = str  # type: ignore[attr-defined]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    wanted = argv[0] if argv and not argv[0].startswith("-") else None
+    wanted = _verb_of(argv)
     parser, built = build_parser(only=wanted)
     if wanted is not None and wanted not in built:
         parser, _ = build_parser()  # not a verb: the full parser says which ones there are
     return parser.parse_args(argv)
+
+
+def _verb_of(argv: list[str]) -> str | None:
+    """The verb, skipping the global flags that may come before it."""
+    words = iter(argv)
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list[str]]:
@@ -81,8 +92,18 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     )
     parser.add_argument("--version", action="version", version=f"scribe-ls {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", default=".", help="repository (or directory) to work in; default: cwd")
-    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    # Before or after the verb: the top-level parser holds the defaults, and a verb's copy
+    # only sets what was given after it.
+    for holder, default_root, default_json in (
+        (parser, ".", False),
+        (common, argparse.SUPPRESS, argparse.SUPPRESS),
+    ):
+        holder.add_argument(
+            "--root", default=default_root, help="repository (or directory) to work in; default: cwd"
+        )
+        holder.add_argument(
+            "--json", action="store_true", default=default_json, help="print JSON instead of text"
+        )
     verbs = _Verbs(parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser), only)
 
     serve = verbs.add_parser("serve", parents=[common], help="serve JSON-RPC (stdio by default)")
@@ -242,12 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _closed_everything = True  # the store is closed; nothing runs in the background
         return code
     except UsageError as exc:
-        print(f"scribe-ls: {exc}", file=sys.stderr)
+        _report(argv, -32602, str(exc))
         return 2
     except ScribeError as exc:
         if isinstance(exc, InvalidParams):
             exc = on_wire(exc)  # the field as the protocol and its docs name it
-        print(f"scribe-ls: {exc.message}", file=sys.stderr)
+        _report(argv, exc.code, exc.message, exc.data.get("field") if isinstance(exc.data, dict) else None)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -256,6 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so that the exit does not fail flushing it again, and end quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # the shell's code for a command ended by SIGPIPE
+
+
+def _report(argv: list[str], code: int, message: str, field: str | None = None) -> None:
+    """One line on stderr; with ``--json``, that line is ``{"error": {code, message, field}}``."""
+    if "--json" in argv:
+        import json
+
+        error = {"code": code, "message": message, "field": field}
+        print(json.dumps({"error": error}, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"scribe-ls: {message}", file=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from . import gitfiles
 from .checks import BACKLOG_ID_RE
 from .config import Config, load_config
-from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, ScribeError, StoreUnavailable
+from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
 from .layout import Layout, find_repo_root
 from .lazylog import defer_setup, escape_controls, get_logger
 from .ledger import Ledger
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         log.warning("config: %s", warning)
         print(f"scribe-ls: config: {escape_controls(warning)}", file=sys.stderr)
     ledger = Ledger(store, config)
+    if args.verb in READ_ONLY and not layout.exists():
+        raise no_store_here(root)
     try:
         with store_errors(store.dir):
             try:
@@ -55,6 +57,18 @@ def run(args: argparse.Namespace) -> int:
             return VERBS[args.verb](ledger, args)
     finally:
         store.close()
+
+
+# Verbs that only read: outside a root where something was recorded they say so and
+# change nothing (no .scribe/ is made for a question).
+READ_ONLY = ("status", "list", "info", "search", "validate", "context")
+
+
+def no_store_here(root: Path) -> ScribeError:
+    return ScribeError(
+        STORE_UNAVAILABLE,
+        f"nothing recorded in {root} yet (no .scribe/ here; `scribe-ls start` begins a session)",
+    )
 
 
 def _log_to_file(layout: Layout, config: Config) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .logs import setup_logging
 from .service import Scribe
-from .verbs import print_json, resolve, session_line
+from .verbs import READ_ONLY, no_store_here, print_json, resolve, session_line
 
 
 class BadJson(ValueError):
@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     # `live` relays other processes' changes and records when no server does.
     scribe = Scribe(args.root, relay=args.verb == "live", record=args.verb == "live")
+    if args.verb in READ_ONLY and not scribe.store.layout.exists():
+        raise no_store_here(scribe.root)
     setup_logging(scribe.store.layout, scribe.config, stderr=False)
     async with scribe:
         return await VERBS[args.verb](scribe, args)

@@ -366,3 +366,39 @@ def test_a_bad_setting_is_reported_by_every_verb(repo: Path) -> None:
         done = run_cli(repo, verb)
         assert done.returncode == 0
         assert done.stderr == "scribe-ls: config: config.toml: idle_timeout must be at least 1; ignored\n"
+
+
+@pytest.mark.parametrize(
+    "verb", [("status",), ("list",), ("info",), ("search", "x"), ("validate",), ("context",)]
+)
+def test_questions_outside_a_recorded_root_change_nothing(tmp_path: Path, verb: tuple[str, ...]) -> None:
+    done = run_cli(tmp_path, *verb)
+    assert done.returncode == 1
+    assert (
+        done.stderr.startswith(f"scribe-ls: nothing recorded in {tmp_path} yet")
+        and done.stderr.count("\n") == 1
+    )
+    assert list(tmp_path.iterdir()) == []  # no .scribe/ made for a question
+
+
+def test_global_flags_go_before_or_after_the_verb(repo: Path) -> None:
+    import json
+
+    ok(repo, "start")
+    before = json.loads(ok(repo, "--json", "list"))
+    after = json.loads(ok(repo, "list", "--json"))
+    assert before == after and before["sessions"][0]["backlogId"] == "B-4242"
+    elsewhere = run_cli(repo.parent, "--root", str(repo), "--json", "status")
+    assert json.loads(elsewhere.stdout)["root"] == str(repo)
+
+
+def test_errors_in_json_mode_are_json(repo: Path) -> None:
+    import json
+
+    ok(repo, "start")
+    done = run_cli(repo, "--json", "append", "   ")
+    assert done.returncode == 1
+    error = json.loads(done.stderr)["error"]
+    assert error == {"code": -32602, "message": "text: must not be empty", "field": "text"}
+    usage = run_cli(repo, "list", "--json", "--limit", "x")
+    assert usage.returncode == 2 and json.loads(usage.stderr)["error"]["code"] == -32602
