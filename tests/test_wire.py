@@ -293,3 +293,17 @@ async def test_what_generic_clients_send_is_accepted_without_a_log_line(repo: Pa
     assert await asyncio.wait_for(peer.proc.wait(), 10) == 0
     noisy = [line for line in peer.stderr_text().splitlines() if " WARNING " in line or " ERROR " in line]
     assert noisy == [] and "Traceback" not in peer.stderr_text()
+
+
+async def test_a_minimal_initialize_without_capabilities_is_accepted(repo: Path) -> None:
+    from .rawrpc import RawPeer
+
+    peer = await RawPeer.start(repo, initialize=False)
+    answer = await peer.request(1, "initialize", {"processId": None, "rootUri": repo.as_uri()})
+    assert answer["result"]["capabilities"]["experimental"]["scribe"]["version"] == 1
+    await peer.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    assert (await peer.request(2, "scribe/status", {}))["result"]["root"] == str(repo)
+    await peer.request(3, "shutdown")
+    await peer.send({"jsonrpc": "2.0", "method": "exit"})
+    assert await asyncio.wait_for(peer.proc.wait(), 10) == 0
+    assert " WARNING " not in peer.stderr_text() and "Traceback" not in peer.stderr_text()

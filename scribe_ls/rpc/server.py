@@ -93,10 +93,12 @@ def converter_factory() -> Any:
 
 
 class ScribeProtocol(LanguageServerProtocol):
-    """pygls's protocol with three repairs:
+    """pygls's protocol with four repairs:
 
     - a request without a ``params`` member (legal JSON-RPC; Neovim and vscode-jsonrpc
       send it) gets ``params: null`` instead of being dropped unanswered (pygls 2.1.1);
+    - a minimal ``initialize`` without ``capabilities`` (some small clients and scripts
+      send only ``processId`` and ``rootUri``) is read as a client with no capabilities;
     - a request that cannot be structured at all is answered with -32602 instead of
       silence, so no client ever waits forever;
     - ``initialize`` advertises ``capabilities.experimental.scribe``.
@@ -108,6 +110,13 @@ class ScribeProtocol(LanguageServerProtocol):
         is_message = "jsonrpc" in data and "method" in data
         if is_message and "params" not in data:
             data["params"] = None
+        params = data.get("params")
+        if (
+            data.get("method") == types.INITIALIZE
+            and isinstance(params, dict)
+            and "capabilities" not in params
+        ):
+            data["params"] = {**params, "capabilities": {}}
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
