@@ -80,6 +80,10 @@ class TreeBatch:
 # -- the store ----------------------------------------------------------------------------
 
 
+# Seconds after a store batch to look at the change feed again (see watch_store).
+RELAY_FOLLOW_UPS = (0.02, 0.1, 0.5)
+
+
 async def watch_store(
     scribe_dir: Path, on_change: Callable[[], Awaitable[None]], stop: asyncio.Event
 ) -> None:
@@ -104,8 +108,15 @@ async def watch_store(
         await asyncio.sleep(0)
         await _relay_safely(on_change)
         while await pending is not None:
-            await _relay_safely(on_change)
             pending = asyncio.ensure_future(anext(batches, None))
+            await _relay_safely(on_change)
+            # A commit becomes visible when its WAL is synced and the shared index updated,
+            # and neither writes the WAL again: a batch can arrive (10 ms after the last
+            # write) before a slow fsync ends. Look again a few times, until the next batch.
+            for delay in RELAY_FOLLOW_UPS:
+                if (await asyncio.wait({pending}, timeout=delay))[0]:
+                    break
+                await _relay_safely(on_change)
     finally:
         pending.cancel()
 
