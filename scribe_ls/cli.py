@@ -245,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         args = parse_args(argv or ["serve"])
+        if args.verb is None:
+            raise UsageError("which verb? (global options such as --json come with one)")
         if args.verb == "serve":
             return _serve(args)
         if args.verb == "redact":

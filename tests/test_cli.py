@@ -79,6 +79,7 @@ def test_call_is_one_raw_request(repo: Path) -> None:
     "args",
     [
         ("bogus",),
+        ("--root", "."),  # a global option, but no verb
         ("append",),
         ("append", "x", "--kind", "rant"),
         ("append", "x", "--kind", "system"),  # the recorder's kinds are not written by hand
