@@ -30,8 +30,8 @@ from .async_store import AsyncStore
 from .config import Config, load_config
 from .errors import StoreUnavailable
 from .events import (
-    ACTIVITY,
     SHOW_MESSAGE,
+    SUBSCRIBER_QUEUE,
     SUMMARY_READY,
     EventBus,
     Listener,
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 # into ``$/progress`` for a client that offered a workDoneToken.
 Progress = Callable[[str, int], None]
 
-__all__ = ["ACTIVITY", "Progress", "Scribe", "Subscription"]
+__all__ = ["Progress", "Scribe", "Subscription"]
 
 
 class Scribe:
@@ -191,7 +191,7 @@ class Scribe:
         """Call ``listener`` for every notification; returns a function that removes it."""
         return self.events.add_listener(listener)
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
+    def subscribe(self, maxsize: int = SUBSCRIBER_QUEUE) -> Subscription:
         """Every notification from now on, as an async iterator (for agents).
 
         Listening starts when this is called, not at the first ``anext``, so nothing that
@@ -417,14 +417,16 @@ class Scribe:
     async def status(self) -> dict[str, Any]:
         """Answers even when the store cannot be used (``storeError`` says why)."""
         recorder = self.recorder
-        watcher = {
-            "running": bool(recorder and recorder.running),
-            "recorder": bool(recorder and recorder.holds_lease),
-            "events": recorder.events if recorder else 0,
-            "lastEventAt": recorder.last_event_at if recorder else None,
-            "lastError": recorder.last_error if recorder else None,
-            "restarts": recorder.restarts if recorder else 0,
-        }
+        watcher = None  # the ledger reports "not recording"
+        if recorder is not None:
+            watcher = {
+                "running": recorder.running,
+                "recorder": recorder.holds_lease,
+                "events": recorder.events,
+                "lastEventAt": recorder.last_event_at,
+                "lastError": recorder.last_error,
+                "restarts": recorder.restarts,
+            }
         report = await self.store.run(
             self.ledger.status, watcher=watcher, uptime=time.monotonic() - self._started
         )

@@ -84,11 +84,6 @@ def block(last_heading: str, items: Iterable[WorklogItem]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def append(text: str, last_heading: str, items: Iterable[WorklogItem]) -> str:
-    """Add ``items`` to an already rendered worklog whose last block is ``last_heading``."""
-    return text.rstrip("\n") + "\n" + block(last_heading, items)
-
-
 def _kind_of(text: str) -> tuple[str, str]:
     for prefix, kind in _PREFIX_KIND.items():
         if text.startswith(prefix):

@@ -58,7 +58,7 @@ def test_append_matches_a_full_render() -> None:
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     items = [WorklogItem(at.replace(second=s // 2), "note", f"n{s}") for s in range(10)]
     head = worklog.render("K", items[:5])
-    assert worklog.append(head, worklog.heading_time(items[4].at), items[5:]) == worklog.render("K", items)
+    assert head + worklog.block(worklog.heading_time(items[4].at), items[5:]) == worklog.render("K", items)
 
 
 line_text = st.text(
