@@ -13,3 +13,21 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert len(commands) == 2, "the README starts with two set-up commands"
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert commands[1] in ci
+
+
+def test_the_wheel_holds_every_module(tmp_path: Path) -> None:
+    """``pip install .`` (the README's first command) installs the wheel, not the tree: a
+    subpackage missing from it breaks the installed ``scribe-ls`` on a fresh machine."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, ROOT],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("scribe_ls-*.whl")
+    shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    sources = {str(p.relative_to(ROOT)) for p in (ROOT / "scribe_ls").rglob("*.py")}
+    assert sources - shipped == set()
