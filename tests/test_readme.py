@@ -18,12 +18,18 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_the_wheel_holds_every_module(tmp_path: Path) -> None:
     """``pip install .`` (the README's first command) installs the wheel, not the tree: a
     subpackage missing from it breaks the installed ``scribe-ls`` on a fresh machine."""
+    import shutil
     import subprocess
     import sys
     import zipfile
 
+    # A copy of what the build reads: a build/ left in the checkout would hide the fault.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "scribe_ls", source / "scribe_ls", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, ROOT],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, source],
         check=True,
         capture_output=True,
     )
