@@ -76,8 +76,6 @@ class AsyncStore:
     open = _in_thread(Store.open)
     close = _in_thread(Store.close)
     get_session = _in_thread(Store.get_session)
-    current_session = _in_thread(Store.current_session)
-    idle_paused_session = _in_thread(Store.idle_paused_session)
     publish = _in_thread(Store.publish)
     sessions_and_entries = _in_thread(Store.sessions_and_entries)
     entries_by_id = _in_thread(Store.entries_by_id)

@@ -78,7 +78,7 @@ def _verb_of(argv: list[str]) -> str | None:
     """The verb, skipping the global flags that may come before it."""
     words = iter(argv)
     for word in words:
-        if word == "--root":
+        if word in ("--root", "--store"):
             next(words, None)
         elif not word.startswith("-"):
             return word
@@ -94,15 +94,30 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     common = argparse.ArgumentParser(add_help=False)
     # Before or after the verb: the top-level parser holds the defaults, and a verb's copy
     # only sets what was given after it.
-    for holder, default_root, default_json in (
-        (parser, ".", False),
-        (common, argparse.SUPPRESS, argparse.SUPPRESS),
+    for holder, default_root, default_flag, default_store in (
+        (parser, ".", False, None),
+        (common, argparse.SUPPRESS, argparse.SUPPRESS, argparse.SUPPRESS),
     ):
         holder.add_argument(
             "--root", default=default_root, help="repository (or directory) to work in; default: cwd"
         )
         holder.add_argument(
-            "--json", action="store_true", default=default_json, help="print JSON instead of text"
+            "--store",
+            metavar="DIR",
+            default=default_store,
+            help="keep the store in DIR, not <root>/.scribe (also $SCRIBE_DIR; for read-only checkouts)",
+        )
+        holder.add_argument(
+            "--json", action="store_true", default=default_flag, help="print JSON instead of text"
+        )
+        holder.add_argument(
+            "-q", "--quiet", action="store_true", default=default_flag, help="print only what was asked for"
+        )
+        holder.add_argument(
+            "--no-color",
+            action="store_true",
+            default=default_flag,
+            help="no colour (also $NO_COLOR); colour is used only on a terminal",
         )
     verbs = _Verbs(parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser), only)
 
@@ -247,6 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv or ["serve"])
         if args.verb is None:
             raise UsageError("which verb? (global options such as --json come with one)")
+        if args.store is not None:
+            from .layout import STORE_ENV
+
+            # The environment, so a server or helper this run starts uses the same store.
+            os.environ[STORE_ENV] = os.path.abspath(args.store)
         if args.verb == "serve":
             return _serve(args)
         if args.verb == "redact":
@@ -268,9 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(argv, -32602, str(exc))
         return 2
     except ScribeError as exc:
-        if isinstance(exc, InvalidParams):
-            exc = on_wire(exc)  # the field as the protocol and its docs name it
-        _report(argv, exc.code, exc.message, exc.data.get("field") if isinstance(exc.data, dict) else None)
+        if _verb_of(argv) == "call":  # raw JSON-RPC: the protocol's names
+            if isinstance(exc, InvalidParams):
+                exc = on_wire(exc)
+            field = exc.data.get("field") if isinstance(exc.data, dict) else None
+            _report(argv, exc.code, exc.message, field)
+        else:
+            _report(argv, exc.code, *cli_terms(exc, _verb_of(argv)))
         return 1
     except KeyboardInterrupt:
         return 130
@@ -279,6 +303,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so that the exit does not fail flushing it again, and end quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # the shell's code for a command ended by SIGPIPE
+
+
+# The core names arguments as Python does and requests as the protocol does; a CLI user
+# knows flags and verbs (positional arguments by the name --help shows).
+FLAGS = {
+    "backlog_id": "--backlog-id",
+    "session_id": "--session",
+    "title": "--title",
+    "tags": "--tag",
+    "add_tags": "tags",
+    "remove_tags": "tags",
+    "type": "--type",
+    "priority": "--priority",
+    "kind": "--kind",
+    "files": "--file",
+    "text": "text",
+    "query": "query",
+    "limit": "--limit",
+    "status": "--status",
+    "tag": "--tag",
+    "max_chars": "--max-chars",
+    "sections": "--sections",
+    "format": "--format",
+}
+# Verbs that take the session as their positional argument.
+TARGET_VERBS = ("stop", "info", "summarize")
+WIRE_WORDS = {
+    "scribe/startSession": "`scribe-ls start`",
+    "pass sessionId": "pass --session",
+}
+
+
+def cli_terms(error: ScribeError, verb: str | None) -> tuple[str, str | None]:
+    """``error``'s message and field in the CLI's words: flags, not argument names."""
+    message = error.message
+    field = error.field if isinstance(error, InvalidParams) else None
+    if field is None and message.startswith("sessionId: "):
+        field, message = "session_id", message.removeprefix("sessionId: ")
+    elif field is not None:
+        message = error.problem  # type: ignore[attr-defined]
+    if field is not None:
+        name = field.partition("[")[0]
+        flag = "target" if name == "session_id" and verb in TARGET_VERBS else FLAGS.get(name, name)
+        message, field = f"{flag}: {message}", flag
+    for wire, words in WIRE_WORDS.items():
+        message = message.replace(wire, words)
+    return message, field
 
 
 def _report(argv: list[str], code: int, message: str, field: str | None = None) -> None:

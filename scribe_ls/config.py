@@ -164,7 +164,11 @@ def _parse(sources: list[tuple[Path, tuple[str, ...], str | None]], warnings: li
             continue
         for raw_key, value in table.items():
             name = _normalise_key(raw_key)
+            if name == "store" and table_path:
+                continue  # where the store is: layout.py reads it, before any of this
             try:
+                if name == "store":
+                    raise ValueError("belongs in pyproject.toml's [tool.scribe] or $SCRIBE_DIR")
                 if name not in known:
                     raise ValueError("is not a known setting")
                 values[name] = _check(name, value)

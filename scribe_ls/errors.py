@@ -45,10 +45,18 @@ class SessionNotFound(ScribeError):
 
 
 class NoCurrentSession(ScribeError):
-    def __init__(self) -> None:
+    def __init__(self, backlog_id: str | None = None) -> None:
+        # The branch names an item with no open session: say so, rather than let the
+        # caller think the note could go elsewhere.
+        which = (
+            f"no open session for {backlog_id}, the checked-out branch's item"
+            if backlog_id
+            else ("no current session")
+        )
         super().__init__(
             NO_CURRENT_SESSION,
-            "no current session: start one with scribe/startSession or pass sessionId",
+            f"{which}: start one with scribe/startSession or pass sessionId",
+            {"backlogId": backlog_id} if backlog_id else None,
         )
 
 
@@ -56,8 +64,8 @@ class LimitReached(ScribeError):
     def __init__(self, limit: int) -> None:
         super().__init__(
             LIMIT_REACHED,
-            f"limit reached: {limit} sessions are already active on this root "
-            "(stop or pause one, or raise max_active_sessions)",
+            f"limit reached: {limit} sessions are already open on this root "
+            "(stop one, or raise max_active_sessions)",
             {"maxActiveSessions": limit},
         )
 

@@ -76,12 +76,52 @@ def _untrusted(path: Path, what: str) -> UnsafeStore:
     )
 
 
+# Puts the store elsewhere (a read-only checkout): set by the user, or by `--store`.
+STORE_ENV = "SCRIBE_DIR"
+
+
+def store_dir_for(root: Path) -> tuple[Path, bool]:
+    """Where ``root``'s store is, and whether the repository chose it: ``$SCRIBE_DIR``
+    (the user's), else ``[tool.scribe] store`` in ``pyproject.toml`` (the repository's),
+    else ``<root>/.scribe``. Relative paths are relative to the root."""
+    chosen = os.environ.get(STORE_ENV)
+    from_repo = False
+    if not chosen:
+        chosen = _pyproject_store(root)
+        from_repo = chosen is not None
+    if not chosen:
+        return root / SCRIBE_DIR, False
+    path = Path(os.path.expanduser(chosen))
+    return Path(os.path.abspath(root / path)), from_repo
+
+
+def _pyproject_store(root: Path) -> str | None:
+    """``[tool.scribe] store``, read only when the file mentions one (parsing TOML costs
+    the CLI milliseconds; most pyproject files have no scribe settings at all)."""
+    try:
+        with open(root / "pyproject.toml", "rb") as handle:
+            raw = handle.read(1_000_000)
+    except OSError:
+        return None
+    if b"scribe" not in raw or b"store" not in raw:
+        return None
+    import tomllib
+
+    try:
+        value = tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("scribe", {}).get("store")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, AttributeError):
+        return None  # config.py reports a broken file
+    return value if isinstance(value, str) and value.strip() and "\0" not in value else None
+
+
 class Layout:
-    """Paths under ``.scribe/`` and safe ways to open them, for one repository root."""
+    """Paths under ``.scribe/`` (or wherever :func:`store_dir_for` puts the store) and
+    safe ways to open them, for one repository root."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.dir = root / SCRIBE_DIR
+        self.dir, self._repo_chose_dir = store_dir_for(root)
+        self.elsewhere = self.dir != root / SCRIBE_DIR
         self.db_path = self.dir / DB_NAME
         self.log_path = self.dir / LOG_NAME
         self.lock_path = self.dir / LOCK_NAME
@@ -108,7 +148,8 @@ class Layout:
         return self.summary_dir / f"{check_worklog_key(key)}-summary.md"
 
     def relative(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+        """A path for messages: relative to the root when inside it."""
+        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
 
     # -- the directory ----------------------------------------------------------------------
 
@@ -131,6 +172,13 @@ class Layout:
         except FileNotFoundError:
             if not create:
                 raise
+            if self._repo_chose_dir and not self.dir.is_relative_to(self.root):
+                # A repository may name a store outside itself (for read-only checkouts)
+                # but never have one made there: the user makes it, or sets SCRIBE_DIR.
+                raise UnsafeStore(
+                    f"{self.dir} (pyproject.toml's [tool.scribe] store) does not exist; "
+                    "create it yourself or set SCRIBE_DIR"
+                ) from None
             existed = False
             try:
                 os.mkdir(self.dir, 0o700)
@@ -138,7 +186,9 @@ class Layout:
                 existed = True  # another process made it just now; check it like any other
             info = os.lstat(self.dir)
         self._check_dir_entry(self.dir, info)
-        if existed:
+        if existed and self._repo_chose_dir and not self.dir.is_relative_to(self.root):
+            self._check_is_a_store()
+        if existed and self.dir.is_relative_to(self.root):
             # It may have come with the repository (a clone recreates tracked files).
             self._check_not_tracked()
         complete = True
@@ -146,6 +196,16 @@ class Layout:
             complete &= self._ensure_subdir(sub, create)
         # Checked for good only when nothing is missing: a later ensure() still creates.
         self._checked = complete
+
+    def _check_is_a_store(self) -> None:
+        """A directory a repository named outside itself must be empty or a store already:
+        never ``~/.ssh`` or a project of the user's that happens to exist."""
+        names = set(os.listdir(self.dir))
+        if names and not names & {DB_NAME, WORKLOGS}:
+            raise UnsafeStore(
+                f"{self.dir} (pyproject.toml's [tool.scribe] store) is neither empty nor a "
+                "scribe-ls store; scribe-ls does not write there. Set SCRIBE_DIR to choose one"
+            )
 
     def _check_dir_entry(self, path: Path, info: os.stat_result) -> None:
         if stat.S_ISLNK(info.st_mode):
@@ -173,13 +233,14 @@ class Layout:
     def _check_not_tracked(self) -> None:
         """Refuse a ``.scribe/`` that git tracks: its files came from the repository."""
         dirs = find_git_dirs(self.root)
-        if dirs is None or not _index_may_track(dirs.git_dir, SCRIBE_DIR + "/"):
+        tracked_name = self.dir.relative_to(self.root).as_posix()
+        if dirs is None or not _index_may_track(dirs.git_dir, tracked_name + "/"):
             return
         import subprocess  # rarely needed: not on the CLI's start-up path
 
         try:
             out = subprocess.run(
-                ["git", "ls-files", "-z", "--", SCRIBE_DIR],
+                ["git", "ls-files", "-z", "--", tracked_name],
                 cwd=self.root,
                 capture_output=True,
                 timeout=10,

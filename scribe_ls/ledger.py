@@ -33,47 +33,64 @@ from .model import (
     utc_now,
 )
 from .redact import redact, redact_all
-from .store import Store
+from .store import Store, Touched
 from .storefile import store_errors
 from .worklogs import Worklogs
 
 
 class Outcome:
-    """What a write left: the session it is about (None: no session now) and the events
-    to tell clients, in order."""
+    """What a write left: the session it is about (None: no session now), the events to
+    tell clients, in order, and for a start what it did (``started``, ``resumed``,
+    ``updated``, ``rejoined``), for an append the entry."""
 
-    __slots__ = ("events", "session")
+    __slots__ = ("change", "entry", "events", "session")
 
     def __init__(self, session: Session | None) -> None:
         self.session = session
         self.events: list[Event] = []
+        self.change: str | None = None
+        self.entry: Entry | None = None
 
     def add(self, session: Session, change: str, entries: Sequence[Entry] = ()) -> None:
         self.session = session
         self.events.append(SessionChange(session, change))
         self.events.extend(entries)
 
+    def add_touched(self, touched: Sequence[Touched]) -> None:
+        for session, change, entries in touched:
+            self.add(session, change, entries)
+
+    def then(self, later: Outcome) -> Outcome:
+        """This outcome's events followed by ``later``'s; ``later`` says the rest."""
+        later.events[:0] = self.events
+        return later
+
 
 class Ledger:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
+        store.idle_timeout = config.idle_timeout
         self.root = store.root
         self.worklogs = Worklogs(store)
 
     # -- reads ------------------------------------------------------------------------------
 
     def current_session(self) -> Session | None:
-        return self.store.current_session()
+        """The current session: the open session of the checked-out branch's backlog item;
+        when the branch names none, the open session used last. HEAD is read on every
+        call (a file read, no git process), so a branch switch is never missed."""
+        return self.store.current_session(backlog_id_from_branch(gitfiles.read_branch(self.root)))
 
     def session_or_current(self, session_id: str | None) -> Session:
         """The named session, or the current one (error -32011 if there is none)."""
         session_id = checks.session_id(session_id)
         if session_id is not None:
             return self.store.get_session(session_id)
-        session = self.store.current_session()
+        branch_item = backlog_id_from_branch(gitfiles.read_branch(self.root))
+        session = self.store.current_session(branch_item)
         if session is None:
-            raise NoCurrentSession()
+            raise NoCurrentSession(branch_item)
         return session
 
     def get_session(self, session_id: str) -> Session:
@@ -131,7 +148,7 @@ class Ledger:
         try:
             with store_errors(self.store.dir):
                 counts = self.store.counts()
-                current = self.store.current_session()
+                current = self.current_session()
         except StoreUnavailable as exc:
             store_error = exc.message
         return {
@@ -172,42 +189,62 @@ class Ledger:
         type: str | None = None,
         priority: str | None = None,
     ) -> Outcome:
-        """Start a session, or return the open one for the same backlog item (a paused one
-        is resumed). The backlog id defaults to the one in the checked-out branch's name."""
+        """Start a session, or rejoin the open one of the same backlog item, applying the
+        title, tags (added), type and priority given; a paused one is resumed. Whatever was
+        active is paused. The backlog id defaults to the checked-out branch's."""
         backlog_id = checks.backlog_id(backlog_id)
         title = checks.string(title, "title")
         tags = checks.tags(tags)
         type = checks.string(type, "type", max_len=64)
         priority = checks.string(priority, "priority", max_len=64)
+        # A start applies the switch itself (it pauses what was active), so following the
+        # branch here only re-binds and records it.
+        followed = self.follow_branch(start_new=False)
+        return followed.then(self._start(backlog_id, title, tags, type, priority))
+
+    def _start(
+        self,
+        backlog_id: str | None,
+        title: str | None = None,
+        tags: Sequence[str] = (),
+        type: str | None = None,
+        priority: str | None = None,
+    ) -> Outcome:
         branch = gitfiles.read_branch(self.root)
         backlog_id = backlog_id or backlog_id_from_branch(branch)
         # Secrets are redacted in everything stored: a branch or a title can hold one too.
         branch = redact(branch) if branch else branch
-        result, entries = self.store.start_session(
+        result = self.store.start_session(
             backlog_id=backlog_id,
-            title=redact(title or backlog_id or (f"Work on {branch}" if branch else "Untitled session")),
             branch=branch,
+            title=redact(title) if title else None,
+            default_title=backlog_id or (f"Work on {branch}" if branch else "Untitled session"),
             tags=redact_all(tags),
-            type=type or DEFAULT_TYPE,
-            priority=priority or DEFAULT_PRIORITY,
-            idle_timeout=self.config.idle_timeout,
-            max_active=self.config.max_active_sessions,
+            type=type,
+            priority=priority,
+            defaults=(DEFAULT_TYPE, DEFAULT_PRIORITY),
+            max_open=self.config.max_active_sessions,
             start_texts=("Session started", f"Branch: {branch}") if branch else ("Session started",),
         )
         outcome = Outcome(result.session)
-        if result.created or result.resumed:
-            self._render(result.session)
-            outcome.add(result.session, "started" if result.created else "resumed", entries)
+        for session, _, entries in result.touched:
+            if entries:
+                self._render(session)
+        outcome.add_touched(result.touched)
+        outcome.session, outcome.change = result.session, result.change
         return outcome
 
     def stop_session(self, session_id: str | None = None, *, reason: str = "Session stopped") -> Outcome:
+        """Stop a session (default: the current one, also when it is paused)."""
+        session_id = checks.session_id(session_id)
+        followed = self.follow_branch()
         session = self.session_or_current(session_id)
         stopped, entries = self.store.stop_session(session.id, reason)
         outcome = Outcome(stopped)
         if entries:
             self._render(stopped)
             outcome.add(stopped, "stopped", entries)
-        return outcome
+        return followed.then(outcome)
 
     def update_session(
         self,
@@ -218,49 +255,61 @@ class Ledger:
         add_tags: Sequence[str] | None = (),
         remove_tags: Sequence[str] | None = (),
     ) -> Outcome:
+        """Pause or resume (resuming one pauses the active one), retitle, tag."""
         session_id = checks.session_id(session_id, required=True)  # type: ignore[assignment]
         status = checks.string(status, "status", choices=("active", "paused"))
         title = checks.string(title, "title")
-        session, changes, entries = self.store.update_session(
+        session, touched = self.store.update_session(
             session_id,
             status=status,
             title=redact(title) if title else None,
             add_tags=redact_all(checks.tags(add_tags, "add_tags")),
             remove_tags=redact_all(checks.tags(remove_tags, "remove_tags")),
-            max_active=self.config.max_active_sessions,
         )
-        if entries:
-            self._render(session)
+        for changed, _, entries in touched:
+            if entries:
+                self._render(changed)
         outcome = Outcome(session)
-        for change in changes:
-            outcome.add(session, change)
-        outcome.events.extend(entries)
+        outcome.add_touched(touched)
+        outcome.session = session
         return outcome
 
-    def switch_branch(self, old: str | None, new: str | None) -> Outcome:
-        """Re-bind to the branch now checked out: the same (or no) backlog id keeps the
-        current session on the new branch; another backlog id pauses the current session
-        and starts or resumes that item's session."""
+    def follow_branch(self, *, start_new: bool = True) -> Outcome:
+        """Apply a branch switch nobody applied yet: the first process to see HEAD on
+        another branch (a server's watcher, a CLI verb, an API call) applies it, once,
+        by the same rule (:meth:`switch_branch`). Nothing when the store is read-only."""
+        if self.store.read_only is not None:
+            return Outcome(None)
+        branch = gitfiles.read_branch(self.root)
+        switched, old = self.store.claim_branch(redact(branch) if branch else branch)
+        if not switched:
+            return Outcome(None)
+        return self.switch_branch(old, branch, start_new=start_new)
+
+    def switch_branch(self, old: str | None, new: str | None, *, start_new: bool = True) -> Outcome:
+        """The branch went from ``old`` to ``new``. The session current on ``old`` stays
+        current, re-bound to ``new``, when ``new`` names no backlog item or the same one;
+        when it names another, an active current session is paused and that item's session
+        started or resumed (``start_new``; a start does it itself). Nothing was being
+        recorded (no current session): nothing to do."""
         new_id = backlog_id_from_branch(new)
         new = redact(new) if new else new
-        current = self.store.current_session()
+        current = self.store.current_session(backlog_id_from_branch(old))
         outcome = Outcome(current)
-        if current is not None and (new_id is None or current.backlog_id == new_id):
-            session, entries = self.store.set_branch(current.id, new)
-        else:
-            if current is not None:
-                outcome.events += self.update_session(current.id, status="paused").events
-            if new_id is None:
-                outcome.session = None
-                return outcome
-            started = self.start_session(new_id)
-            outcome.events += started.events
-            session = started.session  # type: ignore[assignment]
-            if session.branch == new:  # just created on this branch: nothing to re-bind
+        if current is None:
+            return outcome
+        if new_id is None or current.backlog_id == new_id:
+            session = current
+        elif start_new and current.status == "active":
+            outcome = self._start(new_id)
+            session = outcome.session  # type: ignore[assignment]
+            if outcome.change == "started":  # created on this branch: nothing to re-bind
                 self.store.note_change(session.id, "branchChanged")
-                entries = []
-            else:
-                session, entries = self.store.set_branch(session.id, new)
+                outcome.add(session, "branchChanged")
+                return outcome
+        else:
+            return outcome
+        session, entries = self.store.set_branch(session.id, new)
         self._render(session)
         outcome.add(session, "branchChanged", entries)
         return outcome
@@ -293,21 +342,36 @@ class Ledger:
         *,
         stat_files: Sequence[str] = (),
         request_id: str | None = None,
-    ) -> Entry:
-        """Add an entry; it is durable when this returns. Secrets are redacted first.
-        ``stat_files``: more paths that count as changed without being listed.
-        ``request_id``: a client's id for this append; a retry with the same id returns the
-        entry stored the first time instead of storing it again."""
+    ) -> Outcome:
+        """Add an entry (``Outcome.entry``); it is durable when this returns. Secrets are
+        redacted first. ``stat_files``: more paths that count as changed without being
+        listed. ``request_id``: a client's id for this append; a retry with the same id
+        returns the entry stored the first time instead of storing it again."""
         text = checks.text(text)
         kind = checks.kind(kind)
         files = checks.files(files)
         request_id = checks.request_id(request_id)
+        session_id = checks.session_id(session_id)
+        outcome = self.follow_branch()
         session = self.session_or_current(session_id)
         entry = self.store.append_entry(
             session.id, kind, redact(text), redact_all(files), redact_all(stat_files), request_id=request_id
         )
         self._render(session)
-        return entry
+        outcome.session, outcome.entry = session, entry
+        outcome.events.append(entry)
+        return outcome
+
+    def session_for_activity(self) -> Outcome:
+        """The session work-tree activity belongs to: the current one if it is active, or
+        if the idle timer paused it (activity resumes it). None otherwise: a session the
+        user paused records nothing."""
+        outcome = self.follow_branch()
+        current = self.current_session()
+        if current is not None and self.store.paused_by_idle(current.id):
+            return outcome.then(self.update_session(current.id, status="active"))
+        outcome.session = current if current is not None and current.status == "active" else None
+        return outcome
 
     def render_stale_worklogs(self) -> list[str]:
         """Render the worklogs a crash left behind the store; their keys."""

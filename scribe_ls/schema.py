@@ -8,7 +8,7 @@ from .lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -97,6 +97,19 @@ MIGRATIONS: dict[int, str] = {
     CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
         INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
     END;
+    """,
+    4: """
+    -- Which open session is current when the branch names no backlog item: the one used
+    -- last (started, resumed, rejoined, written to), not the one started last.
+    ALTER TABLE sessions ADD COLUMN used_at TEXT;
+    UPDATE sessions SET used_at = last_activity_at;
+    -- A session's own idle timeout (an imported legacy session's); NULL follows the config,
+    -- so a changed idle_timeout applies to the open sessions too.
+    ALTER TABLE sessions ADD COLUMN own_idle_timeout INTEGER;
+    CREATE INDEX sessions_used ON sessions(used_at) WHERE status != 'completed';
+    -- Small facts of the root: the branch last seen checked out ('branch'), so whichever
+    -- process sees a switch first (the CLI or a server) applies it, once.
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
 }
 

@@ -230,10 +230,24 @@ class Scribe:
         type: str | None = None,
         priority: str | None = None,
     ) -> Session:
-        """Start a session, or return the open one for the same backlog item."""
+        """Start a session, or rejoin the open one of the same backlog item (applying what
+        is given); see :meth:`start`, which also says which it was."""
+        return (await self.start(backlog_id, title, tags, type, priority)).session
+
+    async def start(
+        self,
+        backlog_id: str | None = None,
+        title: str | None = None,
+        tags: Sequence[str] | None = (),
+        type: str | None = None,
+        priority: str | None = None,
+    ) -> SessionChange:
+        """:meth:`start_session`, with what it did: ``started``, ``resumed`` (it was
+        paused), ``updated`` (open, and a given title, tag, type or priority changed it)
+        or ``rejoined`` (open, unchanged)."""
         outcome = await self._write(self.ledger.start_session, backlog_id, title, tags, type, priority)
-        assert outcome.session is not None
-        return outcome.session
+        assert outcome.session is not None and outcome.change is not None
+        return SessionChange(outcome.session, outcome.change)
 
     async def stop_session(
         self, session_id: str | None = None, *, reason: str = "Session stopped"
@@ -262,10 +276,16 @@ class Scribe:
         assert outcome.session is not None
         return outcome.session
 
-    async def branch_switched(self, old: str | None, new: str | None) -> Session | None:
-        """Re-bind to the branch now checked out (see :meth:`Ledger.switch_branch`)."""
-        log.info("branch %s -> %s", old, new)
-        return (await self._write(self.ledger.switch_branch, old, new)).session
+    async def follow_branch(self) -> Session | None:
+        """Apply a switch of the checked-out branch, unless another process already did
+        (see :meth:`Ledger.follow_branch`); the current session after it."""
+        await self._write(self.ledger.follow_branch)
+        return await self.current_session()
+
+    async def session_for_activity(self) -> Session | None:
+        """The session work-tree activity is recorded in (see
+        :meth:`Ledger.session_for_activity`)."""
+        return (await self._write(self.ledger.session_for_activity)).session
 
     async def pause_idle_sessions(self) -> list[Session]:
         """Pause active sessions idle past their timeout; activity resumes them."""
@@ -309,7 +329,7 @@ class Scribe:
         """Add an entry; it is durable when this returns, secrets redacted. A retry with the
         same ``request_id`` returns the entry stored the first time (see
         :meth:`Ledger.append_entry <scribe_ls.ledger.Ledger.append_entry>`)."""
-        entry = await self.store.run(
+        outcome = await self._write(
             self.ledger.append_entry,
             text,
             kind,
@@ -318,8 +338,8 @@ class Scribe:
             stat_files=stat_files,
             request_id=request_id,
         )
-        self.events.tell([entry])
-        return entry
+        assert outcome.entry is not None
+        return outcome.entry
 
     async def note(self, text: str, kind: str = "note", *, files: Sequence[str] | None = ()) -> Entry:
         """Agent-friendly spelling of :meth:`append_entry` on the current session."""

@@ -35,10 +35,17 @@ from .worklog import WorklogItem
 CHANGES_KEPT = 5000
 
 
+# What a write did to one session: the session after it, the sessionChanged name
+# (started, resumed, paused, stopped, updated, branchChanged) and the entries it added.
+Touched = tuple[Session, str, list[Entry]]
+
+
 class StartResult(NamedTuple):
     session: Session
-    created: bool
-    resumed: bool
+    # started, resumed (it was paused), updated (open, and something given changed) or
+    # rejoined (open, nothing changed)
+    change: str
+    touched: list[Touched]  # in order: sessions paused for it first, then the session
 
 
 class Change(NamedTuple):
@@ -69,6 +76,9 @@ class Store:
         self.unavailable: str | None = None
         self.read_only: str | None = None
         self.notices: list[str] = []
+        # The idle timeout of sessions that did not set their own: the config's, set by
+        # whoever holds the config (a changed value applies to open sessions too).
+        self.idle_timeout = 1800
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -119,7 +129,7 @@ class Store:
             started_at=row["started_at"],
             ended_at=row["ended_at"],
             last_activity_at=row["last_activity_at"],
-            idle_timeout=row["idle_timeout"],
+            idle_timeout=self._idle_timeout(row),
             stats=SessionStats(
                 entries=row["entry_count"],
                 files_changed=row["file_count"],
@@ -127,6 +137,10 @@ class Store:
             ),
             worklog_path=str(self.layout.worklog_path(row["backlog_id"] or row["id"])),
         )
+
+    def _idle_timeout(self, row: sqlite3.Row) -> int:
+        own = row["own_idle_timeout"]
+        return own if own is not None else self.idle_timeout
 
     @staticmethod
     def _entry(row: sqlite3.Row) -> Entry:
@@ -200,60 +214,128 @@ class Store:
         self,
         *,
         backlog_id: str | None,
-        title: str,
         branch: str | None,
+        title: str | None,
+        default_title: str,
         tags: Sequence[str],
-        type: str,
-        priority: str,
-        idle_timeout: int,
-        max_active: int,
+        type: str | None,
+        priority: str | None,
+        defaults: tuple[str, str],
+        max_open: int,
         start_texts: Sequence[str],
-    ) -> tuple[StartResult, list[Entry]]:
+    ) -> StartResult:
+        """Start a session, or rejoin the open one of the same backlog item (without a
+        backlog id: the open one without one on the same branch), applying what was given
+        (``title``, ``tags`` added, ``type``, ``priority``; None: not given). A paused one
+        is resumed. Whatever else was active is paused first: one session is worked on."""
         now = iso(utc_now())
         with self._tx() as conn:
             if backlog_id is not None:
                 row = conn.execute(
-                    "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'",
-                    (backlog_id,),
+                    "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'", (backlog_id,)
                 ).fetchone()
-                if row is not None and row["status"] == "active":
-                    return StartResult(self._session(row), created=False, resumed=False), []
-                if row is not None:  # paused: starting it again resumes it
-                    self._check_limit(max_active)
-                    entries = self._set_status(row, "active", "Session resumed", now)
-                    return StartResult(
-                        self._session(self._session_row(row["id"])), created=False, resumed=True
-                    ), entries
-            self._check_limit(max_active)
+            else:
+                row = conn.execute(
+                    "SELECT * FROM sessions WHERE backlog_id IS NULL AND branch IS ?"
+                    " AND status != 'completed' ORDER BY used_at DESC, rowid DESC LIMIT 1",
+                    (branch,),
+                ).fetchone()
+            if row is not None:
+                return self._rejoin(row, title, tags, type, priority, now)
+            touched = self._pause_others(None, backlog_id or default_title, now)
+            self._check_limit(max_open)
             session_id = new_session_id()
             conn.execute(
                 "INSERT INTO sessions (id, backlog_id, title, branch, root, status, tags, type,"
-                " priority, started_at, last_activity_at, active_since, idle_timeout)"
-                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
+                " priority, started_at, last_activity_at, used_at, active_since, idle_timeout)"
+                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session_id,
                     backlog_id,
-                    title,
+                    title or default_title,
                     branch,
                     str(self.root),
                     json.dumps(list(tags)),
-                    type,
-                    priority,
+                    type or defaults[0],
+                    priority or defaults[1],
                     now,
                     now,
                     now,
-                    idle_timeout,
+                    now,
+                    self.idle_timeout,
                 ),
             )
             self._record(session_id, "started")
             entry_ids = [self._insert_entry(session_id, "system", t, (), now) for t in start_texts]
             session = self._session(self._session_row(session_id))
-            return StartResult(session, created=True, resumed=False), self._entries_by_id(entry_ids)
+            touched.append((session, "started", self._entries_by_id(entry_ids)))
+            return StartResult(session, "started", touched)
 
-    def _check_limit(self, max_active: int) -> None:
-        active = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE status = 'active'").fetchone()[0]
-        if active >= max_active:
-            raise LimitReached(max_active)
+    def _rejoin(
+        self,
+        row: sqlite3.Row,
+        title: str | None,
+        tags: Sequence[str],
+        type: str | None,
+        priority: str | None,
+        now: str,
+    ) -> StartResult:
+        touched: list[Touched] = []
+        change = "rejoined"
+        if row["status"] == "paused":
+            touched += self._activate(row, "Session resumed", now)
+            change = "resumed"
+        old_tags = list(json.loads(row["tags"]))
+        new_values = {
+            "title": title if title is not None else row["title"],
+            "tags": json.dumps(old_tags + [t for t in tags if t not in old_tags]),
+            "type": type if type is not None else row["type"],
+            "priority": priority if priority is not None else row["priority"],
+        }
+        updated = any(new_values[name] != row[name] for name in new_values)
+        if updated:
+            self.conn.execute(
+                "UPDATE sessions SET title = :title, tags = :tags, type = :type, priority = :priority"
+                " WHERE id = :id",
+                {**new_values, "id": row["id"]},
+            )
+            self._record(row["id"], "updated")
+        self._touch(row["id"], now)
+        session = self._session(self._session_row(row["id"]))
+        if updated:
+            touched.append((session, "updated", []))
+            change = "updated" if change == "rejoined" else change
+        return StartResult(session, change, touched)
+
+    def _touch(self, session_id: str, now: str) -> None:
+        """The session was used now (what makes it current when the branch names none)."""
+        self.conn.execute("UPDATE sessions SET used_at = ? WHERE id = ?", (now, session_id))
+
+    def _activate(self, row: sqlite3.Row, text: str, now: str) -> list[Touched]:
+        """Make a paused session active, pausing whatever else was active first."""
+        touched = self._pause_others(row["id"], row["backlog_id"] or row["title"], now)
+        entries = self._set_status(row, "active", text, now)
+        self._touch(row["id"], now)
+        touched.append((self._session(self._session_row(row["id"])), "resumed", entries))
+        return touched
+
+    def _pause_others(self, session_id: str | None, switched_to: str, now: str) -> list[Touched]:
+        """Pause every active session but ``session_id``: a root has one work tree, and the
+        session being worked on is the one its activity belongs to."""
+        touched: list[Touched] = []
+        rows = self.conn.execute(
+            "SELECT * FROM sessions WHERE status = 'active' AND id IS NOT ?", (session_id,)
+        ).fetchall()
+        for other in rows:
+            entries = self._set_status(other, "paused", f"Session paused; switched to {switched_to}", now)
+            touched.append((self._session(self._session_row(other["id"])), "paused", entries))
+        return touched
+
+    def _check_limit(self, max_open: int) -> None:
+        """Open sessions (active or paused) are bounded: one more is refused at the limit."""
+        count = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE status != 'completed'").fetchone()[0]
+        if count >= max_open:
+            raise LimitReached(max_open)
 
     def _set_status(self, row: sqlite3.Row, status: str, text: str, now: str) -> list[Entry]:
         """Move a session to ``status``, keeping active time exact, with a system entry."""
@@ -261,7 +343,8 @@ class Store:
         if row["status"] == "active" and row["active_since"]:
             active_seconds += max(0.0, (parse_iso(now) - parse_iso(row["active_since"])).total_seconds())
         self.conn.execute(
-            "UPDATE sessions SET status = ?, active_seconds = ?, active_since = ?, ended_at = ? WHERE id = ?",
+            "UPDATE sessions SET status = ?, active_seconds = ?, active_since = ?, ended_at = ?,"
+            " paused_by_idle = 0 WHERE id = ?",
             (
                 status,
                 active_seconds,
@@ -278,10 +361,17 @@ class Store:
     def get_session(self, session_id: str) -> Session:
         return self._session(self._session_row(session_id))
 
-    def current_session(self) -> Session | None:
-        row = self.conn.execute(
-            "SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at DESC, rowid DESC LIMIT 1"
-        ).fetchone()
+    def current_session(self, backlog_id: str | None) -> Session | None:
+        """The open session of ``backlog_id`` (the checked-out branch's); when the branch
+        names none, the open session used last."""
+        if backlog_id is not None:
+            row = self.conn.execute(
+                "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'", (backlog_id,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT * FROM sessions WHERE status != 'completed' ORDER BY used_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
         return self._session(row) if row else None
 
     def list_sessions(
@@ -317,22 +407,21 @@ class Store:
         title: str | None,
         add_tags: Sequence[str],
         remove_tags: Sequence[str],
-        max_active: int,
-    ) -> tuple[Session, list[str], list[Entry]]:
-        """Returns the session, the changes made (sessionChanged names) and new entries."""
+    ) -> tuple[Session, list[Touched]]:
+        """Returns the session and what changed, in order (resuming one pauses the
+        session that was active)."""
         now = iso(utc_now())
-        changes: list[str] = []
-        entries: list[Entry] = []
+        touched: list[Touched] = []
         with self._tx() as conn:
             row = self._session_row(session_id)
             if status is not None and status != row["status"]:
                 if row["status"] == "completed":
                     raise InvalidParams("status", f"session {session_id} is completed; start a new one")
                 if status == "active":
-                    self._check_limit(max_active)
-                text = "Session resumed" if status == "active" else "Session paused"
-                entries += self._set_status(row, status, text, now)
-                changes.append("resumed" if status == "active" else "paused")
+                    touched += self._activate(row, "Session resumed", now)
+                else:
+                    entries = self._set_status(row, "paused", "Session paused", now)
+                    touched.append((self._session(self._session_row(session_id)), "paused", entries))
             tags = list(json.loads(row["tags"]))
             new_tags = [t for t in tags if t not in remove_tags]
             new_tags += [t for t in add_tags if t not in new_tags]
@@ -345,8 +434,11 @@ class Store:
                 updated = True
             if updated:
                 self._record(session_id, "updated")
-                changes.append("updated")
-            return self._session(self._session_row(session_id)), changes, entries
+                self._touch(session_id, now)
+            session = self._session(self._session_row(session_id))
+            if updated:
+                touched.append((session, "updated", []))
+            return session, touched
 
     def stop_session(self, session_id: str, text: str = "Session stopped") -> tuple[Session, list[Entry]]:
         now = iso(utc_now())
@@ -369,13 +461,10 @@ class Store:
             conn.execute("UPDATE sessions SET paused_by_idle = 1 WHERE id = ?", (session_id,))
             return self._session(self._session_row(session_id)), entries
 
-    def idle_paused_session(self) -> Session | None:
-        """The most recently started session the idle timer paused (resumed by activity)."""
-        row = self.conn.execute(
-            "SELECT * FROM sessions WHERE status = 'paused' AND paused_by_idle = 1"
-            " ORDER BY started_at DESC, rowid DESC LIMIT 1"
-        ).fetchone()
-        return self._session(row) if row else None
+    def paused_by_idle(self, session_id: str) -> bool:
+        """True when the idle timer paused the session (the next activity resumes it)."""
+        row = self._session_row(session_id)
+        return row["status"] == "paused" and bool(row["paused_by_idle"])
 
     def set_branch(self, session_id: str, branch: str | None) -> tuple[Session, list[Entry]]:
         """Re-bind a session to the branch now checked out (a ``branchChanged``)."""
@@ -383,9 +472,26 @@ class Store:
         with self._tx() as conn:
             self._session_row(session_id)
             conn.execute("UPDATE sessions SET branch = ? WHERE id = ?", (branch, session_id))
+            self._touch(session_id, now)
             self._record(session_id, "branchChanged")
             entry_id = self._insert_entry(session_id, "system", f"Branch: {branch or '(detached)'}", (), now)
             return self._session(self._session_row(session_id)), self._entries_by_id([entry_id])
+
+    def claim_branch(self, branch: str | None) -> tuple[bool, str | None]:
+        """Record ``branch`` (None: detached HEAD) as the one checked out. Returns
+        ``(switched, previous)``: ``switched`` is True for exactly one caller per switch
+        (compare and set in one transaction), which then applies it. The first branch
+        ever seen is only recorded."""
+        value = branch or ""
+        seen = self.conn.execute("SELECT value FROM meta WHERE key = 'branch'").fetchone()
+        if seen is not None and seen[0] == value:
+            return False, None  # the common case, without taking the write lock
+        with self._tx() as conn:
+            seen = conn.execute("SELECT value FROM meta WHERE key = 'branch'").fetchone()
+            if seen is not None and seen[0] == value:
+                return False, None
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('branch', ?)", (value,))
+        return seen is not None, (seen[0] or None) if seen is not None else None
 
     def note_change(self, session_id: str, change: str) -> None:
         with self._tx():
@@ -441,6 +547,7 @@ class Store:
                     return self._entry(row)
             self._session_row(session_id)
             entry_id = self._insert_entry(session_id, kind, text, files, now, stat_files, request_id)
+            self._touch(session_id, now)
         return Entry(id=entry_id, session_id=session_id, at=now, kind=kind, text=text, files=tuple(files))
 
     def get_entries(
@@ -484,9 +591,9 @@ class Store:
         )
 
     def overlapping_sessions(self, session_id: str | None, max_files: int = 50) -> list[Overlap]:
-        """Other active sessions, each with the files both it and ``session_id`` touched."""
+        """Other open sessions, each with the files both it and ``session_id`` touched."""
         rows = self.conn.execute(
-            "SELECT * FROM sessions WHERE status = 'active' AND id != ? ORDER BY started_at DESC",
+            "SELECT * FROM sessions WHERE status != 'completed' AND id != ? ORDER BY started_at DESC",
             (session_id or "",),
         ).fetchall()
         others = []

@@ -22,8 +22,8 @@ from .config import Config, load_config
 from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
 from .layout import Layout, find_repo_root
 from .lazylog import defer_setup, escape_controls, get_logger
-from .ledger import Ledger
-from .model import Entry, Session
+from .ledger import Ledger, Outcome
+from .model import Entry, Session, SessionChange
 from .store import Store
 from .storefile import store_errors
 
@@ -128,21 +128,55 @@ def resolve(ledger: Ledger, target: str | None) -> str | None:
 # -- verbs --------------------------------------------------------------------------------
 
 
+def _side_changes(args: argparse.Namespace, outcome: Outcome, shown: Session | None = None) -> None:
+    """Say on stderr what a verb also did (the session it paused, the branch switch it
+    applied), so nothing moves behind the user's back; ``shown`` is what the verb's own
+    output is about."""
+    if args.json or args.quiet:
+        return
+    for event in outcome.events:
+        if not isinstance(event, SessionChange) or (shown is not None and event.session.id == shown.id):
+            continue
+        label = event.session.backlog_id or event.session.id
+        if event.change == "branchChanged":
+            print(f"scribe-ls: {label} follows the branch to {event.session.branch}", file=sys.stderr)
+        else:
+            print(f"scribe-ls: {event.change} {label}", file=sys.stderr)
+
+
 def _start(ledger: Ledger, args: argparse.Namespace) -> int:
     outcome = ledger.start_session(args.backlog_id, args.title, args.tags, args.type, args.priority)
-    assert outcome.session is not None
-    return _show_session(args, outcome.session, "session")
+    session = outcome.session
+    assert session is not None and outcome.change is not None
+    _side_changes(args, outcome, session)
+    if args.json:
+        print_json({**session.to_wire(), "change": outcome.change})
+        return 0
+    print(f"{outcome.change}: {session_line(session)}")
+    current = ledger.current_session()
+    if current is not None and current.id != session.id and not args.quiet:
+        # The branch names another item: plain appends go there, say so now.
+        print(
+            f"scribe-ls: note: the checked-out branch is {current.backlog_id}'s; append, stop and "
+            f"info without --session use that session, not {session.backlog_id or session.id}",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _stop(ledger: Ledger, args: argparse.Namespace) -> int:
     outcome = ledger.stop_session(resolve(ledger, args.target))
     assert outcome.session is not None
+    _side_changes(args, outcome, outcome.session)
     return _show_session(args, outcome.session, "stopped")
 
 
 def _append(ledger: Ledger, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
-    entry = ledger.append_entry(text, args.kind, resolve(ledger, args.target), args.files)
+    outcome = ledger.append_entry(text, args.kind, resolve(ledger, args.target), args.files)
+    entry = outcome.entry
+    assert entry is not None
+    _side_changes(args, outcome)
     if args.json:
         print_json(entry.to_wire())
     else:

@@ -97,9 +97,9 @@ def test_bad_use_is_exit_two_with_one_line(repo: Path, args: tuple[str, ...]) ->
 
 def test_failures_are_exit_one(repo: Path) -> None:
     done = run_cli(repo, "append", "nowhere to go")
-    assert done.returncode == 1 and "no current session" in done.stderr
+    assert done.returncode == 1 and "no open session for B-4242" in done.stderr
     done = run_cli(repo, "start", "--backlog-id", "../../x")
-    assert done.returncode == 1 and done.stderr.startswith("scribe-ls: backlogId:")
+    assert done.returncode == 1 and done.stderr.startswith("scribe-ls: --backlog-id: ")
     assert run_cli(repo, "stop", "B-9").returncode == 1
 
 
@@ -403,3 +403,21 @@ def test_errors_in_json_mode_are_json(repo: Path) -> None:
     assert error == {"code": -32602, "message": "text: must not be empty", "field": "text"}
     usage = run_cli(repo, "list", "--json", "--limit", "x")
     assert usage.returncode == 2 and json.loads(usage.stderr)["error"]["code"] == -32602
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("start", "--backlog-id", "B-x"), "scribe-ls: --backlog-id: "),
+        (("start", "--tag", ""), "scribe-ls: --tag: "),
+        (("append", "x", "--session", "s-000000000000"), "scribe-ls: --session: no session"),
+        (("info", "s-000000000000"), "scribe-ls: target: no session"),
+        (("append", "x"), "start one with `scribe-ls start` or pass --session"),
+    ],
+)
+def test_errors_name_flags_and_verbs_not_wire_names(repo: Path, args: tuple[str, ...], expected: str) -> None:
+    run_cli(repo, "start", "--backlog-id", "B-1")  # something recorded, not the branch's item
+    done = run_cli(repo, *args)
+    assert done.returncode == 1 and expected in done.stderr, done.stderr
+    for wire in ("backlogId", "sessionId", "scribe/"):
+        assert wire not in done.stderr

@@ -74,9 +74,9 @@ async def test_every_section_on_a_real_repo(repo: Path) -> None:
 async def test_other_sessions_show_shared_files(repo: Path) -> None:
     async with Scribe(repo) as scribe:
         first = await scribe.start_session("B-1")
-        await scribe.append_entry("a", files=["src/shared.py", "src/mine.py"])
-        second = await scribe.start_session("B-2")
-        await scribe.append_entry("b", files=["src/shared.py"])
+        await scribe.append_entry("a", files=["src/shared.py", "src/mine.py"], session_id=first.id)
+        second = await scribe.start_session("B-2")  # pauses B-1: both are open
+        await scribe.append_entry("b", files=["src/shared.py"], session_id=second.id)
         packet = await scribe.context(first.id, sections=["sessions"])
     assert packet["sections"]["sessions"]["data"] == [
         {

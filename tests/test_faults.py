@@ -10,7 +10,7 @@ import random
 import signal
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -262,20 +262,33 @@ async def test_worklogs_behind_the_store_are_rendered_at_start(repo: Path) -> No
 # -- recording survives -----------------------------------------------------------------------
 
 
+async def save_until_reported(peer: RawPeer, path: bytes, reported: Callable[[dict], bool]) -> None:
+    """Save ``path`` until a ``scribe/activity`` push satisfies ``reported``: the recorder
+    arms its watch shortly after initialize, and a save before that is (rightly) nobody's
+    activity."""
+    for attempt in range(40):
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC)
+        os.write(fd, f"x = {attempt}\n".encode())
+        os.close(fd)
+        try:
+            await notifications_until(
+                peer, lambda n: n["method"] == "scribe/activity" and reported(n), timeout=0.5
+            )
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"saving {path!r} was never reported")
+
+
 async def test_a_file_name_that_is_not_utf8_does_not_end_recording(repo: Path) -> None:
     peer = await RawPeer.start(repo)
     try:
         await peer.request(2, "scribe/startSession", {})
-        fd = os.open(os.fsencode(repo) + b"/bad\xff.txt", os.O_CREAT | os.O_WRONLY)
-        os.close(fd)
-        escaped = await notifications_until(
+        await save_until_reported(
             peer,
-            lambda n: (
-                n["method"] == "scribe/activity"
-                and any(f["path"] == "bad\\xff.txt" for f in n["params"]["files"])
-            ),
+            os.fsencode(repo) + b"/bad\xff.txt",
+            lambda n: any(f["path"] == "bad\\xff.txt" for f in n["params"]["files"]),
         )
-        assert escaped
         await asyncio.sleep(0.3)
         (repo / "normal.py").write_text("print('saved after the odd name')\n")
         await notifications_until(
@@ -315,17 +328,7 @@ async def test_every_way_of_ending_flushes_pending_activity_and_leaves_nothing(r
     (repo / ".scribe" / "config.toml").write_text("activity_window = 60\n")  # held back until the end
     peer = await RawPeer.start(repo)
     await peer.request(2, "scribe/startSession", {})
-    # Saved until reported: the recorder arms its watch shortly after initialize, and a
-    # save before that is (rightly) nobody's activity.
-    for attempt in range(40):
-        (repo / "pending.py").write_text(f"x = {attempt}\n")
-        try:
-            await notifications_until(peer, lambda n: n["method"] == "scribe/activity", timeout=0.5)
-            break
-        except TimeoutError:
-            continue
-    else:
-        raise AssertionError("the save was never reported")
+    await save_until_reported(peer, bytes(repo / "pending.py"), lambda n: True)
     pid = peer.proc.pid
     if how == "sigterm":
         peer.proc.send_signal(signal.SIGTERM)

@@ -190,8 +190,11 @@ async def test_update_session_pause_resume_tags(client: LanguageClient) -> None:
     assert updated["status"] == "paused" and updated["tags"] == ["db"] and updated["title"] == "T"
     await pushes.until("scribe/sessionChanged", lambda p: p["change"] == "paused")
     await pushes.until("scribe/sessionChanged", lambda p: p["change"] == "updated")
-    # A paused session is not current: appending without an id has nowhere to go.
-    assert (await error_of(client, "scribe/appendEntry", {"text": "x"})).code == -32011
+    # Paused, it is still the branch's session: a note goes to it and leaves it paused.
+    note = await call(client, "scribe/appendEntry", {"text": "x"})
+    assert note["sessionId"] == session["id"]
+    paused = await call(client, "scribe/getSession", {"sessionId": session["id"]})
+    assert paused["status"] == "paused"
     resumed = await call(client, "scribe/updateSession", {"sessionId": session["id"], "status": "active"})
     assert resumed["status"] == "active"
     await pushes.until("scribe/sessionChanged", lambda p: p["change"] == "resumed")
@@ -228,10 +231,9 @@ async def test_get_entries_pages(client: LanguageClient) -> None:
 
 
 async def test_search_finds_entries_across_sessions(client: LanguageClient) -> None:
-    await call(client, "scribe/startSession", {"backlogId": "B-1"})
-    await call(client, "scribe/appendEntry", {"text": "cache invalidation by HEAD"})
-    await call(client, "scribe/startSession", {"backlogId": "B-2"})
-    await call(client, "scribe/appendEntry", {"text": "unrelated"})
+    for backlog_id, text in (("B-1", "cache invalidation by HEAD"), ("B-2", "unrelated")):
+        session = await call(client, "scribe/startSession", {"backlogId": backlog_id})
+        await call(client, "scribe/appendEntry", {"text": text, "sessionId": session["id"]})
     result = await call(client, "scribe/search", {"query": 'invalidation "HEAD'})
     assert [(h["backlogId"], h["entry"]["text"]) for h in result["hits"]] == [
         ("B-1", "cache invalidation by HEAD")

@@ -178,7 +178,7 @@ def test_context_sessions_and_errors(editor: Editor, tmp_path: Path) -> None:
     editor.command("ScribeStart B-x")
     wait_until(lambda: any(m.startswith("4 scribe: backlogId") for m in editor.messages()), "the -32602")
     editor.command("ScribeNote before any session")
-    wait_until(lambda: any("no current session" in m for m in editor.messages()), "the -32011")
+    wait_until(lambda: any("no open session for B-4242" in m for m in editor.messages()), "the -32011")
 
     editor.command("ScribeStart B-77")
     wait_until(lambda: editor.statusline().startswith("B-77 ●"), "B-77 in the statusline")

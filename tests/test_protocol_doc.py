@@ -53,6 +53,9 @@ async def test_what_the_server_answers_is_what_the_doc_says(repo: Path) -> None:
         assert advertised["methods"] == [m.name for m in METHODS]
         assert advertised["notifications"] == list(NOTIFICATIONS)
         session = await client.request("scribe/startSession", {"title": "doc check"})
+        # A start's answer is a Session and what the start did.
+        assert session.pop("change") == "started"
+        assert "`change`" in _section(text, "Requests")
         status = await client.request("scribe/status", {})
         entry = await client.request("scribe/appendEntry", {"text": "doc check"})
     finally:

@@ -41,7 +41,11 @@ async def test_plain_directory_and_no_branch(tmp_path: Path) -> None:
         session = await scribe.start_session()
         assert session.backlog_id is None and session.branch is None
         assert session.title == "Untitled session"
-        # Without a backlog id every start is a new session; the worklog is keyed by id.
+        # Without a backlog id a start rejoins the open session of the same branch (none
+        # here); stopped, the next start is a new session. The worklog is keyed by id.
+        again = await scribe.start(title="renamed")
+        assert again.session.id == session.id and again.change == "updated"
+        await scribe.stop_session()
         assert (await scribe.start_session()).id != session.id
     assert (tmp_path / ".scribe" / "worklogs" / f"{session.id}.md").exists()
 
@@ -52,17 +56,16 @@ async def test_errors_carry_codes(repo: Path) -> None:
             await scribe.append_entry("x")
         with pytest.raises(SessionNotFound):
             await scribe.get_session("s-nope")
-        await scribe.start_session("B-1")
-        await scribe.start_session("B-2")
+        b1 = await scribe.start_session("B-1")
+        await scribe.start_session("B-2")  # pauses B-1: both are open
         with pytest.raises(LimitReached) as info:
             await scribe.start_session("B-3")
-        assert info.value.code == -32012
-        # Pausing frees a slot; resuming beyond the limit is refused too.
-        b1 = await scribe.start_session("B-1")
-        await scribe.update_session(b1.id, status="paused")
-        await scribe.start_session("B-3")
-        with pytest.raises(LimitReached):
-            await scribe.update_session(b1.id, status="active")
+        assert info.value.code == -32012 and "2 sessions are already open" in info.value.message
+        # Stopping one frees a slot; resuming an open one never counts against the limit.
+        await scribe.stop_session(b1.id)
+        b3 = await scribe.start_session("B-3")
+        assert (await scribe.start("B-2")).change == "resumed"
+        assert (await scribe.get_session(b3.id)).status == "paused"
         with pytest.raises(ScribeError) as bad:
             await dispatch(scribe, "scribe/nothing", {})
         assert bad.value.code == -32601

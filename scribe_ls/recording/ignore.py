@@ -114,9 +114,18 @@ def editor_temp_file(name: str) -> bool:
 class TreeFilter:
     """Decides, per raw event, whether it is work-tree activity, a git move, or noise."""
 
-    def __init__(self, root: Path, git_dirs: GitDirs | None, rules: IgnoreRules) -> None:
+    def __init__(
+        self, root: Path, git_dirs: GitDirs | None, rules: IgnoreRules, store_dir: Path | None = None
+    ) -> None:
         self.root = root
         self.rules = rules
+        # A store kept elsewhere (SCRIBE_DIR) but inside the work tree is never activity:
+        # each write would record another.
+        self._store = (
+            store_dir.relative_to(root).as_posix()
+            if store_dir is not None and store_dir.is_relative_to(root)
+            else SCRIBE_DIR
+        )
         self.git_dir = git_dirs.git_dir if git_dirs else None
         self.common_dir = git_dirs.common_dir if git_dirs else None
         self._root_prefix = str(root) + os.sep
@@ -141,7 +150,7 @@ class TreeFilter:
             return None
         rel = printable_path(path[len(self._root_prefix) :].replace(os.sep, "/"))
         first = rel.split("/", 1)[0]
-        if first in (".git", SCRIBE_DIR):
+        if first in (".git", SCRIBE_DIR) or rel == self._store or rel.startswith(self._store + "/"):
             return None
         if not is_dir and editor_temp_file(rel.rsplit("/", 1)[-1]):
             return None

@@ -56,7 +56,11 @@ class RecordingTarget(Protocol):
 
     async def update_session(self, session_id: str, *, status: str | None = ...) -> Session: ...
 
-    async def branch_switched(self, old: str | None, new: str | None) -> Session | None: ...
+    async def current_session(self) -> Session | None: ...
+
+    async def session_for_activity(self) -> Session | None: ...
+
+    async def follow_branch(self) -> Session | None: ...
 
     async def pause_idle_sessions(self) -> list[Session]: ...
 
@@ -133,8 +137,10 @@ class Recorder:
         dirs = await asyncio.to_thread(gitfiles.find_git_dirs, self.root)
         self._branch = await git.current_branch(self.root)
         self._head = await asyncio.to_thread(gitfiles.read_head_sha, self.root)
+        # A switch made while nothing recorded (the CLI did not run since) applies now.
+        await self.scribe.follow_branch()
         rules = IgnoreRules(self.root, dirs, self.scribe.config.excludes)
-        tree_filter = TreeFilter(self.root, dirs, rules)
+        tree_filter = TreeFilter(self.root, dirs, rules, self.store.layout.dir)
         # A linked worktree keeps HEAD and refs outside the work tree: watch them too.
         extra = {
             d for d in ((dirs.git_dir, dirs.common_dir) if dirs else ()) if not d.is_relative_to(self.root)
@@ -195,9 +201,7 @@ class Recorder:
         now = iso(utc_now())
         self.events += len(files)
         self.last_event_at = now
-        session = await self.store.current_session()
-        if session is None and (idle := await self.store.idle_paused_session()) is not None:
-            session = await self.scribe.update_session(idle.id, status="active")
+        session = await self.scribe.session_for_activity()
         await self._push(session.id if session else None, files)
         if session is None:
             return
@@ -260,7 +264,7 @@ class Recorder:
             return
         paths, total = list(self._pending), self._pending_total
         self._pending, self._pending_total = {}, 0
-        session = await self.store.current_session()
+        session = await self.scribe.session_for_activity()
         if session is None:
             return
         await self.scribe.append_entry(
@@ -277,14 +281,15 @@ class Recorder:
         branch = await git.current_branch(self.root)
         head = await asyncio.to_thread(gitfiles.read_head_sha, self.root)
         if branch != self._branch:
-            old, self._branch, self._head = self._branch, branch, head
+            self._branch, self._head = branch, head
             await self._flush()  # the changes so far belong to the old branch's session
-            await self.scribe.branch_switched(old, branch)
+            await self.scribe.follow_branch()
             return
         if head is None or head == self._head:
             return
         self._head = head
-        session = await self.store.current_session()
+        # A commit belongs to the item checked out, also while its session is paused.
+        session = await self.scribe.current_session()
         if session is None:
             return
         try:

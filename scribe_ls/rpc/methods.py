@@ -49,7 +49,8 @@ def _session_id(doc: str = "the session; default: the current one") -> Param:
 
 
 async def _start_session(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
-    return (await s.start_session(**a)).to_wire()
+    started = await s.start(**a)
+    return {**started.session.to_wire(), "change": started.change}
 
 
 async def _stop_session(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
@@ -98,7 +99,9 @@ _TAGS = "labels, each 1-64 characters; at most 32"
 METHODS: tuple[Method, ...] = (
     Method(
         "scribe/startSession",
-        "Start a session, or return the open one of the same backlog item (a paused one is resumed).",
+        "Start a session, or rejoin the open one of the same backlog item, applying the title, tags"
+        " (added), type and priority given; a paused one is resumed. The session that was active"
+        " is paused. `change` says which: `started`, `resumed`, `updated` or `rejoined`.",
         (
             Param(
                 "backlogId",
@@ -112,7 +115,7 @@ METHODS: tuple[Method, ...] = (
             Param("priority", "priority", "string", "default `medium`"),
         ),
         _start_session,
-        "Session",
+        "Session & {change}",
     ),
     Method(
         "scribe/stopSession",
