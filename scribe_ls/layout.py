@@ -201,7 +201,8 @@ class Layout:
         """A directory a repository named outside itself must be empty or a store already:
         never ``~/.ssh`` or a project of the user's that happens to exist."""
         names = set(os.listdir(self.dir))
-        if names and not names & {DB_NAME, WORKLOGS}:
+        ours = {DB_NAME, LOG_NAME, LOCK_NAME, CONFIG_CACHE_NAME, WORKLOGS, SUMMARIES}
+        if names and not names & ours:
             raise UnsafeStore(
                 f"{self.dir} (pyproject.toml's [tool.scribe] store) is neither empty nor a "
                 "scribe-ls store; scribe-ls does not write there. Set SCRIBE_DIR to choose one"
@@ -273,9 +274,11 @@ class Layout:
     @contextmanager
     def _dir_fd(self, directory: Path) -> Iterator[int]:
         """A descriptor of ``.scribe/`` or one of its sub-directories, opened without
-        following a link at any step below the root."""
-        parts = directory.relative_to(self.root).parts
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        following a link at any step from the directory that holds the store (the root,
+        or the parent of a store kept elsewhere: the user's choice)."""
+        base = self.dir.parent
+        parts = directory.relative_to(base).parts
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for part in parts:
                 try:

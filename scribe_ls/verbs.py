@@ -32,6 +32,8 @@ log = get_logger(__name__)
 
 def run(args: argparse.Namespace) -> int:
     """Open the root's store, run the verb, close."""
+    global style
+    style = Style.for_stdout(args)
     root = find_repo_root(Path(args.root))
     layout = Layout(root)  # one, so .scribe/ is checked once per run
     config = load_config(root, layout)
@@ -84,13 +86,42 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+class Style:
+    """ANSI colour for a terminal; nothing when output is piped, ``$NO_COLOR`` is set
+    (https://no-color.org) or ``--no-color`` was given."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    @classmethod
+    def for_stdout(cls, args: argparse.Namespace) -> Style:
+        wanted = not getattr(args, "no_color", False) and not os.environ.get("NO_COLOR")
+        return cls(wanted and os.environ.get("TERM") != "dumb" and sys.stdout.isatty())
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+    def highlights(self, snippet: str) -> str:
+        """A search snippet's ``**match**`` marks as bold yellow (kept as ``**`` when plain)."""
+        if not self.enabled:
+            return snippet
+        parts = snippet.split("**")
+        return "".join(self(part, "1;33") if i % 2 else part for i, part in enumerate(parts))
+
+
+STATUS_COLOURS = {"active": "32", "paused": "33", "completed": "2"}
+# Set per run by the verb runner; plain until then (library use, tests).
+style = Style(False)
+
+
 def session_line(session: Session) -> str:
     marker = {"active": "●", "paused": "‖", "completed": "✓"}[session.status]
     tags = f"  [{', '.join(session.tags)}]" if session.tags else ""
     label = session.backlog_id or "-"
     stats = session.stats
     counts = f"{_count(stats.entries, 'entry', 'entries')}, {_count(stats.files_changed, 'file')}"
-    return f"{marker} {label:<8} {session.status:<9} {session.id}  {session.title}{tags}  ({counts})"
+    state = style(f"{marker} {label:<8} {session.status:<9}", STATUS_COLOURS[session.status])
+    return f"{state} {session.id}  {session.title}{tags}  ({counts})"
 
 
 def _count(number: int, one: str, many: str | None = None) -> str:
@@ -105,7 +136,7 @@ def _entry_line(entry: Entry) -> str:
 def _show_session(args: argparse.Namespace, session: Session, verb: str) -> int:
     if args.json:
         print_json(session.to_wire())
-    else:
+    elif not args.quiet:  # --quiet: a write says nothing when it worked
         print(f"{verb}: {session_line(session)}")
     return 0
 
@@ -152,7 +183,8 @@ def _start(ledger: Ledger, args: argparse.Namespace) -> int:
     if args.json:
         print_json({**session.to_wire(), "change": outcome.change})
         return 0
-    print(f"{outcome.change}: {session_line(session)}")
+    if not args.quiet:
+        print(f"{outcome.change}: {session_line(session)}")
     current = ledger.current_session()
     if current is not None and current.id != session.id and not args.quiet:
         # The branch names another item: plain appends go there, say so now.
@@ -179,8 +211,9 @@ def _append(ledger: Ledger, args: argparse.Namespace) -> int:
     _side_changes(args, outcome)
     if args.json:
         print_json(entry.to_wire())
-    else:
-        print(f"added #{entry.id} ({entry.kind}) to {entry.session_id}")
+    elif not args.quiet:
+        label = outcome.session.backlog_id if outcome.session and outcome.session.backlog_id else entry.session_id
+        print(f"added #{entry.id} ({entry.kind}) to {label} ({entry.session_id})")
     return 0
 
 
@@ -288,7 +321,7 @@ def _search(ledger: Ledger, args: argparse.Namespace) -> int:
     else:
         for hit in hits:
             label = hit.backlog_id or hit.entry.session_id
-            print(f"{label:<8} #{hit.entry.id:<5} {hit.entry.kind:<8} {hit.snippet}")
+            print(f"{label:<8} #{hit.entry.id:<5} {hit.entry.kind:<8} {style.highlights(hit.snippet)}")
     return 0
 
 

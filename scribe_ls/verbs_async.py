@@ -20,6 +20,9 @@ class BadJson(ValueError):
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import verbs
+
+    verbs.style = verbs.Style.for_stdout(args)
     return asyncio.run(_run(args))
 
 

@@ -421,3 +421,89 @@ def test_errors_name_flags_and_verbs_not_wire_names(repo: Path, args: tuple[str,
     assert done.returncode == 1 and expected in done.stderr, done.stderr
     for wire in ("backlogId", "sessionId", "scribe/"):
         assert wire not in done.stderr
+
+
+def _stdout_on_a_terminal(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """What scribe-ls prints when its stdout is a terminal."""
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "scribe_ls", *args], cwd=repo, stdout=terminal, stderr=subprocess.PIPE,
+            timeout=30, env={**os.environ, "TERM": "xterm", **(env or {})},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal side is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(controller)
+        if terminal != -1:
+            os.close(terminal)
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(repo: Path) -> None:
+    ok(repo, "start")
+    ok(repo, "append", "settled the colour scheme")
+    coloured = _stdout_on_a_terminal(repo, "search", "colo")
+    assert "\x1b[1;33mcolour\x1b[0m" in coloured and "**" not in coloured
+    assert "\x1b[32m● B-4242" in _stdout_on_a_terminal(repo, "list")
+    for plain in (
+        _stdout_on_a_terminal(repo, "search", "colo", env={"NO_COLOR": "1"}),
+        _stdout_on_a_terminal(repo, "search", "colo", "--no-color"),
+        ok(repo, "search", "colo"),  # piped
+    ):
+        assert "\x1b" not in plain and "**colour**" in plain
+
+
+def test_quiet_writes_print_nothing_but_errors(repo: Path) -> None:
+    for args in (("start", "--quiet"), ("-q", "append", "x"), ("tag", "t", "-q"), ("stop", "-q")):
+        done = run_cli(repo, *args)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    failed = run_cli(repo, "append", "x", "-q")
+    assert failed.returncode == 1 and "no open session" in failed.stderr
+
+
+def test_the_store_can_live_outside_the_checkout(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "state"
+    elsewhere.mkdir()
+    started = run_cli(repo, "--store", str(elsewhere), "start", "--json")
+    assert started.returncode == 0, started.stderr
+    assert not (repo / ".scribe").exists()
+    assert (elsewhere / "scribe.db").is_file() and (elsewhere / "worklogs" / "B-4242.md").is_file()
+    assert json.loads(started.stdout)["worklogPath"] == str(elsewhere / "worklogs" / "B-4242.md")
+    import os
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "scribe_ls", "list"], cwd=repo, capture_output=True, text=True,
+        env={**os.environ, "SCRIBE_DIR": str(elsewhere)}, timeout=30,
+    )  # fmt: skip
+    assert "B-4242" in listed.stdout
+    assert run_cli(repo, "list").returncode == 1  # without it: nothing recorded here
+
+
+def test_a_repository_chosen_store_is_used_only_where_it_is_safe(repo: Path, tmp_path: Path) -> None:
+    (repo / "pyproject.toml").write_text('[tool.scribe]\nstore = "../shared-store"\n')
+    missing = run_cli(repo, "start")
+    assert missing.returncode == 1 and "does not exist; create it yourself" in missing.stderr
+    shared = tmp_path / "shared-store"
+    shared.mkdir()
+    (shared / "id_rsa").write_text("a file of the user's\n")
+    refused = run_cli(repo, "start")
+    assert refused.returncode == 1 and "neither empty nor a scribe-ls store" in refused.stderr
+    assert sorted(p.name for p in shared.iterdir()) == ["id_rsa"]
+    (shared / "id_rsa").unlink()
+    assert run_cli(repo, "start").returncode == 0
+    assert (shared / "scribe.db").is_file() and not (repo / ".scribe").exists()
+    assert "store" not in run_cli(repo, "list").stderr  # a known setting, not a warning
