@@ -212,8 +212,8 @@ def _append(ledger: Ledger, args: argparse.Namespace) -> int:
     if args.json:
         print_json(entry.to_wire())
     elif not args.quiet:
-        label = outcome.session.backlog_id if outcome.session and outcome.session.backlog_id else entry.session_id
-        print(f"added #{entry.id} ({entry.kind}) to {label} ({entry.session_id})")
+        item = outcome.session.backlog_id if outcome.session else None
+        print(f"added #{entry.id} ({entry.kind}) to {item or 'session'} ({entry.session_id})")
     return 0
 
 
