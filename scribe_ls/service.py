@@ -140,7 +140,7 @@ class Scribe:
 
             await self._relay.start()
             self._relay_task = asyncio.create_task(
-                watch_store(self.store.dir, self._relay.relay_changes, self._stop)
+                watch_store(self.store.dir, self._relay.relay_changes, self._stop, self.reload_config)
             )
         if self.watching and self.store.read_only is None:
             # After a crash (or another process's), a worklog may be behind the store.
@@ -207,6 +207,25 @@ class Scribe:
         pushed to every client as ``window/showMessage``."""
         log.warning("%s", message)
         self.emit(SHOW_MESSAGE, {"type": level, "message": f"scribe-ls: {message}"})
+
+    async def reload_config(self) -> Config:
+        """Read the settings again (an edited ``pyproject.toml`` or ``config.toml``, an
+        editor's ``didChangeConfiguration``). New values apply at once, also to the open
+        sessions that did not set their own (``idle_timeout``); new problems are told to
+        every client as a warning."""
+        config = await asyncio.to_thread(load_config, self.root, self.store.layout)
+        if config == self.config:
+            return config
+        old_warnings = set(self.config.warnings)
+        self.config = self.ledger.config = config
+        await self.store.run(setattr, self.store.sync, "idle_timeout", config.idle_timeout)
+        if self.recorder is not None:
+            self.recorder.config_changed()
+        log.info("config reloaded: idle_timeout=%s", config.idle_timeout)
+        for warning in config.warnings:
+            if warning not in old_warnings:
+                self.warn(f"config: {warning}")
+        return config
 
     async def _write(self, operation: Callable[..., Outcome], *args: Any, **kwargs: Any) -> Outcome:
         outcome = await self.store.run(operation, *args, **kwargs)

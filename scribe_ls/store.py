@@ -454,7 +454,7 @@ class Store:
         None if it is not active or saw activity meanwhile."""
         with self._tx() as conn:
             row = self._session_row(session_id)
-            idle = (now - parse_iso(row["last_activity_at"])).total_seconds() > row["idle_timeout"]
+            idle = (now - parse_iso(row["last_activity_at"])).total_seconds() > self._idle_timeout(row)
             if row["status"] != "active" or not idle:
                 return None
             entries = self._set_status(row, "paused", text, iso(now))
@@ -514,7 +514,7 @@ class Store:
         return [
             self._session(row, now)
             for row in rows
-            if (now - parse_iso(row["last_activity_at"])).total_seconds() > row["idle_timeout"]
+            if (now - parse_iso(row["last_activity_at"])).total_seconds() > self._idle_timeout(row)
         ]
 
     def counts(self) -> dict[str, int]:

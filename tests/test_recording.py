@@ -218,3 +218,36 @@ async def test_idle_session_is_paused_and_resumed_by_activity(repo: Path) -> Non
         assert "Idle timeout reached; pausing session" in texts and "Session resumed" in texts
     finally:
         await client.close()
+
+
+async def test_a_config_edit_applies_to_the_open_session_and_bad_values_are_shown(repo: Path) -> None:
+    client = await ScribeClient.spawn(repo)
+    try:
+        session = await client.request("scribe/startSession", {})
+        assert session["idleTimeout"] == 1800
+        await armed(client, repo)
+        configure(repo, 'idle_timeout = 1\nlog_level = "LOUD"\n')  # edited while it runs
+        shown = await next_matching(client, "window/showMessage", lambda p: "log_level" in p["message"], 10)
+        assert shown["type"] == 2 and "must be one of" in shown["message"]  # a warning, to the user
+        # The open session did not set its own timeout: the new one applies, and it pauses.
+        paused = await next_matching(client, "scribe/sessionChanged", lambda p: p["change"] == "paused", 10)
+        assert paused["session"]["id"] == session["id"] and paused["session"]["idleTimeout"] == 1
+    finally:
+        await client.close()
+
+
+async def test_did_change_configuration_reads_the_settings_again(repo: Path) -> None:
+    # The recorder does not see pyproject.toml change: only the notification tells.
+    configure(repo, 'excludes = ["pyproject.toml"]\n')
+    client = await ScribeClient.spawn(repo)
+    try:
+        session = await client.request("scribe/startSession", {})
+        (repo / "pyproject.toml").write_text("[tool.scribe]\nidle_timeout = 600\n")
+        client.notify("workspace/didChangeConfiguration", {"settings": None})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while (await client.request("scribe/getSession", {"sessionId": session["id"]}))["idleTimeout"] != 600:
+            assert loop.time() < deadline, "the new idle_timeout never applied"
+            await asyncio.sleep(0.05)
+    finally:
+        await client.close()

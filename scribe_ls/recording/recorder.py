@@ -64,6 +64,8 @@ class RecordingTarget(Protocol):
 
     async def pause_idle_sessions(self) -> list[Session]: ...
 
+    async def reload_config(self) -> Config: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,11 @@ class Recorder:
         self._last_push = float("-inf")
         self._branch: str | None = None
         self._head: str | None = None
+        # Set when the settings change: the idle timer starts over with the new timeout.
+        self._config_changed = asyncio.Event()
+
+    def config_changed(self) -> None:
+        self._config_changed.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the lease, then record until ``stop`` is set."""
@@ -190,6 +197,8 @@ class Recorder:
                 await self.record_changes((FileChange(rel, "modified"),))
 
     async def _on_batch(self, batch: TreeBatch) -> None:
+        if any(change.path == "pyproject.toml" for change in batch.files):
+            await self.scribe.reload_config()  # [tool.scribe] may have changed
         if batch.files:
             await self.record_changes(batch.files)
         if batch.git_moved:
@@ -309,10 +318,15 @@ class Recorder:
     async def _idle_loop(self, stop: asyncio.Event) -> None:
         # A timer, not a poll of anything: checks at a quarter of the timeout (1 s..60 s).
         # It also keeps the change feed short: other processes only need its recent rows.
-        interval = max(1.0, min(60.0, self.scribe.config.idle_timeout / 4))
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+            interval = max(1.0, min(60.0, self.scribe.config.idle_timeout / 4))
+            self._config_changed.clear()
+            waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._config_changed.wait())}
+            try:
+                await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
             if not stop.is_set():
                 try:
                     await self.scribe.pause_idle_sessions()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from ..layout import DB_NAME
+from ..layout import CONFIG_NAME, DB_NAME
 from .ignore import TreeFilter
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,14 @@ RELAY_FOLLOW_UPS = (0.02, 0.1, 0.5)
 
 
 async def watch_store(
-    scribe_dir: Path, on_change: Callable[[], Awaitable[None]], stop: asyncio.Event
+    scribe_dir: Path,
+    on_change: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    on_config: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    names = {DB_NAME, f"{DB_NAME}-wal"}
+    """Call ``on_change`` when the store's files change (another process committed), and
+    ``on_config`` when ``config.toml`` does."""
+    names = {DB_NAME, f"{DB_NAME}-wal", CONFIG_NAME}
 
     def store_files(change: Change, path: str) -> bool:
         return Path(path).name in names
@@ -107,8 +112,10 @@ async def watch_store(
     try:
         await asyncio.sleep(0)
         await _relay_safely(on_change)
-        while await pending is not None:
+        while (batch := await pending) is not None:
             pending = asyncio.ensure_future(anext(batches, None))
+            if on_config is not None and any(Path(path).name == CONFIG_NAME for _, path in batch):
+                await _relay_safely(on_config)
             await _relay_safely(on_change)
             # A commit becomes visible when its WAL is synced and the shared index updated,
             # and neither writes the WAL again: a batch can arrive (10 ms after the last

@@ -406,7 +406,9 @@ def register_features(server: ScribeLanguageServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: ScribeLanguageServer, params: Any) -> None:
-        return None
+        # The settings are the repository's files, not the editor's: read them again.
+        if ls.service is not None:
+            await ls.service.reload_config()
 
     @server.feature(types.EXIT)
     async def exit_(ls: ScribeLanguageServer, params: Any) -> None:
