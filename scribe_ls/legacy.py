@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -167,35 +168,83 @@ def read_registry(text: str) -> list[LegacySession]:
 
 def import_legacy(ledger: Ledger, paths: Sequence[Path]) -> dict[str, list[dict[str, Any]]]:
     """Import legacy worklogs and registries (files, or folders holding them) as completed
-    sessions, worklogs rendered. Importing twice adds nothing. Blocking."""
+    sessions, worklogs rendered. A worklog holds one session per ``Session started``; each
+    keeps its branch (``Branch: …``), its real start and end, and its active time. Importing
+    twice adds nothing. Blocking."""
     worklogs, registry, skipped = _read_legacy(paths)
     imported = []
     for backlog_id in sorted(set(worklogs) | set(registry)):
-        items = worklogs.get(backlog_id, [])
         legacy = registry.get(backlog_id)
-        started = items[0].at if items else legacy.start_time if legacy else None
-        if started is None:
-            skipped.append({"what": backlog_id, "why": "no start time in registry or worklog"})
-            continue
-        last = items[-1].at if items else (legacy.last_activity if legacy else None) or started
-        session = ledger.store.import_session(
-            backlog_id=backlog_id,
-            title=redact((legacy.description if legacy else None) or backlog_id),
-            tags=redact_all(legacy.tags) if legacy else (),
-            type=(legacy.session_type if legacy else None) or DEFAULT_TYPE,
-            priority=(legacy.priority if legacy else None) or DEFAULT_PRIORITY,
-            idle_timeout=(legacy.idle_timeout if legacy else None) or ledger.config.idle_timeout,
-            items=items,
-            started_at=iso(started),
-            last_activity_at=iso(last),
-            redact=redact,
-        )
-        if session is None:
+        timeout = (legacy.idle_timeout if legacy else None) or ledger.config.idle_timeout
+        segments = split_sessions(worklogs.get(backlog_id, []))
+        if not segments:
+            start = legacy.start_time if legacy else None
+            if start is None:
+                skipped.append({"what": backlog_id, "why": "no start time in registry or worklog"})
+                continue
+            segments = [LegacyRun(start, (legacy.last_activity if legacy else None) or start, None, [])]
+        added = []
+        for run in segments:
+            session = ledger.store.import_session(
+                backlog_id=backlog_id,
+                title=redact((legacy.description if legacy else None) or backlog_id),
+                branch=redact(run.branch) if run.branch else None,
+                tags=redact_all(legacy.tags) if legacy else (),
+                type=(legacy.session_type if legacy else None) or DEFAULT_TYPE,
+                priority=(legacy.priority if legacy else None) or DEFAULT_PRIORITY,
+                own_idle_timeout=legacy.idle_timeout if legacy else None,
+                items=run.items,
+                started_at=iso(run.started),
+                ended_at=iso(run.ended),
+                active_seconds=active_seconds(run.items, timeout),
+                redact=redact,
+            )
+            if session is not None:
+                added.append(session)
+                imported.append({"backlogId": backlog_id, "sessionId": session.id, "entries": len(run.items)})
+        if not added:
             skipped.append({"what": backlog_id, "why": "already imported"})
-            continue
-        ledger.worklogs.render_quietly(session.worklog_key)
-        imported.append({"backlogId": backlog_id, "sessionId": session.id, "entries": len(items)})
+        else:
+            ledger.worklogs.render_quietly(added[0].worklog_key)
     return {"imported": imported, "skipped": skipped}
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyRun:
+    """One legacy session, from a ``Session started`` to the next."""
+
+    started: datetime
+    ended: datetime
+    branch: str | None
+    items: list[worklog.WorklogItem]
+
+
+def split_sessions(items: Sequence[worklog.WorklogItem]) -> list[LegacyRun]:
+    """The sessions in a worklog's items: each ``Session started`` begins one (anything
+    before the first belongs to it)."""
+    runs: list[list[worklog.WorklogItem]] = []
+    for item in items:
+        if not runs or (item.kind == "system" and item.text == "Session started" and runs[-1]):
+            runs.append([])
+        runs[-1].append(item)
+    result = []
+    for run in runs:
+        branches = (i.text for i in run if i.kind == "system" and i.text.startswith("Branch: "))
+        branch = next(branches, "").removeprefix("Branch: ")
+        known = branch if branch not in ("", "(detached)") else None
+        result.append(LegacyRun(run[0].at, run[-1].at, known, run))
+    return result
+
+
+def active_seconds(items: Sequence[worklog.WorklogItem], idle_timeout: int) -> float:
+    """Time between consecutive writes, counting only gaps the legacy tool would not have
+    stopped for (no longer than its idle timeout): what the developer was active for."""
+    total = 0.0
+    for before, after in itertools.pairwise(items):
+        gap = (after.at - before.at).total_seconds()
+        if 0 < gap <= idle_timeout:
+            total += gap
+    return total
 
 
 def _read_legacy(

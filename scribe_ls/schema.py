@@ -110,6 +110,11 @@ MIGRATIONS: dict[int, str] = {
     -- Small facts of the root: the branch last seen checked out ('branch'), so whichever
     -- process sees a switch first (the CLI or a server) applies it, once.
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    -- The entry opens a "## <time>" block of its own in the worklog even within the same
+    -- second as the one before: the legacy writer wrote one heading per write, and an
+    -- imported worklog renders back byte for byte. Older entries group by second, as
+    -- they always rendered.
+    ALTER TABLE entries ADD COLUMN opens_block INTEGER NOT NULL DEFAULT 0;
     """,
 }
 

@@ -431,12 +431,17 @@ class Scribe:
         report(f"Reading the entries of {key}", 10)
         sessions, entries = await self.store.sessions_and_entries(key)
         report("Reading the work tree", 50)
-        try:
-            uncommitted: list[str] | None = [
-                f.path for f in (await git.status(self.root)).files if not f.path.startswith(".scribe/")
-            ]
-        except git.GitError:
-            uncommitted = None  # not a repository, or git is missing: say nothing about it
+        uncommitted: list[str] | None = None
+        current = await self.current_session()
+        # The work tree is the checked-out item's: a completed or imported item, or one on
+        # another branch, has nothing in progress there.
+        if current is not None and current.id == session.id:
+            try:
+                uncommitted = [
+                    f.path for f in (await git.status(self.root)).files if not f.path.startswith(".scribe/")
+                ]
+            except git.GitError:
+                pass  # not a repository, or git is missing: say nothing about it
         report("Writing the summary", 80)
         summary = extract_summary(key, sessions, entries, uncommitted)
         layout = self.store.layout

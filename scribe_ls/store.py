@@ -79,6 +79,7 @@ class Store:
         # The idle timeout of sessions that did not set their own: the config's, set by
         # whoever holds the config (a changed value applies to open sessions too).
         self.idle_timeout = 1800
+        self._opened_blocks: set[str] = set()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -87,6 +88,8 @@ class Store:
         return self._conn
 
     def _tx(self) -> Transaction:
+        # A new write: the first entry it adds to each session opens a worklog block.
+        self._opened_blocks: set[str] = set()
         if self.read_only is not None:
             raise StoreUnavailable(
                 f"the store is read-only ({self.read_only}); reads work, writes do not. "
@@ -177,12 +180,18 @@ class Store:
         at: str,
         stat_files: Sequence[str] = (),
         request_id: str | None = None,
+        opens_block: bool | None = None,
     ) -> int:
         """Insert an entry; ``stat_files`` are further paths that count as changed (an
-        activity entry lists ten paths but every changed path counts in the stats)."""
+        activity entry lists ten paths but every changed path counts in the stats).
+        ``opens_block``: None for the write's first entry of the session."""
+        if opens_block is None:
+            opens_block = session_id not in self._opened_blocks
+            self._opened_blocks.add(session_id)
         cursor = self.conn.execute(
-            "INSERT INTO entries (session_id, at, kind, text, files, request_id) VALUES (?, ?, ?, ?, ?, ?)",
-            (session_id, at, kind, text, json.dumps(list(files)), request_id),
+            "INSERT INTO entries (session_id, at, kind, text, files, request_id, opens_block)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (session_id, at, kind, text, json.dumps(list(files)), request_id, int(opens_block)),
         )
         entry_id = cursor.lastrowid
         assert entry_id is not None
@@ -671,7 +680,7 @@ class Store:
     def worklog_items(self, key: str, *, after_id: int = 0) -> list[tuple[int, WorklogItem]]:
         """Entries of a worklog key (backlog id, else session id) past ``after_id``, with ids."""
         rows = self.conn.execute(
-            "SELECT e.id, e.at, e.kind, e.text, e.files FROM entries e"
+            "SELECT e.id, e.at, e.kind, e.text, e.files, e.opens_block FROM entries e"
             " JOIN sessions s ON s.id = e.session_id"
             " WHERE (s.backlog_id = ? OR (s.backlog_id IS NULL AND s.id = ?)) AND e.id > ?"
             " ORDER BY e.id",
@@ -685,6 +694,7 @@ class Store:
                     kind=row["kind"],
                     text=row["text"],
                     files=tuple(json.loads(row["files"])),
+                    opens_block=bool(row["opens_block"]),
                 ),
             )
             for row in rows
@@ -726,16 +736,19 @@ class Store:
         *,
         backlog_id: str,
         title: str,
+        branch: str | None,
         tags: Sequence[str],
         type: str,
         priority: str,
-        idle_timeout: int,
+        own_idle_timeout: int | None,
         items: Sequence[WorklogItem],
         started_at: str,
-        last_activity_at: str,
+        ended_at: str,
+        active_seconds: float,
         redact: Callable[[str], str],
     ) -> Session | None:
-        """Add a completed session rebuilt from a legacy worklog; None if already imported."""
+        """Add a completed session rebuilt from a legacy worklog, its blocks kept as they
+        were; None if already imported."""
         with self._tx() as conn:
             exists = conn.execute(
                 "SELECT 1 FROM sessions WHERE backlog_id = ? AND started_at = ?", (backlog_id, started_at)
@@ -744,28 +757,31 @@ class Store:
                 return None
             session_id = new_session_id()
             conn.execute(
-                "INSERT INTO sessions (id, backlog_id, title, branch, root, status, tags, type,"
-                " priority, started_at, ended_at, last_activity_at, idle_timeout)"
-                " VALUES (?, ?, ?, NULL, ?, 'completed', ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sessions (id, backlog_id, title, branch, root, status, tags, type, priority,"
+                " started_at, ended_at, last_activity_at, used_at, idle_timeout, own_idle_timeout,"
+                " active_seconds) VALUES (?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session_id,
                     backlog_id,
                     title,
+                    branch,
                     str(self.root),
                     json.dumps(list(tags)),
                     type,
                     priority,
                     started_at,
-                    last_activity_at,
-                    last_activity_at,
-                    idle_timeout,
+                    ended_at,
+                    ended_at,
+                    ended_at,
+                    own_idle_timeout or self.idle_timeout,
+                    own_idle_timeout,
+                    active_seconds,
                 ),
             )
             for item in items:
                 files = tuple(redact(path) for path in item.files)
-                self._insert_entry(session_id, item.kind, redact(item.text), files, iso(item.at))
-            conn.execute(
-                "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (last_activity_at, session_id)
-            )
+                text, at = redact(item.text), iso(item.at)
+                self._insert_entry(session_id, item.kind, text, files, at, opens_block=item.opens_block)
+            conn.execute("UPDATE sessions SET last_activity_at = ? WHERE id = ?", (ended_at, session_id))
             self._record(session_id, "stopped")
             return self._session(self._session_row(session_id))

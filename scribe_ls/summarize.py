@@ -32,6 +32,19 @@ _DONE_RE = re.compile(r"^\s*(?:\[x\]|done\b|fixed\b|completed?\b|finished\b|ship
 _WIP_RE = re.compile(r"^\s*(?:wip\b|in progress\b|working on\b|started\b)[:\s-]*", re.I)
 _NEXT_RE = re.compile(r"^\s*(?:next\b|todo\b|\[ \])[:\s-]*", re.I)
 _LEGACY_TIME = "%Y-%m-%d %H:%M:%S"
+# The legacy tool's own reports of finished work, and how each lists its files.
+_LEGACY_DONE = {"Recent work completed: ": ", ", "Backlog files committed: ": " "}
+_MORE_RE = re.compile(r"\s*\(\+\d+ more\)$")
+
+
+def legacy_done(text: str) -> tuple[str, ...] | None:
+    """The files of a legacy "Recent work completed: a, b (+3 more)" or "Backlog files
+    committed: a b" note; None for any other text."""
+    for prefix, separator in _LEGACY_DONE.items():
+        if text.startswith(prefix):
+            listed = _MORE_RE.sub("", text.removeprefix(prefix))
+            return tuple(path.strip() for path in listed.split(separator) if path.strip())
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +105,8 @@ def extract_summary(
     """Extract the summary of ``key`` from its sessions and their entries (oldest first).
 
     ``uncommitted`` lists the work tree's changed paths now (None: unknown, e.g. not a git
-    repository); it becomes one line of work in progress."""
+    repository, or not this item's: it is not the checked-out one); it becomes one line of
+    work in progress."""
     ideas: list[str] = []
     decisions: list[str] = []
     completed: list[str] = []
@@ -109,6 +123,10 @@ def extract_summary(
             decisions.append(text)
         elif entry.kind == "commit":
             completed.append(text)
+        elif entry.kind == "note" and (reported := legacy_done(entry.text.split("\n", 1)[0])) is not None:
+            completed.append(text)
+            for path in reported:
+                files.setdefault(path, None)
         elif entry.kind in ("note", "todo"):
             if done := _DONE_RE.match(text):
                 completed.append(text[done.end() :] or text)

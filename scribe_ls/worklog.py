@@ -14,7 +14,9 @@
   - path/one.py
 ```
 
-Timestamps are UTC. Entries that render to the same second share one ``##`` block. The
+Timestamps are UTC. One ``##`` block per write, as the legacy writer made them: the first
+entry a write adds to a worklog opens a block (``opens_block``), the rest of that write
+follow it; entries of the same second that do not open one share the block. The
 kind of an entry is carried by a prefix (``Decision: ``, ``Idea: ``, ``TODO: ``,
 ``Commit: ``) so that parsing a rendered worklog and rendering it again gives the same
 bytes; the legacy tool's own worklogs round-trip unchanged (``tests/data/legacy``).
@@ -45,6 +47,7 @@ class WorklogItem(NamedTuple):
     kind: str
     text: str
     files: tuple[str, ...] = ()
+    opens_block: bool = False  # a "## <time>" heading of its own, whatever the last one was
 
 
 def heading_time(moment: datetime) -> str:
@@ -77,7 +80,7 @@ def block(last_heading: str, items: Iterable[WorklogItem]) -> str:
     current = last_heading
     for item in items:
         stamp = heading_time(item.at)
-        if stamp != current:
+        if stamp != current or item.opens_block:
             out.extend(("", f"## {stamp}", ""))
             current = stamp
         out.extend(_bullet(item))
@@ -101,19 +104,23 @@ class ParsedWorklog(NamedTuple):
 
 
 def parse(text: str) -> ParsedWorklog:
-    """Parse a legacy worklog; lenient about blank lines, strict about structure."""
+    """Parse a legacy worklog; lenient about blank lines, strict about structure. The
+    first bullet under each ``##`` heading opens its block (rendering gives the heading
+    back even when the one before has the same second)."""
     key = ""
     items: list[WorklogItem] = []
     at: datetime | None = None
-    pending: tuple[str, list[str], list[str]] | None = None  # text, continuation, files
+    first_in_block = False
+    # text, continuation lines, files, whether it opens its block
+    pending: tuple[str, list[str], list[str], bool] | None = None
 
     def flush() -> None:
         nonlocal pending
         if pending is not None and at is not None:
-            first, more, files = pending
+            first, more, files, opens = pending
             kind, body = _kind_of(first)
             full = "\n".join([body, *more]).rstrip("\n")
-            items.append(WorklogItem(at=at, kind=kind, text=full, files=tuple(files)))
+            items.append(WorklogItem(at, kind, full, tuple(files), opens_block=opens))
         pending = None
 
     for line in text.splitlines():
@@ -121,13 +128,15 @@ def parse(text: str) -> ParsedWorklog:
             key = line[2:].removeprefix("Worklog ").strip()
         elif line.startswith("## "):
             flush()
+            first_in_block = True
             try:
                 at = datetime.strptime(line[3:].strip(), HEADING_FORMAT).replace(tzinfo=UTC)
             except ValueError:
                 at = None
         elif line.startswith("- "):
             flush()
-            pending = (line[2:], [], [])
+            pending = (line[2:], [], [], first_in_block)
+            first_in_block = False
         elif line.startswith("  - ") and pending is not None:
             path = line[4:]
             if not _MORE_RE.match(path):

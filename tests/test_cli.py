@@ -211,6 +211,13 @@ def test_import_legacy_worklogs_and_registry(repo: Path) -> None:
         "high",
     )
     assert b093["status"] == "completed" and b093["stats"]["filesChanged"] == 10
+    # Its real times and branch; active 1 s (the 30 min before "Idle timeout" were idle).
+    assert (b093["branch"], b093["startedAt"], b093["endedAt"]) == (
+        "main",
+        "2025-08-22T22:07:55.000Z",
+        "2025-08-22T22:38:22.000Z",
+    )
+    assert b093["stats"]["activeSeconds"] == 1 and b093["idleTimeout"] == 1800
     assert as_json(repo, "import")["imported"] == []  # importing twice adds nothing
     assert "B-093" in ok(repo, "search", "Idle")
     missing = run_cli(repo, "import", "no/such/dir")

@@ -143,3 +143,29 @@ def test_summary_file_keeps_the_legacy_layout() -> None:
     assert headings(ours) == headings(legacy)  # nothing extracted: no extra sections either
     assert "**Last Activity**: 2025-08-22 22:38:22" in ours and "- `000_core/README.md`" in ours
     assert ours.startswith("\n\n<!-- DSPY_ROLE: implementer -->")
+
+
+def test_an_imported_item_has_no_work_tree_and_its_legacy_reports_count(repo: Path) -> None:
+    import json
+
+    legacy = Path(__file__).parent / "data" / "legacy" / "worklogs-B-096.md"
+    (repo / "dirty.py").write_text("uncommitted today\n")
+    assert run_cli(repo, "import", str(legacy)).returncode == 0
+    done = run_cli(repo, "summarize", "B-096", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    # Imported (completed), and not the checked-out item: today's files are not its work.
+    assert not any("dirty.py" in line for line in summary["inProgress"])
+    assert any(line.startswith("Recent work completed: 400_guides/") for line in summary["completed"])
+    assert any(line.startswith("Backlog files committed: PRD-B-1008") for line in summary["completed"])
+    assert {
+        "dspy-rag-system/tests/test_memory_rehydrator.py",
+        "dspy-rag-system/config/database/ltst_schema_migration.sql",
+        "artifacts/prds/PRD-B-1012-LTST-Foundation.md",
+        "000_core/000_backlog.md",
+    } <= set(summary["files"])
+    assert "(+123 more)" not in " ".join(summary["files"])
+    # The checked-out item's open session does see the work tree.
+    run_cli(repo, "start")
+    mine = json.loads(run_cli(repo, "summarize", "--json").stdout)
+    assert "dirty.py" in mine["inProgress"][-1]
