@@ -514,3 +514,26 @@ def test_a_repository_chosen_store_is_used_only_where_it_is_safe(repo: Path, tmp
     assert run_cli(repo, "start").returncode == 0
     assert (shared / "scribe.db").is_file() and not (repo / ".scribe").exists()
     assert "store" not in run_cli(repo, "list").stderr  # a known setting, not a warning
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "named"),
+    [
+        ((b"append", b"bad \xff text"), None, "text"),
+        ((b"append", b"-"), b"bad \xff stdin", "text"),
+        ((b"append", b"ok", b"--file", b"f\xff.py"), None, "--file"),
+        ((b"start", b"--title", b"t\xff"), None, "--title"),
+        ((b"search", b"\xff"), None, "query"),
+    ],
+)
+def test_text_that_is_not_utf8_is_refused_naming_the_argument(
+    repo: Path, args: tuple[bytes, ...], stdin: bytes | None, named: str
+) -> None:
+    ok(repo, "start")
+    done = subprocess.run(
+        [sys.executable.encode(), b"-m", b"scribe_ls", *args], cwd=repo, input=stdin or b"",
+        capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode().startswith(f"scribe-ls: {named}: must be valid Unicode text")
+    assert b"Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1

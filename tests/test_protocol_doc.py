@@ -71,3 +71,51 @@ async def test_what_the_server_answers_is_what_the_doc_says(repo: Path) -> None:
                     assert re.search(rf"\b{sub}\b", block), f"{name}.{key}.{sub} is not documented"
     entry_line = text[text.index("**Entry**") :].split("\n", 1)[0]
     assert all(re.search(rf"\b{key}\b", entry_line) for key in entry)
+
+
+def _first_exchange(text: str) -> list[tuple[str, bytes]]:
+    """The documented frames: (who sends it, the frame's bytes)."""
+    section = text[text.index("<!-- first-exchange:begin -->") : text.index("<!-- first-exchange:end -->")]
+    frames = []
+    for who, block in re.findall(r"^(client|server) → \w+:\n\n```\n(.*?)\n```", section, re.M | re.S):
+        head, body = block.split("\n\n", 1)
+        frames.append((who, ("\r\n".join(head.split("\n")) + "\r\n\r\n" + body).encode()))
+    return frames
+
+
+async def test_the_first_exchange_is_what_the_server_says_byte_for_byte(repo: Path) -> None:
+    import asyncio
+    import sys
+
+    frames = _first_exchange(DOC.read_text(encoding="utf-8"))
+    assert [who for who, _ in frames][:2] == ["client", "server"] and len(frames) >= 5
+    for _, frame in frames:
+        head, body = frame.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"Content-Length: %d" % len(body)), head  # the doc's own lengths
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "serve", cwd=repo, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def as_documented(body: bytes) -> bytes:
+        """The server's body with what differs per run (ids, times, paths) as documented."""
+        text = body.decode().replace(str(repo), "/home/me/repo")
+        text = re.sub(r"s-[0-9a-f]{12}", "s-5f2c1a9e0b7d", text)
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "2026-12-01T09:30:00.000Z", text).encode()
+
+    try:
+        for who, frame in frames:
+            head, body = frame.split(b"\r\n\r\n", 1)
+            if who == "client":
+                body = body.replace(b"file:///home/me/repo", repo.as_uri().encode())
+                proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                continue
+            got_head = await asyncio.wait_for(proc.stdout.readuntil(b"\r\n\r\n"), 10)
+            length = int(got_head.split(b"\r\n")[0].removeprefix(b"Content-Length: "))
+            got = as_documented(await asyncio.wait_for(proc.stdout.readexactly(length), 10))
+            rest = got_head.split(b"\r\n", 1)[1]
+            assert b"Content-Length: %d\r\n" % len(got) + rest + got == frame
+    finally:
+        proc.kill()
+        await proc.wait()

@@ -307,3 +307,21 @@ async def test_a_minimal_initialize_without_capabilities_is_accepted(repo: Path)
     await peer.send({"jsonrpc": "2.0", "method": "exit"})
     assert await asyncio.wait_for(peer.proc.wait(), 10) == 0
     assert " WARNING " not in peer.stderr_text() and "Traceback" not in peer.stderr_text()
+
+
+async def test_params_as_an_empty_array_mean_an_empty_object(repo: Path) -> None:
+    """Lua's ``{}`` encodes as ``[]`` (Neovim 0.7's client sends it): read as ``{}``; what is
+    then missing is named the way the wire spells it."""
+    from .rawrpc import RawPeer
+
+    peer = await RawPeer.start(repo)
+    try:
+        assert (await peer.request(2, "scribe/startSession", []))["result"]["backlogId"] == "B-4242"
+        assert (await peer.request(3, "scribe/status", []))["result"]["currentSession"] is not None
+        missing = await peer.request(4, "workspace/executeCommand", [])
+        assert missing["error"]["code"] == -32602 and "$.params.command" in missing["error"]["message"]
+        await peer.send({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": []})
+        assert "result" in await peer.request(5, "scribe/status", {})  # and it carries on
+    finally:
+        await peer.close()
+    assert "$.params.textDocument" in peer.stderr_text() and "Traceback" not in peer.stderr_text()

@@ -27,7 +27,7 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.uris import to_fs_path
 
 from .._version import __version__
-from ..errors import INTERNAL_ERROR, SERVER_NOT_INITIALIZED, UNAUTHORIZED, ScribeError
+from ..errors import INTERNAL_ERROR, SERVER_NOT_INITIALIZED, UNAUTHORIZED, ScribeError, wire_field
 from ..events import SHOW_MESSAGE, Notification
 from ..layout import find_repo_root
 from ..service import Scribe
@@ -92,6 +92,18 @@ def converter_factory() -> Any:
     return converter
 
 
+def _what_is_wrong(exc: JsonRpcException) -> str:
+    """cattrs says "While structuring X (1 sub-exception)"; a client needs the field:
+    "required field missing @ $.params.command"."""
+    from cattrs import BaseValidationError, transform_error
+
+    cause = exc.__cause__
+    if isinstance(cause, BaseValidationError):
+        # lsprotocol's attribute names, as the wire spells them (text_document -> textDocument).
+        return "; ".join(wire_field(problem) for problem in transform_error(cause, path="$"))[:500]
+    return str(cause or exc).splitlines()[0]
+
+
 class ScribeProtocol(LanguageServerProtocol):
     """pygls's protocol with four repairs:
 
@@ -120,7 +132,7 @@ class ScribeProtocol(LanguageServerProtocol):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
-            cause = str(exc.__cause__ or exc).splitlines()[0]
+            cause = _what_is_wrong(exc)
             log.warning("cannot read the params of %s: %s", str(data.get("method"))[:80], cause)
             if is_message and "id" in data:
                 return _UnreadableRequest(data["id"], str(data["method"]), "2.0", cause)
@@ -143,9 +155,8 @@ class ScribeProtocol(LanguageServerProtocol):
             return
         try:
             message = self.structure_message(verdict.message)
-        except JsonRpcException as exc:
-            log.warning("unreadable %s notification: %s", verdict.message.get("method"), exc)
-            return
+        except JsonRpcException:
+            return  # a notification has no answer; structure_message logged what is wrong
         self.handle_message(message)
 
     def send_payload(self, payload: Any) -> None:
