@@ -83,28 +83,120 @@ async def _live(scribe: Scribe, args: argparse.Namespace) -> int:
     async with scribe.subscribe() as events:
         session = await scribe.start_session(args.backlog_id, args.title)
         await asyncio.sleep(0.05)  # let the recorder try the lease before we say who records
-        recorder = scribe.recorder
-        role = "recording" if recorder and recorder.holds_lease else "following (another process records)"
-        if args.json:
-            _print_json_line(
-                {"method": "live/started", "params": {"session": session.to_wire(), "role": role}}
-            )
-        else:
-            print(f"scribe-ls live: {session_line(session)}", flush=True)
-            print(f"  branch {session.branch or '-'} · {role} · Ctrl-C to stop", flush=True)
+        header = LiveHeader(scribe, args)
+        header.show(session)
+        order = CommitOrder()
         stopping = asyncio.ensure_future(stop.wait())
+        next_event: asyncio.Future[Any] | None = None
         while not stop.is_set():
-            next_event = asyncio.ensure_future(anext(events))
-            await asyncio.wait({next_event, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_event.done():
-                next_event.cancel()
-                break
-            event = next_event.result()
-            if args.json:
-                _print_json_line({"method": event.method, "params": event.params})
-            else:
-                print(_live_line(event.method, event.params), flush=True)
+            if next_event is None:
+                next_event = asyncio.ensure_future(anext(events))
+            await asyncio.wait({next_event, stopping}, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
+            ready = []
+            if next_event.done():
+                ready = order.add(next_event.result())
+                next_event = None
+            for event in ready + order.overdue():
+                _live_print(args, event)
+                if event.method == "scribe/sessionChanged":
+                    await header.follow(event.params)
+            header.check_recorder()
+        if next_event is not None:
+            next_event.cancel()
+        for event in order.overdue(flush=True):
+            _live_print(args, event)
     return 0
+
+
+class LiveHeader:
+    """The ``live`` header: which session this is and who records. It follows the
+    session (a branch switch, another item started) and a recorder take-over."""
+
+    def __init__(self, scribe: Scribe, args: argparse.Namespace) -> None:
+        self.scribe = scribe
+        self.args = args
+        self.session_id: str | None = None
+        self.branch: str | None = None
+        self.recording: bool | None = None
+
+    def show(self, session: Any) -> None:
+        recorder = self.scribe.recorder
+        self.recording = bool(recorder and recorder.holds_lease)
+        self.session_id, self.branch = session.id, session.branch
+        role = "recording" if self.recording else "following (another process records)"
+        if self.args.json:
+            params = {"session": session.to_wire(), "role": role}
+            _print_json_line({"method": "live/session", "params": params})
+            return
+        print(f"scribe-ls live: {session_line(session)}", flush=True)
+        print(f"  branch {session.branch or '-'} · {role} · Ctrl-C to stop", flush=True)
+
+    async def follow(self, params: dict[str, Any]) -> None:
+        """After a session change: if the current session or its branch is not what the
+        header says any more, say what it is now."""
+        current = await self.scribe.current_session()
+        if current is not None and (current.id, current.branch) != (self.session_id, self.branch):
+            self.show(current)
+
+    def check_recorder(self) -> None:
+        recorder = self.scribe.recorder
+        recording = bool(recorder and recorder.holds_lease)
+        if recording != self.recording and self.recording is not None:
+            self.recording = recording
+            if self.args.json:
+                _print_json_line({"method": "live/recorder", "params": {"recording": recording}})
+            else:
+                print("  now recording (the process that recorded is gone)" if recording else
+                      "  now following (another process records)", flush=True)  # fmt: skip
+
+
+class CommitOrder:
+    """Entries in the order the store committed them. This process's own writes are told
+    at once, other processes' when the change feed is read, so an earlier entry can
+    arrive later; ids are the commit order and every entry of the store arrives, so an
+    entry waits (at most HOLD seconds) until the ones before it came."""
+
+    HOLD = 0.25
+
+    def __init__(self) -> None:
+        self.next_id: int | None = None
+        self.held: dict[int, tuple[float, Any]] = {}
+
+    def add(self, event: Any) -> list[Any]:
+        if event.method != "scribe/entryAdded":
+            return [event]
+        entry_id = event.params["entry"]["id"]
+        if self.next_id is not None and entry_id < self.next_id:
+            return [event]  # older than what was printed: nothing to wait for
+        self.held[entry_id] = (asyncio.get_running_loop().time(), event)
+        if self.next_id is None:
+            self.next_id = entry_id
+        return self._release()
+
+    def _release(self) -> list[Any]:
+        out = []
+        while self.next_id in self.held:
+            out.append(self.held.pop(self.next_id)[1])
+            self.next_id += 1
+        return out
+
+    def overdue(self, *, flush: bool = False) -> list[Any]:
+        """Entries held past HOLD: the gap before them is not coming (or all, on exit)."""
+        out: list[Any] = []
+        while self.held:
+            oldest = min(at for at, _ in self.held.values())
+            if not flush and asyncio.get_running_loop().time() - oldest < self.HOLD:
+                break
+            self.next_id = min(self.held)
+            out += self._release()
+        return out
+
+
+def _live_print(args: argparse.Namespace, event: Any) -> None:
+    if args.json:
+        _print_json_line({"method": event.method, "params": event.params})
+    else:
+        print(_live_line(event.method, event.params), flush=True)
 
 
 def _print_json_line(value: Any) -> None:

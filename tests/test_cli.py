@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import configure, files_outside_scribe, run_cli
+from .conftest import configure, files_outside_scribe, git, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -259,9 +259,41 @@ async def test_live_shows_the_session_as_it_happens(repo: Path) -> None:
         saver = asyncio.ensure_future(keep_saving())
         assert "edited.py" in await line_with("activity")
         saver.cancel()
+
+        # The header follows the session: another item's branch checked out.
+        git(repo, "checkout", "-q", "-b", "feature/B-5555-next")
+        assert "B-5555" in await line_with("scribe-ls live:")
+        assert "recording" in await line_with("branch feature/B-5555-next")
+        # Entries from other processes print in the order the store committed them.
+        for n in range(5):
+            assert (await asyncio.to_thread(run_cli, repo, "append", f"ordered {n}")).returncode == 0
+        seen = [(await line_with("ordered ")).split("ordered ")[1].strip() for _ in range(5)]
+        assert seen == ["0", "1", "2", "3", "4"]
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+def test_commit_order_holds_an_entry_until_the_ones_before_it_came() -> None:
+    import asyncio
+
+    from scribe_ls.events import Notification
+    from scribe_ls.verbs_async import CommitOrder
+
+    def entry(entry_id: int) -> Notification:
+        return Notification("scribe/entryAdded", {"entry": {"id": entry_id}}, "")
+
+    async def scenario() -> list[list[int]]:
+        order = CommitOrder()
+        ids = lambda events: [e.params["entry"]["id"] for e in events]  # noqa: E731
+        steps = [ids(order.add(entry(10))), ids(order.add(entry(12))), ids(order.add(entry(11)))]
+        steps.append(ids(order.add(entry(14))))
+        steps.append(ids(order.overdue()))  # 13 may still come
+        await asyncio.sleep(CommitOrder.HOLD + 0.05)
+        steps.append(ids(order.overdue()))  # it did not: 14 goes
+        return steps
+
+    assert asyncio.run(scenario()) == [[10], [], [11, 12], [], [], [14]]
 
 
 def test_a_config_change_applies_at_the_next_verb(repo: Path) -> None:
