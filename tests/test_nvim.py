@@ -88,6 +88,13 @@ def editor(tmp_path: Path) -> Iterator[Editor]:
         nvim.close()
 
 
+def shows(editor: Editor, pattern: str) -> bool:
+    """The statusline reads ``pattern`` (a regular expression) in full."""
+    import re
+
+    return re.fullmatch(pattern, editor.statusline()) is not None
+
+
 def session_list(repo: Path) -> list[dict[str, Any]]:
     result = run_cli(repo, "list", "--json")
     assert result.returncode == 0, result.stderr
@@ -142,14 +149,14 @@ def test_files_saved_elsewhere_and_cli_notes_reach_the_editor(editor: Editor, tm
     editor.command(f"edit {repo / 'README.md'}")
     wait_until(lambda: editor.client_roots() == [str(repo)], "the scribe client")
     editor.command("ScribeStart")
-    wait_until(lambda: editor.statusline() == "B-4242 ● 0 files", "an empty session")
+    wait_until(lambda: shows(editor, r"B-4242 ● \d+s · 0 files"), "an empty session")
 
     # Another process saves files: the statusline counts them as the pushes arrive.
     (repo / "a.py").write_text("a = 1\n")
-    wait_until(lambda: editor.statusline() == "B-4242 ● 1 file", "one changed file")
+    wait_until(lambda: shows(editor, r"B-4242 ● \d+s · 1 file"), "one changed file")
     (repo / "b.py").write_text("b = 1\n")
     (repo / "a.py").write_text("a = 2\n")
-    wait_until(lambda: editor.statusline() == "B-4242 ● 2 files", "two changed files")
+    wait_until(lambda: shows(editor, r"B-4242 ● \d+s · 2 files"), "two changed files")
 
     # A note from the CLI (another process) is announced; activity stays quiet by default.
     assert run_cli(repo, "append", "from the cli").returncode == 0
@@ -228,3 +235,36 @@ def test_commands_right_after_opening_the_first_file(editor: Editor, tmp_path: P
         lambda: worklog.is_file() and "typed at once" in worklog.read_text(), "the note in the worklog"
     )
     assert not [m for m in editor.messages() if m.startswith("4 ")], editor.messages()
+
+
+def test_start_without_a_file_rejoin_and_elapsed_time(editor: Editor, tmp_path: Path) -> None:
+    """:ScribeStart in the empty buffer Neovim starts with uses the working directory's
+    repository; a second start says it rejoined; the statusline shows time in session."""
+    repo = make_git_repo(tmp_path / "repo")
+    editor.command(f"cd {repo}")
+    assert editor.nvim.current.buffer.name == "" and editor.client_roots() == []
+    editor.command("ScribeStart")
+    wait_until(lambda: shows(editor, r"B-4242 ● \d+s · 0 files"), "B-4242 with its elapsed time")
+    assert session_list(repo)[0]["backlogId"] == "B-4242"
+    editor.command("ScribeStart")
+    wait_until(lambda: any("scribe: B-4242 rejoined" in m for m in editor.messages()), "the rejoin")
+    # An hour and five minutes in, as the server counts active time: '1h05m'.
+    editor.lua(
+        "local s = require('scribe').state(...)"
+        " s.session.stats.activeSeconds = 3900 s.received = vim.uv.now()",
+        str(repo),
+    )
+    assert shows(editor, r"B-4242 ● 1h05m · 0 files")
+    serve = [sys.executable, "-m", "scribe_ls", "serve"]
+    editor.lua("require('scribe').setup({ cmd = ..., statusline_elapsed = false })", serve)
+    assert editor.statusline() == "B-4242 ● 0 files"
+
+
+def test_a_wrong_server_command_is_said_as_such(editor: Editor, tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    editor.lua("require('scribe').setup({ cmd = { '/nowhere/scribe-ls', 'serve' } })")
+    editor.command(f"edit {repo / 'README.md'}")
+    editor.command("ScribeStart")
+    failure = "could not start: /nowhere/scribe-ls is not an executable"
+    wait_until(lambda: any(failure in m for m in editor.messages()), "the start failure")
+    assert not any("git repository" in m for m in editor.messages())

@@ -37,3 +37,29 @@ def test_vscode_extension_builds_and_passes_its_tests() -> None:
     assert "# fail 0" in output and "# pass " in output, output[-4000:]
     passed = int(output.split("# pass ", 1)[1].split()[0])
     assert passed >= 16, f"only {passed} extension tests ran:\n{output[-4000:]}"
+
+
+def test_npm_run_package_builds_the_vsix_from_a_clean_checkout(tmp_path: Path) -> None:
+    """What the README tells a user: `npm ci && npm run package` in a fresh checkout of
+    editors/vscode (its tracked files only; the installed node_modules are linked in)."""
+    import zipfile
+
+    npm = shutil.which("npm")
+    assert npm and (EXTENSION / "node_modules").is_dir(), "run `npm ci --prefix editors/vscode` first"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "."], cwd=EXTENSION, capture_output=True, check=True
+    ).stdout.decode().split("\0")
+    checkout = tmp_path / "vscode"
+    for name in filter(None, tracked):
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(EXTENSION / name, checkout / name)
+    (checkout / "node_modules").symlink_to(EXTENSION / "node_modules")
+    result = subprocess.run(
+        [npm, "run", "package"], cwd=checkout, capture_output=True, text=True, timeout=240,
+        stdin=subprocess.DEVNULL,  # vsce must not need to ask anything
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    (vsix,) = checkout.glob("scribe-ls-*.vsix")
+    names = set(zipfile.ZipFile(vsix).namelist())
+    assert {"extension/package.json", "extension/dist/extension.js", "extension/LICENSE.txt"} <= names
+    assert not any(n.startswith(("extension/src/", "extension/node_modules/")) for n in names)

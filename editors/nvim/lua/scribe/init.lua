@@ -15,6 +15,8 @@ local defaults = {
   notify_entries = true,
   -- Statusline glyphs.
   icons = { active = '●', paused = '○' },
+  -- statusline() shows the time in session too ('B-4242 ● 12m · 3 files'), as VS Code does.
+  statusline_elapsed = true,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -31,7 +33,7 @@ end
 local function state_for(root)
   local state = states[root]
   if not state then
-    state = { session = nil, seen = {}, seen_count = 0 }
+    state = { session = nil, seen = {}, seen_count = 0, received = 0 }
     states[root] = state
   end
   return state
@@ -59,6 +61,7 @@ local function show_session(root, session)
       state.seen, state.seen_count = {}, 0
     end
     state.session = session
+    state.received = vim.uv.now() -- activeSeconds is as of now; the statusline adds to it
   end
   redraw()
 end
@@ -76,6 +79,9 @@ end
 -- root -> id of the scribe client started for it. vim.lsp.get_clients() leaves out clients
 -- that are still initializing, and a command may come right after the first :edit.
 local client_ids = {}
+-- root -> why the server could not be started there (a wrong `cmd`), for the next command.
+local start_failures = {}
+local start_client -- (root, bufnr|nil) -> client id; below, with the push handlers it needs
 
 --- The scribe client serving a buffer's repository (it may still be initializing), or nil.
 function M.client(bufnr)
@@ -148,8 +154,17 @@ end
 --- the server's error message through vim.notify on failure.
 function M.request(method, params, on_result)
   local client = M.client(0)
+  local root = M.root_of(0)
+  if not client and root then
+    -- A buffer with no file (a fresh start, a scratch buffer): the working directory's
+    -- repository, whose server is started now without attaching the buffer.
+    local id = start_client(root, nil)
+    client = id and vim.lsp.get_client_by_id(id)
+  end
   if not client then
-    notify('no scribe-ls for this buffer (is it inside a git repository?)', vim.log.levels.ERROR)
+    local why = root and start_failures[root]
+      or 'no scribe-ls for this buffer (neither it nor the working directory is in a git repository)'
+    notify(why, vim.log.levels.ERROR)
     return false
   end
   client_request(client, method, params or vim.empty_dict(), function(err, result)
@@ -180,8 +195,10 @@ handlers['scribe/sessionChanged'] = function(_, params, ctx)
   end
   local session, change = params.session, params.change
   local current = state_for(root).session
-  if current and current.id ~= session.id and session.status ~= 'completed' and change ~= 'started' then
-    return -- another session changed (e.g. paused by a branch switch); ours is still shown
+  -- One session is active per repository: an active one is the session now (started or
+  -- resumed by a branch switch); another one paused or stopped leaves ours shown.
+  if current and current.id ~= session.id and session.status ~= 'active' then
+    return
   end
   show_session(root, session)
   if change ~= 'updated' then
@@ -252,18 +269,8 @@ local function on_init(client)
   end)
 end
 
---- Attach the scribe client to a buffer if it lies inside a git repository.
-function M.attach(bufnr)
-  bufnr = bufnr or vim.api.nvim_get_current_buf()
-  -- Files only: not help, terminals, scratch buffers or a fresh unnamed buffer.
-  if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then
-    return nil
-  end
-  local root = M.root_of(bufnr)
-  if not root then
-    return nil
-  end
-  local id = vim.lsp.start({
+local function client_config(root)
+  return {
     name = 'scribe',
     cmd = M.config.cmd,
     root_dir = root,
@@ -277,11 +284,41 @@ function M.attach(bufnr)
         redraw()
       end
     end,
-  }, { bufnr = bufnr })
-  if id then
-    client_ids[root] = id
+  }
+end
+
+-- Start (or reuse) the root's client; with a buffer, attach it. The server command is
+-- checked first: a wrong `cmd` is said plainly, not as "not in a git repository".
+start_client = function(root, bufnr)
+  local cmd = M.config.cmd
+  if type(cmd) == 'table' and vim.fn.executable(cmd[1]) ~= 1 then
+    start_failures[root] = ('scribe-ls could not start: %s is not an executable (set cmd in setup())'):format(
+      tostring(cmd[1])
+    )
+    return nil
   end
+  local ok, id = pcall(vim.lsp.start, client_config(root), { bufnr = bufnr, attach = bufnr ~= nil })
+  if not ok or not id then
+    start_failures[root] = 'scribe-ls could not start: ' .. tostring(ok and 'see :LspLog' or id)
+    return nil
+  end
+  start_failures[root] = nil
+  client_ids[root] = id
   return id
+end
+
+--- Attach the scribe client to a buffer if it lies inside a git repository.
+function M.attach(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  -- Files only: not help, terminals, scratch buffers or a fresh unnamed buffer.
+  if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then
+    return nil
+  end
+  local root = M.root_of(bufnr)
+  if not root then
+    return nil
+  end
+  return start_client(root, bufnr)
 end
 
 -- Public API ---------------------------------------------------------------------------
@@ -303,6 +340,11 @@ function M.start(backlog_id)
   end
   return M.request('scribe/startSession', params, function(session, client)
     show_session(client.root_dir, session)
+    -- A new or resumed session is announced by its sessionChanged push; joining one that
+    -- was already running is said here.
+    if session.change == 'rejoined' or session.change == 'updated' then
+      notify(('%s rejoined'):format(label(session)))
+    end
   end)
 end
 
@@ -444,7 +486,26 @@ function M.statusline()
   -- in between are counted here so the number moves as soon as a file is saved.
   local files = math.max(stats, state.seen_count)
   local icon = session.status == 'paused' and M.config.icons.paused or M.config.icons.active
-  return ('%s %s %d %s'):format(label(session), icon, files, files == 1 and 'file' or 'files')
+  local counted = ('%d %s'):format(files, files == 1 and 'file' or 'files')
+  if not M.config.statusline_elapsed then
+    return ('%s %s %s'):format(label(session), icon, counted)
+  end
+  return ('%s %s %s · %s'):format(label(session), icon, M.elapsed(state), counted)
+end
+
+--- Time in session, as the statusline shows it ('45s', '12m', '1h05m'); active time
+--- counts on from the last update while the session is active.
+function M.elapsed(state)
+  local seconds = type(state.session.stats) == 'table' and state.session.stats.activeSeconds or 0
+  if state.session.status == 'active' then
+    seconds = seconds + math.floor((vim.uv.now() - (state.received or 0)) / 1000)
+  end
+  if seconds < 60 then
+    return ('%ds'):format(seconds)
+  elseif seconds < 3600 then
+    return ('%dm'):format(math.floor(seconds / 60))
+  end
+  return ('%dh%02dm'):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60))
 end
 
 --- The state behind the statusline, for scripts and tests.
@@ -490,6 +551,7 @@ function M.setup(opts)
     notify_activity = { opts.notify_activity, 'boolean', true },
     notify_entries = { opts.notify_entries, 'boolean', true },
     icons = { opts.icons, 'table', true },
+    statusline_elapsed = { opts.statusline_elapsed, 'boolean', true },
   })
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
   create_commands()
