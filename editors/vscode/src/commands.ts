@@ -68,7 +68,8 @@ async function startSession(ctx: CommandContext): Promise<unknown> {
   if (backlogId === undefined) return undefined; // cancelled
   const session = await requireApi(ctx).startSession(backlogId ? { backlogId } : {});
   ctx.state.show(session);
-  void vscode.window.showInformationMessage(`Scribe: session ${label(session)} ${session.status}.`);
+  const did = session.change === 'updated' ? 'rejoined' : session.change;
+  void vscode.window.showInformationMessage(`Scribe: session ${label(session)} ${did}.`);
   return session;
 }
 

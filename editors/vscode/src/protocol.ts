@@ -60,6 +60,14 @@ export interface Entry {
 
 export type SessionChange = 'started' | 'stopped' | 'paused' | 'resumed' | 'updated' | 'branchChanged';
 
+/** What scribe/startSession did: a new session, a paused one resumed, an open one whose
+ *  title/tags/type/priority were updated, or an open one rejoined unchanged. */
+export type StartChange = 'started' | 'resumed' | 'updated' | 'rejoined';
+
+export interface StartedSession extends Session {
+  change: StartChange;
+}
+
 export interface SessionChangedParams {
   session: Session;
   change: SessionChange;
@@ -163,7 +171,7 @@ export class ScribeApi {
     private readonly progressType: ProgressType,
   ) {}
 
-  startSession(params: { backlogId?: string; title?: string; tags?: string[] } = {}): Promise<Session> {
+  startSession(params: { backlogId?: string; title?: string; tags?: string[] } = {}): Promise<StartedSession> {
     return this.connection.sendRequest(Methods.startSession, params);
   }
 

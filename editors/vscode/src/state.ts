@@ -33,10 +33,11 @@ export class SessionState {
     this.changed();
   }
 
-  sessionChanged({ session, change }: SessionChangedParams): void {
+  sessionChanged({ session }: SessionChangedParams): void {
     const current = this.session;
-    // Another session changed (paused by a branch switch, say): ours is still the one shown.
-    if (current && current.id !== session.id && session.status !== 'completed' && change !== 'started') return;
+    // One session is active per repository: an active one is the session now (started, or
+    // resumed by a branch switch); another one paused or stopped leaves ours shown.
+    if (current && current.id !== session.id && session.status !== 'active') return;
     this.show(session);
   }
 

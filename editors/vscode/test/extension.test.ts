@@ -71,6 +71,13 @@ test('start from the status bar quick pick; the status bar shows the session', a
   await execute('scribe.showActions', (items: { label: string }[]) => items.find((i) => i.label.includes('Start Session')), '');
   await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 0m · 0 files changed'), `status bar (${statusText()})`);
   assert.deepEqual(fake.executed.slice(-2), ['scribe.showActions', 'scribe.startSession']);
+  assert.ok(fake.messages.some((m) => m.text === 'Scribe: session B-4242 started.'), JSON.stringify(fake.messages));
+});
+
+test('starting again rejoins the open session and says so', async () => {
+  await execute('scribe.startSession', '');
+  await waitUntil(() => fake.messages.some((m) => m.text === 'Scribe: session B-4242 rejoined.'), 'the rejoin message');
+  assert.ok(statusText().startsWith('$(notebook) B-4242 ●'), statusText());
 });
 
 test('files saved by any process update the files-changed count live', async () => {
