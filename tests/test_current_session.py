@@ -171,3 +171,13 @@ async def test_a_switch_seen_by_the_cli_and_a_server_is_applied_once(
     entries = await call(client, "scribe/getEntries", {"sessionId": sessions[0]["id"]})
     texts = [e["text"] for e in entries["entries"]]
     assert texts.count("Session started") == 1
+
+
+def test_cli_stop_without_an_argument_stops_the_paused_current_session(repo: Path) -> None:
+    session = cli_json(repo, "start")
+    paused = cli_json(
+        repo, "call", "scribe/updateSession", json.dumps({"sessionId": session["id"], "status": "paused"})
+    )
+    assert paused["status"] == "paused"
+    stopped = run_cli(repo, "stop")
+    assert stopped.returncode == 0 and stopped.stdout.startswith("stopped: ✓ B-4242"), stopped.stdout

@@ -46,9 +46,11 @@ def test_npm_run_package_builds_the_vsix_from_a_clean_checkout(tmp_path: Path) -
 
     npm = shutil.which("npm")
     assert npm and (EXTENSION / "node_modules").is_dir(), "run `npm ci --prefix editors/vscode` first"
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z", "."], cwd=EXTENSION, capture_output=True, check=True
-    ).stdout.decode().split("\0")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z", "."], cwd=EXTENSION, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
     checkout = tmp_path / "vscode"
     for name in filter(None, tracked):
         (checkout / name).parent.mkdir(parents=True, exist_ok=True)
