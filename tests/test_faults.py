@@ -26,17 +26,19 @@ def shown(peer: RawPeer) -> list[str]:
 
 
 async def notifications_until(peer: RawPeer, predicate, timeout: float = 5.0) -> dict:
-    """Wait for a notification (pushes arrive between answers; read until one matches)."""
-
-    async def wait() -> dict:
-        while True:
-            for note in peer.notifications:
-                if predicate(note):
-                    return note
-            await peer.request(f"ping-{len(peer.notifications)}-{random.random()}", "scribe/status", {})
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(wait(), timeout)
+    """Wait for a notification (pushes arrive between answers; read until one matches).
+    The deadline is checked between whole requests, never by cancelling a read half-way
+    through a frame (the next read would start inside its body)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        for note in peer.notifications:
+            if predicate(note):
+                return note
+        if loop.time() > deadline:
+            raise TimeoutError("no matching notification")
+        await peer.request(f"ping-{len(peer.notifications)}-{random.random()}", "scribe/status", {})
+        await asyncio.sleep(0.05)
 
 
 # -- exactly-once appends and odd strings -----------------------------------------------------
