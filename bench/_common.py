@@ -3,11 +3,16 @@ and the CLI as a user of this environment runs it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+# The benches measure one process at a time: no background recorder taking their temp
+# repositories (and the machine's cores) unless a bench starts one itself.
+os.environ.setdefault("SCRIBE_LS_DAEMON", "0")
 
 GIT = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
 

@@ -220,6 +220,15 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
         "paths", nargs="*", help="worklog .md, session_registry.json or folders; default: artifacts/"
     )
 
+    daemon = verbs.add_parser("daemon", parents=[common], help="the background recorder: run, status, stop")
+    daemon.add_argument("action", choices=("run", "status", "stop"), help="run it (foreground), ask, stop it")
+    daemon.add_argument("--watch", action="append", default=[], metavar="ROOT", help="run: record ROOT too")
+    daemon.add_argument("--max-roots", type=int, default=16, help="run: roots recorded at most (default 16)")
+    daemon.add_argument(
+        "--idle-exit", type=float, default=300.0, metavar="SECONDS",
+        help="run: exit after this long without roots (default 300)",
+    )  # fmt: skip
+
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
     call.add_argument("method", help="e.g. scribe/status")
     call.add_argument("params", nargs="?", default="{}", help="JSON params object")
@@ -271,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.verb == "redact":
             return _redact(args)  # reads a file; no store needed
+        if args.verb == "daemon":
+            return _daemon(args)
         if args.verb in ASYNC_VERBS:
             from . import verbs_async
 
@@ -361,6 +372,54 @@ def _report(argv: list[str], code: int, message: str, field: str | None = None) 
         print(json.dumps({"error": error}, ensure_ascii=False), file=sys.stderr)
     else:
         print(f"scribe-ls: {message}", file=sys.stderr)
+
+
+def _daemon(args: argparse.Namespace) -> int:
+    from .daemon import control
+
+    if args.action == "run":
+        if args.max_roots < 1 or args.idle_exit < 0:
+            raise UsageError("--max-roots: at least 1; --idle-exit: at least 0")
+        from .daemon import process
+
+        roots = [os.path.abspath(root) for root in args.watch]
+        return process.run(roots, max_roots=args.max_roots, idle_exit=args.idle_exit, quiet=args.quiet)
+    try:
+        answer = control.request(args.action)
+    except (FileNotFoundError, ConnectionRefusedError):
+        if args.action == "stop":  # stopped already: what was asked for
+            if not args.quiet:
+                print("no daemon is running")
+            return 0
+        where = control.socket_path()
+        raise ScribeError(-32013, f"no daemon is running (nothing listens on {where})") from None
+    except (OSError, control.DaemonError) as exc:
+        raise ScribeError(-32013, f"daemon: {exc}") from None
+    if args.json:
+        import json
+
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+    elif args.action == "stop":
+        print("daemon stopping")
+    else:
+        _print_daemon_status(answer)
+    return 0
+
+
+def _print_daemon_status(status: dict[str, Any]) -> None:
+    rss = status["rssBytes"]
+    print(
+        f"scribe-ls daemon pid {status['pid']} · up {status['uptimeSeconds']:.0f} s · "
+        f"{len(status['roots'])}/{status['maxRoots']} roots · "
+        f"{(rss or 0) / 1e6:.1f} MB · {status['openFiles']} open files · "
+        f"{status['eventsPerSecond']} events/s · queue {status['queue']['pending']}"
+    )
+    for root in status["roots"]:
+        sessions = root["sessions"]
+        state = "recording" if root["watcher"]["recorder"] else "waiting for the lease"
+        print(f"  {root['root']}  {sessions['active']} active, {sessions['paused']} paused  {state}")
+    if status["lastError"]:
+        print(f"  last error: {status['lastError']}")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -29,6 +29,11 @@ class Config(NamedTuple):
     pygls_log_level: str = "WARNING"
     # Largest JSON-RPC message accepted on any transport; a bigger one closes the connection.
     max_message_bytes: int = 16 * 1024 * 1024
+    # `scribe-ls start` hands the root to the background recorder (scribe-ls daemon).
+    daemon: bool = True
+    # The legacy daemon's rule: stop the session once a push leaves the remote branch
+    # up to date with a clean local HEAD.
+    stop_on_push: bool = False
     # What was wrong with the sources (each value ignored), for the user.
     warnings: tuple[str, ...] = ()
 
@@ -59,6 +64,10 @@ def _check(name: str, value: Any) -> Any:
     if name == "max_message_bytes":
         if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 2**30:
             raise ValueError("must be an integer from 1024 to 1073741824 (bytes)")
+        return value
+    if name in ("daemon", "stop_on_push"):
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
         return value
     if name == "excludes":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -77,11 +77,15 @@ class Scribe:
         config: Config | None = None,
         relay: bool = False,
         record: bool = False,
+        daemon: bool | None = None,
     ) -> None:
         """``relay=True`` also tells this process's listeners about changes other processes
         make to the store (servers want that; a one-shot call does not).
         ``record=True`` watches the work tree and git and records activity, whenever this
-        process holds the root's recorder lease (one process per root records)."""
+        process holds the root's recorder lease (one process per root records).
+        ``daemon``: whether starting a session hands the root to the background recorder
+        when this process does not record (default: the ``daemon`` setting and
+        ``$SCRIBE_LS_DAEMON``)."""
         self.root = find_repo_root(Path(root) if root is not None else Path.cwd())
         self.config = config or load_config(self.root)
         # Identifies this process's writes in the change feed.
@@ -93,6 +97,7 @@ class Scribe:
         self._opened = False
         self._relay = Relay(self.store, self.events) if relay else None
         self._record = record
+        self._daemon = daemon
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
         self._context: ContextProvider | None = None
@@ -266,7 +271,21 @@ class Scribe:
         or ``rejoined`` (open, unchanged)."""
         outcome = await self._write(self.ledger.start_session, backlog_id, title, tags, type, priority)
         assert outcome.session is not None and outcome.change is not None
+        if not self._record and self._hands_to_daemon():
+            from .daemon import control
+
+            try:
+                await asyncio.to_thread(control.hand_root, self.root)
+            except (OSError, control.DaemonError) as exc:
+                log.warning("not recording %s in the background: %s", self.root, exc)
         return SessionChange(outcome.session, outcome.change)
+
+    def _hands_to_daemon(self) -> bool:
+        if self._daemon is not None:
+            return self._daemon
+        from .daemon import control
+
+        return self.config.daemon and control.enabled()
 
     async def stop_session(
         self, session_id: str | None = None, *, reason: str = "Session stopped"

@@ -185,6 +185,7 @@ def _start(ledger: Ledger, args: argparse.Namespace) -> int:
         return 0
     if not args.quiet:
         print(f"{outcome.change}: {session_line(session)}")
+    _hand_to_daemon(ledger, args)
     current = ledger.current_session()
     if current is not None and current.id != session.id and not args.quiet:
         # The branch names another item: plain appends go there, say so now.
@@ -194,6 +195,21 @@ def _start(ledger: Ledger, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _hand_to_daemon(ledger: Ledger, args: argparse.Namespace) -> None:
+    """Have the background recorder record this root (starting it if none runs), unless
+    the config or ``$SCRIBE_LS_DAEMON`` says not to. Its failure is said, not fatal: the
+    session is started either way."""
+    from .daemon import control
+
+    if not ledger.config.daemon or not control.enabled():
+        return
+    try:
+        if control.hand_root(ledger.root) == "started" and not args.quiet and not args.json:
+            print("scribe-ls: recording in the background (scribe-ls daemon status)", file=sys.stderr)
+    except (OSError, control.DaemonError) as exc:
+        print(f"scribe-ls: not recording in the background: {exc}", file=sys.stderr)
 
 
 def _stop(ledger: Ledger, args: argparse.Namespace) -> int:

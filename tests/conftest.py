@@ -21,6 +21,10 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCResponseMessage
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 
+# No background recorder unless a test asks for one (tests/test_daemon.py): every
+# `scribe-ls start` here would otherwise hand its temp repository to a user daemon.
+os.environ["SCRIBE_LS_DAEMON"] = "0"
+
 BRANCH = "feature/B-4242-x"
 SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
 PUSH_TIMEOUT = 5.0

@@ -251,3 +251,36 @@ async def test_did_change_configuration_reads_the_settings_again(repo: Path) -> 
             await asyncio.sleep(0.05)
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("stop_on_push", [True, False])
+async def test_a_push_that_catches_the_remote_up_stops_the_session_when_asked(
+    repo: Path, tmp_path: Path, stop_on_push: bool
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "feature/B-4242-x")
+    configure(repo, f"stop_on_push = {'true' if stop_on_push else 'false'}\n")
+    client = await ScribeClient.spawn(repo)
+    try:
+        session = await client.request("scribe/startSession", {})
+        await armed(client, repo)
+        (repo / "pushed.py").write_text("x = 1\n")
+        git(repo, "add", "pushed.py", "probe.txt")  # a clean work tree once committed
+        git(repo, "commit", "-q", "-m", "To be pushed")
+        await next_matching(client, "scribe/entryAdded", lambda p: p["entry"]["kind"] == "commit")
+        git(repo, "push", "-q")
+        if stop_on_push:
+            stopped = await next_matching(client, "scribe/sessionChanged", lambda p: p["change"] == "stopped")
+            assert stopped["session"]["id"] == session["id"]
+            worklog = (repo / ".scribe/worklogs/B-4242.md").read_text()
+            assert worklog.endswith("- Remote is up-to-date with local; stopping scribe after push\n")
+        else:
+            with pytest.raises(TimeoutError):
+                await next_matching(client, "scribe/sessionChanged", lambda p: p["change"] == "stopped", 1.5)
+            assert (await client.request("scribe/getSession", {"sessionId": session["id"]}))[
+                "status"
+            ] == "active"
+    finally:
+        await client.close()

@@ -142,7 +142,10 @@ class TreeFilter:
         if not path.startswith(common):
             return False
         rest = path[len(common) :]
-        return rest == "packed-refs" or rest.startswith("refs" + os.sep + "heads" + os.sep)
+        # refs/remotes: a push moves the remote-tracking branch (stop_on_push listens).
+        return rest == "packed-refs" or rest.startswith(
+            ("refs" + os.sep + "heads" + os.sep, "refs" + os.sep + "remotes" + os.sep)
+        )
 
     def relative(self, path: str, *, is_dir: bool = False) -> str | None:
         """The work-tree path to record, or None for anything we never record."""

@@ -66,6 +66,8 @@ class RecordingTarget(Protocol):
 
     async def reload_config(self) -> Config: ...
 
+    async def stop_session(self, session_id: str | None = ..., *, reason: str = ...) -> Session: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class Recorder:
         self._last_push = float("-inf")
         self._branch: str | None = None
         self._head: str | None = None
+        self._ahead: int | None = None  # commits not pushed, as last seen (stop_on_push)
         # Set when the settings change: the idle timer starts over with the new timeout.
         self._config_changed = asyncio.Event()
 
@@ -146,6 +149,8 @@ class Recorder:
         self._head = await asyncio.to_thread(gitfiles.read_head_sha, self.root)
         # A switch made while nothing recorded (the CLI did not run since) applies now.
         await self.scribe.follow_branch()
+        if self.scribe.config.stop_on_push:
+            await self._stop_if_pushed()
         rules = IgnoreRules(self.root, dirs, self.scribe.config.excludes)
         tree_filter = TreeFilter(self.root, dirs, rules, self.store.layout.dir)
         # A linked worktree keeps HEAD and refs outside the work tree: watch them too.
@@ -287,6 +292,28 @@ class Recorder:
     # -- git --------------------------------------------------------------------------------
 
     async def _git_moved(self) -> None:
+        await self._record_git_move()
+        if self.scribe.config.stop_on_push:
+            await self._stop_if_pushed()
+
+    async def _stop_if_pushed(self) -> None:
+        """The legacy rule: once a push takes the remote branch to a clean local HEAD (it
+        was ahead, now it is not, nothing uncommitted), the session is done."""
+        try:
+            status = await git.status(self.root)
+        except git.GitError:
+            return
+        ahead, self._ahead = self._ahead, status.ahead
+        dirty = [f for f in status.files if not f.path.startswith(".scribe/")]
+        if not status.upstream or ahead is None or ahead == 0 or status.ahead or status.behind or dirty:
+            return
+        session = await self.scribe.current_session()
+        if session is not None:
+            await self.scribe.stop_session(
+                session.id, reason="Remote is up-to-date with local; stopping scribe after push"
+            )
+
+    async def _record_git_move(self) -> None:
         branch = await git.current_branch(self.root)
         head = await asyncio.to_thread(gitfiles.read_head_sha, self.root)
         if branch != self._branch:

@@ -23,6 +23,7 @@ from typing import Any
 from pygls.io_ import StdoutWriter
 
 from ..errors import INVALID_REQUEST
+from ..userdirs import prepare_socket_dir, runtime_dir
 from . import framing
 from .server import ScribeLanguageServer, ServiceHub
 
@@ -237,43 +238,7 @@ def serve_tcp(
 
 def default_socket_path() -> Path:
     """``$XDG_RUNTIME_DIR/scribe-ls/scribe.sock``, else ``/tmp/scribe-ls-<uid>/scribe.sock``."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) / "scribe-ls" if runtime else Path(f"/tmp/scribe-ls-{os.getuid()}")
-    return base / "scribe.sock"
-
-
-def prepare_socket_dir(path: Path) -> None:
-    """Make (or check) the socket's directory: a real directory, ours, mode 0700; remove a
-    stale socket of ours. Refuses anything else (another user could be waiting there)."""
-    import stat as stat_mod
-
-    directory = path.parent
-    try:
-        directory.mkdir(mode=0o700, parents=False)
-    except FileExistsError:
-        pass
-    info = os.lstat(directory)
-    if not stat_mod.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise OSError(f"{directory} is not a directory owned by you; refusing to put a socket there")
-    if stat_mod.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(directory, 0o700)
-    try:
-        existing = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat_mod.S_ISSOCK(existing.st_mode) or existing.st_uid != os.getuid():
-        raise OSError(f"{path} exists and is not a socket of yours; refusing to replace it")
-    import socket
-
-    probe = socket.socket(socket.AF_UNIX)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        os.unlink(path)  # nobody listens: a stale socket from a server that died
-    else:
-        raise OSError(f"another server already listens on {path}")
-    finally:
-        probe.close()
+    return runtime_dir() / "scribe.sock"
 
 
 def serve_unix(path: Path, *, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> int:

@@ -1,0 +1,111 @@
+"""Talking to the background recorder (``scribe-ls daemon``), synchronously.
+
+This is what ``scribe-ls start`` and the Python API use to hand a root to the daemon,
+starting the daemon first when none runs. It imports only the standard library's
+``socket``, ``json`` and (to spawn) ``subprocess``: the lean CLI pays about a millisecond
+for a running daemon.
+
+The protocol is one JSON object per line over a Unix socket in the user's runtime
+directory (0700, the socket 0600): ``{"op": "watch", "root": "/repo"}`` is answered
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Ops: ``watch``, ``unwatch``,
+``status``, ``stop``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..userdirs import runtime_dir, state_dir
+
+# Set to 0 (or `daemon = false` in the config) to record only while a server or `live`
+# runs, as before the daemon; the test suite does, except where it tests the daemon.
+ENABLE_ENV = "SCRIBE_LS_DAEMON"
+REPLY_LIMIT = 1 << 20
+
+
+class DaemonError(Exception):
+    """The daemon answered with an error, or could not be reached."""
+
+
+def socket_path() -> Path:
+    return runtime_dir() / "daemon.sock"
+
+
+def lock_path() -> Path:
+    return runtime_dir() / "daemon.lock"
+
+
+def log_path() -> Path:
+    return state_dir() / "daemon.log"
+
+
+def enabled() -> bool:
+    return os.environ.get(ENABLE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def request(op: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
+    """One request to the running daemon; raises ConnectionError if none listens."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(socket_path()))
+        conn.sendall(json.dumps({"op": op, **fields}).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n") and len(reply) < REPLY_LIMIT:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    try:
+        answer = json.loads(reply)
+    except ValueError as exc:
+        raise DaemonError(f"the daemon's answer is not JSON: {reply[:200]!r}") from exc
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        raise DaemonError(str(answer.get("error") if isinstance(answer, dict) else answer))
+    return answer
+
+
+def hand_root(root: Path, *, wait: float = 0.0) -> str:
+    """Make sure the daemon records ``root``: tell the running one, or start one that
+    will (detached: its own session and process group, no terminal, logs in the state
+    directory). Returns what happened ("watching", "started"). ``wait``: seconds to wait
+    for a started daemon to listen (0: do not wait)."""
+    try:
+        request("watch", root=str(root))
+        return "watching"
+    except (FileNotFoundError, ConnectionRefusedError):
+        pass  # nobody listens: start one (a stale socket is replaced by it)
+    except TimeoutError as exc:
+        raise DaemonError("the daemon did not answer within 5 s") from exc
+    spawn(root)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            request("status", timeout=1.0)
+            return "started"
+        except OSError:
+            time.sleep(0.02)
+    return "started"
+
+
+def spawn(root: Path | None = None) -> None:
+    """Start ``scribe-ls daemon run`` in the background, detached from this process."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "scribe_ls", "daemon", "run", "--quiet"]
+    if root is not None:
+        argv += ["--watch", str(root)]
+    subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own session and process group: no terminal, no Ctrl-C
+        close_fds=True,
+        cwd="/",
+    )

@@ -1,0 +1,234 @@
+"""The background recorder, with no editor and no `live`: `scribe-ls start` hands the
+root to a daemon that records it until its last session stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import configure, git
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class User:
+    """One user's environment: their own runtime and state directories, daemon on."""
+
+    def __init__(self, home: Path) -> None:
+        runtime = home / "run"
+        runtime.mkdir(mode=0o700, parents=True)
+        self.env = {
+            **os.environ,
+            "SCRIBE_LS_DAEMON": "1",
+            "XDG_RUNTIME_DIR": str(runtime),
+            "XDG_STATE_HOME": str(home / "state"),
+        }
+        self.runtime = runtime / "scribe-ls"
+        self.log = home / "state" / "scribe-ls" / "daemon.log"
+
+    def cli(self, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scribe_ls", *args], cwd=repo, env=self.env,
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    def json(self, repo: Path, *args: str) -> Any:
+        done = self.cli(repo, *args, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def status(self, repo: Path) -> dict[str, Any] | None:
+        done = self.cli(repo, "daemon", "status", "--json")
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    def recording(self, repo: Path) -> dict[str, Any] | None:
+        """The daemon's status once it records ``repo`` (holds its lease)."""
+        status = self.status(repo)
+        roots = {r["root"]: r for r in (status or {}).get("roots", [])}
+        root = roots.get(str(repo))
+        return status if root and root["watcher"]["recorder"] and root["watcher"]["running"] else None
+
+
+@pytest.fixture
+def user(tmp_path: Path) -> Iterator[User]:
+    person = User(tmp_path / "home")
+    yield person
+    status = person.status(tmp_path)
+    person.cli(tmp_path, "daemon", "stop")
+    if status:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(status["pid"], 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(status["pid"], signal.SIGKILL)
+
+
+def entries(user: User, repo: Path, kind: str) -> list[dict[str, Any]]:
+    found = []
+    for session in user.json(repo, "list")["sessions"]:
+        info = user.json(repo, "info", session["id"], "--entries", "200")
+        found += [e for e in info["recentEntries"] if e["kind"] == kind]
+    return found
+
+
+def test_start_records_in_the_background_until_the_last_session_stops(user: User, repo: Path) -> None:
+    configure(repo, "activity_window = 0.2\n")
+    started = user.cli(repo, "start")
+    assert started.returncode == 0, started.stderr
+    assert "recording in the background" in started.stderr
+    status = wait_until(lambda: user.recording(repo), "the daemon recording the repo")
+    assert status["maxRoots"] == 16 and status["rssBytes"] > 0 and status["openFiles"] > 0
+
+    # Edits, a commit and a branch switch, with nothing else running.
+    def saved() -> list[dict[str, Any]]:
+        (repo / "edited.py").write_text(f"x = {time.monotonic()}\n")
+        return [e for e in entries(user, repo, "activity") if "edited.py" in e["files"]]
+
+    wait_until(saved, "an activity entry for edited.py")
+    git(repo, "add", "edited.py")
+    git(repo, "commit", "-q", "-m", "Record without an editor")
+    commit = wait_until(lambda: entries(user, repo, "commit"), "the commit entry")
+    assert commit[0]["text"].endswith(" Record without an editor")
+    git(repo, "checkout", "-q", "-b", "feature/B-5555-next")
+    wait_until(
+        lambda: (
+            {s["backlogId"]: s["status"] for s in user.json(repo, "list")["sessions"]}
+            == {"B-4242": "paused", "B-5555": "active"}
+        ),
+        "the switch applied by the daemon",
+    )
+    worklog = (repo / ".scribe/worklogs/B-4242.md").read_text()
+    assert "Session paused; switched to B-5555" in worklog and "Changes: " in worklog
+
+    # Stopping one session leaves the other open: still recorded. The last one: let go.
+    assert user.cli(repo, "stop").returncode == 0
+    assert user.recording(repo)
+    assert user.cli(repo, "stop", "B-4242").returncode == 0
+    wait_until(lambda: (s := user.status(repo)) is not None and s["roots"] == [], "the root let go")
+    assert user.log.is_file()
+
+
+def test_a_killed_daemon_is_replaced_and_nothing_acknowledged_is_lost(user: User, repo: Path) -> None:
+    configure(repo, "activity_window = 0.2\n")
+    user.cli(repo, "start")
+    first = wait_until(lambda: user.recording(repo), "the daemon recording")
+    note = user.json(repo, "append", "acknowledged before the kill")
+    os.kill(first["pid"], signal.SIGKILL)
+    wait_until(lambda: user.status(repo) is None, "the daemon gone")
+    again = user.cli(repo, "start")
+    assert again.returncode == 0 and again.stdout.startswith("rejoined: ● B-4242"), again.stdout
+    second = wait_until(lambda: user.recording(repo), "a new daemon recording")
+    assert second["pid"] != first["pid"]
+
+    def saved() -> bool:
+        (repo / "after.py").write_text(f"x = {time.monotonic()}\n")
+        return any("after.py" in e["files"] for e in entries(user, repo, "activity"))
+
+    wait_until(saved, "activity recorded by the new daemon")
+    texts = [e["text"] for e in entries(user, repo, "note")]
+    assert texts.count("acknowledged before the kill") == 1 and note["id"] > 0
+
+
+def test_one_daemon_per_user_private_socket_and_idle_exit(user: User, repo: Path, tmp_path: Path) -> None:
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "scribe_ls", "daemon", "run", "--idle-exit", "1", "--quiet"],
+        env=user.env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: user.status(repo), "the daemon listening")
+        assert os.stat(user.runtime).st_mode & 0o777 == 0o700
+        assert os.stat(user.runtime / "daemon.sock").st_mode & 0o777 == 0o600
+        second = user.cli(repo, "daemon", "run")
+        assert second.returncode == 1 and "already running (pid " in second.stderr
+        # No roots for a second: it exits by itself, cleanly, socket removed.
+        assert daemon.wait(timeout=15) == 0
+        assert not (user.runtime / "daemon.sock").exists()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    stopped = user.cli(repo, "daemon", "stop")
+    assert stopped.returncode == 0 and "no daemon is running" in stopped.stdout
+    missing = user.cli(repo, "daemon", "status")
+    assert missing.returncode == 1 and "no daemon is running" in missing.stderr
+
+
+def test_an_editor_server_on_a_recorded_root_relays(
+    user: User, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from scribe_ls.rpc.client import ScribeClient
+
+    user.cli(repo, "start")
+    wait_until(lambda: user.recording(repo), "the daemon recording")
+
+    async def editor() -> dict[str, Any]:
+        client = await ScribeClient.spawn(repo)
+        try:
+            return await client.request("scribe/status")
+        finally:
+            await client.close()
+
+    for name in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, user.env[name])
+    status = asyncio.run(editor())
+    assert status["watcher"]["recorder"] is False  # the daemon records; the editor relays
+    assert status["currentSession"]["backlogId"] == "B-4242"
+
+
+def test_the_python_api_hands_the_root_to_the_daemon(user: User, repo: Path) -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from scribe_ls import Scribe\n"
+        "async def main():\n"
+        "    async with Scribe(sys.argv[1]) as s:\n"
+        "        await s.start_session()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(repo)], env=user.env, timeout=30, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    wait_until(lambda: user.recording(repo), "the daemon recording the API's root")
+
+
+def test_the_root_limit_is_said_and_the_session_still_starts(user: User, repo_factory) -> None:
+    first, second = repo_factory("one"), repo_factory("two")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "scribe_ls", "daemon", "run", "--max-roots", "1", "--quiet"], env=user.env
+    )
+    try:
+        wait_until(lambda: user.status(first), "the daemon listening")
+        assert user.cli(first, "start").returncode == 0
+        wait_until(lambda: user.recording(first), "the first root recorded")
+        refused = user.cli(second, "start")
+        assert refused.returncode == 0 and refused.stdout.startswith("started: ")
+        assert "not recording in the background: already recording 1 roots" in refused.stderr
+        assert [r["root"] for r in user.status(first)["roots"]] == [str(first)]
+    finally:
+        user.cli(first, "daemon", "stop")
+        daemon.wait(timeout=15)
