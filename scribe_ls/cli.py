@@ -221,12 +221,19 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     )
 
     daemon = verbs.add_parser("daemon", parents=[common], help="the background recorder: run, status, stop")
-    daemon.add_argument("action", choices=("run", "status", "stop"), help="run it (foreground), ask, stop it")
+    daemon.add_argument(
+        "action",
+        choices=("run", "status", "stop", "install", "uninstall"),
+        help="run it (foreground), ask it, stop it; install/uninstall its systemd or launchd service file",
+    )
+    daemon.add_argument(
+        "--platform", choices=("linux", "macos"), help="install: the service file for this platform"
+    )
     daemon.add_argument("--watch", action="append", default=[], metavar="ROOT", help="run: record ROOT too")
     daemon.add_argument("--max-roots", type=int, default=16, help="run: roots recorded at most (default 16)")
     daemon.add_argument(
         "--idle-exit", type=float, default=300.0, metavar="SECONDS",
-        help="run: exit after this long without roots (default 300)",
+        help="run: exit after this long without roots (default 300; 0: never)",
     )  # fmt: skip
 
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
@@ -384,6 +391,21 @@ def _daemon(args: argparse.Namespace) -> int:
 
         roots = [os.path.abspath(root) for root in args.watch]
         return process.run(roots, max_roots=args.max_roots, idle_exit=args.idle_exit, quiet=args.quiet)
+    if args.action in ("install", "uninstall"):
+        from .daemon import service_files
+
+        service = service_files.for_platform(args.platform)
+        if args.action == "install":
+            try:
+                service_files.install(service)
+            except OSError as exc:
+                raise ScribeError(-32013, f"daemon install: {exc}") from None
+            print(f"wrote {service.path}\nturn it on with: {service.enable}")
+        elif service_files.uninstall(service):
+            print(f"removed {service.path} (turn it off first: {service.disable})")
+        else:
+            print(f"nothing to remove: {service.path} is not there")
+        return 0
     try:
         answer = control.request(args.action)
     except (FileNotFoundError, ConnectionRefusedError):

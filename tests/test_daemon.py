@@ -232,3 +232,65 @@ def test_the_root_limit_is_said_and_the_session_still_starts(user: User, repo_fa
     finally:
         user.cli(first, "daemon", "stop")
         daemon.wait(timeout=15)
+
+
+def test_service_files_for_systemd_and_launchd(user: User, tmp_path: Path) -> None:
+    import plistlib
+    import shutil
+
+    env = {**user.env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path / "home")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scribe_ls", "daemon", *args], env=env, capture_output=True, text=True,
+            timeout=30, cwd=tmp_path,
+        )  # fmt: skip
+
+    unit = tmp_path / "config" / "systemd" / "user" / "scribe-ls.service"
+    done = cli("install", "--platform", "linux")
+    assert done.returncode == 0 and "systemctl --user enable --now scribe-ls.service" in done.stdout
+    text = unit.read_text()
+    assert f"ExecStart={sys.executable} -m scribe_ls daemon run --idle-exit 0 --quiet\n" in text
+    assert "Restart=on-failure" in text and "WantedBy=default.target" in text
+    if shutil.which("systemd-analyze"):
+        verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+        assert verified.returncode == 0, verified.stderr
+    assert cli("uninstall", "--platform", "linux").returncode == 0 and not unit.exists()
+    assert "nothing to remove" in cli("uninstall", "--platform", "linux").stdout
+
+    plist = tmp_path / "home" / "Library" / "LaunchAgents" / "dev.scribe-ls.daemon.plist"
+    assert cli("install", "--platform", "macos").returncode == 0
+    agent = plistlib.loads(plist.read_bytes())
+    assert agent["Label"] == "dev.scribe-ls.daemon" and agent["RunAtLoad"] is True
+    assert agent["ProgramArguments"] == [
+        sys.executable,
+        "-m",
+        "scribe_ls",
+        "daemon",
+        "run",
+        "--idle-exit",
+        "0",
+        "--quiet",
+    ]
+    assert agent["KeepAlive"] == {"SuccessfulExit": False}
+    # Never written through a link planted where the file goes.
+    plist.unlink()
+    plist.symlink_to(tmp_path / "elsewhere")
+    refused = cli("install", "--platform", "macos")
+    assert refused.returncode == 1 and "symbolic link" in refused.stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_idle_exit_zero_means_never(user: User, repo: Path) -> None:
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "scribe_ls", "daemon", "run", "--idle-exit", "0", "--quiet"], env=user.env
+    )
+    try:
+        wait_until(lambda: user.status(repo), "the daemon listening")
+        time.sleep(1.5)  # past a whole idle check without roots
+        assert daemon.poll() is None and user.status(repo)["idleExitSeconds"] == 0
+        assert user.cli(repo, "daemon", "stop").returncode == 0
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()

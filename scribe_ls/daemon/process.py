@@ -229,7 +229,8 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), 1.0)
             self.sample()
-            if not self.roots and time.monotonic() - self.idle_since > self.idle_exit:
+            idle = time.monotonic() - self.idle_since
+            if self.idle_exit > 0 and not self.roots and idle > self.idle_exit:
                 log.info("no roots for %.0f s: exiting", self.idle_exit)
                 self.stop.set()
 
