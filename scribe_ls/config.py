@@ -34,6 +34,13 @@ class Config(NamedTuple):
     # The legacy daemon's rule: stop the session once a push leaves the remote branch
     # up to date with a clean local HEAD.
     stop_on_push: bool = False
+    # Feature flags, for rollout and for file systems without inotify:
+    watch: str = "events"  # "poll": stat the tree every poll_interval (network mounts)
+    poll_interval: float = 1.0
+    notifications: bool = True  # false: servers push no scribe/* notifications
+    parallel_context: bool = True  # false: context sections one after another
+    background_summaries: bool = True  # refresh summaries after a stop and every N entries
+    summary_every: int = 50
     # What was wrong with the sources (each value ignored), for the user.
     warnings: tuple[str, ...] = ()
 
@@ -65,7 +72,19 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 2**30:
             raise ValueError("must be an integer from 1024 to 1073741824 (bytes)")
         return value
-    if name in ("daemon", "stop_on_push"):
+    if name == "watch":
+        if value not in ("events", "poll"):
+            raise ValueError('must be "events" or "poll"')
+        return value
+    if name == "poll_interval":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.05 <= value <= 60:
+            raise ValueError("must be a number of seconds from 0.05 to 60")
+        return float(value)
+    if name == "summary_every":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be an integer, at least 1")
+        return value
+    if name in ("daemon", "stop_on_push", "notifications", "parallel_context", "background_summaries"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value

@@ -171,6 +171,7 @@ class Ledger:
                 "lastEventAt": None,
                 "lastError": None,
                 "restarts": 0,
+                "mode": None,
             },
             "queue": {"pending": pending},
         }

@@ -55,6 +55,7 @@ from .model import (
 from .store import Store
 
 if TYPE_CHECKING:
+    from .background import BackgroundSummaries
     from .context import ContextProvider
     from .recording.recorder import Recorder
 
@@ -103,6 +104,9 @@ class Scribe:
         self._context: ContextProvider | None = None
         self.recorder: Recorder | None = None
         self._recorder_task: asyncio.Task[None] | None = None
+        # Summaries refreshed in the background, by the process that records the root.
+        self.summaries: BackgroundSummaries | None = None
+        self._summaries_task: asyncio.Task[None] | None = None
         # (LSP MessageType, text): problems found at open, told once to each client.
         self.notices: list[tuple[int, str]] = []
 
@@ -152,17 +156,21 @@ class Scribe:
             for key in await self.store.run(self.ledger.render_stale_worklogs):
                 log.info("worklog %s was behind the store; rendered it", key)
         if self._record and self.store.read_only is None:
+            from .background import BackgroundSummaries
             from .recording.recorder import Recorder
 
             self.recorder = Recorder(self)
             self._recorder_task = asyncio.create_task(self.recorder.run(self._stop))
+            self.summaries = BackgroundSummaries(self)
+            self.add_listener(self.summaries.heard)
+            self._summaries_task = asyncio.create_task(self.summaries.run(self._stop))
 
     async def close(self) -> None:
         if not self._opened:
             return
         self._opened = False
         self._stop.set()
-        for task in (self._recorder_task, self._relay_task):
+        for task in (self._recorder_task, self._relay_task, self._summaries_task):
             if task is None:
                 continue
             try:
@@ -171,7 +179,7 @@ class Scribe:
                 task.cancel()
             except Exception:
                 log.exception("background task failed while closing")
-        self._recorder_task = self._relay_task = None
+        self._recorder_task = self._relay_task = self._summaries_task = None
         await self.store.shutdown()
 
     async def __aenter__(self) -> Scribe:
@@ -489,10 +497,16 @@ class Scribe:
                 "lastEventAt": recorder.last_event_at,
                 "lastError": recorder.last_error,
                 "restarts": recorder.restarts,
+                "mode": self.config.watch,  # events (inotify and friends) or poll
             }
         report = await self.store.run(
             self.ledger.status, watcher=watcher, uptime=time.monotonic() - self._started
         )
         # This status call itself is not waiting any more when it reads the count.
         report["queue"] = {"pending": self.store.pending}
+        report["summaries"] = (
+            self.summaries.status()
+            if self.summaries is not None
+            else {"enabled": False, "pending": 0, "done": 0, "dropped": 0, "lastError": None}
+        )
         return report

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import git, gitfiles
+from ..config import Config
 from ..model import Entry, Overlap, Session, SessionSummary
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size
 from .markdown import markdown_text, render_markdown
@@ -66,6 +67,7 @@ class ContextSource(Protocol):
 
     root: Path
     generation: int
+    config: Config
 
     @property
     def watching(self) -> bool: ...
@@ -114,7 +116,9 @@ class ContextProvider:
         session, repo = await asyncio.gather(
             self._session(request.session_id), asyncio.to_thread(_repo_facts, self.scribe.root)
         )
-        slots = asyncio.Semaphore(self.concurrency)
+        # parallel_context = false: one section after another (a flag to compare, or to
+        # spare a slow disk).
+        slots = asyncio.Semaphore(self.concurrency if self.scribe.config.parallel_context else 1)
         fetchers: dict[str, Callable[[], Awaitable[Any]]] = {
             "session": lambda: self._section_session(session),
             "git": lambda: self._section_git(repo),

@@ -128,6 +128,7 @@ class Daemon:
                     "currentSessionId": report["currentSessionId"],
                     "watcher": report["watcher"],
                     "queue": report["queue"],
+                    "summaries": report["summaries"],
                 }
             )
         rate = 0.0

@@ -176,7 +176,11 @@ class Recorder:
             started = asyncio.get_running_loop().time()
             self.running = True
             try:
-                await watch_tree(self.root, tree_filter, self._on_batch, stop, watch_paths=extra)
+                config = self.scribe.config
+                poll = config.poll_interval if config.watch == "poll" else None
+                await watch_tree(
+                    self.root, tree_filter, self._on_batch, stop, watch_paths=extra, poll_interval=poll
+                )
                 return
             except Exception as exc:
                 self.running = False

@@ -172,8 +172,11 @@ async def watch_tree(
     stop: asyncio.Event,
     *,
     watch_paths: Iterable[Path] = (),
+    poll_interval: float | None = None,
 ) -> None:
-    """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set."""
+    """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set.
+    ``poll_interval``: stat the tree that often instead of waiting for events (a file
+    system without inotify: a network mount, some containers)."""
     async for raw in awatch(
         root,
         *watch_paths,
@@ -181,6 +184,8 @@ async def watch_tree(
         debounce=DEBOUNCE_MS,
         step=STEP_MS,
         stop_event=stop,
+        force_polling=poll_interval is not None,
+        poll_delay_ms=int((poll_interval or 0.3) * 1000),
     ):
         batch = await asyncio.to_thread(classify, tree_filter, raw)
         if batch is None:

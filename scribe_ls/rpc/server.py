@@ -318,7 +318,7 @@ class ScribeLanguageServer(LanguageServer):
         if event.method == SHOW_MESSAGE:
             # A problem to show reaches even a client that silenced pushes.
             self.show_message(event.params["type"], event.params["message"])
-        elif self.notifications_enabled:
+        elif self.notifications_enabled and self.service is not None and self.service.config.notifications:
             self.protocol.notify(event.method, event.params)
 
     def show_message(self, level: int, message: str) -> None:

@@ -15,6 +15,8 @@ local defaults = {
   notify_entries = true,
   -- Statusline glyphs.
   icons = { active = '●', paused = '○' },
+  -- vim.notify when a summary is written (they are refreshed in the background too).
+  notify_summaries = false,
   -- statusline() shows the time in session too ('B-4242 ● 12m · 3 files'), as VS Code does.
   statusline_elapsed = true,
 }
@@ -253,7 +255,9 @@ handlers['scribe/activity'] = function(_, params, ctx)
 end
 
 handlers['scribe/summaryReady'] = function(_, params)
-  if params and params.path then
+  -- Summaries are also refreshed in the background (after a stop, every N entries): only
+  -- one this Neovim asked for is worth a message (:ScribeSummarize opens it anyway).
+  if params and params.path and M.config.notify_summaries then
     notify('summary written to ' .. params.path)
   end
 end
@@ -552,6 +556,7 @@ function M.setup(opts)
     notify_entries = { opts.notify_entries, 'boolean', true },
     icons = { opts.icons, 'table', true },
     statusline_elapsed = { opts.statusline_elapsed, 'boolean', true },
+    notify_summaries = { opts.notify_summaries, 'boolean', true },
   })
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
   create_commands()
