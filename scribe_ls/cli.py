@@ -168,7 +168,12 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     append.add_argument("--session", dest="target", help="session id or backlog id")
     append.add_argument("--file", action="append", default=[], dest="files", help="repeatable")
 
-    verbs.add_parser("status", parents=[common], help="the store, sessions and the current session")
+    status = verbs.add_parser("status", parents=[common], help="the store, sessions and the current session")
+    status.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also the background recorder's live metrics (scribe-ls daemon)",
+    )
 
     listing = verbs.add_parser("list", parents=[common], help="sessions, newest first")
     listing.add_argument("--status", choices=SESSION_STATUSES)

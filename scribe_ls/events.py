@@ -17,6 +17,7 @@ from typing import Any
 
 from .async_store import AsyncStore
 from .errors import SessionNotFound
+from .metrics import METRICS
 from .model import Entry, Event, SessionChange
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Subscription:
     def _put(self, event: Notification) -> None:
         if self._queue.full():
             self._queue.get_nowait()
+            METRICS.add("pushes_dropped")
         self._queue.put_nowait(event)
 
     def __aiter__(self) -> Subscription:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 from .gitfiles import read_branch
+from .metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ async def _run_git(root: Path, args: tuple[str, ...], timeout: float) -> str:
     slots = _git_slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_CONCURRENT_GIT))
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     async with slots:
+        started = time.perf_counter()
         try:
             proc = await asyncio.create_subprocess_exec(
                 "git",
@@ -71,6 +74,8 @@ async def _run_git(root: Path, args: tuple[str, ...], timeout: float) -> str:
             proc.kill()
             await proc.wait()
             raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
+        finally:
+            METRICS.observe("git", (time.perf_counter() - started) * 1000)
     if proc.returncode != 0:
         lines = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]}: {lines[-1] if lines else f'exit code {proc.returncode}'}")

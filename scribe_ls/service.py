@@ -485,6 +485,20 @@ class Scribe:
         report(f"Summary written to {relative}", 100)
         return summary.to_wire(session.id, str(path), markdown)
 
+    async def metrics(self) -> dict[str, Any]:
+        """What ``scribe/metrics`` answers: this process's bounded histograms and counters
+        (shared by every root a process serves), and this root's queues."""
+        from .metrics import snapshot
+
+        return {
+            **snapshot(),
+            "queues": {
+                "store": self.store.pending,
+                "summaries": self.summaries.queue.qsize() if self.summaries is not None else 0,
+            },
+            "watcherRestarts": self.recorder.restarts if self.recorder is not None else 0,
+        }
+
     async def status(self) -> dict[str, Any]:
         """Answers even when the store cannot be used (``storeError`` says why)."""
         recorder = self.recorder

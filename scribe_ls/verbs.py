@@ -235,6 +235,8 @@ def _append(ledger: Ledger, args: argparse.Namespace) -> int:
 
 def _status(ledger: Ledger, args: argparse.Namespace) -> int:
     status = ledger.status()
+    if args.metrics:
+        status["metrics"] = _daemon_metrics()
     if args.json:
         print_json(status)
         return 0
@@ -246,7 +248,43 @@ def _status(ledger: Ledger, args: argparse.Namespace) -> int:
         return 1
     current = ledger.current_session()
     print(f"current:  {session_line(current) if current else 'none (scribe-ls start)'}")
+    if args.metrics:
+        _print_metrics(status["metrics"])
     return 0
+
+
+def _daemon_metrics() -> dict[str, Any] | None:
+    """The background recorder's metrics (it records, so it measures); None without one."""
+    from .daemon import control
+
+    try:
+        return control.request("status").get("metrics")
+    except (OSError, control.DaemonError):
+        return None
+
+
+def _print_metrics(metrics: dict[str, Any] | None) -> None:
+    if metrics is None:
+        print("metrics:  no background recorder runs (an editor's server answers scribe/metrics)")
+        return
+
+    def timing(name: str, t: dict[str, Any]) -> str:
+        if not t["count"]:
+            return f"  {name:<22} -"
+        return f"  {name:<22} {t['count']:>7}  p50 {t['p50Ms']:>9.3f} ms  p99 {t['p99Ms']:>9.3f} ms"
+
+    print("metrics (the background recorder):")
+    print(timing("save -> push", metrics["saveToPush"]))
+    print(timing("git calls", metrics["git"]))
+    print(timing("store commits", metrics["storeCommit"]))
+    for method, t in metrics["requests"].items():
+        print(timing(method, t))
+    pushes, queues = metrics["pushes"], metrics["queues"]
+    print(
+        f"  pushes {pushes['sent']} sent, {pushes['merged']} merged, {pushes['dropped']} dropped · "
+        f"queues store {queues['store']}, summaries {queues['summaries']} · "
+        f"watcher restarts {metrics['watcherRestarts']}"
+    )
 
 
 def _list(ledger: Ledger, args: argparse.Namespace) -> int:

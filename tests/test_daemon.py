@@ -294,3 +294,19 @@ def test_idle_exit_zero_means_never(user: User, repo: Path) -> None:
     finally:
         if daemon.poll() is None:
             daemon.kill()
+
+
+def test_the_daemons_metrics_in_its_status_and_the_cli(user: User, repo: Path) -> None:
+    configure(repo, "activity_window = 0.2\n")
+    user.cli(repo, "start")
+    wait_until(lambda: user.recording(repo), "the daemon recording")
+
+    def pushed() -> dict[str, Any] | None:
+        (repo / "measured.py").write_text(f"x = {time.monotonic()}\n")
+        status = user.status(repo)
+        return status if status and status["metrics"]["saveToPush"]["count"] else None
+
+    status = wait_until(pushed, "a save measured by the daemon")
+    assert status["metrics"]["storeCommit"]["count"] >= 1
+    shown = user.cli(repo, "status", "--metrics")
+    assert shown.returncode == 0 and "save -> push" in shown.stdout and "store commits" in shown.stdout

@@ -27,6 +27,7 @@ SCRIBE_METHODS = {
     "scribe/status",
     "scribe/getContext",
     "scribe/summarize",
+    "scribe/metrics",
 }
 
 

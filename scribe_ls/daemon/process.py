@@ -26,6 +26,7 @@ from typing import Any
 
 from ..events import SESSION_CHANGED, Notification
 from ..layout import find_repo_root
+from ..metrics import snapshot
 from ..service import Scribe
 from ..userdirs import ensure_private_dir, prepare_socket_dir
 from . import control
@@ -147,6 +148,14 @@ class Daemon:
             "eventsPerSecond": round(rate, 2),
             "queue": {"pending": sum(r["queue"]["pending"] for r in roots)},
             "lastError": self.last_error,
+            "metrics": {
+                **snapshot(),
+                "queues": {
+                    "store": sum(r["queue"]["pending"] for r in roots),
+                    "summaries": sum(r["summaries"]["pending"] for r in roots),
+                },
+                "watcherRestarts": sum(r["watcher"]["restarts"] for r in roots),
+            },
             "idleExitSeconds": self.idle_exit,
             "socket": str(control.socket_path()),
             "log": str(control.log_path()),

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from .. import git, gitfiles
 from ..async_store import AsyncStore
 from ..config import Config
 from ..events import ACTIVITY
+from ..metrics import METRICS
 from ..model import Entry, Session, iso, utc_now
 from ..redact import redact
 from .ignore import IgnoreRules, TreeFilter
@@ -210,6 +212,8 @@ class Recorder:
             await self.scribe.reload_config()  # [tool.scribe] may have changed
         if batch.files:
             await self.record_changes(batch.files)
+            if batch.saved_at is not None:  # pushed now (or merged into the next 100 ms)
+                METRICS.observe("save_to_push", max(0.0, (time.time() - batch.saved_at) * 1000))
         if batch.git_moved:
             await self._git_moved()
 
@@ -241,6 +245,7 @@ class Recorder:
         self._unpushed_count += len(files)
         self._push_session = session_id
         if self._push_task is not None:
+            METRICS.add("pushes_merged")
             return  # a push is already scheduled and will carry these
         wait = self._last_push + PUSH_INTERVAL - asyncio.get_running_loop().time()
         if wait <= 0:
@@ -266,6 +271,7 @@ class Recorder:
         self._unpushed, self._unpushed_count = {}, 0
         self._last_push = asyncio.get_running_loop().time()
         self.scribe.emit(ACTIVITY, payload)
+        METRICS.add("pushes_sent")
         await self.store.publish("activity", payload["sessionId"], json.dumps(payload))
 
     async def _flush_later(self) -> None:

@@ -75,6 +75,9 @@ class FileChange:
 class TreeBatch:
     files: tuple[FileChange, ...]
     git_moved: bool  # HEAD or a branch ref changed: a switch or a commit
+    # The newest modification time among a few of the files (epoch seconds): when the save
+    # happened, for the save -> push lag metric. None when nothing could be stat'ed.
+    saved_at: float | None = None
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -162,7 +165,17 @@ def classify(tree_filter: TreeFilter, raw: Iterable[tuple[Change, str]]) -> Tree
         files[rel] = FileChange(rel, _CHANGE_NAMES.get(change, "modified"))
     if not files and not git_moved:
         return None
-    return TreeBatch(tuple(files.values()), git_moved)
+    return TreeBatch(tuple(files.values()), git_moved, _saved_at(tree_filter.root, list(files)[:5]))
+
+
+def _saved_at(root: Path, paths: list[str]) -> float | None:
+    times = []
+    for path in paths:
+        try:
+            times.append(os.stat(root / path, follow_symlinks=False).st_mtime)
+        except OSError:
+            continue  # deleted, or a name the file system cannot hold
+    return max(times) if times else None
 
 
 async def watch_tree(

@@ -90,6 +90,10 @@ async def _get_context(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
     return await s.context(**a)
 
 
+async def _metrics(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
+    return await s.metrics()
+
+
 async def _summarize(s: Scribe, a: dict[str, Any], progress: Progress | None) -> Any:
     return await s.summarize(**a, progress=progress)
 
@@ -240,6 +244,14 @@ METHODS: tuple[Method, ...] = (
         _summarize,
         "Summary",
         progress="Summarizing the session",
+    ),
+    Method(
+        "scribe/metrics",
+        "This server process's live metrics: request latency per method, save to push lag, git"
+        " calls, store commits, queues, pushes, watcher restarts.",
+        (),
+        _metrics,
+        "Metrics",
     ),
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -30,6 +31,7 @@ from .._version import __version__
 from ..errors import INTERNAL_ERROR, SERVER_NOT_INITIALIZED, UNAUTHORIZED, ScribeError, wire_field
 from ..events import SHOW_MESSAGE, Notification
 from ..layout import find_repo_root
+from ..metrics import METRICS
 from ..service import Scribe
 from . import framing
 from .methods import BY_NAME as METHODS_BY_NAME
@@ -284,6 +286,7 @@ class ScribeLanguageServer(LanguageServer):
         if self.in_flight >= MAX_IN_FLIGHT:
             self.room.clear()
         token = progress_token(method, params)
+        started = time.perf_counter()
         try:
             if token is None:
                 return await dispatch(self.service, method, params)
@@ -291,6 +294,7 @@ class ScribeLanguageServer(LanguageServer):
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         finally:
+            METRICS.observe(f"request:{method}", (time.perf_counter() - started) * 1000)
             self.in_flight -= 1
             if self.in_flight < MAX_IN_FLIGHT:
                 self.room.set()
