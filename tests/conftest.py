@@ -30,6 +30,20 @@ SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
 PUSH_TIMEOUT = 5.0
 
 
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail (not hang) after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 

@@ -16,19 +16,13 @@ from typing import Any
 import pytest
 
 from .conftest import configure, git
+from .conftest import wait_until as _wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return _wait_until(check, what, timeout)  # the daemon starts a process first: a longer wait
 
 
 class User:
@@ -310,3 +304,14 @@ def test_the_daemons_metrics_in_its_status_and_the_cli(user: User, repo: Path) -
     assert status["metrics"]["storeCommit"]["count"] >= 1
     shown = user.cli(repo, "status", "--metrics")
     assert shown.returncode == 0 and "save -> push" in shown.stdout and "store commits" in shown.stdout
+
+
+def test_a_deleted_root_is_let_go(user: User, repo_factory) -> None:
+    import shutil
+
+    doomed = repo_factory("doomed")
+    user.cli(doomed, "start")
+    wait_until(lambda: user.recording(doomed), "the daemon recording")
+    shutil.rmtree(doomed)
+    elsewhere = doomed.parent
+    wait_until(lambda: (s := user.status(elsewhere)) is not None and s["roots"] == [], "the root let go")

