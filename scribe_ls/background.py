@@ -7,12 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from .config import Config
 from .events import ENTRY_ADDED, SESSION_CHANGED, Notification
 
-if TYPE_CHECKING:
-    from .service import Scribe
+
+class _Recorder(Protocol):
+    holds_lease: bool
+
+
+class SummaryTarget(Protocol):
+    """What the worker needs of the service (a port: no import of it)."""
+
+    config: Config
+
+    @property
+    def recorder(self) -> _Recorder | None: ...
+
+    async def summarize(self, session_id: str | None = ...) -> dict[str, Any]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +34,7 @@ QUEUE_SIZE = 64
 
 
 class BackgroundSummaries:
-    def __init__(self, scribe: Scribe) -> None:
+    def __init__(self, scribe: SummaryTarget) -> None:
         self.scribe = scribe
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         self.pending: set[str] = set()  # session ids queued (one refresh each, however asked)

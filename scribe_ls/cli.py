@@ -387,7 +387,7 @@ def _report(argv: list[str], code: int, message: str, field: str | None = None) 
 
 
 def _daemon(args: argparse.Namespace) -> int:
-    from .daemon import control
+    from . import daemon_control as control
 
     if args.action == "run":
         if args.max_roots < 1 or args.idle_exit < 0:

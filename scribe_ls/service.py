@@ -280,7 +280,7 @@ class Scribe:
         outcome = await self._write(self.ledger.start_session, backlog_id, title, tags, type, priority)
         assert outcome.session is not None and outcome.change is not None
         if not self._record and self._hands_to_daemon():
-            from .daemon import control
+            from . import daemon_control as control
 
             try:
                 await asyncio.to_thread(control.hand_root, self.root)
@@ -291,7 +291,7 @@ class Scribe:
     def _hands_to_daemon(self) -> bool:
         if self._daemon is not None:
             return self._daemon
-        from .daemon import control
+        from . import daemon_control as control
 
         return self.config.daemon and control.enabled()
 

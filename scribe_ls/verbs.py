@@ -201,7 +201,7 @@ def _hand_to_daemon(ledger: Ledger, args: argparse.Namespace) -> None:
     """Have the background recorder record this root (starting it if none runs), unless
     the config or ``$SCRIBE_LS_DAEMON`` says not to. Its failure is said, not fatal: the
     session is started either way."""
-    from .daemon import control
+    from . import daemon_control as control
 
     if not ledger.config.daemon or not control.enabled():
         return
@@ -255,7 +255,7 @@ def _status(ledger: Ledger, args: argparse.Namespace) -> int:
 
 def _daemon_metrics() -> dict[str, Any] | None:
     """The background recorder's metrics (it records, so it measures); None without one."""
-    from .daemon import control
+    from . import daemon_control as control
 
     try:
         return control.request("status").get("metrics")

@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import daemon_control as control
 from ..events import SESSION_CHANGED, Notification
 from ..layout import find_repo_root
 from ..metrics import snapshot
 from ..service import Scribe
 from ..userdirs import ensure_private_dir, prepare_socket_dir
-from . import control
 
 log = logging.getLogger(__name__)
 
