@@ -284,3 +284,29 @@ async def test_a_push_that_catches_the_remote_up_stops_the_session_when_asked(
             ] == "active"
     finally:
         await client.close()
+
+
+async def test_saves_before_a_branch_switch_stay_with_the_old_item(repo: Path) -> None:
+    configure(repo, "activity_window = 60\n")  # held until something flushes them
+    client = await ScribeClient.spawn(repo)
+    try:
+        first = await client.request("scribe/startSession", {})
+        await armed(client, repo)
+        (repo / "before.py").write_text("x = 1\n")
+        await next_matching(
+            client, "scribe/activity", lambda p: any(f["path"] == "before.py" for f in p["files"])
+        )
+        git(repo, "checkout", "-q", "-b", "feature/B-5555-next")
+        started = await next_matching(
+            client,
+            "scribe/sessionChanged",
+            lambda p: p["change"] == "started" and p["session"]["backlogId"] == "B-5555",
+        )
+        old = await client.request("scribe/getEntries", {"sessionId": first["id"], "kinds": ["activity"]})
+        new = await client.request(
+            "scribe/getEntries", {"sessionId": started["session"]["id"], "kinds": ["activity"]}
+        )
+    finally:
+        await client.close()
+    assert any("before.py" in e["files"] for e in old["entries"])
+    assert not any("before.py" in e["files"] for e in new["entries"])

@@ -60,6 +60,8 @@ class RecordingTarget(Protocol):
 
     async def current_session(self) -> Session | None: ...
 
+    async def get_session(self, session_id: str) -> Session: ...
+
     async def session_for_activity(self) -> Session | None: ...
 
     async def follow_branch(self) -> Session | None: ...
@@ -98,6 +100,7 @@ class Recorder:
         self._lease = RecorderLease(self.store.layout)
         self._pending: dict[str, None] = {}  # paths waiting for the next activity entry
         self._pending_total = 0
+        self._pending_session: str | None = None  # whose they are: the session at the save
         self._flush_task: asyncio.Task[None] | None = None
         # scribe/activity pushes waiting for the next PUSH_INTERVAL slot.
         self._unpushed: dict[str, FileChange] = {}
@@ -227,6 +230,9 @@ class Recorder:
         await self._push(session.id if session else None, files)
         if session is None:
             return
+        if self._pending and self._pending_session != session.id:
+            await self._flush()  # another session's saves: theirs, not this one's
+        self._pending_session = session.id
         for change in files:
             if change.path not in self._pending:
                 self._pending_total += 1
@@ -286,15 +292,16 @@ class Recorder:
             self._flush_task = None
         if not self._pending:
             return
-        paths, total = list(self._pending), self._pending_total
+        paths, total, session_id = list(self._pending), self._pending_total, self._pending_session
         self._pending, self._pending_total = {}, 0
-        session = await self.scribe.session_for_activity()
-        if session is None:
-            return
+        if session_id is None or (await self.scribe.get_session(session_id)).status == "completed":
+            return  # stopped meanwhile: its worklog ends with "Session stopped"
+        # The session the saves happened in, even when a branch switch has made another
+        # one current since.
         await self.scribe.append_entry(
             f"Changes: {total} file(s)",
             kind="activity",
-            session_id=session.id,
+            session_id=session_id,
             files=paths[:MAX_ENTRY_FILES],
             stat_files=paths,
         )
