@@ -17,7 +17,6 @@ import json
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +48,20 @@ def enabled() -> bool:
     return os.environ.get(ENABLE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def _check_ours(directory: Path) -> None:
+    """Only talk to a socket in a directory of ours that nobody else can enter: in /tmp,
+    another local user could have made the directory first and be listening there."""
+    import stat
+
+    info = os.lstat(directory)  # FileNotFoundError: no daemon ever ran
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise DaemonError(f"{directory} is not a private directory of yours; not talking to a socket there")
+
+
 def request(op: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
-    """One request to the running daemon; raises ConnectionError if none listens."""
+    """One request to the running daemon; raises FileNotFoundError or
+    ConnectionRefusedError if none listens."""
+    _check_ours(socket_path().parent)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(timeout)
         conn.connect(str(socket_path()))
@@ -70,11 +81,10 @@ def request(op: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
     return answer
 
 
-def hand_root(root: Path, *, wait: float = 0.0) -> str:
+def hand_root(root: Path) -> str:
     """Make sure the daemon records ``root``: tell the running one, or start one that
     will (detached: its own session and process group, no terminal, logs in the state
-    directory). Returns what happened ("watching", "started"). ``wait``: seconds to wait
-    for a started daemon to listen (0: do not wait)."""
+    directory; it is not waited for). Returns what happened ("watching", "started")."""
     try:
         request("watch", root=str(root))
         return "watching"
@@ -83,13 +93,6 @@ def hand_root(root: Path, *, wait: float = 0.0) -> str:
     except TimeoutError as exc:
         raise DaemonError("the daemon did not answer within 5 s") from exc
     spawn(root)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            request("status", timeout=1.0)
-            return "started"
-        except OSError:
-            time.sleep(0.02)
     return "started"
 
 

@@ -315,3 +315,12 @@ def test_a_deleted_root_is_let_go(user: User, repo_factory) -> None:
     shutil.rmtree(doomed)
     elsewhere = doomed.parent
     wait_until(lambda: (s := user.status(elsewhere)) is not None and s["roots"] == [], "the root let go")
+
+
+def test_a_socket_directory_another_user_could_enter_is_not_talked_to(user: User, repo: Path) -> None:
+    user.runtime.mkdir(mode=0o755)  # made by someone before us, open to everyone
+    os.chmod(user.runtime, 0o755)
+    done = user.cli(repo, "daemon", "status")
+    assert done.returncode == 1 and "not a private directory of yours" in done.stderr
+    started = user.cli(repo, "start")  # the session starts; the hand-off is refused, said
+    assert started.returncode == 0 and "not a private directory of yours" in started.stderr
