@@ -48,6 +48,15 @@ def enabled() -> bool:
     return os.environ.get(ENABLE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def hand_off(root: Path, *, configured: bool) -> str | None:
+    """What ``scribe-ls start`` and the Python API do after a start: hand ``root`` over
+    (:func:`hand_root`) unless the config (``configured``) or ``$SCRIBE_LS_DAEMON`` says
+    not to (None then). Raises OSError or DaemonError; the session is started either way."""
+    if not configured or not enabled():
+        return None
+    return hand_root(root)
+
+
 def _check_ours(directory: Path) -> None:
     """Only talk to a socket in a directory of ours that nobody else can enter: in /tmp,
     another local user could have made the directory first and be listening there."""

@@ -56,10 +56,6 @@ class Outcome:
         self.events.append(SessionChange(session, change))
         self.events.extend(entries)
 
-    def add_touched(self, touched: Sequence[Touched]) -> None:
-        for session, change, entries in touched:
-            self.add(session, change, entries)
-
     def then(self, later: Outcome) -> Outcome:
         """This outcome's events followed by ``later``'s; ``later`` says the rest."""
         later.events[:0] = self.events
@@ -80,14 +76,18 @@ class Ledger:
         """The current session: the open session of the checked-out branch's backlog item;
         when the branch names none, the open session used last. HEAD is read on every
         call (a file read, no git process), so a branch switch is never missed."""
-        return self.store.current_session(backlog_id_from_branch(gitfiles.read_branch(self.root)))
+        return self.store.current_session(self._branch_item())
+
+    def _branch_item(self) -> str | None:
+        """The checked-out branch's backlog id (HEAD read now)."""
+        return backlog_id_from_branch(gitfiles.read_branch(self.root))
 
     def session_or_current(self, session_id: str | None) -> Session:
         """The named session, or the current one (error -32011 if there is none)."""
         session_id = checks.session_id(session_id)
         if session_id is not None:
             return self.store.get_session(session_id)
-        branch_item = backlog_id_from_branch(gitfiles.read_branch(self.root))
+        branch_item = self._branch_item()
         session = self.store.current_session(branch_item)
         if session is None:
             raise NoCurrentSession(branch_item)
@@ -227,12 +227,8 @@ class Ledger:
             max_open=self.config.max_active_sessions,
             start_texts=("Session started", f"Branch: {branch}") if branch else ("Session started",),
         )
-        outcome = Outcome(result.session)
-        for session, _, entries in result.touched:
-            if entries:
-                self._render(session)
-        outcome.add_touched(result.touched)
-        outcome.session, outcome.change = result.session, result.change
+        outcome = self._touched(result.session, result.touched)
+        outcome.change = result.change
         return outcome
 
     def stop_session(self, session_id: str | None = None, *, reason: str = "Session stopped") -> Outcome:
@@ -267,13 +263,7 @@ class Ledger:
             add_tags=redact_all(checks.tags(add_tags, "add_tags")),
             remove_tags=redact_all(checks.tags(remove_tags, "remove_tags")),
         )
-        for changed, _, entries in touched:
-            if entries:
-                self._render(changed)
-        outcome = Outcome(session)
-        outcome.add_touched(touched)
-        outcome.session = session
-        return outcome
+        return self._touched(session, touched)
 
     def follow_branch(self, *, start_new: bool = True) -> Outcome:
         """Apply a branch switch nobody applied yet: the first process to see HEAD on
@@ -380,6 +370,17 @@ class Ledger:
         for key in stale:
             self.worklogs.render_quietly(key)
         return stale
+
+    def _touched(self, session: Session, touched: Sequence[Touched]) -> Outcome:
+        """The outcome of a write that changed ``touched`` (in order), about ``session``;
+        the worklogs that got entries brought up to date."""
+        outcome = Outcome(session)
+        for changed, change, entries in touched:
+            if entries:
+                self._render(changed)
+            outcome.add(changed, change, entries)
+        outcome.session = session
+        return outcome
 
     def _render(self, session: Session) -> None:
         self.worklogs.render_quietly(session.worklog_key)

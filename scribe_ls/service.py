@@ -279,21 +279,17 @@ class Scribe:
         or ``rejoined`` (open, unchanged)."""
         outcome = await self._write(self.ledger.start_session, backlog_id, title, tags, type, priority)
         assert outcome.session is not None and outcome.change is not None
-        if not self._record and self._hands_to_daemon():
+        if not self._record and self._daemon is not False:
             from . import daemon_control as control
 
             try:
-                await asyncio.to_thread(control.hand_root, self.root)
+                if self._daemon:  # asked for: whatever the config and environment say
+                    await asyncio.to_thread(control.hand_root, self.root)
+                else:  # None: as the config and $SCRIBE_LS_DAEMON say
+                    await asyncio.to_thread(control.hand_off, self.root, configured=self.config.daemon)
             except (OSError, control.DaemonError) as exc:
                 log.warning("not recording %s in the background: %s", self.root, exc)
         return SessionChange(outcome.session, outcome.change)
-
-    def _hands_to_daemon(self) -> bool:
-        if self._daemon is not None:
-            return self._daemon
-        from . import daemon_control as control
-
-        return self.config.daemon and control.enabled()
 
     async def stop_session(
         self, session_id: str | None = None, *, reason: str = "Session stopped"

@@ -240,9 +240,7 @@ class Store:
         now = iso(utc_now())
         with self._tx() as conn:
             if backlog_id is not None:
-                row = conn.execute(
-                    "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'", (backlog_id,)
-                ).fetchone()
+                row = self._open_row(backlog_id)
             else:
                 row = conn.execute(
                     "SELECT * FROM sessions WHERE backlog_id IS NULL AND branch IS ?"
@@ -370,13 +368,17 @@ class Store:
     def get_session(self, session_id: str) -> Session:
         return self._session(self._session_row(session_id))
 
+    def _open_row(self, backlog_id: str) -> sqlite3.Row | None:
+        """The open session of a backlog item (at most one: the sessions_open_backlog index)."""
+        return self.conn.execute(
+            "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'", (backlog_id,)
+        ).fetchone()
+
     def current_session(self, backlog_id: str | None) -> Session | None:
         """The open session of ``backlog_id`` (the checked-out branch's); when the branch
         names none, the open session used last."""
         if backlog_id is not None:
-            row = self.conn.execute(
-                "SELECT * FROM sessions WHERE backlog_id = ? AND status != 'completed'", (backlog_id,)
-            ).fetchone()
+            row = self._open_row(backlog_id)
         else:
             row = self.conn.execute(
                 "SELECT * FROM sessions WHERE status != 'completed' ORDER BY used_at DESC, rowid DESC LIMIT 1"

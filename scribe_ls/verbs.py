@@ -203,10 +203,9 @@ def _hand_to_daemon(ledger: Ledger, args: argparse.Namespace) -> None:
     session is started either way."""
     from . import daemon_control as control
 
-    if not ledger.config.daemon or not control.enabled():
-        return
     try:
-        if control.hand_root(ledger.root) == "started" and not args.quiet and not args.json:
+        handed = control.hand_off(ledger.root, configured=ledger.config.daemon)
+        if handed == "started" and not args.quiet and not args.json:
             print("scribe-ls: recording in the background (scribe-ls daemon status)", file=sys.stderr)
     except (OSError, control.DaemonError) as exc:
         print(f"scribe-ls: not recording in the background: {exc}", file=sys.stderr)
