@@ -3,6 +3,7 @@ root to a daemon that records it until its last session stops."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -324,3 +325,40 @@ def test_a_socket_directory_another_user_could_enter_is_not_talked_to(user: User
     assert done.returncode == 1 and "not a private directory of yours" in done.stderr
     started = user.cli(repo, "start")  # the session starts; the hand-off is refused, said
     assert started.returncode == 0 and "not a private directory of yours" in started.stderr
+
+
+def test_hostile_requests_on_the_daemon_socket_each_get_one_answer(user: User, repo: Path) -> None:
+    import socket
+
+    daemon = subprocess.Popen([sys.executable, "-m", "scribe_ls", "daemon", "run", "--quiet"], env=user.env)
+    try:
+        wait_until(lambda: user.status(repo), "the daemon listening")
+
+        def ask(raw: bytes) -> dict[str, Any]:
+            with socket.socket(socket.AF_UNIX) as conn:
+                conn.settimeout(10)
+                conn.connect(str(user.runtime / "daemon.sock"))
+                conn.sendall(raw)
+                return json.loads(conn.makefile("rb").readline())
+
+        for raw, says in (
+            (b"\xff\xfe not json\n", "not JSON"),
+            (b"[1, 2]\n", "expected a JSON object"),
+            (b'{"op": "explode"}\n', "unknown operation"),
+            (b'{"op": "watch", "root": "relative/path"}\n', "root: an absolute path is required"),
+            (b'{"op": "watch", "root": 42}\n', "root: an absolute path is required"),
+            (b'{"op": "watch", "root": "/no/such/dir"}\n', "is not a directory"),
+            (b'{"op": "watch", "root": "/tmp/\\u0000x"}\n', "root: an absolute path is required"),
+        ):
+            answer = ask(raw)
+            assert answer["ok"] is False and says in answer["error"], (raw, answer)
+        # A line longer than the daemon reads is refused, and it goes on serving.
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(10)
+            conn.connect(str(user.runtime / "daemon.sock"))
+            with contextlib.suppress(OSError):
+                conn.sendall(b"x" * (1 << 20))
+        assert user.status(repo)["roots"] == [] and daemon.poll() is None
+    finally:
+        user.cli(repo, "daemon", "stop")
+        daemon.wait(timeout=15)
