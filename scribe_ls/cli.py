@@ -220,6 +220,18 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     search.add_argument("query", nargs="+")
     search.add_argument("--limit", type=int, default=20)
 
+    report = verbs.add_parser(
+        "report", parents=[common], help="time per backlog item, or a stand-up, from the recorded time"
+    )
+    report.add_argument("kind", nargs="?", choices=("time", "standup"), default="time")
+    days = "YYYY-MM-DD, today, yesterday, week, month or <N>d (N days ago)"
+    report.add_argument("--since", help=f"first day: {days}; default 6d (time), yesterday (standup)")
+    report.add_argument("--until", help="last day, the same forms; default today")
+    report.add_argument("--by", choices=("item", "day", "branch"), help="time: group by (default item)")
+    report.add_argument(
+        "--format", choices=("table", "json", "csv", "markdown"), help="default table; --json is json"
+    )
+
     importing = verbs.add_parser("import", parents=[common], help="import legacy worklogs and registry")
     importing.add_argument(
         "paths", nargs="*", help="worklog .md, session_registry.json or folders; default: artifacts/"
@@ -349,6 +361,9 @@ FLAGS = {
     "max_chars": "--max-chars",
     "sections": "--sections",
     "format": "--format",
+    "since": "--since",
+    "until": "--until",
+    "by": "--by",
 }
 # Verbs that take the session as their positional argument.
 TARGET_VERBS = ("stop", "info", "summarize")

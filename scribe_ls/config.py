@@ -20,6 +20,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 class Config(NamedTuple):
     idle_timeout: int = 1800
+    # A pause in activity longer than this (seconds) ends a span of active time.
+    idle_gap: int = 300
     # At most one `activity` entry per window (seconds); notifications are not held back.
     activity_window: float = 10.0
     max_active_sessions: int = 8
@@ -61,6 +63,10 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0.1:
             raise ValueError("must be a number of seconds, at least 0.1")
         return float(value)
+    if name == "idle_gap":
+        if isinstance(value, bool) or not isinstance(value, int) or not 10 <= value <= 86400:
+            raise ValueError("must be an integer number of seconds from 10 to 86400")
+        return value
     if name in ("idle_timeout", "max_active_sessions"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be an integer")

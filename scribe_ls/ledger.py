@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from . import checks, gitfiles
+from . import checks, gitfiles, reports
 from ._version import __version__
 from .config import Config
-from .errors import NoCurrentSession, StoreUnavailable
+from .errors import InvalidParams, NoCurrentSession, StoreUnavailable
 from .model import (
     DEFAULT_PRIORITY,
     DEFAULT_TYPE,
@@ -35,6 +35,7 @@ from .model import (
 from .redact import redact, redact_all
 from .store import Store, Touched
 from .storefile import store_errors
+from .timesheet import GROUPINGS
 from .worklogs import Worklogs
 
 
@@ -65,10 +66,15 @@ class Outcome:
 class Ledger:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
-        self.config = config
-        store.idle_timeout = config.idle_timeout
+        self.apply_config(config)
         self.root = store.root
         self.worklogs = Worklogs(store)
+
+    def apply_config(self, config: Config) -> None:
+        """Use ``config`` from now on (the store's rules too: they apply to open sessions)."""
+        self.config = config
+        self.store.idle_timeout = config.idle_timeout
+        self.store.idle_gap = config.idle_gap
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -180,7 +186,46 @@ class Ledger:
         query = checks.string(query, "query", max_len=1000, required=True)  # type: ignore[assignment]
         return self.store.search(query, checks.integer(limit, "limit", low=1, high=200, default=20))
 
+    def report(
+        self,
+        kind: str | None = "time",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        by: str | None = None,
+    ) -> reports.TimeReport | reports.Standup:
+        """A time report (``by`` item, day or branch; default the last 7 days) or a
+        stand-up (per backlog item; default since yesterday), from the daily roll-ups."""
+        kind = reports.choice(kind, "kind", reports.KINDS, "time")
+        today = reports.today(self.store.tz)
+        if kind == "time":
+            grouping = reports.choice(by, "by", GROUPINGS, "item")
+            first, last = reports.day_range(since, until, today=today, default_since=today - timedelta(days=6))
+            return reports.time_report(self.store, first, last, grouping)
+        if by is not None:
+            raise InvalidParams("by", "only a time report is grouped; a stand-up is per backlog item")
+        first, last = reports.day_range(since, until, today=today, default_since=today - timedelta(days=1))
+        return reports.standup(self.store, first, last)
+
     # -- writes -----------------------------------------------------------------------------
+
+    def heartbeat(self, session_id: str | None = None, at: datetime | None = None) -> Outcome:
+        """The developer is at work now (an editor's focus or typing): a pulse of active
+        time for the session (default: the one activity belongs to), which also keeps the
+        idle timer off and resumes a session it paused. The outcome's session is the one
+        credited; None when there is none (no current session, or it was paused by hand)."""
+        session_id = checks.session_id(session_id)
+        if session_id is None:
+            outcome = self.session_for_activity()
+        else:
+            outcome = Outcome(self.store.get_session(session_id))
+            if self.store.paused_by_idle(session_id):
+                outcome = self.update_session(session_id, status="active")
+        if outcome.session is None or outcome.session.status != "active":
+            outcome.session = None
+            return outcome
+        outcome.session = self.store.heartbeat(outcome.session.id, at)
+        return outcome
 
     def start_session(
         self,
@@ -231,12 +276,15 @@ class Ledger:
         outcome.change = result.change
         return outcome
 
-    def stop_session(self, session_id: str | None = None, *, reason: str = "Session stopped") -> Outcome:
-        """Stop a session (default: the current one, also when it is paused)."""
+    def stop_session(
+        self, session_id: str | None = None, *, reason: str = "Session stopped", pulse: bool = True
+    ) -> Outcome:
+        """Stop a session (default: the current one, also when it is paused); ``pulse``:
+        the developer stopped it (the moment counts as activity), not a timer."""
         session_id = checks.session_id(session_id)
         followed = self.follow_branch()
         session = self.session_or_current(session_id)
-        stopped, entries = self.store.stop_session(session.id, reason)
+        stopped, entries = self.store.stop_session(session.id, reason, pulse=pulse)
         outcome = Outcome(stopped)
         if entries:
             self._render(stopped)
@@ -320,7 +368,7 @@ class Ledger:
     def cleanup(self) -> list[Outcome]:
         """Stop every open session idle for longer than its idle timeout."""
         return [
-            self.stop_session(session.id, reason="Idle timeout reached; stopping scribe")
+            self.stop_session(session.id, reason="Idle timeout reached; stopping scribe", pulse=False)
             for session in self.store.idle_sessions(utc_now())
         ]
 

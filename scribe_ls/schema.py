@@ -8,7 +8,7 @@ from .lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -115,6 +115,36 @@ MIGRATIONS: dict[int, str] = {
     -- imported worklog renders back byte for byte. Older entries group by second, as
     -- they always rendered.
     ALTER TABLE entries ADD COLUMN opens_block INTEGER NOT NULL DEFAULT 0;
+    """,
+    5: """
+    -- Time per backlog item (scribe_ls/timesheet.py): pulses of activity merged into spans,
+    -- and what they add up to per local day, item and branch, kept as they happen so a
+    -- report over a year reads roll-ups, never raw events. Times are unix seconds.
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        item TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL
+    );
+    CREATE INDEX spans_session ON spans(session_id, id);
+    -- A report names each item by its latest session's title.
+    CREATE INDEX sessions_backlog ON sessions(backlog_id, started_at);
+    CREATE TABLE time_daily (
+        day TEXT NOT NULL,
+        item TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        pulses INTEGER NOT NULL,
+        PRIMARY KEY (day, item, branch)
+    ) WITHOUT ROWID;
+    -- Active time now comes from pulses; an active session keeps the wall-clock time it
+    -- had gathered until this version, and gathers no more of it.
+    UPDATE sessions SET active_seconds = active_seconds
+        + MAX(0, (julianday('now') - julianday(active_since)) * 86400)
+        WHERE status = 'active' AND active_since IS NOT NULL;
+    UPDATE sessions SET active_since = NULL;
     """,
 }
 

@@ -22,13 +22,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import checks, git, gitfiles
 from .async_store import AsyncStore
 from .config import Config, load_config
-from .errors import StoreUnavailable
+from .errors import ScribeError, StoreUnavailable
 from .events import (
     SHOW_MESSAGE,
     SUBSCRIBER_QUEUE,
@@ -51,6 +52,7 @@ from .model import (
     Session,
     SessionChange,
     SessionSummary,
+    utc_now,
 )
 from .store import Store
 
@@ -64,6 +66,10 @@ log = logging.getLogger(__name__)
 # Reports how far a long request got: (message, percentage 0..100). The server turns it
 # into ``$/progress`` for a client that offered a workDoneToken.
 Progress = Callable[[str, int], None]
+
+# Heartbeats closer together than this (seconds) are merged into one write.
+HEARTBEAT_EVERY = 30.0
+MAX_BEAT_KEYS = 256
 
 __all__ = ["Progress", "Scribe", "Subscription"]
 
@@ -109,6 +115,11 @@ class Scribe:
         self._summaries_task: asyncio.Task[None] | None = None
         # (LSP MessageType, text): problems found at open, told once to each client.
         self.notices: list[tuple[int, str]] = []
+        # Heartbeats per session ("" = the current one): when the last was written, the
+        # wall time of one merged since, and the write due at the end of its window.
+        self._beats: dict[str, float] = {}
+        self._beat_wall: dict[str, datetime] = {}
+        self._beat_later: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -180,7 +191,20 @@ class Scribe:
             except Exception:
                 log.exception("background task failed while closing")
         self._recorder_task = self._relay_task = self._summaries_task = None
+        await self._write_merged_beats()
         await self.store.shutdown()
+
+    async def _write_merged_beats(self) -> None:
+        """Closing: a heartbeat merged into a window not over yet is written now."""
+        for key, task in list(self._beat_later.items()):
+            task.cancel()
+            at = self._beat_wall.pop(key, None)
+            if at is None:
+                continue
+            try:
+                await self._write(self.ledger.heartbeat, key or None, at)
+            except ScribeError as exc:
+                log.info("late heartbeat not recorded: %s", exc.message)
 
     async def __aenter__(self) -> Scribe:
         return await self.open()
@@ -230,8 +254,8 @@ class Scribe:
         if config == self.config:
             return config
         old_warnings = set(self.config.warnings)
-        self.config = self.ledger.config = config
-        await self.store.run(setattr, self.store.sync, "idle_timeout", config.idle_timeout)
+        self.config = config
+        await self.store.run(self.ledger.apply_config, config)
         if self.recorder is not None:
             self.recorder.config_changed()
         log.info("config reloaded: idle_timeout=%s", config.idle_timeout)
@@ -480,6 +504,51 @@ class Scribe:
         self.emit(SUMMARY_READY, payload)
         report(f"Summary written to {relative}", 100)
         return summary.to_wire(session.id, str(path), markdown)
+
+    async def report(
+        self,
+        kind: str | None = "time",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        by: str | None = None,
+    ) -> dict[str, Any]:
+        """What ``scribe/report`` answers: a time report or a stand-up (see
+        :meth:`Ledger.report <scribe_ls.ledger.Ledger.report>`), read from the daily
+        roll-ups."""
+        built = await self.store.run(self.ledger.report, kind, since=since, until=until, by=by)
+        return built.to_wire()
+
+    async def heartbeat(self, session_id: str | None = None) -> Session | None:
+        """An editor says the developer is at work now (focus, typing): a pulse of active
+        time for the session (default: the one activity belongs to). Beats closer together
+        than :data:`HEARTBEAT_EVERY` are merged: the latest is written at the end of the
+        window, so a chatty client costs one write per window. Returns the session credited
+        (None: none, or merged into the next write)."""
+        key = checks.session_id(session_id) or ""
+        now = time.monotonic()
+        last = self._beats.get(key)
+        if last is not None and now - last < HEARTBEAT_EVERY:
+            if key not in self._beat_later:
+                self._beat_later[key] = asyncio.create_task(self._beat_at_window_end(key, last))
+            self._beat_wall[key] = utc_now()
+            return None
+        if len(self._beats) >= MAX_BEAT_KEYS:  # bounded: forget windows long over
+            self._beats = {k: t for k, t in self._beats.items() if now - t < HEARTBEAT_EVERY}
+        self._beats[key] = now
+        outcome = await self._write(self.ledger.heartbeat, session_id)
+        return outcome.session
+
+    async def _beat_at_window_end(self, key: str, window_start: float) -> None:
+        try:
+            await asyncio.sleep(max(0.0, window_start + HEARTBEAT_EVERY - time.monotonic()))
+            self._beats[key] = time.monotonic()
+            at = self._beat_wall.pop(key, None)
+            await self._write(self.ledger.heartbeat, key or None, at)
+        except ScribeError as exc:  # the session went away meanwhile: nothing to credit
+            log.info("late heartbeat not recorded: %s", exc.message)
+        finally:
+            self._beat_later.pop(key, None)
 
     async def metrics(self) -> dict[str, Any]:
         """What ``scribe/metrics`` answers: this process's bounded histograms and counters

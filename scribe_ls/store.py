@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,6 +28,7 @@ from .layout import Layout
 from .model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
 from .schema import SCHEMA_VERSION
 from .storefile import Transaction, open_store
+from .timesheet import IDLE_GAP, Pulse, TimeRow, apply_pulse, time_rows
 from .worklog import WorklogItem
 
 # The change feed only has to cover the gap between a write and the other processes
@@ -79,6 +80,10 @@ class Store:
         # The idle timeout of sessions that did not set their own: the config's, set by
         # whoever holds the config (a changed value applies to open sessions too).
         self.idle_timeout = 1800
+        # What ends a span of active time (the config's idle_gap), and the zone whose
+        # calendar days the roll-ups count in (None: this machine's).
+        self.idle_gap: float = IDLE_GAP
+        self.tz: tzinfo | None = None
         self._opened_blocks: set[str] = set()
 
     @property
@@ -114,11 +119,7 @@ class Store:
 
     # -- rows -> types ------------------------------------------------------------------------
 
-    def _session(self, row: sqlite3.Row, now: datetime | None = None) -> Session:
-        active_seconds = row["active_seconds"]
-        if row["status"] == "active" and row["active_since"]:
-            now = now or utc_now()
-            active_seconds += max(0.0, (now - parse_iso(row["active_since"])).total_seconds())
+    def _session(self, row: sqlite3.Row) -> Session:
         return Session(
             id=row["id"],
             backlog_id=row["backlog_id"],
@@ -136,7 +137,7 @@ class Store:
             stats=SessionStats(
                 entries=row["entry_count"],
                 files_changed=row["file_count"],
-                active_seconds=int(active_seconds),
+                active_seconds=int(row["active_seconds"]),
             ),
             worklog_path=str(self.layout.worklog_path(row["backlog_id"] or row["id"])),
         )
@@ -181,10 +182,13 @@ class Store:
         stat_files: Sequence[str] = (),
         request_id: str | None = None,
         opens_block: bool | None = None,
+        pulse: bool | None = None,
     ) -> int:
         """Insert an entry; ``stat_files`` are further paths that count as changed (an
         activity entry lists ten paths but every changed path counts in the stats).
-        ``opens_block``: None for the write's first entry of the session."""
+        ``opens_block``: None for the write's first entry of the session. ``pulse``: the
+        entry is a moment of activity (time per item); None: unless it is a system entry,
+        whose callers say (a start is, an idle pause is not)."""
         if opens_block is None:
             opens_block = session_id not in self._opened_blocks
             self._opened_blocks.add(session_id)
@@ -207,7 +211,31 @@ class Store:
             (new_files, at, session_id),
         )
         self._record(session_id, "entryAdded", entry_id)
+        if pulse if pulse is not None else kind != "system":
+            self._pulse(session_id, parse_iso(at).timestamp())
         return entry_id
+
+    def _pulse(self, session_id: str, at: float) -> None:
+        row = self.conn.execute("SELECT backlog_id, branch FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        pulse = Pulse(session_id, row["backlog_id"] or session_id, row["branch"] or "", at)
+        added = apply_pulse(self.conn, pulse, self.idle_gap, self.tz)
+        if added:
+            self.conn.execute(
+                "UPDATE sessions SET active_seconds = active_seconds + ? WHERE id = ?", (added, session_id)
+            )
+
+    def heartbeat(self, session_id: str, at: datetime | None = None) -> Session:
+        """An editor says the developer is at work in the session now (focus, typing): a
+        pulse of active time and activity for the idle timer, without an entry."""
+        moment = at or utc_now()
+        with self._tx() as conn:
+            self._session_row(session_id)
+            self._pulse(session_id, moment.timestamp())
+            conn.execute(
+                "UPDATE sessions SET last_activity_at = MAX(last_activity_at, ?) WHERE id = ?",
+                (iso(moment), session_id),
+            )
+            return self._session(self._session_row(session_id))
 
     def _entries_by_id(self, ids: Iterable[int]) -> list[Entry]:
         ids = list(ids)
@@ -254,8 +282,8 @@ class Store:
             session_id = new_session_id()
             conn.execute(
                 "INSERT INTO sessions (id, backlog_id, title, branch, root, status, tags, type,"
-                " priority, started_at, last_activity_at, used_at, active_since, idle_timeout)"
-                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
+                " priority, started_at, last_activity_at, used_at, idle_timeout)"
+                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session_id,
                     backlog_id,
@@ -268,12 +296,13 @@ class Store:
                     now,
                     now,
                     now,
-                    now,
                     self.idle_timeout,
                 ),
             )
             self._record(session_id, "started")
-            entry_ids = [self._insert_entry(session_id, "system", t, (), now) for t in start_texts]
+            entry_ids = [
+                self._insert_entry(session_id, "system", t, (), now, pulse=True) for t in start_texts
+            ]
             session = self._session(self._session_row(session_id))
             touched.append((session, "started", self._entries_by_id(entry_ids)))
             return StartResult(session, "started", touched)
@@ -321,7 +350,7 @@ class Store:
     def _activate(self, row: sqlite3.Row, text: str, now: str) -> list[Touched]:
         """Make a paused session active, pausing whatever else was active first."""
         touched = self._pause_others(row["id"], row["backlog_id"] or row["title"], now)
-        entries = self._set_status(row, "active", text, now)
+        entries = self._set_status(row, "active", text, now, pulse=True)
         self._touch(row["id"], now)
         touched.append((self._session(self._session_row(row["id"])), "resumed", entries))
         return touched
@@ -334,7 +363,8 @@ class Store:
             "SELECT * FROM sessions WHERE status = 'active' AND id IS NOT ?", (session_id,)
         ).fetchall()
         for other in rows:
-            entries = self._set_status(other, "paused", f"Session paused; switched to {switched_to}", now)
+            text = f"Session paused; switched to {switched_to}"
+            entries = self._set_status(other, "paused", text, now, pulse=False)
             touched.append((self._session(self._session_row(other["id"])), "paused", entries))
         return touched
 
@@ -344,25 +374,16 @@ class Store:
         if count >= max_open:
             raise LimitReached(max_open)
 
-    def _set_status(self, row: sqlite3.Row, status: str, text: str, now: str) -> list[Entry]:
-        """Move a session to ``status``, keeping active time exact, with a system entry."""
-        active_seconds = row["active_seconds"]
-        if row["status"] == "active" and row["active_since"]:
-            active_seconds += max(0.0, (parse_iso(now) - parse_iso(row["active_since"])).total_seconds())
+    def _set_status(self, row: sqlite3.Row, status: str, text: str, now: str, *, pulse: bool) -> list[Entry]:
+        """Move a session to ``status``, with a system entry; ``pulse``: the developer did
+        it (counts as active time), not a timer or another session's start."""
         self.conn.execute(
-            "UPDATE sessions SET status = ?, active_seconds = ?, active_since = ?, ended_at = ?,"
-            " paused_by_idle = 0 WHERE id = ?",
-            (
-                status,
-                active_seconds,
-                now if status == "active" else None,
-                now if status == "completed" else None,
-                row["id"],
-            ),
+            "UPDATE sessions SET status = ?, ended_at = ?, paused_by_idle = 0 WHERE id = ?",
+            (status, now if status == "completed" else None, row["id"]),
         )
         change = {"active": "resumed", "paused": "paused", "completed": "stopped"}[status]
         self._record(row["id"], change)
-        entry_id = self._insert_entry(row["id"], "system", text, (), now)
+        entry_id = self._insert_entry(row["id"], "system", text, (), now, pulse=pulse)
         return self._entries_by_id([entry_id])
 
     def get_session(self, session_id: str) -> Session:
@@ -407,8 +428,7 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
-        now = utc_now()
-        return [self._session(row, now) for row in self.conn.execute(sql, (*args, limit))]
+        return [self._session(row) for row in self.conn.execute(sql, (*args, limit))]
 
     def update_session(
         self,
@@ -431,7 +451,7 @@ class Store:
                 if status == "active":
                     touched += self._activate(row, "Session resumed", now)
                 else:
-                    entries = self._set_status(row, "paused", "Session paused", now)
+                    entries = self._set_status(row, "paused", "Session paused", now, pulse=True)
                     touched.append((self._session(self._session_row(session_id)), "paused", entries))
             tags = list(json.loads(row["tags"]))
             new_tags = [t for t in tags if t not in remove_tags]
@@ -451,13 +471,15 @@ class Store:
                 touched.append((session, "updated", []))
             return session, touched
 
-    def stop_session(self, session_id: str, text: str = "Session stopped") -> tuple[Session, list[Entry]]:
+    def stop_session(
+        self, session_id: str, text: str = "Session stopped", *, pulse: bool = True
+    ) -> tuple[Session, list[Entry]]:
         now = iso(utc_now())
         with self._tx():
             row = self._session_row(session_id)
             if row["status"] == "completed":
                 return self._session(row), []
-            entries = self._set_status(row, "completed", text, now)
+            entries = self._set_status(row, "completed", text, now, pulse=pulse)
             return self._session(self._session_row(session_id)), entries
 
     def pause_idle(self, session_id: str, text: str, now: datetime) -> tuple[Session, list[Entry]] | None:
@@ -468,7 +490,7 @@ class Store:
             idle = (now - parse_iso(row["last_activity_at"])).total_seconds() > self._idle_timeout(row)
             if row["status"] != "active" or not idle:
                 return None
-            entries = self._set_status(row, "paused", text, iso(now))
+            entries = self._set_status(row, "paused", text, iso(now), pulse=False)
             conn.execute("UPDATE sessions SET paused_by_idle = 1 WHERE id = ?", (session_id,))
             return self._session(self._session_row(session_id)), entries
 
@@ -485,7 +507,8 @@ class Store:
             conn.execute("UPDATE sessions SET branch = ? WHERE id = ?", (branch, session_id))
             self._touch(session_id, now)
             self._record(session_id, "branchChanged")
-            entry_id = self._insert_entry(session_id, "system", f"Branch: {branch or '(detached)'}", (), now)
+            text = f"Branch: {branch or '(detached)'}"
+            entry_id = self._insert_entry(session_id, "system", text, (), now, pulse=True)
             return self._session(self._session_row(session_id)), self._entries_by_id([entry_id])
 
     def claim_branch(self, branch: str | None) -> tuple[bool, str | None]:
@@ -523,7 +546,7 @@ class Store:
             f"SELECT * FROM sessions WHERE status IN ({marks})", tuple(statuses)
         ).fetchall()
         return [
-            self._session(row, now)
+            self._session(row)
             for row in rows
             if (now - parse_iso(row["last_activity_at"])).total_seconds() > self._idle_timeout(row)
         ]
@@ -636,6 +659,24 @@ class Store:
         ).fetchall()
         return [SearchHit(self._entry(row), row["backlog_id"], row["snippet"]) for row in rows]
 
+    # -- time ---------------------------------------------------------------------------------
+
+    def time_rows(self, since: date, until: date, by: str) -> list[TimeRow]:
+        """Active time of ``[since, until]`` (local days) from the daily roll-ups."""
+        return time_rows(self.conn, since, until, by)
+
+    def item_titles(self, items: Iterable[str]) -> dict[str, str]:
+        """The title of each worklog key's latest session."""
+        titles: dict[str, str] = {}
+        for item in items:
+            row = self.conn.execute(
+                "SELECT title FROM sessions WHERE backlog_id = ? OR (backlog_id IS NULL AND id = ?)"
+                " ORDER BY started_at DESC LIMIT 1",
+                (item, item),
+            ).fetchone()
+            titles[item] = row["title"] if row else item
+        return titles
+
     # -- change feed ------------------------------------------------------------------------
 
     def last_change_id(self) -> int:
@@ -658,8 +699,7 @@ class Store:
             " ORDER BY started_at",
             (key, key),
         ).fetchall()
-        now = utc_now()
-        sessions = [self._session(row, now) for row in rows]
+        sessions = [self._session(row) for row in rows]
         entries = self.conn.execute(
             f"SELECT * FROM entries WHERE session_id IN ({','.join('?' * len(sessions))}) ORDER BY id",
             [session.id for session in sessions],
@@ -780,10 +820,21 @@ class Store:
                     active_seconds,
                 ),
             )
-            for item in items:
-                files = tuple(redact(path) for path in item.files)
-                text, at = redact(item.text), iso(item.at)
-                self._insert_entry(session_id, item.kind, text, files, at, opens_block=item.opens_block)
-            conn.execute("UPDATE sessions SET last_activity_at = ? WHERE id = ?", (ended_at, session_id))
+            # Every write of the legacy tool was a moment of activity, and it counted the gaps
+            # between writes up to its idle timeout: the same spans, with that as the gap.
+            idle_gap, self.idle_gap = self.idle_gap, own_idle_timeout or self.idle_timeout
+            try:
+                for item in items:
+                    files = tuple(redact(path) for path in item.files)
+                    text, at = redact(item.text), iso(item.at)
+                    self._insert_entry(
+                        session_id, item.kind, text, files, at, opens_block=item.opens_block, pulse=True
+                    )
+            finally:
+                self.idle_gap = idle_gap
+            conn.execute(
+                "UPDATE sessions SET last_activity_at = ?, active_seconds = ? WHERE id = ?",
+                (ended_at, active_seconds, session_id),
+            )
             self._record(session_id, "stopped")
             return self._session(self._session_row(session_id))

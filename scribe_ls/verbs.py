@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 # Verbs that only read: outside a root where something was recorded they say so and
 # change nothing (no .scribe/ is made for a question).
-READ_ONLY = ("status", "list", "info", "search", "validate", "context")
+READ_ONLY = ("status", "list", "info", "search", "validate", "context", "report")
 
 
 def no_store_here(root: Path) -> ScribeError:
@@ -378,6 +378,20 @@ def _search(ledger: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(ledger: Ledger, args: argparse.Namespace) -> int:
+    from . import reports
+
+    fmt = "json" if args.json else args.format or "table"
+    if args.kind == "standup" and fmt == "csv":
+        raise ScribeError(INVALID_PARAMS, "--format: a stand-up is table, json or markdown")
+    built = ledger.report(args.kind, since=args.since, until=args.until, by=args.by)
+    if isinstance(built, reports.TimeReport):
+        sys.stdout.write(reports.render_time(built, fmt))
+    else:
+        sys.stdout.write(reports.render_standup(built, fmt))
+    return 0
+
+
 def _import(ledger: Ledger, args: argparse.Namespace) -> int:
     from .legacy import import_legacy
 
@@ -411,4 +425,5 @@ VERBS: dict[str, Callable[[Ledger, argparse.Namespace], int]] = {
     "validate": _validate,
     "search": _search,
     "import": _import,
+    "report": _report,
 }

@@ -98,6 +98,15 @@ async def _summarize(s: Scribe, a: dict[str, Any], progress: Progress | None) ->
     return await s.summarize(**a, progress=progress)
 
 
+async def _report(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
+    return await s.report(**a)
+
+
+async def _heartbeat(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
+    session = await s.heartbeat(**a)
+    return {"session": session.to_wire() if session is not None else None}
+
+
 _TAGS = "labels, each 1-64 characters; at most 32"
 
 METHODS: tuple[Method, ...] = (
@@ -244,6 +253,36 @@ METHODS: tuple[Method, ...] = (
         _summarize,
         "Summary",
         progress="Summarizing the session",
+    ),
+    Method(
+        "scribe/report",
+        "A report from the daily time roll-ups (local days, both ends included). `time`: active"
+        " time per item, per day and item, or per branch and item. `standup`: per backlog item"
+        " worked on, its time, decisions, completed work and commits in the range and its open"
+        " todos.",
+        (
+            Param("kind", "kind", "string", "`time` (default) or `standup`"),
+            Param(
+                "since",
+                "since",
+                "string",
+                "`YYYY-MM-DD`, `today`, `yesterday`, `week`, `month` or `<N>d` (N days ago);"
+                " default: 6 days ago (`time`), yesterday (`standup`)",
+            ),
+            Param("until", "until", "string", "the same forms; default `today`"),
+            Param("by", "by", "string", "`item` (default), `day` or `branch`; `time` only"),
+        ),
+        _report,
+        "TimeReport | Standup",
+    ),
+    Method(
+        "scribe/heartbeat",
+        "The developer is at work now (editor focus, typing): a pulse of active time for the"
+        " session, and activity for the idle timer (a session it paused resumes). Send it as a"
+        " notification (no answer) or a request; beats within 30 s are merged into one write.",
+        (_session_id("the session; default: the one activity belongs to"),),
+        _heartbeat,
+        "{session: Session | null} (the session credited; null when none, or merged)",
     ),
     Method(
         "scribe/metrics",

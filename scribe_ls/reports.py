@@ -1,0 +1,291 @@
+"""Reports over the time roll-ups (:mod:`scribe_ls.timesheet`): time per item, day or
+branch, and a stand-up per backlog item. Built from a :class:`Store`, rendered as JSON (the
+wire's shape), a text table, CSV or Markdown. No pygls, no event loop: the CLI builds one
+directly, the service in its store thread.
+
+Days are local calendar days (the store's zone); ``since`` and ``until`` are inclusive.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from .errors import InvalidParams
+from .model import Entry, parse_iso
+from .store import Store
+from .summarize import extract_summary
+from .timesheet import GROUPINGS, TimeRow, local_day
+
+KINDS = ("time", "standup")
+FORMATS = ("table", "json", "csv", "markdown")
+STANDUP_FORMATS = ("table", "json", "markdown")
+MAX_DAYS = 3660  # ten years: a bound on what one report reads
+MAX_LISTED = 20  # per list of a stand-up item
+_AGO_RE = re.compile(r"^(\d{1,4})d$")
+
+
+def parse_day(value: Any, field: str, today: date) -> date:
+    """``today``, ``yesterday``, ``<N>d`` (N days ago), ``week`` (this week's Monday),
+    ``month`` (this month's first day) or ``YYYY-MM-DD``."""
+    if not isinstance(value, str):
+        raise InvalidParams(field, f"expected a date string, got {type(value).__name__}")
+    text = value.strip().lower()
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    if text == "week":
+        return today - timedelta(days=today.weekday())
+    if text == "month":
+        return today.replace(day=1)
+    if ago := _AGO_RE.match(text):
+        return today - timedelta(days=int(ago.group(1)))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidParams(
+            field,
+            f"{value[:40]!r} is not a day: use YYYY-MM-DD, today, yesterday, week, month or <N>d",
+        ) from None
+
+
+def day_range(
+    since: Any, until: Any, *, today: date, default_since: date
+) -> tuple[date, date]:
+    """The checked ``[since, until]`` of a report (None: the defaults, until today)."""
+    first = default_since if since is None else parse_day(since, "since", today)
+    last = today if until is None else parse_day(until, "until", today)
+    if last < first:
+        raise InvalidParams("until", f"{last} is before since ({first})")
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidParams("since", f"a report covers at most {MAX_DAYS} days")
+    return first, last
+
+
+def choice(value: Any, field: str, choices: Sequence[str], default: str) -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str) or value not in choices:
+        shown = repr(value)[:40]
+        raise InvalidParams(field, f"must be one of {', '.join(choices)}; got {shown}")
+    return value
+
+
+def duration(seconds: float) -> str:
+    """``3h 05m``, ``12m``, ``0m``: minutes are what a time sheet is read in."""
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+# -- time -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReport:
+    since: date
+    until: date
+    by: str
+    rows: tuple[TimeRow, ...]
+    titles: dict[str, str]
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(row.seconds for row in self.rows)
+
+    def to_wire(self) -> dict[str, Any]:
+        rows = []
+        for row in self.rows:
+            wire: dict[str, Any] = {
+                "item": row.item,
+                "backlogId": row.item if row.item.startswith("B-") else None,
+                "title": self.titles.get(row.item, row.item),
+                "seconds": round(row.seconds),
+                "pulses": row.pulses,
+            }
+            if self.by == "day":
+                wire["day"] = row.day
+            if self.by == "branch":
+                wire["branch"] = row.branch or None
+            rows.append(wire)
+        return {
+            "kind": "time",
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "by": self.by,
+            "totalSeconds": round(self.total_seconds),
+            "rows": rows,
+        }
+
+
+def time_report(store: Store, since: date, until: date, by: str) -> TimeReport:
+    rows = tuple(store.time_rows(since, until, by))
+    return TimeReport(since, until, by, rows, store.item_titles({row.item for row in rows}))
+
+
+def _columns(report: TimeReport) -> tuple[list[str], list[list[str]]]:
+    lead = {"item": [], "day": ["day"], "branch": ["branch"]}[report.by]
+    header = [*lead, "item", "title", "time", "hours"]
+    body = []
+    for row in report.rows:
+        first = {"item": [], "day": [row.day or ""], "branch": [row.branch or "(none)"]}[report.by]
+        title = report.titles.get(row.item, row.item)
+        title = "" if title == row.item else title  # a session named after its item
+        body.append([*first, row.item, title, duration(row.seconds), f"{row.seconds / 3600:.2f}"])
+    return header, body
+
+
+def render_time(report: TimeReport, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_wire(), ensure_ascii=False, indent=2) + "\n"
+    header, body = _columns(report)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*header[:-2], "seconds", "hours"])
+        for row, values in zip(report.rows, body, strict=True):
+            writer.writerow([*values[:-2], round(row.seconds), values[-1]])
+        return out.getvalue()
+    title = f"Time {report.since} .. {report.until}, by {report.by}"
+    total = ["total", *([""] * (len(header) - 4)), "", duration(report.total_seconds)]
+    total.append(f"{report.total_seconds / 3600:.2f}")
+    if fmt == "markdown":
+        lines = [f"## {title}", "", "| " + " | ".join(header) + " |"]
+        lines.append("| " + " | ".join("---:" if h in ("time", "hours") else "---" for h in header) + " |")
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in body]
+        lines.append("| " + " | ".join(f"**{v}**" if v else "" for v in total) + " |")
+        return "\n".join(lines) + "\n"
+    if not body:
+        return f"{title}\n  no recorded time\n"
+    return title + "\n" + _table([header, *body, total], right=("time", "hours"))
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[list[str]], right: Sequence[str]) -> str:
+    """A plain text table; titles are cut so a line stays readable."""
+    rows = [[v if len(v) <= 48 else v[:47] + "…" for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    aligned = [i for i, name in enumerate(rows[0]) if name in right]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [v.rjust(w) if i in aligned else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  " + "  ".join(cells).rstrip())
+        if number == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+# -- stand-up ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StandupItem:
+    item: str
+    title: str
+    seconds: float
+    decisions: tuple[str, ...]
+    completed: tuple[str, ...]
+    commits: tuple[str, ...]
+    open_todos: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "backlogId": self.item if self.item.startswith("B-") else None,
+            "title": self.title,
+            "seconds": round(self.seconds),
+            "decisions": list(self.decisions),
+            "completed": list(self.completed),
+            "commits": list(self.commits),
+            "openTodos": list(self.open_todos),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Standup:
+    since: date
+    until: date
+    items: tuple[StandupItem, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "kind": "standup",
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "totalSeconds": round(sum(item.seconds for item in self.items)),
+            "items": [item.to_wire() for item in self.items],
+        }
+
+
+def _day_start(day: date, tz: tzinfo | None) -> float:
+    return datetime.combine(day, time(), tzinfo=tz).timestamp()
+
+
+def standup(store: Store, since: date, until: date) -> Standup:
+    """Per backlog item worked on in the range (it has time or entries there): its time,
+    the decisions made, the work completed and the commits in the range, and its todos
+    still open (whenever they were written)."""
+    rows = store.time_rows(since, until, "item")
+    titles = store.item_titles({row.item for row in rows})
+    start, end = _day_start(since, store.tz), _day_start(until + timedelta(days=1), store.tz)
+    items = []
+    for row in rows:
+        sessions, entries = store.sessions_and_entries(row.item)
+        within = [e for e in entries if start <= parse_iso(e.at).timestamp() < end]
+        done = extract_summary(row.item, sessions, within, None)
+        commits = tuple(_first_line(e) for e in within if e.kind == "commit")
+        everything = extract_summary(row.item, sessions, entries, None)
+        items.append(
+            StandupItem(
+                item=row.item,
+                title=titles.get(row.item, row.item),
+                seconds=row.seconds,
+                decisions=done.decisions[-MAX_LISTED:],
+                completed=tuple(c for c in done.completed if c not in commits)[-MAX_LISTED:],
+                commits=commits[-MAX_LISTED:],
+                open_todos=everything.next_steps[-MAX_LISTED:],
+            )
+        )
+    return Standup(since, until, tuple(items))
+
+
+def _first_line(entry: Entry) -> str:
+    return entry.text.split("\n", 1)[0][:300]
+
+
+def render_standup(report: Standup, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_wire(), ensure_ascii=False, indent=2) + "\n"
+    markdown = fmt == "markdown"
+    span = str(report.since) if report.since == report.until else f"{report.since} .. {report.until}"
+    lines = [f"## Stand-up {span}" if markdown else f"Stand-up {span}"]
+    if not report.items:
+        lines += ["", "Nothing recorded."] if markdown else ["  nothing recorded"]
+    for item in report.items:
+        heading = f"{item.item} {item.title}" if item.title != item.item else item.item
+        lines += ["", f"### {heading} ({duration(item.seconds)})" if markdown else f"{heading}  {duration(item.seconds)}"]
+        for label, values in (
+            ("Completed", item.completed),
+            ("Commits", item.commits),
+            ("Decisions", item.decisions),
+            ("Open todos", item.open_todos),
+        ):
+            if not values:
+                continue
+            lines += ["", f"**{label}**", ""] if markdown else [f"  {label}:"]
+            lines += [f"- {v}" if markdown else f"    - {v}" for v in values]
+    return "\n".join(lines) + "\n"
+
+
+def today(tz: tzinfo | None) -> date:
+    return local_day(datetime.now().timestamp(), tz)
