@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import checks, gitfiles, reports
+from . import checks, gitfiles
 from ._version import __version__
 from .config import Config
 from .errors import InvalidParams, NoCurrentSession, StoreUnavailable
@@ -35,8 +35,10 @@ from .model import (
 from .redact import redact, redact_all
 from .store import Store, Touched
 from .storefile import store_errors
-from .timesheet import GROUPINGS
 from .worklogs import Worklogs
+
+if TYPE_CHECKING:
+    from .reports import Standup, TimeReport
 
 
 class Outcome:
@@ -193,18 +195,23 @@ class Ledger:
         since: str | None = None,
         until: str | None = None,
         by: str | None = None,
-    ) -> reports.TimeReport | reports.Standup:
+    ) -> TimeReport | Standup:
         """A time report (``by`` item, day or branch; default the last 7 days) or a
         stand-up (per backlog item; default since yesterday), from the daily roll-ups."""
+        from . import reports  # not on a plain verb's start-up
+        from .timesheet import GROUPINGS
+
         kind = reports.choice(kind, "kind", reports.KINDS, "time")
         today = reports.today(self.store.tz)
         if kind == "time":
             grouping = reports.choice(by, "by", GROUPINGS, "item")
-            first, last = reports.day_range(since, until, today=today, default_since=today - timedelta(days=6))
+            week = today - timedelta(days=6)
+            first, last = reports.day_range(since, until, today=today, default_since=week)
             return reports.time_report(self.store, first, last, grouping)
         if by is not None:
             raise InvalidParams("by", "only a time report is grouped; a stand-up is per backlog item")
-        first, last = reports.day_range(since, until, today=today, default_since=today - timedelta(days=1))
+        yesterday = today - timedelta(days=1)
+        first, last = reports.day_range(since, until, today=today, default_since=yesterday)
         return reports.standup(self.store, first, last)
 
     # -- writes -----------------------------------------------------------------------------

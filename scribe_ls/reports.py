@@ -21,7 +21,7 @@ from .errors import InvalidParams
 from .model import Entry, parse_iso
 from .store import Store
 from .summarize import extract_summary
-from .timesheet import GROUPINGS, TimeRow, local_day
+from .timesheet import TimeRow, local_day
 
 KINDS = ("time", "standup")
 FORMATS = ("table", "json", "csv", "markdown")
@@ -56,9 +56,7 @@ def parse_day(value: Any, field: str, today: date) -> date:
         ) from None
 
 
-def day_range(
-    since: Any, until: Any, *, today: date, default_since: date
-) -> tuple[date, date]:
+def day_range(since: Any, until: Any, *, today: date, default_since: date) -> tuple[date, date]:
     """The checked ``[since, until]`` of a report (None: the defaults, until today)."""
     first = default_since if since is None else parse_day(since, "since", today)
     last = today if until is None else parse_day(until, "until", today)
@@ -178,7 +176,8 @@ def _table(rows: list[list[str]], right: Sequence[str]) -> str:
     aligned = [i for i, name in enumerate(rows[0]) if name in right]
     lines = []
     for number, row in enumerate(rows):
-        cells = [v.rjust(w) if i in aligned else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [v.rjust(w) if i in aligned else v.ljust(w) for i, (v, w) in pairs]
         lines.append("  " + "  ".join(cells).rstrip())
         if number == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
@@ -273,7 +272,8 @@ def render_standup(report: Standup, fmt: str) -> str:
         lines += ["", "Nothing recorded."] if markdown else ["  nothing recorded"]
     for item in report.items:
         heading = f"{item.item} {item.title}" if item.title != item.item else item.item
-        lines += ["", f"### {heading} ({duration(item.seconds)})" if markdown else f"{heading}  {duration(item.seconds)}"]
+        spent = duration(item.seconds)
+        lines += ["", f"### {heading} ({spent})" if markdown else f"{heading}  {spent}"]
         for label, values in (
             ("Completed", item.completed),
             ("Commits", item.commits),

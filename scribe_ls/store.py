@@ -28,7 +28,7 @@ from .layout import Layout
 from .model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
 from .schema import SCHEMA_VERSION
 from .storefile import Transaction, open_store
-from .timesheet import IDLE_GAP, Pulse, TimeRow, apply_pulse, time_rows
+from .timesheet import IDLE_GAP, Pulse, TimeRow, apply_pulse, end_span, time_rows
 from .worklog import WorklogItem
 
 # The change feed only has to cover the gap between a write and the other processes
@@ -216,7 +216,9 @@ class Store:
         return entry_id
 
     def _pulse(self, session_id: str, at: float) -> None:
-        row = self.conn.execute("SELECT backlog_id, branch FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT backlog_id, branch FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
         pulse = Pulse(session_id, row["backlog_id"] or session_id, row["branch"] or "", at)
         added = apply_pulse(self.conn, pulse, self.idle_gap, self.tz)
         if added:
@@ -384,6 +386,8 @@ class Store:
         change = {"active": "resumed", "paused": "paused", "completed": "stopped"}[status]
         self._record(row["id"], change)
         entry_id = self._insert_entry(row["id"], "system", text, (), now, pulse=pulse)
+        if status != "active":
+            end_span(self.conn, row["id"])
         return self._entries_by_id([entry_id])
 
     def get_session(self, session_id: str) -> Session:

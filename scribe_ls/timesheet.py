@@ -4,10 +4,10 @@ connection, called by :class:`scribe_ls.store.Store` inside its own transactions
 A *pulse* is a moment of activity in a session: an entry (a note, a save's activity
 entry, a commit, a start or a stop), or an editor's ``scribe/heartbeat``. Pulses merge
 ActivityWatch-style: a pulse within ``idle_gap`` seconds of the session's open span, with
-nothing of another session in between and on the same branch, extends the span to it;
-otherwise it opens a new span of zero length. So time is what lies between pulses that are
-close together, never the idle time after the last one, and never counted twice when two
-sessions take turns.
+nothing of another session in between, no pause or stop since, and on the same branch,
+extends the span to it; otherwise it opens a new span of zero length. So time is what lies
+between pulses that are close together, never the idle time after the last one, and never
+counted twice when two sessions take turns.
 
 Every extension adds its seconds to a daily roll-up row (local calendar day, item, branch)
 in the same transaction, split at midnight, and to the session's ``active_seconds``. A
@@ -18,15 +18,16 @@ ActivityWatch's month views timed out reading raw events (aw-server-rust #629).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
 IDLE_GAP = 300  # seconds: the default gap that ends a span
 GROUPINGS = ("item", "day", "branch")
 
 
-@dataclass(frozen=True, slots=True)
-class Pulse:
+# NamedTuples, not dataclasses: every CLI verb loads this module, and dataclasses cost a
+# CLI start-up several milliseconds (bench/RESULTS.md).
+class Pulse(NamedTuple):
     session_id: str
     item: str  # the worklog key: the backlog id, else the session id
     branch: str  # "" when detached or unknown
@@ -89,6 +90,12 @@ def apply_pulse(conn: sqlite3.Connection, pulse: Pulse, idle_gap: float, tz: tzi
     return added
 
 
+def end_span(conn: sqlite3.Connection, session_id: str) -> None:
+    """The session's open span ends here (it was paused or stopped): its next pulse opens a
+    new one, however soon it comes, so paused time is never counted."""
+    conn.execute("DELETE FROM meta WHERE key = 'pulse' AND value = ?", (session_id,))
+
+
 def _add_daily(conn: sqlite3.Connection, day: str, pulse: Pulse, seconds: float, pulses: int) -> None:
     conn.execute(
         "INSERT INTO time_daily (day, item, branch, seconds, pulses) VALUES (?, ?, ?, ?, ?)"
@@ -98,8 +105,7 @@ def _add_daily(conn: sqlite3.Connection, day: str, pulse: Pulse, seconds: float,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TimeRow:
+class TimeRow(NamedTuple):
     """Seconds of one item (on one day, or on one branch, by the grouping)."""
 
     item: str

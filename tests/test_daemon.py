@@ -362,3 +362,73 @@ def test_hostile_requests_on_the_daemon_socket_each_get_one_answer(user: User, r
     finally:
         user.cli(repo, "daemon", "stop")
         daemon.wait(timeout=15)
+
+
+def activity_paths(user: User, repo: Path) -> list[str]:
+    return [path for entry in entries(user, repo, "activity") for path in entry["files"]]
+
+
+def test_three_roots_at_once_a_storm_in_one_and_an_editor_relaying_on_another(
+    user: User, repo_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One daemon records three roots; 10,000 new files in one do not keep the others from
+    being recorded meanwhile; an editor's server on a recorded root relays, and each save
+    is recorded once (how long the others wait is bench/daemon.py's to measure)."""
+    import asyncio
+    import threading
+
+    from scribe_ls.rpc.client import ScribeClient
+
+    stormy, calm, third = repo_factory("stormy"), repo_factory("calm"), repo_factory("third")
+    for repo in (stormy, calm, third):
+        configure(repo, "activity_window = 0.2\n")
+        assert user.cli(repo, "start").returncode == 0
+    status = wait_until(
+        lambda: all(user.recording(r) for r in (stormy, calm, third)) and user.status(calm), "three roots"
+    )
+    assert sorted(r["root"] for r in status["roots"]) == sorted(str(r) for r in (stormy, calm, third))
+
+    def storm() -> None:
+        folder = stormy / "generated"
+        folder.mkdir()
+        for n in range(10_000):
+            (folder / f"f{n}.txt").write_text("x\n")
+
+    writer = threading.Thread(target=storm)
+    writer.start()
+    try:
+        # While the storm runs: saves in the other two roots are recorded.
+        for repo in (calm, third):
+
+            def saved(repo: Path = repo) -> bool:
+                (repo / "during.py").write_text(f"x = {time.monotonic()}\n")
+                return "during.py" in activity_paths(user, repo)
+
+            wait_until(saved, f"a save in {repo.name} recorded during the storm", timeout=30)
+    finally:
+        writer.join()
+    wait_until(
+        lambda: sum(int(e["text"].split()[1]) for e in entries(user, stormy, "activity")) >= 10_000,
+        "the storm's 10,000 files counted",
+        timeout=30,
+    )
+    assert [r["root"] for r in user.status(calm)["roots"]] != []  # the daemon lived through it
+
+    # An editor's server on the calm root: it relays, the daemon records; one entry per save.
+    async def edit_with_an_editor() -> dict[str, Any]:
+        client = await ScribeClient.spawn(calm)
+        try:
+            status = await client.request("scribe/status")
+            (calm / "with_editor.py").write_text("y = 1\n")
+            await asyncio.wait_for(client.next_notification("scribe/activity"), 15)
+            return status
+        finally:
+            await client.close()
+
+    for name in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, user.env[name])
+    editor_status = asyncio.run(edit_with_an_editor())
+    assert editor_status["watcher"]["recorder"] is False
+    wait_until(lambda: "with_editor.py" in activity_paths(user, calm), "the save recorded")
+    time.sleep(1.0)  # five activity windows: a second recorder would have written its own by now
+    assert activity_paths(user, calm).count("with_editor.py") == 1

@@ -28,6 +28,8 @@ SCRIBE_METHODS = {
     "scribe/getContext",
     "scribe/summarize",
     "scribe/metrics",
+    "scribe/report",
+    "scribe/heartbeat",
 }
 
 

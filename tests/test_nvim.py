@@ -4,6 +4,7 @@ driven through pynvim, against the real server in a real git repository."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,12 +235,8 @@ def test_start_without_a_file_rejoin_and_elapsed_time(editor: Editor, tmp_path: 
     assert session_list(repo)[0]["backlogId"] == "B-4242"
     editor.command("ScribeStart")
     wait_until(lambda: any("scribe: B-4242 rejoined" in m for m in editor.messages()), "the rejoin")
-    # An hour and five minutes in, as the server counts active time: '1h05m'.
-    editor.lua(
-        "local s = require('scribe').state(...)"
-        " s.session.stats.activeSeconds = 3900 s.received = vim.uv.now()",
-        str(repo),
-    )
+    # An hour and five minutes today, as the server reported it: '1h05m'.
+    editor.lua("require('scribe').state(...).today = 3900", str(repo))
     assert shows(editor, r"B-4242 ● 1h05m · 0 files")
     serve = [sys.executable, "-m", "scribe_ls", "serve"]
     editor.lua("require('scribe').setup({ cmd = ..., statusline_elapsed = false })", serve)
@@ -254,3 +251,31 @@ def test_a_wrong_server_command_is_said_as_such(editor: Editor, tmp_path: Path) 
     failure = "could not start: /nowhere/scribe-ls is not an executable"
     wait_until(lambda: any(failure in m for m in editor.messages()), "the start failure")
     assert not any("git repository" in m for m in editor.messages())
+
+
+def pulses_today(repo: Path) -> int:
+    report = json.loads(run_cli(repo, "report", "--json", "--since", "today").stdout)
+    return sum(row["pulses"] for row in report["rows"])
+
+
+def test_typing_sends_heartbeats_and_the_statusline_shows_todays_time(editor: Editor, tmp_path: Path) -> None:
+    """Typing is activity: one scribe/heartbeat per 30 s reaches the server as a pulse of
+    time; the statusline shows today's time on the item as the server reports it."""
+    repo = make_git_repo(tmp_path / "repo")
+    editor.command(f"cd {repo}")
+    editor.command(f"edit {repo / 'README.md'}")
+    editor.command("ScribeStart")
+    wait_until(lambda: shows(editor, r"B-4242 ● 0s · 0 files"), "the session, no time yet")
+    before = pulses_today(repo)
+    editor.nvim.input("ohello<Esc>")  # typing, in insert mode and out of it
+    wait_until(lambda: pulses_today(repo) == before + 1, "the heartbeat as a pulse")
+    editor.nvim.input("oagain<Esc>")  # within 30 s of the first: no second beat
+    assert editor.lua("return require('scribe').state(...).beats", str(repo)) == 1
+    # An hour and five minutes recorded today already (another editor, the daemon).
+    db = sqlite3.connect(repo / ".scribe" / "scribe.db")
+    today = json.loads(run_cli(repo, "report", "--json", "--since", "today").stdout)["until"]
+    db.execute("INSERT INTO time_daily VALUES (?, 'B-4242', 'earlier', 3900, 1)", (today,))
+    db.commit()
+    db.close()
+    run_cli(repo, "append", "a note from the terminal")  # its push makes the plugin ask again
+    wait_until(lambda: shows(editor, r"B-4242 ● 1h05m · 0 files"), "today's time in the statusline")

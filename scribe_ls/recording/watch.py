@@ -19,11 +19,16 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from watchfiles import Change, awatch
+from watchfiles import Change
+from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust backend
 
 from ..layout import CONFIG_NAME, DB_NAME
 from .ignore import TreeFilter
@@ -34,6 +39,14 @@ log = logging.getLogger(__name__)
 # ~15 ms on Linux while still folding a burst of writes into one batch.
 DEBOUNCE_MS = 50
 STEP_MS = 10
+# The Rust side wakes every step to look for changes (taking the GIL): at 10 ms, each watch
+# costs ~0.3 % of a core doing nothing, and a daemon recording 5 roots runs 10 of them. A
+# watch that saw nothing for HOT_SECONDS steps slower: the first save after a quiet spell
+# takes at most two idle steps to arrive, the ones after it ~15 ms again.
+HOT_SECONDS = 10.0
+TREE_IDLE_STEP_MS = 75
+STORE_IDLE_STEP_MS = 500
+RUST_TIMEOUT_MS = 5000
 
 # A new directory is scanned for files at most this deep in one batch (bounds a storm).
 MAX_SCANNED_FILES = 20_000
@@ -80,6 +93,77 @@ class TreeBatch:
     saved_at: float | None = None
 
 
+# -- watching ---------------------------------------------------------------------------
+
+
+class _Halt:
+    """What the Rust loop asks every step: the caller's stop, or this watch's own end (a
+    cancelled task cannot stop a thread; setting this does, within a step)."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+        self.ended = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.ended.is_set()
+
+
+async def watch_changes(
+    paths: Iterable[Path],
+    stop: asyncio.Event,
+    *,
+    idle_step_ms: int,
+    recursive: bool = True,
+    poll_interval: float | None = None,
+    keep: Callable[[Change, str], bool] | None = None,
+) -> AsyncIterator[set[tuple[Change, str]]]:
+    """Batches of changes under ``paths`` until ``stop`` is set: watchfiles' Rust watcher
+    driven as ``awatch`` drives it, but with a step that slows to ``idle_step_ms`` once
+    nothing happened for HOT_SECONDS (see there). ``keep`` filters changes."""
+    halt = _Halt(stop)
+    notify = RustNotify(
+        [str(p) for p in paths],
+        False,
+        poll_interval is not None,
+        int((poll_interval or 0.3) * 1000),
+        recursive,
+        False,
+    )
+    # A thread of its own, as awatch has: a watch blocks its thread for good, and asyncio's
+    # default executor (6 threads on 2 cores) is what classify and other work run in.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-watch")
+    loop = asyncio.get_running_loop()
+    running: asyncio.Future[Any] | None = None
+    last_change = float("-inf")
+    try:
+        while True:
+            hot = time.monotonic() - last_change < HOT_SECONDS
+            step = STEP_MS if hot else idle_step_ms
+            running = loop.run_in_executor(executor, notify.watch, DEBOUNCE_MS, step, RUST_TIMEOUT_MS, halt)
+            # Shielded: a cancelled watch waits below for the thread to leave notify.watch
+            # (closing the watcher while it runs there fails).
+            raw = await asyncio.shield(running)
+            if raw == "stop":
+                return
+            if isinstance(raw, str):  # "timeout" (nothing happened) or "signal"
+                continue
+            last_change = time.monotonic()
+            changes = {(Change(change), path) for change, path in raw}
+            if keep is not None:
+                changes = {c for c in changes if keep(*c)}
+            if changes:
+                yield changes
+    finally:
+        halt.ended.set()
+        if running is not None and not running.done():
+            await asyncio.wait({running}, timeout=2)  # it looks at halt every step
+        if running is None or running.done():
+            if running is not None and not running.cancelled():
+                running.exception()  # retrieved: a failure after the end is nobody's news
+            notify.close()
+        executor.shutdown(wait=False)
+
+
 # -- the store ----------------------------------------------------------------------------
 
 
@@ -100,13 +184,8 @@ async def watch_store(
     def store_files(change: Change, path: str) -> bool:
         return Path(path).name in names
 
-    batches = awatch(
-        scribe_dir,
-        watch_filter=store_files,
-        debounce=DEBOUNCE_MS,
-        step=STEP_MS,
-        stop_event=stop,
-        recursive=False,
+    batches = watch_changes(
+        [scribe_dir], stop, idle_step_ms=STORE_IDLE_STEP_MS, recursive=False, keep=store_files
     ).__aiter__()
     pending = asyncio.ensure_future(anext(batches, None))
     # The generator's first step sets up its inotify watch before it awaits anything; after
@@ -190,16 +269,11 @@ async def watch_tree(
     """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set.
     ``poll_interval``: stat the tree that often instead of waiting for events (a file
     system without inotify: a network mount, some containers)."""
-    async for raw in awatch(
-        root,
-        *watch_paths,
-        watch_filter=None,  # we filter in a worker thread, not per event on the loop
-        debounce=DEBOUNCE_MS,
-        step=STEP_MS,
-        stop_event=stop,
-        force_polling=poll_interval is not None,
-        poll_delay_ms=int((poll_interval or 0.3) * 1000),
-    ):
+    # Filtered in a worker thread (classify), not per event on the loop.
+    changes = watch_changes(
+        [root, *watch_paths], stop, idle_step_ms=TREE_IDLE_STEP_MS, poll_interval=poll_interval
+    )
+    async for raw in changes:
         batch = await asyncio.to_thread(classify, tree_filter, raw)
         if batch is None:
             continue

@@ -172,6 +172,16 @@ class ScribeProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    def _check_handler_result(self, future: Future[Any]) -> None:
+        """A notification's handler ended. A request's error is its answer; a notification
+        (``scribe/heartbeat`` every 30 s, a scribe request sent without an id) has none, so
+        an expected error is logged, not popped up in the editor as pygls would."""
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, ScribeRpcError):
+            log.info("notification not applied: %s", error)
+            return
+        super()._check_handler_result(future)
+
     def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
         try:
             self._answer(future, msg_id)

@@ -11,6 +11,7 @@ import {
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
+import { Heartbeats } from './heartbeat';
 import { type ProgressType, ScribeApi, type ScribeConnection } from './protocol';
 import { SessionsTree } from './sessionsTree';
 import { SessionState, label } from './state';
@@ -33,6 +34,7 @@ export interface ScribeExtension {
   readonly state: SessionState;
   readonly statusBar: ScribeStatusBar;
   readonly sessions: SessionsTree;
+  readonly heartbeats: Heartbeats;
   api(): ScribeApi | undefined;
   /** Settles when the first server start finished (or failed, with the problem shown). */
   readonly ready: Promise<void>;
@@ -84,6 +86,36 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
   let connected: Connected | undefined;
   const sessions = new SessionsTree(() => api, log);
   let pushes: { dispose(): unknown }[] = [];
+  const heartbeats = new Heartbeats(root, () => (state.session?.status === 'active' ? api?.heartbeat() : undefined));
+  // Today's time on the current item, read again after anything that may have moved it
+  // (a cheap request: the server reads its daily roll-ups), at most one at a time.
+  let todayInFlight = false;
+  let todayAgain = false;
+  const refreshToday = (): void => {
+    const client = api;
+    const session = state.session;
+    const item = state.item;
+    if (!client || !session || !item) return;
+    if (todayInFlight) {
+      todayAgain = true; // read once more when this one is answered: never a stale figure
+      return;
+    }
+    todayInFlight = true;
+    client
+      .todaySeconds(item)
+      .then(
+        (seconds) => state.today(session.id, seconds),
+        (error) => log.warn(`reading today's time failed: ${(error as Error).message}`),
+      )
+      .finally(() => {
+        todayInFlight = false;
+        if (todayAgain) {
+          todayAgain = false;
+          refreshToday();
+        }
+      });
+  };
+  const todayTicker = setInterval(refreshToday, 60_000);
 
   const start = async (): Promise<void> => {
     try {
@@ -103,11 +135,13 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
     pushes = [
       client.onSessionChanged((params) => {
         state.sessionChanged(params);
+        refreshToday();
         sessions.refresh();
         log.info(`session ${label(params.session)} ${params.change}`);
       }),
       client.onEntryAdded(({ entry }) => {
         log.info(`${entry.kind}: ${entry.text.split('\n', 1)[0]}`);
+        if (entry.sessionId === state.session?.id) refreshToday();
         if (state.statsMoved(entry)) {
           client.getSession(entry.sessionId).then(
             (session) => state.show(session),
@@ -123,6 +157,7 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
     ];
     try {
       state.show(await client.currentSession());
+      refreshToday();
       sessions.refresh();
     } catch (error) {
       log.warn(`reading the current session failed: ${(error as Error).message}`);
@@ -143,6 +178,8 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
     log,
     statusBar,
     sessions,
+    heartbeats,
+    { dispose: () => clearInterval(todayTicker) },
     vscode.window.registerTreeDataProvider('scribe.sessions', sessions),
     ...registerCommands({
       api: () => api,
@@ -157,7 +194,7 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
     }),
     { dispose: () => void stop() },
   );
-  return { state, statusBar, sessions, api: () => api, ready };
+  return { state, statusBar, sessions, heartbeats, api: () => api, ready };
 }
 
 export function deactivate(): void {

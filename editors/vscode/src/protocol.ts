@@ -11,6 +11,7 @@ export interface Disposable {
 
 export interface ScribeConnection {
   sendRequest<R>(method: string, params?: unknown): Promise<R>;
+  sendNotification(method: string, params?: unknown): Promise<void>;
   onNotification(method: string, handler: (params: any) => void): Disposable;
   onProgress(type: ProgressType, token: string | number, handler: (value: WorkDoneProgressValue) => void): Disposable;
 }
@@ -123,6 +124,16 @@ export interface Status {
   queue: { pending: number };
 }
 
+/** scribe/report, kind "time": active time from the daily roll-ups. */
+export interface TimeReport {
+  kind: 'time';
+  since: string;
+  until: string;
+  by: 'item' | 'day' | 'branch';
+  totalSeconds: number;
+  rows: { item: string; backlogId: string | null; title: string; seconds: number; pulses: number; day?: string; branch?: string | null }[];
+}
+
 export type WorkDoneProgressValue =
   | { kind: 'begin'; title: string; message?: string; percentage?: number }
   | { kind: 'report'; message?: string; percentage?: number }
@@ -140,6 +151,8 @@ export const Methods = {
   getContext: 'scribe/getContext',
   summarize: 'scribe/summarize',
   status: 'scribe/status',
+  report: 'scribe/report',
+  heartbeat: 'scribe/heartbeat',
 } as const;
 
 export const Notifications = {
@@ -202,6 +215,21 @@ export class ScribeApi {
 
   status(): Promise<Status> {
     return this.connection.sendRequest(Methods.status, {});
+  }
+
+  timeReport(params: { since?: string; until?: string; by?: 'item' | 'day' | 'branch' } = {}): Promise<TimeReport> {
+    return this.connection.sendRequest(Methods.report, { kind: 'time', ...params });
+  }
+
+  /** Seconds recorded today on a worklog key (a backlog id, else a session id). */
+  async todaySeconds(item: string): Promise<number> {
+    const report = await this.timeReport({ since: 'today' });
+    return report.rows.find((row) => row.item === item)?.seconds ?? 0;
+  }
+
+  /** The developer is at work now: a notification, no answer (the server merges beats). */
+  heartbeat(): Promise<void> {
+    return this.connection.sendNotification(Methods.heartbeat, {});
   }
 
   /** The current session, or null when none is running. */

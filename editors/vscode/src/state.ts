@@ -4,6 +4,8 @@ import type { ActivityParams, Entry, Session, SessionChangedParams } from './pro
 
 export class SessionState {
   session: Session | null = null;
+  // Seconds recorded today on the session's item (scribe/report), once the server said.
+  todaySeconds: number | null = null;
   // Paths the activity pushes named for this session. The server counts files into the
   // session's stats when it writes the activity entry (once per activity window); these
   // make the number move as soon as a file is saved.
@@ -25,9 +27,13 @@ export class SessionState {
       if (!session || this.session?.id === session.id) {
         this.session = null;
         this.seen.clear();
+        this.todaySeconds = null;
       }
     } else {
-      if (this.session?.id !== session.id) this.seen.clear();
+      if (this.session?.id !== session.id) {
+        this.seen.clear();
+        this.todaySeconds = null;
+      }
       this.session = session;
     }
     this.changed();
@@ -47,6 +53,13 @@ export class SessionState {
     this.changed();
   }
 
+  /** Today's time on the session's item, as the server just reported it. */
+  today(sessionId: string, seconds: number): void {
+    if (this.session?.id !== sessionId || this.todaySeconds === seconds) return;
+    this.todaySeconds = seconds;
+    this.changed();
+  }
+
   /** True when an entry means the session's stats moved (worth a getSession). */
   statsMoved(entry: Entry): boolean {
     return this.session?.id === entry.sessionId && (entry.kind === 'activity' || entry.kind === 'commit');
@@ -56,12 +69,9 @@ export class SessionState {
     return Math.max(this.session?.stats.filesChanged ?? 0, this.seen.size);
   }
 
-  /** Seconds in the session: the server's active time plus what passed since it said so. */
-  activeSeconds(now: Date, receivedAt: Date): number {
-    if (!this.session) return 0;
-    const base = this.session.stats.activeSeconds;
-    if (this.session.status !== 'active') return base;
-    return base + Math.max(0, (now.getTime() - receivedAt.getTime()) / 1000);
+  /** The worklog key time is reported under: the backlog id, else the session id. */
+  get item(): string | null {
+    return this.session ? (this.session.backlogId ?? this.session.id) : null;
   }
 }
 

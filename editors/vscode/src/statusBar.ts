@@ -1,12 +1,10 @@
-// The status bar item: backlog id, session state, time in session, files changed.
+// The status bar item: backlog id, session state, today's time on the item, files changed.
 
 import * as vscode from 'vscode';
 import { SessionState, formatDuration, label, plural } from './state';
 
 export class ScribeStatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
-  private receivedAt = new Date();
-  private readonly ticker: ReturnType<typeof setInterval>;
   private readonly subscription: { dispose(): void };
   private serverProblem: string | null = null;
 
@@ -14,12 +12,7 @@ export class ScribeStatusBar implements vscode.Disposable {
     this.item = vscode.window.createStatusBarItem('scribe.status', vscode.StatusBarAlignment.Left, 100);
     this.item.name = 'Scribe';
     this.item.command = 'scribe.showActions';
-    this.subscription = state.onDidChange(() => {
-      this.receivedAt = new Date();
-      this.render();
-    });
-    // The time in session moves on its own; a minute's resolution is all the text shows.
-    this.ticker = setInterval(() => this.render(), 30_000);
+    this.subscription = state.onDidChange(() => this.render());
     this.render();
     this.item.show();
   }
@@ -47,7 +40,8 @@ export class ScribeStatusBar implements vscode.Disposable {
       return;
     }
     const files = plural(this.state.filesChanged, 'file') + ' changed';
-    const time = formatDuration(this.state.activeSeconds(new Date(), this.receivedAt));
+    // Time is what the server recorded (activity and heartbeats), not the clock running.
+    const time = `${formatDuration(this.state.todaySeconds ?? 0)} today`;
     if (session.status === 'paused') {
       this.item.text = `$(debug-pause) ${label(session)} paused · ${time} · ${files}`;
     } else {
@@ -56,12 +50,12 @@ export class ScribeStatusBar implements vscode.Disposable {
     const tooltip = new vscode.MarkdownString();
     tooltip.appendMarkdown(`**${label(session)}** ${session.status}: ${session.title}\n\n`);
     tooltip.appendMarkdown(`branch \`${session.branch ?? '(none)'}\` · ${plural(session.stats.entries, 'entry', 'entries')}`);
+    tooltip.appendMarkdown(` · ${formatDuration(session.stats.activeSeconds)} active in this session`);
     tooltip.appendMarkdown(` · started ${new Date(session.startedAt).toLocaleString()}\n\nClick for actions.`);
     this.item.tooltip = tooltip;
   }
 
   dispose(): void {
-    clearInterval(this.ticker);
     this.subscription.dispose();
     this.item.dispose();
   }

@@ -69,7 +69,7 @@ test('activation registers every contributed command, the tree and the status ba
 
 test('start from the status bar quick pick; the status bar shows the session', async () => {
   await execute('scribe.showActions', (items: { label: string }[]) => items.find((i) => i.label.includes('Start Session')), '');
-  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 0m · 0 files changed'), `status bar (${statusText()})`);
+  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 0m today · 0 files changed'), `status bar (${statusText()})`);
   assert.deepEqual(fake.executed.slice(-2), ['scribe.showActions', 'scribe.startSession']);
   assert.ok(fake.messages.some((m) => m.text === 'Scribe: session B-4242 started.'), JSON.stringify(fake.messages));
 });
@@ -85,6 +85,38 @@ test('files saved by any process update the files-changed count live', async () 
   await waitUntil(() => statusText().endsWith('· 1 file changed'), `1 file (${statusText()})`);
   writeFileSync(path.join(repo.root, 'two.py'), 'b = 1\n');
   await waitUntil(() => statusText().endsWith('· 2 files changed'), `2 files (${statusText()})`);
+});
+
+function pulsesToday(): number {
+  const report = JSON.parse(cli('report', '--json', '--since', 'today'));
+  return report.rows.reduce((sum: number, row: { pulses: number }) => sum + row.pulses, 0);
+}
+
+test('typing in the repository sends one heartbeat per 30 s; files elsewhere send none', async () => {
+  const { Uri } = require('vscode');
+  const before = pulsesToday();
+  fake.fire('workspace.onDidChangeTextDocument', { document: { uri: Uri.file('/etc/hosts') }, contentChanges: [{ text: 'x' }] });
+  fake.fire('window.onDidChangeActiveTextEditor', { document: { uri: Uri.file(path.join(repo.root, '.scribe', 'worklogs', 'B-4242.md')) } });
+  assert.equal(activated.heartbeats.sent, 0);
+  fake.fire('workspace.onDidChangeTextDocument', { document: { uri: Uri.file(path.join(repo.root, 'one.py')) }, contentChanges: [{ text: 'x' }] });
+  fake.fire('window.onDidChangeTextEditorSelection', { textEditor: { document: { uri: Uri.file(path.join(repo.root, 'two.py')) } } });
+  assert.equal(activated.heartbeats.sent, 1);
+  // The server took the beat as a pulse of active time on the session's item.
+  await waitUntil(() => pulsesToday() === before + 1, 'the heartbeat in the time roll-up');
+});
+
+test("the status bar shows today's time on the item as the server reports it", async () => {
+  // An hour and five minutes recorded earlier today (as another editor or the daemon would).
+  const day = cli('report', '--json', '--since', 'today');
+  const today = JSON.parse(day).until;
+  execFileSync(PYTHON, ['-c', [
+    'import sqlite3, sys',
+    'db = sqlite3.connect(".scribe/scribe.db")',
+    'db.execute("INSERT INTO time_daily VALUES (?, \'B-4242\', \'earlier\', 3900, 1)", (sys.argv[1],))',
+    'db.commit()',
+  ].join('\n'), today], { cwd: repo.root });
+  cli('append', 'a note from the terminal'); // its entryAdded makes the extension read the time again
+  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 1h 5m today ·'), `today's time (${statusText()})`);
 });
 
 test('notes and decisions carry the active editor file into the worklog', async () => {

@@ -22,8 +22,15 @@ export class FakeVscode {
   clipboard = '';
   activeFile: string | undefined;
   settings: Record<string, unknown> = {};
+  // Listeners of the editor's events (`window.onDidChangeActiveTextEditor`…), by name.
+  readonly listeners = new Map<string, Set<(value: unknown) => unknown>>();
 
   constructor(readonly root: string) {}
+
+  /** What the editor does when the user types, switches editors, comes back to the window. */
+  fire(event: string, value: unknown): void {
+    for (const listener of this.listeners.get(event) ?? []) listener(value);
+  }
 
   private answer(items: any[] = []): any {
     const next = this.answers.shift();
@@ -79,7 +86,7 @@ export class FakeVscode {
       StatusBarAlignment: { Left: 1, Right: 2 },
       ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
       TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
-      window: withEvents({
+      window: withEvents(fake, 'window', {
         createOutputChannel: channel,
         createStatusBarItem: (id: string, alignment: number, priority: number) => {
           const item = new FakeStatusBarItem(id, alignment, priority);
@@ -118,7 +125,7 @@ export class FakeVscode {
         },
         visibleTextEditors: [],
       }),
-      workspace: withEvents({
+      workspace: withEvents(fake, 'workspace', {
         workspaceFolders: [{ uri: Uri.file(fake.root), name: 'repo', index: 0 }],
         getConfiguration: (section: string) => ({
           get: <T>(key: string, fallback?: T): T | undefined => {
@@ -245,12 +252,17 @@ class Uri {
 
 class CancellationError extends Error {}
 
-/** Adds `onDid…`/`onWill…` events (never fired: no editor is open here) to a namespace. */
-function withEvents<T extends object>(namespace: T): T {
+/** Adds `onDid…`/`onWill…` events to a namespace; `fake.fire('window.onDid…', value)` fires one. */
+function withEvents<T extends object>(fake: FakeVscode, name: string, namespace: T): T {
   return new Proxy(namespace, {
     get: (target, key, receiver) => {
       if (typeof key === 'string' && /^on(Did|Will)[A-Z]/.test(key) && !(key in target)) {
-        return () => new Disposable(() => undefined);
+        return (listener: (value: unknown) => unknown) => {
+          const event = `${name}.${key}`;
+          if (!fake.listeners.has(event)) fake.listeners.set(event, new Set());
+          fake.listeners.get(event)!.add(listener);
+          return new Disposable(() => fake.listeners.get(event)?.delete(listener));
+        };
       }
       return Reflect.get(target, key, receiver);
     },

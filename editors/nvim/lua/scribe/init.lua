@@ -17,8 +17,11 @@ local defaults = {
   icons = { active = '●', paused = '○' },
   -- vim.notify when a summary is written (they are refreshed in the background too).
   notify_summaries = false,
-  -- statusline() shows the time in session too ('B-4242 ● 12m · 3 files'), as VS Code does.
+  -- statusline() shows today's time on the item too ('B-4242 ● 12m · 3 files'), as VS Code does.
   statusline_elapsed = true,
+  -- Tell scribe-ls you are at work (typing, moving around, coming back to Neovim) at most
+  -- this often, in ms (it counts active time from activity); 0 turns heartbeats off.
+  heartbeat_interval = 30000,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -35,7 +38,8 @@ end
 local function state_for(root)
   local state = states[root]
   if not state then
-    state = { session = nil, seen = {}, seen_count = 0, received = 0 }
+    -- today: seconds recorded today on the session's item (scribe/report), nil until known
+    state = { session = nil, seen = {}, seen_count = 0, today = nil, beat_at = nil }
     states[root] = state
   end
   return state
@@ -56,14 +60,13 @@ local function show_session(root, session)
   local state = state_for(root)
   if session == nil or session.status == 'completed' then
     if session == nil or (state.session and state.session.id == session.id) then
-      state.session, state.seen, state.seen_count = nil, {}, 0
+      state.session, state.seen, state.seen_count, state.today = nil, {}, 0, nil
     end
   else
     if not state.session or state.session.id ~= session.id then
-      state.seen, state.seen_count = {}, 0
+      state.seen, state.seen_count, state.today = {}, 0, nil
     end
     state.session = session
-    state.received = vim.uv.now() -- activeSeconds is as of now; the statusline adds to it
   end
   redraw()
 end
@@ -152,6 +155,33 @@ local function client_request(client, method, params, handler)
   pump(client)
 end
 
+-- Today's time on the session's item, read again after anything that may have moved it (a
+-- cheap request: the server reads its daily roll-ups); the statusline shows it.
+local function refresh_today(client, root)
+  local state = states[root]
+  local session = state and state.session
+  if not session then
+    return
+  end
+  local item = session.backlogId ~= vim.NIL and session.backlogId or session.id
+  client_request(client, 'scribe/report', { kind = 'time', since = 'today' }, function(err, report)
+    local now = states[root]
+    if err or type(report) ~= 'table' or not now or not now.session or now.session.id ~= session.id then
+      return
+    end
+    local seconds = 0
+    for _, row in ipairs(report.rows or {}) do
+      if row.item == item then
+        seconds = row.seconds
+      end
+    end
+    if now.today ~= seconds then
+      now.today = seconds
+      redraw()
+    end
+  end)
+end
+
 --- Send a scribe request for the current buffer's repository; on_result(result) on success,
 --- the server's error message through vim.notify on failure.
 function M.request(method, params, on_result)
@@ -203,6 +233,10 @@ handlers['scribe/sessionChanged'] = function(_, params, ctx)
     return
   end
   show_session(root, session)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client then
+    refresh_today(client, root)
+  end
   if change ~= 'updated' then
     notify(('%s %s'):format(label(session), change))
   end
@@ -215,16 +249,17 @@ handlers['scribe/entryAdded'] = function(_, params, ctx)
     return
   end
   local state = state_for(root)
-  if state.session and entry.sessionId == state.session.id and entry.kind == 'activity' then
-    -- The server counted these files into the session's stats: refresh them.
-    local client = vim.lsp.get_client_by_id(ctx.client_id)
-    if client then
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client and state.session and entry.sessionId == state.session.id then
+    if entry.kind == 'activity' then
+      -- The server counted these files into the session's stats: refresh them.
       client_request(client, 'scribe/getSession', { sessionId = entry.sessionId }, function(err, session)
         if not err and session then
           show_session(root, session)
         end
       end)
     end
+    refresh_today(client, root) -- every entry is a moment of activity: the time moved
   end
   local kinds = { note = true, decision = true, idea = true, todo = true }
   if own_texts[entry.text] then
@@ -269,6 +304,7 @@ local function on_init(client)
   client_request(client, 'scribe/status', vim.empty_dict(), function(err, status)
     if not err and status and type(status.currentSession) == 'table' then
       show_session(client.root_dir, status.currentSession)
+      refresh_today(client, client.root_dir)
     end
   end)
 end
@@ -497,19 +533,58 @@ function M.statusline()
   return ('%s %s %s · %s'):format(label(session), icon, M.elapsed(state), counted)
 end
 
---- Time in session, as the statusline shows it ('45s', '12m', '1h05m'); active time
---- counts on from the last update while the session is active.
+--- Today's time on the session's item, as the statusline shows it ('45s', '12m', '1h05m'):
+--- what scribe-ls recorded from activity and heartbeats, not a clock running.
 function M.elapsed(state)
-  local seconds = type(state.session.stats) == 'table' and state.session.stats.activeSeconds or 0
-  if state.session.status == 'active' then
-    seconds = seconds + math.floor((vim.uv.now() - (state.received or 0)) / 1000)
-  end
+  local seconds = math.floor(state.today or 0)
   if seconds < 60 then
     return ('%ds'):format(seconds)
   elseif seconds < 3600 then
     return ('%dm'):format(math.floor(seconds / 60))
   end
   return ('%dh%02dm'):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60))
+end
+
+-- bufnr -> { name = buffer name, root = its repository root or nil }
+local buffer_roots = {}
+
+--- You are at work in this buffer: a scribe/heartbeat notification for its repository's
+--- active session, at most one per heartbeat_interval (the server counts time from them).
+--- Returns true when one was sent.
+function M.heartbeat(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local interval = M.config.heartbeat_interval
+  if interval <= 0 or vim.bo[bufnr].buftype ~= '' then
+    return false
+  end
+  -- CursorMoved fires on every keystroke: the buffer's root is looked up once per name.
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  local known = buffer_roots[bufnr]
+  if not known or known.name ~= name then
+    known = { name = name, root = name ~= '' and vim.fs.root(bufnr, '.git') or nil }
+    buffer_roots[bufnr] = known
+  end
+  local state = known.root and states[known.root]
+  if not state or not state.session or state.session.status ~= 'active' then
+    return false
+  end
+  local client = client_ids[known.root] and vim.lsp.get_client_by_id(client_ids[known.root])
+  if not client or client:is_stopped() then
+    return false
+  end
+  local now = vim.uv.now()
+  if state.beat_at and now - state.beat_at < interval then
+    return false
+  end
+  state.beat_at = now
+  state.beats = (state.beats or 0) + 1
+  if vim.fn.has('nvim-0.11') == 1 then
+    client:notify('scribe/heartbeat', vim.empty_dict())
+  else
+    client.notify('scribe/heartbeat', vim.empty_dict())
+  end
+  refresh_today(client, client.root_dir) -- sent after the beat: it sees the beat's time
+  return true
 end
 
 --- The state behind the statusline, for scripts and tests.
@@ -557,6 +632,7 @@ function M.setup(opts)
     icons = { opts.icons, 'table', true },
     statusline_elapsed = { opts.statusline_elapsed, 'boolean', true },
     notify_summaries = { opts.notify_summaries, 'boolean', true },
+    heartbeat_interval = { opts.heartbeat_interval, 'number', true },
   })
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
   create_commands()
@@ -565,6 +641,19 @@ function M.setup(opts)
     group = group,
     callback = function(args)
       M.attach(args.buf)
+    end,
+  })
+  -- Work that saves no file yet (typing, reading, coming back to Neovim) is activity too.
+  vim.api.nvim_create_autocmd({ 'TextChanged', 'TextChangedI', 'CursorMoved', 'BufEnter', 'FocusGained' }, {
+    group = group,
+    callback = function(args)
+      M.heartbeat(args.buf)
+    end,
+  })
+  vim.api.nvim_create_autocmd('BufWipeout', {
+    group = group,
+    callback = function(args)
+      buffer_roots[args.buf] = nil
     end,
   })
   -- Buffers that were open before setup ran.
