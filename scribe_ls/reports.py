@@ -83,6 +83,17 @@ def duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
+def _item_wire(item: str, title: str, seconds: float) -> dict[str, Any]:
+    """An item as both reports name it: its worklog key, backlog id (None for a session
+    without one), title and whole seconds."""
+    return {
+        "item": item,
+        "backlogId": item if item.startswith("B-") else None,
+        "title": title,
+        "seconds": round(seconds),
+    }
+
+
 # -- time -------------------------------------------------------------------------------
 
 
@@ -101,11 +112,8 @@ class TimeReport:
     def to_wire(self) -> dict[str, Any]:
         rows = []
         for row in self.rows:
-            wire: dict[str, Any] = {
-                "item": row.item,
-                "backlogId": row.item if row.item.startswith("B-") else None,
-                "title": self.titles.get(row.item, row.item),
-                "seconds": round(row.seconds),
+            wire = {
+                **_item_wire(row.item, self.titles.get(row.item, row.item), row.seconds),
                 "pulses": row.pulses,
             }
             if self.by == "day":
@@ -199,10 +207,7 @@ class StandupItem:
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "item": self.item,
-            "backlogId": self.item if self.item.startswith("B-") else None,
-            "title": self.title,
-            "seconds": round(self.seconds),
+            **_item_wire(self.item, self.title, self.seconds),
             "decisions": list(self.decisions),
             "completed": list(self.completed),
             "commits": list(self.commits),

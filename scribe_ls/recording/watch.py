@@ -19,7 +19,6 @@ import asyncio
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,11 +40,12 @@ DEBOUNCE_MS = 50
 STEP_MS = 10
 # The Rust side wakes every step to look for changes (taking the GIL): at 10 ms, each watch
 # costs ~0.3 % of a core doing nothing, and a daemon recording 5 roots runs 10 of them. A
-# watch that saw nothing for HOT_SECONDS steps slower: the first save after a quiet spell
-# takes at most two idle steps to arrive, the ones after it ~15 ms again.
+# watch that saw nothing for HOT_SECONDS steps slower: the first change after a quiet spell
+# takes up to two idle steps to arrive (a save 200 ms, another process's write to the store
+# 800 ms), the ones after it ~15 ms again.
 HOT_SECONDS = 10.0
-TREE_IDLE_STEP_MS = 75
-STORE_IDLE_STEP_MS = 500
+TREE_IDLE_STEP_MS = 100
+STORE_IDLE_STEP_MS = 400
 RUST_TIMEOUT_MS = 5000
 
 # A new directory is scanned for files at most this deep in one batch (bounds a storm).
@@ -97,15 +97,24 @@ class TreeBatch:
 
 
 class _Halt:
-    """What the Rust loop asks every step: the caller's stop, or this watch's own end (a
-    cancelled task cannot stop a thread; setting this does, within a step)."""
+    """What the Rust loop asks every step: is the watch over? ``is_set`` is a C method (a
+    list's length), not Python code: asked ten times a second per watch, a Python frame
+    was most of an idle watch's cost. Set by the caller's stop, or by the watch's own end
+    (a cancelled task cannot stop a thread; this does, within a step)."""
 
-    def __init__(self, stop: asyncio.Event) -> None:
-        self.stop = stop
-        self.ended = threading.Event()
+    __slots__ = ("_flag", "is_set")
 
-    def is_set(self) -> bool:
-        return self.stop.is_set() or self.ended.is_set()
+    def __init__(self) -> None:
+        self._flag: list[bool] = []
+        self.is_set = self._flag.__len__
+
+    def set(self) -> None:
+        if not self._flag:
+            self._flag.append(True)
+
+    async def on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.set()
 
 
 async def watch_changes(
@@ -120,7 +129,8 @@ async def watch_changes(
     """Batches of changes under ``paths`` until ``stop`` is set: watchfiles' Rust watcher
     driven as ``awatch`` drives it, but with a step that slows to ``idle_step_ms`` once
     nothing happened for HOT_SECONDS (see there). ``keep`` filters changes."""
-    halt = _Halt(stop)
+    halt = _Halt()
+    stopping = asyncio.ensure_future(halt.on(stop))
     notify = RustNotify(
         [str(p) for p in paths],
         False,
@@ -154,7 +164,8 @@ async def watch_changes(
             if changes:
                 yield changes
     finally:
-        halt.ended.set()
+        halt.set()
+        stopping.cancel()
         if running is not None and not running.done():
             await asyncio.wait({running}, timeout=2)  # it looks at halt every step
         if running is None or running.done():
