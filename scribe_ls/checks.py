@@ -120,6 +120,17 @@ def kind(value: Any, field: str = "kind", *, default: str = "note") -> str:
     return string(value, field, choices=ENTRY_KINDS) or default
 
 
+AUTHOR_RE = re.compile(r"[\w.@ +/:()-]{1,64}")
+
+
+def author(value: Any, field: str = "author") -> str | None:
+    """Who wrote an entry, when an agent did: a name such as ``claude-code`` (letters,
+    digits and ``._-@+/:() `` , up to 64 characters)."""
+    return string(
+        value, field, max_len=64, pattern=AUTHOR_RE, hint="a name of letters, digits, ._-@+/:() and spaces"
+    )
+
+
 def request_id(value: Any, field: str = "request_id") -> str | None:
     return string(value, field, max_len=MAX_REQUEST_ID)
 

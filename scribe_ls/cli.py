@@ -167,6 +167,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     append.add_argument("--kind", default="note", choices=USER_KINDS)
     append.add_argument("--session", dest="target", help="session id or backlog id")
     append.add_argument("--file", action="append", default=[], dest="files", help="repeatable")
+    append.add_argument("--author", help="an agent or script writing it (shown in the worklog); omit for you")
 
     status = verbs.add_parser("status", parents=[common], help="the store, sessions and the current session")
     status.add_argument(
@@ -253,6 +254,13 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
         help="run: exit after this long without roots (default 300; 0: never)",
     )  # fmt: skip
 
+    mcp = verbs.add_parser(
+        "mcp", parents=[common], help="serve MCP on stdio for AI agents; `mcp install` adds it to a client"
+    )
+    mcp.add_argument("action", nargs="?", choices=("serve", "install"), default="serve")
+    mcp.add_argument("--client", choices=("claude", "cursor", "vscode"), help="install: whose project file")
+    mcp.add_argument("--print", action="store_true", dest="print_only", help="install: show the snippet only")
+
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
     call.add_argument("method", help="e.g. scribe/status")
     call.add_argument("params", nargs="?", default="{}", help="JSON params object")
@@ -306,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _redact(args)  # reads a file; no store needed
         if args.verb == "daemon":
             return _daemon(args)
+        if args.verb == "mcp":
+            return _mcp(args)
         if args.verb in ASYNC_VERBS:
             from . import verbs_async
 
@@ -364,6 +374,7 @@ FLAGS = {
     "since": "--since",
     "until": "--until",
     "by": "--by",
+    "author": "--author",
 }
 # Verbs that take the session as their positional argument.
 TARGET_VERBS = ("stop", "info", "summarize")
@@ -498,6 +509,40 @@ def _serve(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
         print("scribe-ls: serving JSON-RPC on stdin/stdout for an editor; Ctrl-C stops", file=sys.stderr)
     return server.serve_stdio(max_message_bytes=limit)
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from .layout import find_repo_root
+
+    # Claude Code starts servers in the project's directory and says which it is.
+    given = args.root if args.root != "." else os.environ.get("CLAUDE_PROJECT_DIR") or "."
+    root = find_repo_root(Path(given))
+    if args.action == "install":
+        from .agents import mcp_install
+
+        if args.client is None:
+            raise UsageError("mcp install: which client? --client claude, cursor or vscode")
+        if args.print_only:
+            print(f"# {mcp_install.CLIENTS[args.client].path}")
+            print(mcp_install.snippet(args.client), end="")
+            return 0
+        try:
+            path, changed = mcp_install.install(root, args.client)
+        except (mcp_install.InstallError, OSError) as exc:
+            print(f"scribe-ls: mcp install: {exc}", file=sys.stderr)
+            return 1
+        print(f"{'added scribe-ls to' if changed else 'already in'} {path}")
+        return 0
+    import asyncio
+
+    from .config import load_config
+    from .layout import Layout
+    from .logs import setup_logging
+
+    setup_logging(Layout(root), load_config(root))  # stderr and the store's log: stdout is MCP's
+    from .agents.mcp_server import serve
+
+    return asyncio.run(serve(root))
 
 
 def _redact(args: argparse.Namespace) -> int:

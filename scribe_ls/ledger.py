@@ -388,20 +388,29 @@ class Ledger:
         *,
         stat_files: Sequence[str] = (),
         request_id: str | None = None,
+        author: str | None = None,
     ) -> Outcome:
         """Add an entry (``Outcome.entry``); it is durable when this returns. Secrets are
         redacted first. ``stat_files``: more paths that count as changed without being
         listed. ``request_id``: a client's id for this append; a retry with the same id
-        returns the entry stored the first time instead of storing it again."""
+        returns the entry stored the first time instead of storing it again. ``author``:
+        the agent writing it (shown in worklogs and packets); None for the developer."""
         text = checks.text(text)
         kind = checks.kind(kind)
         files = checks.files(files)
         request_id = checks.request_id(request_id)
         session_id = checks.session_id(session_id)
+        author = checks.author(author)
         outcome = self.follow_branch()
         session = self.session_or_current(session_id)
         entry = self.store.append_entry(
-            session.id, kind, redact(text), redact_all(files), redact_all(stat_files), request_id=request_id
+            session.id,
+            kind,
+            redact(text),
+            redact_all(files),
+            redact_all(stat_files),
+            request_id=request_id,
+            author=redact(author) if author else None,
         )
         self._render(session)
         outcome.session, outcome.entry = session, entry

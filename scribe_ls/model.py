@@ -118,6 +118,7 @@ class Entry(NamedTuple):
     kind: str
     text: str
     files: tuple[str, ...] = ()
+    author: str | None = None  # an agent that wrote it; None: the developer or the recorder
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -127,6 +128,7 @@ class Entry(NamedTuple):
             "kind": self.kind,
             "text": self.text,
             "files": list(self.files),
+            "author": self.author,
         }
 
 

@@ -8,7 +8,7 @@ from .lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -145,6 +145,11 @@ MIGRATIONS: dict[int, str] = {
         + MAX(0, (julianday('now') - julianday(active_since)) * 86400)
         WHERE status = 'active' AND active_since IS NOT NULL;
     UPDATE sessions SET active_since = NULL;
+    """,
+    6: """
+    -- Who wrote an entry when it was not the person at the keyboard: an agent (an MCP
+    -- client's name, e.g. claude-code). NULL: the developer (CLI, editors) or the recorder.
+    ALTER TABLE entries ADD COLUMN author TEXT;
     """,
 }
 

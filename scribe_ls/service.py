@@ -391,10 +391,12 @@ class Scribe:
         *,
         stat_files: Sequence[str] = (),
         request_id: str | None = None,
+        author: str | None = None,
     ) -> Entry:
         """Add an entry; it is durable when this returns, secrets redacted. A retry with the
-        same ``request_id`` returns the entry stored the first time (see
-        :meth:`Ledger.append_entry <scribe_ls.ledger.Ledger.append_entry>`)."""
+        same ``request_id`` returns the entry stored the first time; ``author`` names the
+        agent writing it (see :meth:`Ledger.append_entry
+        <scribe_ls.ledger.Ledger.append_entry>`)."""
         outcome = await self._write(
             self.ledger.append_entry,
             text,
@@ -403,13 +405,16 @@ class Scribe:
             files,
             stat_files=stat_files,
             request_id=request_id,
+            author=author,
         )
         assert outcome.entry is not None
         return outcome.entry
 
-    async def note(self, text: str, kind: str = "note", *, files: Sequence[str] | None = ()) -> Entry:
+    async def note(
+        self, text: str, kind: str = "note", *, files: Sequence[str] | None = (), author: str | None = None
+    ) -> Entry:
         """Agent-friendly spelling of :meth:`append_entry` on the current session."""
-        return await self.append_entry(text, kind=kind, files=files)
+        return await self.append_entry(text, kind=kind, files=files, author=author)
 
     async def get_entries(
         self,

@@ -155,6 +155,7 @@ class Store:
             kind=row["kind"],
             text=row["text"],
             files=tuple(json.loads(row["files"])),
+            author=row["author"],
         )
 
     def _session_row(self, session_id: str) -> sqlite3.Row:
@@ -183,6 +184,7 @@ class Store:
         request_id: str | None = None,
         opens_block: bool | None = None,
         pulse: bool | None = None,
+        author: str | None = None,
     ) -> int:
         """Insert an entry; ``stat_files`` are further paths that count as changed (an
         activity entry lists ten paths but every changed path counts in the stats).
@@ -193,9 +195,9 @@ class Store:
             opens_block = session_id not in self._opened_blocks
             self._opened_blocks.add(session_id)
         cursor = self.conn.execute(
-            "INSERT INTO entries (session_id, at, kind, text, files, request_id, opens_block)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (session_id, at, kind, text, json.dumps(list(files)), request_id, int(opens_block)),
+            "INSERT INTO entries (session_id, at, kind, text, files, request_id, opens_block, author)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, at, kind, text, json.dumps(list(files)), request_id, int(opens_block), author),
         )
         entry_id = cursor.lastrowid
         assert entry_id is not None
@@ -573,6 +575,7 @@ class Store:
         stat_files: Sequence[str] = (),
         *,
         request_id: str | None = None,
+        author: str | None = None,
     ) -> Entry:
         """Append an entry (durable on return). With a ``request_id`` seen before, the entry
         stored then is returned and nothing is added: a client that lost the answer to an
@@ -584,9 +587,11 @@ class Store:
                 if row is not None:
                     return self._entry(row)
             self._session_row(session_id)
-            entry_id = self._insert_entry(session_id, kind, text, files, now, stat_files, request_id)
+            entry_id = self._insert_entry(
+                session_id, kind, text, files, now, stat_files, request_id, author=author
+            )
             self._touch(session_id, now)
-        return Entry(id=entry_id, session_id=session_id, at=now, kind=kind, text=text, files=tuple(files))
+        return Entry(entry_id, session_id, now, kind, text, tuple(files), author)
 
     def get_entries(
         self, session_id: str, *, after_id: int = 0, limit: int = 100, kinds: Sequence[str] = ()
@@ -726,7 +731,7 @@ class Store:
     def worklog_items(self, key: str, *, after_id: int = 0) -> list[tuple[int, WorklogItem]]:
         """Entries of a worklog key (backlog id, else session id) past ``after_id``, with ids."""
         rows = self.conn.execute(
-            "SELECT e.id, e.at, e.kind, e.text, e.files, e.opens_block FROM entries e"
+            "SELECT e.id, e.at, e.kind, e.text, e.files, e.opens_block, e.author FROM entries e"
             " JOIN sessions s ON s.id = e.session_id"
             " WHERE (s.backlog_id = ? OR (s.backlog_id IS NULL AND s.id = ?)) AND e.id > ?"
             " ORDER BY e.id",
@@ -741,6 +746,7 @@ class Store:
                     text=row["text"],
                     files=tuple(json.loads(row["files"])),
                     opens_block=bool(row["opens_block"]),
+                    author=row["author"],
                 ),
             )
             for row in rows

@@ -220,7 +220,9 @@ def _stop(ledger: Ledger, args: argparse.Namespace) -> int:
 
 def _append(ledger: Ledger, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
-    outcome = ledger.append_entry(text, args.kind, resolve(ledger, args.target), args.files)
+    outcome = ledger.append_entry(
+        text, args.kind, resolve(ledger, args.target), args.files, author=args.author
+    )
     entry = outcome.entry
     assert entry is not None
     _side_changes(args, outcome)

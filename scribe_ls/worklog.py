@@ -48,6 +48,7 @@ class WorklogItem(NamedTuple):
     text: str
     files: tuple[str, ...] = ()
     opens_block: bool = False  # a "## <time>" heading of its own, whatever the last one was
+    author: str | None = None  # an agent that wrote it: "(by claude-code)" ends its first line
 
 
 def heading_time(moment: datetime) -> str:
@@ -58,7 +59,7 @@ def _bullet(item: WorklogItem) -> list[str]:
     # Trailing blank lines are not kept (parsing drops them too), so every rendered
     # worklog ends with exactly one newline and new blocks can be appended to the file.
     lines = item.text.rstrip("\n").split("\n")
-    first = _KIND_PREFIX.get(item.kind, "") + lines[0]
+    first = _KIND_PREFIX.get(item.kind, "") + lines[0] + (f" (by {item.author})" if item.author else "")
     out = [f"- {first}"]
     out.extend(f"  {line}" if line else "" for line in lines[1:])
     out.extend(f"  - {path}" for path in item.files)

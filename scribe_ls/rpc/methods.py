@@ -188,6 +188,12 @@ METHODS: tuple[Method, ...] = (
                 "string",
                 "the client's id for this append: a retry returns the entry stored the first time",
             ),
+            Param(
+                "author",
+                "author",
+                "string",
+                "an agent writing it (e.g. `claude-code`): shown in worklogs and packets; omit for the developer",
+            ),
         ),
         _append_entry,
         "Entry",

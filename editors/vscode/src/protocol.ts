@@ -57,6 +57,8 @@ export interface Entry {
   kind: EntryKind;
   text: string;
   files: string[];
+  /** The agent that wrote it (an MCP client's name); null for the developer and the recorder. */
+  author?: string | null;
 }
 
 export type SessionChange = 'started' | 'stopped' | 'paused' | 'resumed' | 'updated' | 'branchChanged';

@@ -1,0 +1,351 @@
+"""``scribe-ls mcp``: scribe-ls over the Model Context Protocol, on stdio.
+
+The same core and store as the language server (an in-process :class:`Scribe` that relays
+other processes' writes), seen through the official ``mcp`` SDK's ``MCPServer``: tools for
+an agent to read the context packet, take notes, start and stop sessions, search,
+summarize and report; resources (``scribe://context``, ``scribe://sessions``,
+``scribe://worklog/{backlog_id}``) whose subscribers hear ``notifications/resources/updated``
+when they change (legacy ``resources/subscribe`` and 2026 ``subscriptions/listen`` both);
+and a ``resume`` prompt. Entries an agent writes carry its name (the MCP client's
+``clientInfo.name``, e.g. ``claude-code``) as their author.
+
+Wiring only: every tool is one service call; the core checks its arguments and an error
+comes back as an MCP tool error with the language server's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from pydantic import Field
+
+from .. import checks
+from .._version import __version__
+from ..errors import ScribeError
+from ..events import ENTRY_ADDED, SESSION_CHANGED, Notification
+from ..service import Scribe
+
+log = logging.getLogger(__name__)
+
+CONTEXT_URI = "scribe://context"
+SESSIONS_URI = "scribe://sessions"
+WORKLOG_URI = "scribe://worklog/{backlog_id}"
+DEFAULT_AUTHOR = "mcp-client"
+
+INSTRUCTIONS = (
+    "scribe-ls keeps the developer's working session for this repository: the backlog item"
+    " (B-1234) being worked on, what changed in the work tree and in git, and the notes and"
+    " decisions taken. Call scribe_context first to see where things stand; record what you"
+    " decide or find with scribe_note (kind 'decision' for decisions), so the developer and"
+    " the next agent can see it."
+)
+
+Kind = Literal["note", "decision", "idea", "todo"]
+Section = Literal["session", "git", "diff", "commits", "worklog", "summary", "sessions"]
+
+
+async def _call(work: Awaitable[Any]) -> Any:
+    """A service call; its errors become tool errors with the same message."""
+    try:
+        return await work
+    except ScribeError as exc:
+        raise ToolError(exc.message) from None
+
+
+def _author(ctx: Context) -> str:
+    """The MCP client's name (``claude-code``), cut to what an author may be."""
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None and params.client_info is not None else ""
+    kept = "".join(ch for ch in name if checks.AUTHOR_RE.fullmatch(ch))[:64].strip()
+    return kept or DEFAULT_AUTHOR
+
+
+class Updates:
+    """Who subscribed to which resource, and telling them when it changes: the service's
+    events (its own writes and other processes' relayed) mark resources changed; one task
+    sends at most one update per resource per ``MIN_GAP`` seconds."""
+
+    MIN_GAP = 0.1
+
+    def __init__(self, scribe: Scribe, bus: InMemorySubscriptionBus) -> None:
+        self.scribe = scribe
+        self.bus = bus
+        self.subscribers: dict[str, set[Any]] = {}  # uri -> legacy sessions
+        self._changed: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> Callable[[], None]:
+        self._task = asyncio.create_task(self._send_loop())
+        return self.scribe.add_listener(self.heard)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        self.subscribers.setdefault(str(params.uri), set()).add(ctx.session)
+        return EmptyResult()
+
+    async def unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        self.subscribers.get(str(params.uri), set()).discard(ctx.session)
+        return EmptyResult()
+
+    def heard(self, notification: Notification) -> None:
+        self._changed.add(CONTEXT_URI)  # any change moves the packet
+        if notification.method == SESSION_CHANGED:
+            self._changed.add(SESSIONS_URI)
+            backlog_id = notification.params["session"].get("backlogId")
+            if backlog_id:
+                self._changed.add(WORKLOG_URI.format(backlog_id=backlog_id))
+        elif notification.method == ENTRY_ADDED:
+            self._changed.add(f"session:{notification.params['entry']['sessionId']}")
+        self._wake.set()
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            changed, self._changed = self._changed, set()
+            for uri in await self._uris(changed):
+                await self.bus.publish(ResourceUpdated(uri=uri))
+                for session in list(self.subscribers.get(uri, ())):
+                    try:
+                        await session.send_resource_updated(uri)
+                    except Exception:  # a client gone: it hears nothing more
+                        self.subscribers[uri].discard(session)
+            await asyncio.sleep(self.MIN_GAP)
+
+    async def _uris(self, changed: set[str]) -> set[str]:
+        """Entries are known by session: their worklog is their backlog item's."""
+        uris = {uri for uri in changed if not uri.startswith("session:")}
+        for marker in changed - uris:
+            try:
+                session = await self.scribe.get_session(marker.removeprefix("session:"))
+            except ScribeError:
+                continue
+            if session.backlog_id:
+                uris.add(WORKLOG_URI.format(backlog_id=session.backlog_id))
+        return uris
+
+
+def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
+    """The MCP server over ``scribe`` (opened by the caller), and its resource updates."""
+    bus = InMemorySubscriptionBus()
+    server = MCPServer(name="scribe-ls", version=__version__, instructions=INSTRUCTIONS, subscriptions=bus)
+    updates = Updates(scribe, bus)
+    lowlevel = server._lowlevel_server  # the SDK's documented seam for methods MCPServer leaves out
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, updates.subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, updates.unsubscribe)
+
+    @server.tool(
+        name="scribe_context",
+        description=(
+            "The context packet of the developer's current work: the session (backlog item,"
+            " branch, time), git status, the diff, recent commits, the latest worklog entries,"
+            " a summary and other open sessions touching the same files. Cut to max_chars."
+            " Call it before starting on a task and whenever you need to know what changed."
+        ),
+    )
+    async def scribe_context(
+        max_chars: Annotated[
+            int, Field(ge=1000, le=1_000_000, description="size budget in characters")
+        ] = 12000,
+        format: Annotated[
+            Literal["markdown", "json"],
+            Field(description="markdown: one text to read; json: sections as data"),
+        ] = "markdown",
+        sections: Annotated[
+            list[Section] | None, Field(description="only these sections; default all")
+        ] = None,
+        session_id: Annotated[
+            str | None, Field(description="a session id; default the current session")
+        ] = None,
+    ) -> dict[str, Any]:
+        return await _call(scribe.context(session_id, sections=sections, max_chars=max_chars, format=format))
+
+    @server.tool(
+        name="scribe_note",
+        description=(
+            "Record something in the developer's worklog for the current session: a note, a"
+            " decision (and why), an idea, or a todo. It is stored at once and shown with your"
+            " name as its author. Secrets are redacted."
+        ),
+    )
+    async def scribe_note(
+        text: Annotated[
+            str, Field(min_length=1, max_length=65536, description="what to record; Markdown is fine")
+        ],
+        ctx: Context,
+        kind: Annotated[Kind, Field(description="note, decision, idea or todo")] = "note",
+        files: Annotated[list[str], Field(max_length=1000, description="paths the entry is about")] = [],  # noqa: B006
+    ) -> dict[str, Any]:
+        entry = await _call(scribe.append_entry(text, kind, files=files, author=_author(ctx)))
+        return entry.to_wire()
+
+    @server.tool(
+        name="scribe_start_session",
+        description=(
+            "Start a work session for a backlog item, or rejoin its open one (the answer's"
+            " `change` says started, resumed, updated or rejoined). The backlog id defaults to"
+            " the one in the branch name (feature/B-1234-x)."
+        ),
+    )
+    async def scribe_start_session(
+        backlog_id: Annotated[str | None, Field(description="B- and digits, e.g. B-1234")] = None,
+        title: Annotated[str | None, Field(max_length=200, description="what the work is")] = None,
+        tags: Annotated[list[str], Field(max_length=32, description="labels")] = [],  # noqa: B006
+    ) -> dict[str, Any]:
+        started = await _call(scribe.start(backlog_id, title, tags))
+        return {**started.session.to_wire(), "change": started.change}
+
+    @server.tool(
+        name="scribe_stop_session",
+        description="Stop a session (default: the current one). Stopping a stopped one changes nothing.",
+    )
+    async def scribe_stop_session(
+        session_id: Annotated[
+            str | None, Field(description="a session id; default the current session")
+        ] = None,
+    ) -> dict[str, Any]:
+        return (await _call(scribe.stop_session(session_id))).to_wire()
+
+    @server.tool(name="scribe_list_sessions", description="Sessions of this repository, newest first.")
+    async def scribe_list_sessions(
+        status: Annotated[
+            Literal["active", "paused", "completed"] | None, Field(description="only these")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 20,
+    ) -> dict[str, Any]:
+        sessions = await _call(scribe.list_sessions(status=status, limit=limit))
+        return {"sessions": [session.to_wire() for session in sessions]}
+
+    @server.tool(
+        name="scribe_search",
+        description=(
+            "Full-text search over every note, decision, commit and activity entry of this"
+            " repository; every word must match (as a word or its start). Best matches first."
+        ),
+    )
+    async def scribe_search(
+        query: Annotated[str, Field(min_length=1, max_length=1000)],
+        limit: Annotated[int, Field(ge=1, le=200)] = 10,
+    ) -> dict[str, Any]:
+        return {"hits": [hit.to_wire() for hit in await _call(scribe.search(query, limit))]}
+
+    @server.tool(
+        name="scribe_summarize",
+        description=(
+            "Summarize the backlog item of a session (default: the current one) over all its"
+            " sessions: decisions, ideas, completed work, work in progress, next steps, files."
+            " Also written to .scribe/summaries/<id>-summary.md."
+        ),
+    )
+    async def scribe_summarize(
+        session_id: Annotated[
+            str | None, Field(description="a session id; default the current session")
+        ] = None,
+    ) -> dict[str, Any]:
+        return await _call(scribe.summarize(session_id))
+
+    @server.tool(
+        name="scribe_report",
+        description=(
+            "Recorded time: kind 'time' gives active time per backlog item (or per day, or per"
+            " branch); kind 'standup' gives, per item worked on, its time, completed work,"
+            " commits, decisions and open todos. Days: YYYY-MM-DD, today, yesterday, week,"
+            " month or <N>d."
+        ),
+    )
+    async def scribe_report(
+        kind: Literal["time", "standup"] = "time",
+        since: Annotated[
+            str | None, Field(description="first day; default 6d (time), yesterday (standup)")
+        ] = None,
+        until: Annotated[str | None, Field(description="last day; default today")] = None,
+        by: Annotated[Literal["item", "day", "branch"] | None, Field(description="time only")] = None,
+    ) -> dict[str, Any]:
+        return await _call(scribe.report(kind, since=since, until=until, by=by))
+
+    @server.resource(
+        CONTEXT_URI,
+        name="context",
+        description="The current context packet, as Markdown (updated when anything changes).",
+        mime_type="text/markdown",
+    )
+    async def context_resource() -> str:
+        try:
+            packet = await scribe.context(format="markdown")
+        except ScribeError as exc:
+            raise ResourceError(exc.message) from None
+        return str(packet["markdown"])
+
+    @server.resource(
+        SESSIONS_URI, name="sessions", description="This repository's sessions.", mime_type="application/json"
+    )
+    async def sessions_resource() -> str:
+        sessions = await scribe.list_sessions(limit=100)
+        return json.dumps({"sessions": [session.to_wire() for session in sessions]}, ensure_ascii=False)
+
+    @server.resource(
+        WORKLOG_URI,
+        name="worklog",
+        description="A backlog item's worklog (Markdown).",
+        mime_type="text/markdown",
+    )
+    async def worklog_resource(backlog_id: str) -> str:
+        try:
+            key = checks.backlog_id(backlog_id) or ""
+        except ScribeError as exc:
+            raise ResourceError(exc.message) from None
+        path = scribe.store.layout.worklog_path(key)
+        text = await asyncio.to_thread(scribe.store.layout.read_text, path)
+        if text is None:
+            raise ResourceError(f"no worklog for {key} yet")
+        return text
+
+    @server.prompt(
+        name="resume",
+        description="Where was I? The state of a backlog item's work, to pick it up again.",
+    )
+    async def resume(backlog_id: str | None = None) -> str:
+        session_id = None
+        if backlog_id:
+            try:
+                checks.backlog_id(backlog_id)
+            except ScribeError as exc:
+                raise ToolError(exc.message) from None
+            found = await scribe.list_sessions(backlog_id=backlog_id, limit=1)
+            if not found:
+                raise ToolError(f"backlog_id: no session for {backlog_id}")
+            session_id = found[0].id
+        packet = await _call(scribe.context(session_id, format="markdown"))
+        return (
+            f"I am picking up my work{' on ' + backlog_id if backlog_id else ''}. Here is where it"
+            " stands (from scribe-ls). Tell me in a few lines what I was doing, what I decided,"
+            " what is left, then suggest the next step.\n\n" + str(packet["markdown"])
+        )
+
+    return server, updates
+
+
+async def serve(root: Path) -> int:
+    """Serve MCP on stdio for ``root`` until the client goes."""
+    async with Scribe(root, relay=True) as scribe:
+        server, updates = build(scribe)
+        remove = updates.start()
+        try:
+            await server.run_stdio_async()
+        finally:
+            remove()
+            updates.stop()
+    return 0
