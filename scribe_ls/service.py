@@ -453,9 +453,11 @@ class Scribe:
         sections: Sequence[str] | None = None,
         max_chars: int | None = 12000,
         format: str | None = "json",
+        max_tokens: int | None = None,
     ) -> dict[str, Any]:
         """The context packet for a session (default: the current one), as
-        ``scribe/getContext`` returns it."""
+        ``scribe/getContext`` returns it. ``max_tokens`` bounds it in estimated tokens
+        too (:mod:`scribe_ls.context.tokens`); every section says what it costs."""
         from .context import ContextProvider, ContextRequest
 
         session_id = checks.session_id(session_id)
@@ -464,9 +466,14 @@ class Scribe:
         )
         budget = checks.integer(max_chars, "max_chars", low=1000, high=1_000_000, default=12000)
         shape = checks.string(format, "format", choices=CONTEXT_FORMATS) or "json"
+        tokens = (
+            None
+            if max_tokens is None
+            else checks.integer(max_tokens, "max_tokens", low=100, high=250_000, default=0)
+        )
         if self._context is None:
             self._context = ContextProvider(self)
-        request = ContextRequest(session_id, chosen or CONTEXT_SECTIONS, budget, shape)
+        request = ContextRequest(session_id, chosen or CONTEXT_SECTIONS, budget, shape, tokens)
         return await self._context.get(request)
 
     async def summarize(

@@ -265,3 +265,41 @@ def test_legacy_fetch_scribe_context(repo: Path) -> None:
 async def test_legacy_facade_works_inside_a_running_loop(repo: Path) -> None:
     context = fetch_scribe_context(repo)  # called from async code: must not deadlock
     assert context["current_branch"] == "feature/B-4242-x"
+
+
+async def test_a_token_budget_is_fitted_and_every_section_says_what_it_costs(repo: Path) -> None:
+    from scribe_ls.context.tokens import estimate_tokens
+
+    busy_repo(repo)
+    async with Scribe(repo) as scribe:
+        await scribe.start_session()
+        for n in range(40):
+            await scribe.append_entry(f"entry {n}: " + "a considered decision about caching " * 5)
+        full = await scribe.context(format="json", max_chars=200_000)
+        assert full["tokenEstimator"] == "scribe-ls-1"
+        assert set(full["sectionTokens"]) == set(full["sections"])
+        assert full["sectionTokens"]["worklog"] > full["sectionTokens"]["commits"]
+        for budget in (300, 800, 1500, 4000):
+            packet = await scribe.context(format="json", max_chars=200_000, max_tokens=budget)
+            sections_json = json.dumps(packet["sections"], ensure_ascii=False, separators=(",", ":"))
+            assert estimate_tokens(sections_json) == packet["tokens"] <= budget
+            assert packet["truncated"] is (full["tokens"] > budget)
+            markdown = await scribe.context(format="markdown", max_chars=200_000, max_tokens=budget)
+            assert estimate_tokens(markdown["markdown"]) == markdown["tokens"] <= budget
+        roomy = await scribe.context(format="json", max_chars=200_000, max_tokens=250_000)
+        assert roomy["truncated"] is False and roomy["tokens"] == full["tokens"]
+        with pytest.raises(ScribeError, match="max_tokens"):
+            await scribe.context(max_tokens=5)
+
+
+def test_the_token_estimate_follows_its_documented_rule() -> None:
+    from scribe_ls.context.tokens import estimate_tokens
+
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("hello world") == 2  # a space belongs to the word after it
+    assert estimate_tokens("internationalization") == 4  # 20 letters: 1 + 19 // 6
+    assert estimate_tokens("1234567") == 3  # digits in threes
+    assert estimate_tokens('{"a": 1}') == 7  # { " a " : 1 }
+    assert estimate_tokens("日本語") == 3  # one per non-ASCII character
+    text = "def fit(sections, budget):\n    return measure(sections) <= budget\n"
+    assert estimate_tokens(text * 10) == 10 * estimate_tokens(text)

@@ -152,7 +152,8 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         description=(
             "The context packet of the developer's current work: the session (backlog item,"
             " branch, time), git status, the diff, recent commits, the latest worklog entries,"
-            " a summary and other open sessions touching the same files. Cut to max_chars."
+            " a summary and other open sessions touching the same files. Cut to max_chars and"
+            " max_tokens; each section says its `tokens`."
             " Call it before starting on a task and whenever you need to know what changed."
         ),
     )
@@ -160,6 +161,10 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         max_chars: Annotated[
             int, Field(ge=1000, le=1_000_000, description="size budget in characters")
         ] = 12000,
+        max_tokens: Annotated[
+            int | None,
+            Field(ge=100, le=250_000, description="budget in tokens (estimated offline); default none"),
+        ] = None,
         format: Annotated[
             Literal["markdown", "json"],
             Field(description="markdown: one text to read; json: sections as data"),
@@ -171,7 +176,10 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
             str | None, Field(description="a session id; default the current session")
         ] = None,
     ) -> dict[str, Any]:
-        return await _call(scribe.context(session_id, sections=sections, max_chars=max_chars, format=format))
+        packet = scribe.context(
+            session_id, sections=sections, max_chars=max_chars, format=format, max_tokens=max_tokens
+        )
+        return await _call(packet)
 
     @server.tool(
         name="scribe_note",

@@ -44,8 +44,13 @@ def _redact_each(value: Any) -> Any:
     return value
 
 
+def to_json(value: Any) -> str:
+    """The compact JSON the budget measures (what a client receives, less whitespace)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return len(to_json(value))
 
 
 def json_hunk_cost(hunk: dict[str, Any]) -> int:
@@ -136,7 +141,7 @@ def fit(
         # Still over (tiny budget): drop whole sections, last first, saying so.
         for name in reversed(list(sections)):
             if sections[name].get("ok") and sections[name].get("data") is not None:
-                sections[name] = {"ok": False, "error": "left out to fit maxChars"}
+                sections[name] = {"ok": False, "error": "left out (over budget)"}
                 truncated = True
                 break
         else:

@@ -6,33 +6,47 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model import Session
+from .tokens import estimate_tokens
 
 TRUNCATED = "\n…[truncated to fit maxChars]\n"
 
 
 def render_markdown(
-    session: Session | None, sections: dict[str, dict[str, Any]], max_chars: int
+    session: Session | None,
+    sections: dict[str, dict[str, Any]],
+    max_chars: int,
+    max_tokens: int | None = None,
 ) -> tuple[str, bool]:
-    """A packet for a person or an LLM, never longer than ``max_chars``; True if cut."""
+    """A packet for a person or an LLM, never longer than ``max_chars`` (nor, when given,
+    ``max_tokens`` as estimated); True if cut."""
     text = markdown_text(session, sections)
-    if len(text) <= max_chars:
+    over_tokens = max_tokens is not None and estimate_tokens(text) > max_tokens
+    if len(text) <= max_chars and not over_tokens:
         return text, False
     keep = max(0, max_chars - len(TRUNCATED))
     cut = text[:keep]
     if "\n" in cut:
         cut = cut[: cut.rindex("\n")]
+    while max_tokens is not None and "\n" in cut and estimate_tokens(cut + TRUNCATED) > max_tokens:
+        # Whole lines off the end, about as many as the excess says, then measure again.
+        excess = estimate_tokens(cut + TRUNCATED) - max_tokens
+        cut = cut[: max(0, len(cut) - max(excess * 3, 1))]
+        cut = cut[: cut.rindex("\n")] if "\n" in cut else ""
     return (cut + TRUNCATED)[:max_chars], True
+
+
+def section_markdown(name: str, section: dict[str, Any]) -> str:
+    """One section's Markdown, as the packet shows it."""
+    if not section.get("ok"):
+        return f"## {name.title()}\n\n_unavailable: {section.get('error')}_\n"
+    return _MARKDOWN[name](section["data"])
 
 
 def markdown_text(session: Session | None, sections: dict[str, dict[str, Any]]) -> str:
     parts: list[str] = []
     title = f"{session.backlog_id or session.id}: {session.title}" if session else "no current session"
     parts.append(f"# Context — {title}\n")
-    for name, section in sections.items():
-        if not section.get("ok"):
-            parts.append(f"## {name.title()}\n\n_unavailable: {section.get('error')}_\n")
-            continue
-        parts.append(_MARKDOWN[name](section["data"]))
+    parts += [section_markdown(name, section) for name, section in sections.items()]
     return "\n".join(p for p in parts if p)
 
 

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 from .. import git, gitfiles
 from ..config import Config
 from ..model import Entry, Overlap, Session, SessionSummary
-from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size
-from .markdown import markdown_text, render_markdown
+from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
+from .markdown import markdown_text, render_markdown, section_markdown
+from .tokens import ESTIMATOR, estimate_tokens
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
 SECTION_TIMEOUT = 5.0
@@ -44,6 +45,7 @@ class ContextRequest:
     sections: tuple[str, ...]
     max_chars: int
     format: str  # json | markdown
+    max_tokens: int | None = None  # a second bound, in estimated tokens (tokens.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ class ContextProvider:
         results = dict(zip(order, await asyncio.gather(*(run(name) for name in order)), strict=True))
         sections = {name: results[name] for name in request.sections}
         packet: dict[str, Any] = {"sessionId": session.id if session else None, "sections": sections}
+        tokens = request.max_tokens
         if request.format == "markdown":
             # The budget is the Markdown's; the sections carry the same (fitted) data.
             truncated = fit(
@@ -160,12 +163,41 @@ class ContextProvider:
                 lambda secs: len(markdown_text(session, secs)),
                 markdown_hunk_cost,
             )
-            markdown, cut = render_markdown(session, sections, request.max_chars)
-            packet |= {"truncated": truncated or cut, "markdown": markdown}
+            if tokens is not None:
+                truncated |= fit(
+                    sections,
+                    tokens,
+                    lambda secs: estimate_tokens(markdown_text(session, secs)),
+                    lambda hunk: estimate_tokens(hunk["text"]) + estimate_tokens(hunk["path"]) + 8,
+                    lambda item: estimate_tokens(to_json(item)),
+                )
+            markdown, cut = render_markdown(session, sections, request.max_chars, tokens)
+            packet |= {
+                "truncated": truncated or cut,
+                "markdown": markdown,
+                "tokens": estimate_tokens(markdown),
+            }
+            # Beside the sections, not in them: the budget measured the sections as they are.
+            packet["sectionTokens"] = {
+                name: estimate_tokens(section_markdown(name, section)) for name, section in sections.items()
+            }
         else:
-            packet["truncated"] = fit(
-                sections, request.max_chars, size, json_hunk_cost, lambda item: size(item) + 1
-            )
+            truncated = fit(sections, request.max_chars, size, json_hunk_cost, lambda item: size(item) + 1)
+            if tokens is not None:
+                truncated |= fit(
+                    sections,
+                    tokens,
+                    lambda secs: estimate_tokens(to_json(secs)),
+                    lambda hunk: estimate_tokens(hunk["text"]) + estimate_tokens(hunk["path"]) + 12,
+                    lambda item: estimate_tokens(to_json(item)) + 1,
+                )
+            packet["truncated"] = truncated
+            packet["sectionTokens"] = {
+                name: estimate_tokens(to_json(section.get("data", section.get("error"))))
+                for name, section in sections.items()
+            }
+            packet["tokens"] = estimate_tokens(to_json(sections))
+        packet["tokenEstimator"] = ESTIMATOR
         return packet
 
     async def _session(self, session_id: str | None) -> Session | None:

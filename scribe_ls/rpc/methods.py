@@ -239,6 +239,12 @@ METHODS: tuple[Method, ...] = (
                 "any of `session git diff commits worklog summary sessions`; default all",
             ),
             Param("maxChars", "max_chars", "integer", "1000-1,000,000, default 12000"),
+            Param(
+                "maxTokens",
+                "max_tokens",
+                "integer",
+                "100-250,000: also fit this many tokens as estimated offline (`tokenEstimator`); default no bound",
+            ),
             Param("format", "format", "string", "`json` (default) or `markdown`"),
         ),
         _get_context,
