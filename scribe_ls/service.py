@@ -454,10 +454,13 @@ class Scribe:
         max_chars: int | None = 12000,
         format: str | None = "json",
         max_tokens: int | None = None,
+        since: str | None = None,
     ) -> dict[str, Any]:
         """The context packet for a session (default: the current one), as
         ``scribe/getContext`` returns it. ``max_tokens`` bounds it in estimated tokens
-        too (:mod:`scribe_ls.context.tokens`); every section says what it costs."""
+        too (:mod:`scribe_ls.context.tokens`); every section says what it costs. ``since``:
+        the ``etag`` of a packet the caller has; only what changed comes back
+        (:mod:`scribe_ls.context.delta`), or a full packet with ``full: true``."""
         from .context import ContextProvider, ContextRequest
 
         session_id = checks.session_id(session_id)
@@ -473,7 +476,8 @@ class Scribe:
         )
         if self._context is None:
             self._context = ContextProvider(self)
-        request = ContextRequest(session_id, chosen or CONTEXT_SECTIONS, budget, shape, tokens)
+        base = checks.string(since, "since", max_len=64)
+        request = ContextRequest(session_id, chosen or CONTEXT_SECTIONS, budget, shape, tokens, base)
         return await self._context.get(request)
 
     async def summarize(

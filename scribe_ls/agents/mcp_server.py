@@ -153,7 +153,8 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
             "The context packet of the developer's current work: the session (backlog item,"
             " branch, time), git status, the diff, recent commits, the latest worklog entries,"
             " a summary and other open sessions touching the same files. Cut to max_chars and"
-            " max_tokens; each section says its `tokens`."
+            " max_tokens; says its `tokens`. Pass the `etag` of the last packet as `since` to get"
+            " only what changed."
             " Call it before starting on a task and whenever you need to know what changed."
         ),
     )
@@ -164,6 +165,10 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         max_tokens: Annotated[
             int | None,
             Field(ge=100, le=250_000, description="budget in tokens (estimated offline); default none"),
+        ] = None,
+        since: Annotated[
+            str | None,
+            Field(description="the etag of a packet you already have: only what changed since comes back"),
         ] = None,
         format: Annotated[
             Literal["markdown", "json"],
@@ -177,7 +182,12 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ] = None,
     ) -> dict[str, Any]:
         packet = scribe.context(
-            session_id, sections=sections, max_chars=max_chars, format=format, max_tokens=max_tokens
+            session_id,
+            sections=sections,
+            max_chars=max_chars,
+            format=format,
+            max_tokens=max_tokens,
+            since=since,
         )
         return await _call(packet)
 

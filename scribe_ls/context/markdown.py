@@ -100,7 +100,8 @@ def _md_worklog(data: Any) -> str:
     lines = ["## Worklog\n"]
     for e in data:
         text = e["text"].replace("\n", " ")
-        lines.append(f"- {e['at'][11:16]} {e['kind']}: {text}")
+        by = f" (by {e['author']})" if e.get("author") else ""
+        lines.append(f"- #{e['id']} {e['at'][11:16]} {e['kind']}{by}: {text}")
     return "\n".join(lines) + "\n"
 
 

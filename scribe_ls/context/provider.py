@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from .. import git, gitfiles
 from ..config import Config
 from ..model import Entry, Overlap, Session, SessionSummary
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
+from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown
 from .tokens import ESTIMATOR, estimate_tokens
 
@@ -46,6 +47,7 @@ class ContextRequest:
     max_chars: int
     format: str  # json | markdown
     max_tokens: int | None = None  # a second bound, in estimated tokens (tokens.py)
+    since: str | None = None  # the etag of a packet the client has: answer what changed (delta.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +99,67 @@ class ContextProvider:
         self.concurrency = concurrency
         self.section_timeout = section_timeout
         self._cache: dict[ContextRequest, tuple[int, float, dict[str, Any]]] = {}
+        self._remembered = Remembered()
 
     async def get(self, request: ContextRequest) -> dict[str, Any]:
+        """The packet, or with ``since`` what changed since that packet (a full packet,
+        ``full: true``, when that etag is not remembered)."""
         started = time.perf_counter()
+        packet, cached = await self._full(replace(request, since=None))
+        if request.since is not None:
+            shape = self._shape(request, packet)
+            base = self._remembered.get(request.since, shape)
+            if base is not None:
+                return {**self._delta(request, packet, base), "cached": cached, "elapsedMs": _ms(started)}
+        return {**packet, "full": True, "cached": cached, "elapsedMs": _ms(started)}
+
+    @staticmethod
+    def _shape(request: ContextRequest, packet: dict[str, Any]) -> str:
+        """What must match for one packet to be the base of another's delta."""
+        budget = f"{request.max_chars}/{request.max_tokens}"
+        return f"{packet['sessionId']}|{','.join(request.sections)}|{request.format}|{budget}"
+
+    async def _full(self, request: ContextRequest) -> tuple[dict[str, Any], bool]:
         generation = self.scribe.generation
         cacheable = self.scribe.watching
         hit = self._cache.get(request) if cacheable else None
         if hit is not None and hit[0] == generation and time.monotonic() - hit[1] < CACHE_TTL:
-            return {**hit[2], "cached": True, "elapsedMs": _ms(started)}
+            return hit[2], True
         packet = await self._build(request)
+        packet["etag"] = etag_of(self._shape(request, packet), packet["sections"])
+        self._remembered.keep(packet["etag"], self._shape(request, packet), packet["sections"])
         if cacheable and self.scribe.generation == generation:  # nothing changed meanwhile
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[request] = (generation, time.monotonic(), packet)
-        return {**packet, "cached": False, "elapsedMs": _ms(started)}
+        return packet, False
+
+    def _delta(self, request: ContextRequest, packet: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+        changed, unchanged = delta_sections(base, packet["sections"])
+        delta: dict[str, Any] = {
+            "sessionId": packet["sessionId"],
+            "etag": packet["etag"],
+            "since": request.since,
+            "full": False,
+            "sections": changed,
+            "unchanged": unchanged,
+            "stats": counters(packet["sections"]),
+            "truncated": packet["truncated"],
+            "tokenEstimator": ESTIMATOR,
+        }
+        if request.format == "markdown":
+            parts = [f"# Context changes since {request.since}\n"]
+            for name, section in changed.items():
+                parts.append(section_markdown(name, section))
+                for field, keys in section.get("removed", {}).items():
+                    parts.append(f"Gone from {name} ({field}): {', '.join(map(str, keys))}\n")
+            if not changed:
+                parts.append("Nothing changed.\n")
+            delta["markdown"] = "\n".join(parts)
+            delta["tokens"] = estimate_tokens(delta["markdown"])
+        else:
+            delta["tokens"] = estimate_tokens(to_json(changed))
+        return delta
 
     async def _build(self, request: ContextRequest) -> dict[str, Any]:
         # The session (store thread) and where the repository is and what HEAD is (one
@@ -285,6 +334,7 @@ class ContextProvider:
                 "text": e.text[:MAX_ENTRY_TEXT],
                 "files": list(e.files[:10]),
             }
+            | ({"author": e.author} if e.author else {})  # an agent's entry says whose it is
             for e in entries
         ]
 

@@ -245,6 +245,13 @@ METHODS: tuple[Method, ...] = (
                 "integer",
                 "100-250,000: also fit this many tokens as estimated offline (`tokenEstimator`); default no bound",
             ),
+            Param(
+                "since",
+                "since",
+                "string",
+                "the `etag` of a packet you have: only what changed since (`full: false`), or a full packet"
+                " (`full: true`) when that packet is not remembered",
+            ),
             Param("format", "format", "string", "`json` (default) or `markdown`"),
         ),
         _get_context,
