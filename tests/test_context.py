@@ -227,11 +227,10 @@ async def test_slow_section_times_out_alone(repo: Path) -> None:
 
         provider._section_commits = slow  # type: ignore[method-assign]
         packet = await provider.get(ContextRequest(None, ("session", "commits", "worklog"), 12000, "json"))
-    assert packet["sections"]["commits"] == {
-        "ok": False,
-        "error": "timed out after 0.2s",
-        "elapsedMs": pytest.approx(200, abs=150),
-    }
+    commits = packet["sections"]["commits"]
+    assert (commits["ok"], commits["error"]) == (False, "timed out after 0.2s")
+    # It gave up at its timeout, not after the 5 s the section would have taken.
+    assert 200 <= commits["elapsedMs"] < 4000
     assert packet["sections"]["session"]["ok"] and packet["sections"]["worklog"]["ok"]
 
 
