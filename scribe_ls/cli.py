@@ -25,7 +25,7 @@ from .checks import SESSION_STATUSES, USER_KINDS
 from .errors import InvalidParams, ScribeError, on_wire
 
 # Verbs that need the event loop; every other verb runs without one.
-ASYNC_VERBS = ("live", "context", "summarize", "call")
+ASYNC_VERBS = ("live", "context", "summarize", "call", "resume")
 
 
 class UsageError(Exception):
@@ -212,6 +212,11 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     )
     context.add_argument("--session", dest="target", help="session id or backlog id; default: current")
 
+    resume = verbs.add_parser(
+        "resume", parents=[common], help="where was I? a backlog item's state, to pick it up"
+    )
+    resume.add_argument("target", nargs="?", help="backlog id or session id; default: current")
+
     summary = verbs.add_parser(
         "summarize", parents=[common], help="write the session's summary (.scribe/summaries/)"
     )
@@ -377,7 +382,7 @@ FLAGS = {
     "author": "--author",
 }
 # Verbs that take the session as their positional argument.
-TARGET_VERBS = ("stop", "info", "summarize")
+TARGET_VERBS = ("stop", "info", "summarize", "resume")
 WIRE_WORDS = {
     "scribe/startSession": "`scribe-ls start`",
     "pass sessionId": "pass --session",

@@ -26,7 +26,9 @@ SESSION_CHANGED = "scribe/sessionChanged"
 ENTRY_ADDED = "scribe/entryAdded"
 ACTIVITY = "scribe/activity"
 SUMMARY_READY = "scribe/summaryReady"
-NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY)
+# To one client, once, when it opens a root whose current session is paused.
+RESUME_AVAILABLE = "scribe/resumeAvailable"
+NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY, RESUME_AVAILABLE)
 # LSP's own: problems the user should see (a store that cannot be used, recording stopped).
 SHOW_MESSAGE = "window/showMessage"
 

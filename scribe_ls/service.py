@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from . import checks, git, gitfiles
 from .async_store import AsyncStore
 from .config import Config, load_config
-from .errors import ScribeError, StoreUnavailable
+from .errors import InvalidParams, ScribeError, StoreUnavailable
 from .events import (
     SHOW_MESSAGE,
     SUBSCRIBER_QUEUE,
@@ -52,6 +52,7 @@ from .model import (
     Session,
     SessionChange,
     SessionSummary,
+    parse_iso,
     utc_now,
 )
 from .store import Store
@@ -66,6 +67,11 @@ log = logging.getLogger(__name__)
 # Reports how far a long request got: (message, percentage 0..100). The server turns it
 # into ``$/progress`` for a client that offered a workDoneToken.
 Progress = Callable[[str, int], None]
+
+# A resume packet's lists: the newest this many of each; files touched; summary excerpt.
+RESUME_ITEMS = 10
+RESUME_FILES = 20
+RESUME_SUMMARY_CHARS = 2000
 
 # Heartbeats closer together than this (seconds) are merged into one write.
 HEARTBEAT_EVERY = 30.0
@@ -566,6 +572,61 @@ class Scribe:
         finally:
             self._beat_later.pop(key, None)
 
+    async def resume(self, backlog_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
+        """What ``scribe/resume`` answers: where a backlog item's work stands, to pick it up
+        (default: the current session; ``backlog_id``: that item's latest session). Last
+        decisions, open todos, the work tree's uncommitted changes (when the item is the
+        one checked out), the files touched last, how long since the last activity and
+        the last summary written, with a Markdown rendering of it all."""
+        from .summarize import extract_summary  # not on start-up
+
+        backlog_id = checks.backlog_id(backlog_id)
+        if backlog_id is not None and session_id is None:
+            found = await self.list_sessions(backlog_id=backlog_id, limit=1)
+            if not found:
+                raise InvalidParams("backlog_id", f"no session for {backlog_id}")
+            session = found[0]
+        else:
+            session = await self.session_or_current(session_id)
+        key = session.worklog_key
+        sessions, entries = await self.store.sessions_and_entries(key)
+        summary = extract_summary(key, sessions, entries, None)
+        touched: dict[str, None] = {}
+        for entry in reversed(entries):
+            for path in entry.files:
+                touched.setdefault(path, None)
+            if len(touched) >= RESUME_FILES:
+                break
+        current = await self.current_session()
+        uncommitted = None
+        if current is not None and current.id == session.id:  # the work tree is this item's
+            packet = await self.context(session.id, sections=["diff"], max_chars=1_000_000)
+            diff = packet["sections"]["diff"]
+            if diff["ok"]:
+                uncommitted = [
+                    {k: f[k] for k in ("path", "added", "deleted") if k in f} for f in diff["data"]["files"]
+                ]
+        layout = self.store.layout
+        summary_text = await asyncio.to_thread(layout.read_text, layout.summary_path(key))
+        idle = max(0.0, (utc_now() - parse_iso(session.last_activity_at)).total_seconds())
+        result: dict[str, Any] = {
+            "session": session.to_wire(),
+            "decisions": list(summary.decisions[-RESUME_ITEMS:]),
+            "openTodos": list(summary.next_steps[-RESUME_ITEMS:]),
+            "completed": list(summary.completed[-RESUME_ITEMS:]),
+            "inProgress": list(summary.in_progress[-RESUME_ITEMS:]),
+            "uncommitted": uncommitted,
+            "lastFiles": list(touched)[:RESUME_FILES],
+            "secondsSinceActivity": int(idle),
+            "lastSummary": (
+                {"path": str(layout.summary_path(key)), "text": summary_text[:RESUME_SUMMARY_CHARS]}
+                if summary_text
+                else None
+            ),
+        }
+        result["markdown"] = _resume_markdown(result)
+        return result
+
     async def metrics(self) -> dict[str, Any]:
         """What ``scribe/metrics`` answers: this process's bounded histograms and counters
         (shared by every root a process serves), and this root's queues."""
@@ -605,3 +666,41 @@ class Scribe:
             else {"enabled": False, "pending": 0, "done": 0, "dropped": 0, "lastError": None}
         )
         return report
+
+
+def _ago(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h {minutes % 60} min" if hours < 48 else f"{hours // 24} days"
+
+
+def _resume_markdown(packet: dict[str, Any]) -> str:
+    """A resume packet for a person or a prompt."""
+    session = packet["session"]
+    title = session["backlogId"] or session["id"]
+    lines = [
+        f"# Resume {title}: {session['title']}",
+        "",
+        f"{session['status']} · branch {session['branch'] or '-'} · last activity"
+        f" {_ago(packet['secondsSinceActivity'])} ago · {session['stats']['entries']} entries",
+    ]
+    for heading, items in (
+        ("Decisions", packet["decisions"]),
+        ("Open todos", packet["openTodos"]),
+        ("In progress", packet["inProgress"]),
+        ("Completed", packet["completed"]),
+    ):
+        if items:
+            lines += ["", f"## {heading}", "", *(f"- {item}" for item in items)]
+    if packet["uncommitted"]:
+        lines += ["", "## Uncommitted", ""]
+        for f in packet["uncommitted"]:
+            counts = f" (+{f['added']}/-{f['deleted']})" if f.get("added") is not None else " (untracked)"
+            lines.append(f"- {f['path']}{counts}")
+    if packet["lastFiles"]:
+        lines += ["", "## Files touched last", "", *(f"- {path}" for path in packet["lastFiles"])]
+    if packet["lastSummary"]:
+        lines += ["", f"Last summary: {packet['lastSummary']['path']}"]
+    return "\n".join(lines) + "\n"

@@ -52,6 +52,19 @@ async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _resume(scribe: Scribe, args: argparse.Namespace) -> int:
+    target = args.target
+    if target is not None and target.upper().startswith("B-"):
+        packet = await scribe.resume(backlog_id=target)
+    else:
+        packet = await scribe.resume(session_id=target)
+    if args.json:
+        print_json(packet)
+    else:
+        print(packet["markdown"].strip("\n"))
+    return 0
+
+
 async def _summarize(scribe: Scribe, args: argparse.Namespace) -> int:
     result = await scribe.summarize(await _resolve(scribe, args.target))
     if args.json:
@@ -230,6 +243,7 @@ def _live_line(method: str, params: dict[str, Any]) -> str:
 VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {
     "live": _live,
     "context": _context,
+    "resume": _resume,
     "summarize": _summarize,
     "call": _call,
 }

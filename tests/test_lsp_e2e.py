@@ -30,6 +30,7 @@ SCRIBE_METHODS = {
     "scribe/metrics",
     "scribe/report",
     "scribe/heartbeat",
+    "scribe/resume",
 }
 
 

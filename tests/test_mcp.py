@@ -49,7 +49,7 @@ async def test_tools_resources_and_the_prompt_are_listed_with_schemas(repo: Path
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(tools) >= {
             "scribe_context", "scribe_note", "scribe_start_session", "scribe_stop_session",
-            "scribe_list_sessions", "scribe_search", "scribe_summarize", "scribe_report",
+            "scribe_list_sessions", "scribe_search", "scribe_summarize", "scribe_report", "scribe_resume",
         }  # fmt: skip
         note = tools["scribe_note"].input_schema
         assert note["required"] == ["text"]
@@ -87,6 +87,8 @@ async def test_an_agent_session_from_start_to_summary(repo: Path) -> None:
         assert summary["decisions"] == ["key the cache by HEAD"]
         report = structured(await client.call_tool("scribe_report", {"since": "today"}))
         assert report["rows"][0]["item"] == "B-4242"
+        resumed = structured(await client.call_tool("scribe_resume", {}))
+        assert resumed["decisions"] == ["key the cache by HEAD"] and resumed["lastFiles"] == ["cache.py"]
         prompt = await client.get_prompt("resume", {"backlog_id": "B-4242"})
         assert "key the cache by HEAD" in prompt.messages[0].content.text
         stopped = structured(await client.call_tool("scribe_stop_session", {}))

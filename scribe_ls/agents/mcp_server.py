@@ -276,6 +276,21 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         return await _call(scribe.summarize(session_id))
 
     @server.tool(
+        name="scribe_resume",
+        description=(
+            "Where was I? The state of a backlog item's work, to pick it up: last decisions, open"
+            " todos, work in progress, uncommitted changes, files touched last, time since the last"
+            " activity, the last summary; also as Markdown. Default: the current session."
+        ),
+    )
+    async def scribe_resume(
+        backlog_id: Annotated[
+            str | None, Field(description="B- and digits; default the current session")
+        ] = None,
+    ) -> dict[str, Any]:
+        return await _call(scribe.resume(backlog_id))
+
+    @server.tool(
         name="scribe_report",
         description=(
             "Recorded time: kind 'time' gives active time per backlog item (or per day, or per"
@@ -336,21 +351,11 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         description="Where was I? The state of a backlog item's work, to pick it up again.",
     )
     async def resume(backlog_id: str | None = None) -> str:
-        session_id = None
-        if backlog_id:
-            try:
-                checks.backlog_id(backlog_id)
-            except ScribeError as exc:
-                raise ToolError(exc.message) from None
-            found = await scribe.list_sessions(backlog_id=backlog_id, limit=1)
-            if not found:
-                raise ToolError(f"backlog_id: no session for {backlog_id}")
-            session_id = found[0].id
-        packet = await _call(scribe.context(session_id, format="markdown"))
+        packet = await _call(scribe.resume(backlog_id))
         return (
-            f"I am picking up my work{' on ' + backlog_id if backlog_id else ''}. Here is where it"
-            " stands (from scribe-ls). Tell me in a few lines what I was doing, what I decided,"
-            " what is left, then suggest the next step.\n\n" + str(packet["markdown"])
+            "I am picking up my work. Here is where it stands (from scribe-ls). Tell me in a few"
+            " lines what I was doing, what I decided, what is left, then suggest the next step.\n\n"
+            + packet["markdown"]
         )
 
     return server, updates

@@ -98,6 +98,10 @@ async def _summarize(s: Scribe, a: dict[str, Any], progress: Progress | None) ->
     return await s.summarize(**a, progress=progress)
 
 
+async def _resume(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
+    return await s.resume(**a)
+
+
 async def _report(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
     return await s.report(**a)
 
@@ -293,6 +297,19 @@ METHODS: tuple[Method, ...] = (
         ),
         _report,
         "TimeReport | Standup",
+    ),
+    Method(
+        "scribe/resume",
+        "Where a backlog item's work stands, to pick it up: last decisions, open todos, work in"
+        " progress and completed, the uncommitted changes (when it is the checked-out item), the"
+        " files touched last, time since the last activity, the last summary; and the same as"
+        " Markdown.",
+        (
+            Param("backlogId", "backlog_id", "string", "that item's latest session; default the current one"),
+            _session_id(),
+        ),
+        _resume,
+        "ResumePacket",
     ),
     Method(
         "scribe/heartbeat",

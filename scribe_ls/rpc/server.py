@@ -29,7 +29,7 @@ from pygls.uris import to_fs_path
 
 from .._version import __version__
 from ..errors import INTERNAL_ERROR, SERVER_NOT_INITIALIZED, UNAUTHORIZED, ScribeError, wire_field
-from ..events import SHOW_MESSAGE, Notification
+from ..events import RESUME_AVAILABLE, SHOW_MESSAGE, Notification
 from ..layout import find_repo_root
 from ..metrics import METRICS
 from ..service import Scribe
@@ -376,6 +376,23 @@ class ScribeLanguageServer(LanguageServer):
             # LSP allows showMessage while initialize is being answered.
             self.show_message(level, message)
 
+    async def offer_resume(self) -> None:
+        """Once per connection, after the handshake: a client that opens a root whose
+        current session is paused hears where that work stands (``scribe/resumeAvailable``
+        with the resume packet), so an editor can offer to pick it up."""
+        service = self.service
+        if service is None or not self.notifications_enabled or not service.config.notifications:
+            return
+        try:
+            current = await service.current_session()
+            if current is None or current.status != "paused":
+                return
+            packet = await service.resume(session_id=current.id)
+        except ScribeError as exc:  # no usable store: there is nothing to offer
+            log.info("no resume offered: %s", exc.message)
+            return
+        self.protocol.notify(RESUME_AVAILABLE, packet)
+
     async def detach(self) -> None:
         if self._remove_listener is not None:
             self._remove_listener()
@@ -417,6 +434,10 @@ def register_features(server: ScribeLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     async def initialize(ls: ScribeLanguageServer, params: types.InitializeParams) -> None:
         await ls.attach(params)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: ScribeLanguageServer, params: Any) -> None:
+        await ls.offer_resume()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ScribeLanguageServer, params: Any) -> None:
