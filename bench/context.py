@@ -10,9 +10,13 @@ several hunks each, a few untracked), a session with 50 entries, then in one run
 - the legacy pattern on the same repository: a Python subprocess for a status listing, then
   ``git branch --show-current``, then ``git diff --name-only HEAD~1``, one after another.
 
+Also: the tokens of a full packet against the delta after one note (``since``), and the
+warm ``scribe_context`` round trip over MCP (``scribe-ls mcp``, the SDK's own client).
+
 Targets: cold parallel >= 1.8x faster than sequential and within 1.2x of its
 slowest section; warm round trip <= 5 ms; every cold packet < 2 s; our full cold packet
-<= 1.0x the legacy time. Prints a table, then one JSON line.
+<= 1.0x the legacy time; a delta after one note <= 5 % of the full packet's tokens; MCP
+scribe_context warm p50 <= 10 ms. Prints a table, then one JSON line.
 
     python bench/context.py [--runs 15]
 """
@@ -108,6 +112,36 @@ async def warm_round_trips(root: Path, count: int) -> list[float]:
         await client.close()
 
 
+async def delta_tokens(root: Path) -> tuple[int, int]:
+    """Tokens of a full packet, then of the delta after one note (what an agent polling
+    every turn pays)."""
+    client = await ScribeClient.spawn(root, initialization_options={"notifications": False})
+    try:
+        full = await client.request("scribe/getContext", {})
+        await client.request("scribe/appendEntry", {"text": "one more finding", "author": "bench"})
+        delta = await client.request("scribe/getContext", {"since": full["etag"]})
+        assert delta["full"] is False and list(delta["sections"]) == ["worklog"], delta
+        return full["tokens"], delta["tokens"]
+    finally:
+        await client.close()
+
+
+async def mcp_round_trips(root: Path, count: int) -> list[float]:
+    """``scribe_context`` over MCP (the SDK's own client, stdio), warm."""
+    from mcp import Client, StdioServerParameters
+
+    server = StdioServerParameters(command=sys.executable, args=["-m", "scribe_ls", "mcp"], cwd=str(root))
+    async with Client(server, mode="legacy") as client:
+        await client.call_tool("scribe_context", {"format": "json"})
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            result = await client.call_tool("scribe_context", {"format": "json"})
+            samples.append((time.perf_counter() - started) * 1000)
+            assert not result.is_error and result.structured_content["cached"] is True
+        return samples
+
+
 LEGACY_STATUS = (
     "import subprocess; "
     "print(subprocess.run(['git', 'status', '--porcelain'], capture_output=True, text=True).stdout)"
@@ -151,6 +185,8 @@ def main() -> None:
                 sections_ms.setdefault(name, []).append(section["elapsedMs"])
         assert all(s["ok"] for s in packet["sections"].values()), packet["sections"]
         warm = asyncio.run(warm_round_trips(root, 50))
+        full_tokens, delta_tok = asyncio.run(delta_tokens(root))
+        mcp_ms = asyncio.run(mcp_round_trips(root, 50))
         legacy = [legacy_fetch(root) for _ in range(args.runs)]
 
     med = statistics.median
@@ -160,6 +196,9 @@ def main() -> None:
     critical_ratio = par_ms / crit_ms
     legacy_ratio = par_ms / legacy_ms
     worst_cold = max(sequential + parallel)
+    delta_share = delta_tok / full_tokens
+    mcp_p50 = med(mcp_ms)
+    mcp_p99 = sorted(mcp_ms)[min(len(mcp_ms) - 1, round(0.99 * (len(mcp_ms) - 1)))]
     print(
         f"context packet on {args.files} files, {args.commits + 1} commits, {args.changed} changed"
         f" + 5 untracked (built in {build_s:.1f} s); medians of {args.runs} runs"
@@ -171,6 +210,8 @@ def main() -> None:
         ("  slowest section of the parallel packet", crit_ms),
         ("warm (cached) getContext over stdio, p50", warm_p50),
         ("legacy: python status + branch + diff HEAD~1", legacy_ms),
+        ("scribe_context over MCP (stdio), warm, p50", mcp_p50),
+        ("scribe_context over MCP (stdio), warm, p99", mcp_p99),
     ]
     for name, value in rows:
         print(f"{name:<44}{value:>10.1f}")
@@ -180,12 +221,18 @@ def main() -> None:
         f" (target <= 1.2); ours/legacy {legacy_ratio:.2f}x (goal <= 1.0); worst cold {worst_cold:.0f} ms"
         f" (target < 2000); warm p50 {warm_p50:.2f} ms (target <= 5)"
     )
+    print(
+        f"tokens: full packet {full_tokens}, delta after one note {delta_tok}"
+        f" ({delta_share:.1%}, target <= 5%); MCP scribe_context warm p50 {mcp_p50:.2f} ms (target <= 10)"
+    )
     targets = {
         "speedup>=1.8": speedup >= 1.8,
         "critical<=1.2": critical_ratio <= 1.2,
         "warm<=5ms": warm_p50 <= 5,
         "cold<2s": worst_cold < 2000,
         "legacy<=1.0": legacy_ratio <= 1.0,
+        "delta<=5%": delta_share <= 0.05,
+        "mcp_warm<=10ms": mcp_p50 <= 10,
     }
     print(
         json.dumps(
@@ -204,6 +251,11 @@ def main() -> None:
                 "parallel_over_critical": round(critical_ratio, 2),
                 "ours_over_legacy": round(legacy_ratio, 2),
                 "worst_cold_ms": round(worst_cold, 1),
+                "full_packet_tokens": full_tokens,
+                "delta_after_one_note_tokens": delta_tok,
+                "delta_share": round(delta_share, 4),
+                "mcp_context_p50_ms": round(mcp_p50, 2),
+                "mcp_context_p99_ms": round(mcp_p99, 2),
                 "targets": targets,
                 "targets_met": all(targets.values()),
             }
