@@ -40,9 +40,9 @@ _WINDOWS = {"worklog", "commits"}
 _COUNTERS = {"session": ("stats", "lastActivityAt"), "summary": ("entries", "filesChanged")}
 
 
-def etag_of(shape: str, sections: dict[str, Any]) -> str:
-    digest = hashlib.blake2b(f"{shape}\0{to_json(sections)}".encode(), digest_size=8)
-    return digest.hexdigest()
+def etag_of(shape: str, content: str) -> str:
+    """A packet's etag: its request shape and what it says (encoded by the caller)."""
+    return hashlib.blake2b(f"{shape}\0{content}".encode(), digest_size=8).hexdigest()
 
 
 class Remembered:

@@ -126,8 +126,11 @@ class ContextProvider:
         if hit is not None and hit[0] == generation and time.monotonic() - hit[1] < CACHE_TTL:
             return hit[2], True
         packet = await self._build(request)
-        packet["etag"] = etag_of(self._shape(request, packet), packet["sections"])
-        self._remembered.keep(packet["etag"], self._shape(request, packet), packet["sections"])
+        shape = self._shape(request, packet)
+        # What the packet says, already encoded while counting its tokens: hashed, not
+        # encoded again.
+        packet["etag"] = etag_of(shape, packet.pop("_content"))
+        self._remembered.keep(packet["etag"], shape, packet["sections"])
         if cacheable and self.scribe.generation == generation:  # nothing changed meanwhile
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
@@ -230,6 +233,9 @@ class ContextProvider:
             packet["sectionTokens"] = {
                 name: estimate_tokens(section_markdown(name, section)) for name, section in sections.items()
             }
+            packet["_content"] = markdown + to_json(
+                {n: s.get("data", s.get("error")) for n, s in sections.items()}
+            )
         else:
             truncated = fit(sections, request.max_chars, size, json_hunk_cost, lambda item: size(item) + 1)
             if tokens is not None:
@@ -241,11 +247,16 @@ class ContextProvider:
                     lambda item: estimate_tokens(to_json(item)) + 1,
                 )
             packet["truncated"] = truncated
-            packet["sectionTokens"] = {
-                name: estimate_tokens(to_json(section.get("data", section.get("error"))))
-                for name, section in sections.items()
-            }
-            packet["tokens"] = estimate_tokens(to_json(sections))
+            # One pass over each section's JSON: the estimate of the whole is the sum of its
+            # parts, since the pieces between them ({ " : , }) are tokens of their own.
+            encoded = {name: to_json(section) for name, section in sections.items()}
+            counted = {name: estimate_tokens(text) for name, text in encoded.items()}
+            packet["sectionTokens"] = counted
+            packet["_content"] = "\0".join(f"{name}\0{text}" for name, text in encoded.items())
+            punctuation = 2 + max(0, len(counted) - 1)  # the braces and the commas between
+            packet["tokens"] = punctuation + sum(
+                estimate_tokens(f'"{name}":') + tokens for name, tokens in counted.items()
+            )
         packet["tokenEstimator"] = ESTIMATOR
         return packet
 
