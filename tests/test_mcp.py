@@ -133,6 +133,13 @@ async def test_resource_updates_after_a_cli_note_and_the_worklog_resource(repo: 
         assert run_cli(repo, "append", "a note from the terminal").returncode == 0
         uri = await asyncio.wait_for(updates.get(), 5)  # relayed from the CLI's process
         assert uri == "scribe://context"
+        # Bounded: a client cannot make the server remember any number of resources.
+        for n in range(255):
+            await client.subscribe_resource(f"scribe://worklog/B-{n}")
+        with pytest.raises(Exception, match="at most 256 resources"):
+            await client.subscribe_resource("scribe://worklog/B-999")
+        await client.unsubscribe_resource("scribe://worklog/B-0")
+        await client.subscribe_resource("scribe://worklog/B-999")
         context = await client.read_resource("scribe://context")
         assert "a note from the terminal" in context.contents[0].text
         worklog = await client.read_resource("scribe://worklog/B-4242")

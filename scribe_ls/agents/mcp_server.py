@@ -25,7 +25,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
-from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 from pydantic import Field
 
 from .. import checks
@@ -40,6 +41,7 @@ CONTEXT_URI = "scribe://context"
 SESSIONS_URI = "scribe://sessions"
 WORKLOG_URI = "scribe://worklog/{backlog_id}"
 DEFAULT_AUTHOR = "mcp-client"
+MAX_SUBSCRIBED = 256  # resources with legacy subscribers: bounded, whatever a client asks
 
 INSTRUCTIONS = (
     "scribe-ls keeps the developer's working session for this repository: the backlog item"
@@ -69,6 +71,12 @@ def _author(ctx: Context) -> str:
     return kept or DEFAULT_AUTHOR
 
 
+def _connection(session: Any) -> Any:
+    """Who a subscriber is: the SDK (2.3) hands each request a new ServerSession over the
+    one connection-scoped Connection, so the connection is what identifies a client."""
+    return getattr(session, "_connection", session)
+
+
 class Updates:
     """Who subscribed to which resource, and telling them when it changes: the service's
     events (its own writes and other processes' relayed) mark resources changed; one task
@@ -79,7 +87,8 @@ class Updates:
     def __init__(self, scribe: Scribe, bus: InMemorySubscriptionBus) -> None:
         self.scribe = scribe
         self.bus = bus
-        self.subscribers: dict[str, set[Any]] = {}  # uri -> legacy sessions
+        # uri -> {connection: its latest session}: legacy resources/subscribe subscribers
+        self.subscribers: dict[str, dict[Any, Any]] = {}
         self._changed: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -93,11 +102,17 @@ class Updates:
             self._task.cancel()
 
     async def subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-        self.subscribers.setdefault(str(params.uri), set()).add(ctx.session)
+        uri = str(params.uri)
+        if uri not in self.subscribers and len(self.subscribers) >= MAX_SUBSCRIBED:
+            raise MCPError(INVALID_PARAMS, f"uri: at most {MAX_SUBSCRIBED} resources can be subscribed to")
+        self.subscribers.setdefault(uri, {})[_connection(ctx.session)] = ctx.session
         return EmptyResult()
 
     async def unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-        self.subscribers.get(str(params.uri), set()).discard(ctx.session)
+        uri = str(params.uri)
+        self.subscribers.get(uri, {}).pop(_connection(ctx.session), None)
+        if not self.subscribers.get(uri, True):
+            del self.subscribers[uri]
         return EmptyResult()
 
     def heard(self, notification: Notification) -> None:
@@ -118,11 +133,11 @@ class Updates:
             changed, self._changed = self._changed, set()
             for uri in await self._uris(changed):
                 await self.bus.publish(ResourceUpdated(uri=uri))
-                for session in list(self.subscribers.get(uri, ())):
+                for key, session in list(self.subscribers.get(uri, {}).items()):
                     try:
                         await session.send_resource_updated(uri)
                     except Exception:  # a client gone: it hears nothing more
-                        self.subscribers[uri].discard(session)
+                        self.subscribers[uri].pop(key, None)
             await asyncio.sleep(self.MIN_GAP)
 
     async def _uris(self, changed: set[str]) -> set[str]:
