@@ -28,12 +28,15 @@ ACTIVITY = "scribe/activity"
 SUMMARY_READY = "scribe/summaryReady"
 # To one client, once, when it opens a root whose current session is paused.
 RESUME_AVAILABLE = "scribe/resumeAvailable"
-NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY, RESUME_AVAILABLE)
+# A file the current session touched was changed by another open session (this root's, or
+# a linked worktree's): scribe_ls/overlaps.py.
+OVERLAP = "scribe/overlap"
+NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY, RESUME_AVAILABLE, OVERLAP)
 # LSP's own: problems the user should see (a store that cannot be used, recording stopped).
 SHOW_MESSAGE = "window/showMessage"
 
 # Change-feed rows that carry their notification's params: change name -> method.
-_PUSHES_WITH_PAYLOAD = {"activity": ACTIVITY, "summary": SUMMARY_READY}
+_PUSHES_WITH_PAYLOAD = {"activity": ACTIVITY, "summary": SUMMARY_READY, "overlap": OVERLAP}
 
 SUBSCRIBER_QUEUE = 1000
 

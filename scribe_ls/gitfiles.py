@@ -103,3 +103,31 @@ def exclude_scribe_dir(root: Path) -> bool:
     except OSError as exc:
         log.warning("could not add .scribe/ to %s: %s", exclude, exc)
         return False
+
+
+MAX_WORKTREES = 32  # siblings looked at, whatever a repository holds
+
+
+def sibling_worktrees(root: Path) -> list[Path]:
+    """The other work trees of ``root``'s repository (``git worktree add``): the main one
+    and every linked one but ``root``, read from git's files (no git process), at most
+    :data:`MAX_WORKTREES`, only those that still exist."""
+    dirs = find_git_dirs(root)
+    if dirs is None:
+        return []
+    found: list[Path] = []
+    if dirs.common_dir.name == ".git":
+        found.append(dirs.common_dir.parent)  # the main work tree (not a bare repository)
+    worktrees = dirs.common_dir / "worktrees"
+    try:
+        entries = sorted(worktrees.iterdir())[:MAX_WORKTREES] if worktrees.is_dir() else []
+    except OSError:
+        entries = []
+    for entry in entries:
+        try:
+            pointer = (entry / "gitdir").read_text(encoding="utf-8").strip()  # <tree>/.git
+        except (OSError, UnicodeDecodeError):
+            continue
+        found.append(Path(pointer).parent)
+    here = root.resolve()
+    return [tree for tree in dict.fromkeys(p.resolve() for p in found) if tree != here and tree.is_dir()]

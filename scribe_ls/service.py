@@ -627,6 +627,22 @@ class Scribe:
         result["markdown"] = _resume_markdown(result)
         return result
 
+    async def overlaps(self, session_id: str, paths: list[str]) -> list[dict[str, Any]]:
+        """Other open sessions (this root's, or a linked worktree's) that touched any of
+        ``paths``, which ``session_id`` just changed; a sibling worktree's clients hear
+        the mirror image (see :mod:`scribe_ls.overlaps`)."""
+        from .overlaps import find_overlaps
+
+        session = await self.get_session(session_id)
+        return await self.store.run(find_overlaps, self.store.sync, session, paths)
+
+    async def tell_sibling(self, session_id: str, overlap: dict[str, Any]) -> None:
+        """The mirror image of an overlap, to the linked worktree it involves."""
+        from .overlaps import tell_sibling
+
+        session = await self.get_session(session_id)
+        await self.store.run(tell_sibling, self.store.sync, session, overlap)
+
     async def metrics(self) -> dict[str, Any]:
         """What ``scribe/metrics`` answers: this process's bounded histograms and counters
         (shared by every root a process serves), and this root's queues."""

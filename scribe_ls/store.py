@@ -668,6 +668,21 @@ class Store:
         ).fetchall()
         return [SearchHit(self._entry(row), row["backlog_id"], row["snippet"]) for row in rows]
 
+    def sessions_touching(self, paths: Sequence[str], exclude: str | None) -> list[tuple[Session, list[str]]]:
+        """Open sessions (but ``exclude``) that touched any of ``paths``, with those paths."""
+        if not paths:
+            return []
+        marks = ",".join("?" * len(paths))
+        rows = self.conn.execute(
+            "SELECT sf.session_id, sf.path FROM session_files sf JOIN sessions s ON s.id = sf.session_id"
+            f" WHERE s.status != 'completed' AND s.id IS NOT ? AND sf.path IN ({marks}) ORDER BY sf.path",
+            (exclude, *paths),
+        ).fetchall()
+        touched: dict[str, list[str]] = {}
+        for row in rows:
+            touched.setdefault(row[0], []).append(row[1])
+        return [(self.get_session(session_id), files) for session_id, files in touched.items()]
+
     # -- time ---------------------------------------------------------------------------------
 
     def time_rows(self, since: date, until: date, by: str) -> list[TimeRow]:

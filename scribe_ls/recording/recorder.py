@@ -17,14 +17,14 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from .. import git, gitfiles
 from ..async_store import AsyncStore
 from ..config import Config
-from ..events import ACTIVITY
+from ..events import ACTIVITY, OVERLAP
 from ..metrics import METRICS
 from ..model import Entry, Session, iso, utc_now
 from ..redact import redact
@@ -72,6 +72,12 @@ class RecordingTarget(Protocol):
 
     async def stop_session(self, session_id: str | None = ..., *, reason: str = ...) -> Session: ...
 
+    async def overlaps(self, session_id: str, paths: list[str]) -> list[dict[str, Any]]: ...
+
+    async def tell_sibling(self, session_id: str, overlap: dict[str, Any]) -> None: ...
+
+    def add_listener(self, listener: Callable[[Any], None]) -> Callable[[], None]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,8 @@ MAX_COMMIT_FILES = 200
 # longer each time, up to the maximum.
 RESTART_RESET = 60.0
 MAX_RESTART_BACKOFF = 30.0
+OVERLAP_EVERY = 1.0  # seconds between overlap checks: changed paths wait and are checked together
+MAX_OVERLAP_TOLD = 10_000  # (other session, path) pairs already told, before starting over
 
 
 class Recorder:
@@ -113,6 +121,10 @@ class Recorder:
         self._ahead: int | None = None  # commits not pushed, as last seen (stop_on_push)
         # Set when the settings change: the idle timer starts over with the new timeout.
         self._config_changed = asyncio.Event()
+        # Overlap checks: paths waiting (by session), the check due, what was told already.
+        self._overlap_paths: dict[str, dict[str, None]] = {}
+        self._overlap_task: asyncio.Task[None] | None = None
+        self._overlaps_told: set[tuple[str, str, str]] = set()
 
     def config_changed(self) -> None:
         self._config_changed.set()
@@ -137,7 +149,13 @@ class Recorder:
                     return
             self.holds_lease = True
             log.info("recording %s", self.root)
-            await self._record(stop)
+            # Overlaps a sibling worktree already told this root's clients (relayed from
+            # its change feed) are not told again by this recorder's own checks.
+            unlisten = self.scribe.add_listener(self._heard_overlap)
+            try:
+                await self._record(stop)
+            finally:
+                unlisten()
         finally:
             self.running = False
             if self._push_task is not None:
@@ -233,6 +251,7 @@ class Recorder:
         if self._pending and self._pending_session != session.id:
             await self._flush()  # another session's saves: theirs, not this one's
         self._pending_session = session.id
+        self._check_overlaps_later(session.id, [change.path for change in files])
         for change in files:
             if change.path not in self._pending:
                 self._pending_total += 1
@@ -240,6 +259,47 @@ class Recorder:
                     self._pending[change.path] = None
         if self._flush_task is None:
             self._flush_task = asyncio.ensure_future(self._flush_later())
+
+    def _heard_overlap(self, notification: Any) -> None:
+        if notification.method == OVERLAP:
+            params = notification.params
+            other = params["otherSession"]["id"]
+            self._overlaps_told.update((params["sessionId"], other, path) for path in params["files"])
+
+    def _check_overlaps_later(self, session_id: str, paths: list[str]) -> None:
+        waiting = self._overlap_paths.setdefault(session_id, {})
+        for path in paths[:MAX_NOTIFIED_FILES]:
+            waiting[path] = None
+        if self._overlap_task is None:
+            self._overlap_task = asyncio.ensure_future(self._check_overlaps())
+
+    async def _check_overlaps(self) -> None:
+        """Tell clients, once per other session and file, that a file this session touched
+        was changed by another open session too (scribe_ls/overlaps.py)."""
+        try:
+            await asyncio.sleep(OVERLAP_EVERY)
+            waiting, self._overlap_paths = self._overlap_paths, {}
+            for session_id, paths in waiting.items():
+                for overlap in await self.scribe.overlaps(session_id, list(paths)):
+                    other = overlap["otherSession"]
+                    fresh = [
+                        f for f in overlap["files"] if (session_id, other["id"], f) not in self._overlaps_told
+                    ]
+                    if not fresh:
+                        continue
+                    if len(self._overlaps_told) > MAX_OVERLAP_TOLD:
+                        self._overlaps_told.clear()
+                    self._overlaps_told.update((session_id, other["id"], f) for f in fresh)
+                    told = {**overlap, "files": fresh}
+                    self.scribe.emit(OVERLAP, told)
+                    if Path(other["root"]) != self.root.resolve():
+                        await self.scribe.tell_sibling(session_id, told)
+        except Exception:  # an overlap check never stops recording
+            log.exception("checking overlaps failed")
+        finally:
+            self._overlap_task = None
+            if self._overlap_paths:
+                self._overlap_task = asyncio.ensure_future(self._check_overlaps())
 
     async def _push(self, session_id: str | None, files: tuple[FileChange, ...]) -> None:
         """Push at once if the last push is older than PUSH_INTERVAL; otherwise merge into

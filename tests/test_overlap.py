@@ -1,0 +1,81 @@
+"""Live overlap warnings: two linked worktrees of one repository, a session on a backlog
+branch in each, both touching one file: each side's client hears one `scribe/overlap`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scribe_ls.rpc.client import ScribeClient
+
+from .conftest import configure, git
+from .test_recording import armed
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def overlap_for(client: ScribeClient, path: str, timeout: float = 15) -> dict[str, Any]:
+    """The overlap push that names ``path`` (both sides' probe files overlap too)."""
+
+    async def wait() -> dict[str, Any]:
+        while True:
+            params = await client.next_notification("scribe/overlap", timeout=timeout)
+            if path in params["files"]:
+                return params
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def recorded(client: ScribeClient, root: Path, name: str) -> None:
+    """Save ``name`` until its activity entry names it (the session's files hold it)."""
+    for attempt in range(100):
+        (root / name).write_text(f"x = {attempt}\n")
+        await asyncio.sleep(0.3)
+        session = (await client.request("scribe/status"))["currentSession"]
+        asked = {"sessionId": session["id"], "kinds": ["activity"]}
+        entries = await client.request("scribe/getEntries", asked)
+        if any(name in e["files"] for e in entries["entries"]):
+            return
+    raise AssertionError(f"{name} was never recorded")
+
+
+async def test_two_worktrees_touching_one_file_each_hear_one_overlap(repo: Path, tmp_path: Path) -> None:
+    main_root = str(repo.resolve())  # noqa: ASYNC240 (before any server runs)
+    (repo / "shared.py").write_text("x = 0\n")
+    git(repo, "add", "shared.py")
+    git(repo, "commit", "-q", "-m", "shared")
+    second = tmp_path / "second"
+    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
+    for root in (repo, second):
+        configure(root, "activity_window = 0.2\n")
+    first_client = await ScribeClient.spawn(repo)
+    second_client = await ScribeClient.spawn(second)
+    try:
+        one = await first_client.request("scribe/startSession", {})
+        two = await second_client.request("scribe/startSession", {})
+        assert (one["backlogId"], two["backlogId"]) == ("B-4242", "B-5555")
+        await armed(first_client, repo)
+        await armed(second_client, second)
+        await recorded(first_client, repo, "shared.py")  # B-4242 touched it first
+        (second / "shared.py").write_text("x = 'changed in the other worktree'\n")
+        heard_here = await overlap_for(second_client, "shared.py")
+        assert heard_here["sessionId"] == two["id"] and "shared.py" in heard_here["files"]
+        assert heard_here["otherSession"]["backlogId"] == "B-4242"
+        assert heard_here["otherSession"]["root"] == main_root
+        heard_there = await overlap_for(first_client, "shared.py")
+        assert heard_there["sessionId"] == one["id"] and "shared.py" in heard_there["files"]
+        assert heard_there["otherSession"]["backlogId"] == "B-5555"
+        # Once per file and session: saving it again tells nobody again.
+        second_client.drain_notifications()
+        first_client.drain_notifications()
+        (second / "shared.py").write_text("x = 'again'\n")
+        await asyncio.sleep(2.5)
+        for client in (first_client, second_client):
+            again = [p for m, p in client.drain_notifications() if m == "scribe/overlap"]
+            assert not [p for p in again if "shared.py" in p["files"]], again
+    finally:
+        await first_client.close()
+        await second_client.close()
