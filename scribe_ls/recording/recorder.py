@@ -92,6 +92,7 @@ RESTART_RESET = 60.0
 MAX_RESTART_BACKOFF = 30.0
 OVERLAP_EVERY = 1.0  # seconds between overlap checks: changed paths wait and are checked together
 MAX_OVERLAP_TOLD = 10_000  # (other session, path) pairs already told, before starting over
+MAX_OVERLAP_PATHS = 500  # paths waiting for one overlap check, per session
 
 
 class Recorder:
@@ -125,6 +126,7 @@ class Recorder:
         self._overlap_paths: dict[str, dict[str, None]] = {}
         self._overlap_task: asyncio.Task[None] | None = None
         self._overlaps_told: set[tuple[str, str, str]] = set()
+        self._resolved_root = self.root.resolve()  # overlaps name roots resolved
 
     def config_changed(self) -> None:
         self._config_changed.set()
@@ -158,6 +160,9 @@ class Recorder:
                 unlisten()
         finally:
             self.running = False
+            if self._overlap_task is not None:
+                self._overlap_task.cancel()  # the store may close next: no late check
+                self._overlap_task = None
             if self._push_task is not None:
                 self._push_task.cancel()
                 self._push_task = None
@@ -269,6 +274,8 @@ class Recorder:
     def _check_overlaps_later(self, session_id: str, paths: list[str]) -> None:
         waiting = self._overlap_paths.setdefault(session_id, {})
         for path in paths[:MAX_NOTIFIED_FILES]:
+            if len(waiting) >= MAX_OVERLAP_PATHS:
+                break  # a storm: the first paths are checked, the rest wait for later saves
             waiting[path] = None
         if self._overlap_task is None:
             self._overlap_task = asyncio.ensure_future(self._check_overlaps())
@@ -292,13 +299,13 @@ class Recorder:
                     self._overlaps_told.update((session_id, other["id"], f) for f in fresh)
                     told = {**overlap, "files": fresh}
                     self.scribe.emit(OVERLAP, told)
-                    if Path(other["root"]) != self.root.resolve():
+                    if Path(other["root"]) != self._resolved_root:
                         await self.scribe.tell_sibling(session_id, told)
         except Exception:  # an overlap check never stops recording
             log.exception("checking overlaps failed")
         finally:
             self._overlap_task = None
-            if self._overlap_paths:
+            if self._overlap_paths and self.running:  # not after the recorder stopped
                 self._overlap_task = asyncio.ensure_future(self._check_overlaps())
 
     async def _push(self, session_id: str | None, files: tuple[FileChange, ...]) -> None:
