@@ -32,6 +32,7 @@ from .model import (
     backlog_id_from_branch,
     utc_now,
 )
+from .overlaps import sibling_sessions
 from .redact import redact, redact_all
 from .store import Store, Touched
 from .storefile import store_errors
@@ -145,7 +146,10 @@ class Ledger:
         return self.store.summary_counts(checks.session_id(session_id, required=True))  # type: ignore[arg-type]
 
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
-        return self.store.overlapping_sessions(checks.session_id(session_id))
+        """Other open sessions of this root, then those of the repository's linked
+        worktrees, each with the files both it and ``session_id`` touched."""
+        session_id = checks.session_id(session_id)
+        return [*self.store.overlapping_sessions(session_id), *sibling_sessions(self.store, session_id)]
 
     def status(
         self, *, watcher: dict[str, Any] | None = None, pending: int = 0, uptime: float = 0.0

@@ -144,12 +144,14 @@ class SearchHit(NamedTuple):
 
 
 class Overlap(NamedTuple):
-    """Another active session, with the files both it and the asking one touched."""
+    """Another open session (of this root, or of a linked worktree: ``root`` says which),
+    with the files both it and the asking one touched."""
 
     id: str
     backlog_id: str | None
     title: str
     branch: str | None
+    root: str
     shared_files: tuple[str, ...]
 
     def to_wire(self) -> dict[str, Any]:
@@ -158,6 +160,7 @@ class Overlap(NamedTuple):
             "backlogId": self.backlog_id,
             "title": self.title,
             "branch": self.branch,
+            "root": self.root,
             "sharedFiles": list(self.shared_files),
         }
 

@@ -5,25 +5,32 @@ of the same repository (``git worktree add``: its own work tree, its own ``.scri
 process that records a root checks each batch of changed files against both; it tells its
 own clients (``scribe/overlap``), and puts the mirror image on the sibling's change feed
 (:func:`tell_sibling`), so the sibling's clients hear that their file was changed here;
-each once per file and pair of sessions. Synchronous (SQLite, git's
+each once per file and pair of sessions; and the packet's ``sessions`` section lists the
+siblings' open sessions (:func:`sibling_sessions`). Synchronous (SQLite, git's
 files): the recorder runs it in a worker thread, at most once a second.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .errors import ScribeError
 from .gitfiles import sibling_worktrees
 from .layout import Layout
-from .model import Session
+from .model import Overlap, Session
 from .store import Store
 
+log = logging.getLogger(__name__)
+
 MAX_PATHS = 500  # one check's paths: an SQL IN list, bounded
+MAX_SESSION_PATHS = 5000  # a session's paths compared with a sibling's sessions
 
 
 def _session_wire(session: Session, root: Path) -> dict[str, Any]:
@@ -36,6 +43,30 @@ def _session_wire(session: Session, root: Path) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _sibling_store(sibling: Path) -> Iterator[Store | None]:
+    """A linked worktree's store, opened for one look (None when nothing was recorded
+    there or it cannot be opened). The store's own open refuses a planted link or a file
+    that is not a store; an error while reading it or writing to it ends the look: a
+    sibling's store that cannot be used warns nobody and hears nothing."""
+    layout = Layout(sibling)
+    if not layout.db_path.is_file():
+        yield None
+        return
+    store = Store(sibling, origin=f"{os.getpid()}-overlap", layout=layout)
+    try:
+        store.open()
+    except ScribeError:
+        yield None
+        return
+    try:
+        yield store
+    except (ScribeError, sqlite3.Error) as exc:
+        log.info("skipped the store of linked worktree %s: %s", sibling, exc)
+    finally:
+        store.close()
+
+
 def find_overlaps(store: Store, session: Session, paths: Sequence[str]) -> list[dict[str, Any]]:
     """The overlaps of ``session``'s changed ``paths``: ``[{sessionId, otherSession,
     files}]`` for this root's clients. A sibling worktree's session that touched a path
@@ -46,21 +77,24 @@ def find_overlaps(store: Store, session: Session, paths: Sequence[str]) -> list[
         for other, files in store.sessions_touching(paths, session.id)
     ]
     for sibling in sibling_worktrees(store.root):
-        layout = Layout(sibling)
-        if not layout.db_path.is_file():
-            continue  # nothing recorded there
-        other_store = Store(sibling, origin=f"{os.getpid()}-overlap", layout=layout)
-        try:
-            other_store.open()
-            touching = other_store.sessions_touching(paths, None)
-            for other, files in touching:
-                found.append(
+        with _sibling_store(sibling) as other_store:
+            if other_store is not None:
+                found += [
                     {"sessionId": session.id, "otherSession": _session_wire(other, sibling), "files": files}
-                )
-        except ScribeError:
-            continue  # a sibling store that cannot be used warns nobody
-        finally:
-            other_store.close()
+                    for other, files in other_store.sessions_touching(paths, None)
+                ]
+    return found
+
+
+def sibling_sessions(store: Store, session_id: str | None) -> list[Overlap]:
+    """The open sessions of the repository's linked worktrees, each with the files both it
+    and ``session_id`` touched (for the packet's ``sessions`` section)."""
+    paths = store.session_paths(session_id, MAX_SESSION_PATHS) if session_id else []
+    found: list[Overlap] = []
+    for sibling in sibling_worktrees(store.root):
+        with _sibling_store(sibling) as other_store:
+            if other_store is not None:
+                found += other_store.overlapping_sessions(None, paths=paths)
     return found
 
 
@@ -76,11 +110,6 @@ def tell_sibling(store: Store, session: Session, overlap: dict[str, Any]) -> Non
         "otherSession": _session_wire(session, store.root),
         "files": overlap["files"],
     }
-    other_store = Store(sibling, origin=f"{os.getpid()}-overlap", layout=Layout(sibling))
-    try:
-        other_store.open()
-        other_store.publish("overlap", other["id"], json.dumps(mirror))
-    except ScribeError:
-        pass  # a sibling store that cannot be used hears nothing
-    finally:
-        other_store.close()
+    with _sibling_store(sibling) as other_store:
+        if other_store is not None:
+            other_store.publish("overlap", other["id"], json.dumps(mirror))

@@ -443,7 +443,8 @@ class Scribe:
         return await self.store.run(self.ledger.summary_counts, session_id)
 
     async def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
-        """Other active sessions, each with the files both it and this one touched."""
+        """Other open sessions (this root's, then the linked worktrees'), each with the
+        files both it and this one touched."""
         return await self.store.run(self.ledger.overlapping_sessions, session_id)
 
     async def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:

@@ -633,25 +633,45 @@ class Store:
             todos=latest["todo"],
         )
 
-    def overlapping_sessions(self, session_id: str | None, max_files: int = 50) -> list[Overlap]:
-        """Other open sessions, each with the files both it and ``session_id`` touched."""
+    def overlapping_sessions(
+        self, session_id: str | None, *, paths: Sequence[str] | None = None, max_files: int = 50
+    ) -> list[Overlap]:
+        """Other open sessions, each with the files both it and ``session_id`` touched; or,
+        given ``paths`` (what a session of a linked worktree touched), every open session
+        with those of the paths it touched."""
         rows = self.conn.execute(
             "SELECT * FROM sessions WHERE status != 'completed' AND id != ? ORDER BY started_at DESC",
             (session_id or "",),
         ).fetchall()
+        if paths is None:
+            mine, key = "SELECT path FROM session_files WHERE session_id = ?", session_id or ""
+        else:  # one parameter whatever the number of paths (no SQL variable limit)
+            mine, key = "SELECT value FROM json_each(?)", json.dumps(list(paths))
         others = []
         for row in rows:
             shared = self.conn.execute(
-                "SELECT a.path FROM session_files a JOIN session_files b ON a.path = b.path"
-                " WHERE a.session_id = ? AND b.session_id = ? ORDER BY a.path LIMIT ?",
-                (row["id"], session_id or "", max_files),
+                f"SELECT path FROM session_files WHERE session_id = ? AND path IN ({mine})"
+                " ORDER BY path LIMIT ?",
+                (row["id"], key, max_files),
             ).fetchall()
             others.append(
                 Overlap(
-                    row["id"], row["backlog_id"], row["title"], row["branch"], tuple(r[0] for r in shared)
+                    row["id"],
+                    row["backlog_id"],
+                    row["title"],
+                    row["branch"],
+                    str(self.root),
+                    tuple(r[0] for r in shared),
                 )
             )
         return others
+
+    def session_paths(self, session_id: str, limit: int) -> list[str]:
+        """Paths a session touched (at most ``limit``)."""
+        rows = self.conn.execute(
+            "SELECT path FROM session_files WHERE session_id = ? ORDER BY path LIMIT ?", (session_id, limit)
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def search(self, query: str, limit: int) -> list[SearchHit]:
         # Quote every word (user text must never be parsed as FTS5 syntax), each a prefix:

@@ -84,7 +84,9 @@ async def test_other_sessions_show_shared_files(repo: Path) -> None:
             "backlogId": "B-2",
             "title": "B-2",
             "branch": "feature/B-4242-x",
+            "root": str(scribe.root),
             "sharedFiles": ["src/shared.py"],
+            "linkedWorktree": False,
         }
     ]
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
 from scribe_ls.rpc.client import ScribeClient
 
-from .conftest import configure, git
+from .conftest import configure, git, run_cli
 from .test_recording import armed
 
 pytestmark = pytest.mark.timeout(90)
@@ -68,6 +69,18 @@ async def test_two_worktrees_touching_one_file_each_hear_one_overlap(repo: Path,
         heard_there = await overlap_for(first_client, "shared.py")
         assert heard_there["sessionId"] == one["id"] and "shared.py" in heard_there["files"]
         assert heard_there["otherSession"]["backlogId"] == "B-5555"
+        # Each side's packet lists the other worktree's session with the file they share.
+        for client, other_id, other_root in (
+            (first_client, two["id"], str(second.resolve())),
+            (second_client, one["id"], main_root),
+        ):
+            packet = await client.request(
+                "scribe/getContext", {"sections": ["sessions"], "format": "markdown"}
+            )
+            listed = {s["id"]: s for s in packet["sections"]["sessions"]["data"]}
+            assert listed[other_id]["linkedWorktree"] is True and listed[other_id]["root"] == other_root
+            assert "shared.py" in listed[other_id]["sharedFiles"]
+            assert f"worktree {other_root}) — also touched:" in packet["markdown"]
         # Once per file and session: saving it again tells nobody again.
         second_client.drain_notifications()
         first_client.drain_notifications()
@@ -79,3 +92,32 @@ async def test_two_worktrees_touching_one_file_each_hear_one_overlap(repo: Path,
     finally:
         await first_client.close()
         await second_client.close()
+
+
+async def test_a_linked_worktree_whose_store_is_a_planted_link_is_skipped(repo: Path, tmp_path: Path) -> None:
+    """A sibling worktree's ``.scribe`` that links elsewhere (a repository can ship that) is
+    neither read nor written: no overlap, no session listed, the link's target unchanged."""
+    (repo / "shared.py").write_text("x = 0\n")
+    git(repo, "add", "shared.py")
+    git(repo, "commit", "-q", "-m", "shared")
+    second = tmp_path / "second"
+    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
+    assert run_cli(second, "start").returncode == 0  # a real store there, touching shared.py
+    assert run_cli(second, "append", "--file", "shared.py", "edited it").returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    (second / ".scribe").rename(elsewhere)
+    (second / ".scribe").symlink_to(elsewhere)
+    before = {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file()}
+    configure(repo, "activity_window = 0.2\n")
+    client = await ScribeClient.spawn(repo)
+    try:
+        await client.request("scribe/startSession", {})
+        await armed(client, repo)
+        await recorded(client, repo, "shared.py")
+        await asyncio.sleep(1.5)  # an overlap check ran over the changed file
+        assert not [p for m, p in client.drain_notifications() if m == "scribe/overlap"]
+        packet = await client.request("scribe/getContext", {"sections": ["sessions"]})
+        assert packet["sections"]["sessions"] == {"ok": True, "data": [], "elapsedMs": ANY}
+    finally:
+        await client.close()
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file()} == before

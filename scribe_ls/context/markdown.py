@@ -122,7 +122,9 @@ def _md_sessions(data: Any) -> str:
     lines = ["## Other active sessions\n"]
     for s in data:
         shared = f" — also touched: {', '.join(s['sharedFiles'][:10])}" if s["sharedFiles"] else ""
-        lines.append(f"- {s['backlogId'] or s['id']} ({s['title']}, branch {s['branch'] or '-'}){shared}")
+        worktree = f", worktree {s['root']}" if s.get("linkedWorktree") else ""
+        where = f"branch {s['branch'] or '-'}{worktree}"
+        lines.append(f"- {s['backlogId'] or s['id']} ({s['title']}, {where}){shared}")
     return "\n".join(lines) + "\n"
 
 

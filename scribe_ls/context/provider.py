@@ -356,7 +356,8 @@ class ContextProvider:
 
     async def _section_sessions(self, session: Session | None) -> Any:
         others = await self.scribe.overlapping_sessions(session.id if session else None)
-        return [other.to_wire() for other in others]
+        here = str(self.scribe.root)
+        return [{**other.to_wire(), "linkedWorktree": other.root != here} for other in others]
 
 
 def _ms(since: float) -> float:
