@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ErrorCodes, type EntryKind, type ScribeApi, errorCode } from './protocol';
+import { showResumePacket } from './resume';
 import { type SessionState, label } from './state';
 
 const BACKLOG_ID = /^B-\d+$/;
@@ -27,6 +28,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'scribe.copyContext': () => copyContext(ctx),
     'scribe.showWorklog': () => showWorklog(ctx),
     'scribe.summarize': () => summarize(ctx),
+    'scribe.whereWasI': () => whereWasI(ctx),
     'scribe.showActions': () => showActions(ctx),
     'scribe.refreshSessions': async () => ctx.refreshSessions(),
     'scribe.restartServer': () => ctx.restartServer(),
@@ -136,6 +138,13 @@ async function summarize(ctx: CommandContext): Promise<unknown> {
   return summary;
 }
 
+/** The resume packet of the current session (decisions, todos, uncommitted work, last files). */
+async function whereWasI(ctx: CommandContext): Promise<unknown> {
+  const packet = await requireApi(ctx).resume();
+  await showResumePacket(packet);
+  return packet;
+}
+
 interface Action extends vscode.QuickPickItem {
   command: string;
 }
@@ -149,6 +158,7 @@ async function showActions(ctx: CommandContext): Promise<unknown> {
         { label: '$(clippy) Copy Context Packet', description: 'Markdown, for you or an agent', command: 'scribe.copyContext' },
         { label: '$(book) Show Worklog', command: 'scribe.showWorklog' },
         { label: '$(sparkle) Summarize Session', command: 'scribe.summarize' },
+        { label: '$(history) Where Was I?', description: 'decisions, todos, uncommitted work', command: 'scribe.whereWasI' },
         { label: '$(debug-stop) Stop Session', description: label(session), command: 'scribe.stopSession' },
       ]
     : [

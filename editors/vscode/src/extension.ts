@@ -12,7 +12,9 @@ import {
 } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
 import { Heartbeats } from './heartbeat';
+import { OverlapWarnings } from './overlaps';
 import { type ProgressType, ScribeApi, type ScribeConnection } from './protocol';
+import { offerResume } from './resume';
 import { SessionsTree } from './sessionsTree';
 import { SessionState, label } from './state';
 import { ScribeStatusBar } from './statusBar';
@@ -20,27 +22,33 @@ import { ScribeStatusBar } from './statusBar';
 export { ScribeApi } from './protocol';
 export { SessionState } from './state';
 
-/** A running server: what the extension needs from a client, whichever library it is. */
+/** A server for a root: what the extension needs from a client, whichever library it is.
+ *  Created stopped, so that push handlers are in place before the handshake (the server
+ *  offers a paused session right after it). */
 export interface Connected {
   connection: ScribeConnection;
   progressType: ProgressType;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts the server for a root. The extension uses LanguageClient; tests may use another. */
-export type Connect = (root: string, log: vscode.LogOutputChannel) => Promise<Connected>;
+/** Makes the server's client for a root. The extension uses LanguageClient; tests may use another. */
+export type Connect = (root: string, log: vscode.LogOutputChannel) => Connected;
 
 export interface ScribeExtension {
   readonly state: SessionState;
   readonly statusBar: ScribeStatusBar;
   readonly sessions: SessionsTree;
   readonly heartbeats: Heartbeats;
+  readonly overlaps: OverlapWarnings;
   api(): ScribeApi | undefined;
   /** Settles when the first server start finished (or failed, with the problem shown). */
   readonly ready: Promise<void>;
+  /** Settles when the user answered the offer to resume a paused session (if one came). */
+  resumeOffered(): Promise<string | undefined> | undefined;
 }
 
-export const connectWithLanguageClient: Connect = async (root, log) => {
+export const connectWithLanguageClient: Connect = (root, log) => {
   const config = vscode.workspace.getConfiguration('scribe');
   const command = config.get<string>('serverPath', 'scribe-ls') || 'scribe-ls';
   const args = config.get<string[]>('serverArgs', ['serve']);
@@ -56,19 +64,22 @@ export const connectWithLanguageClient: Connect = async (root, log) => {
   // generic LSP clients). LanguageClient would register those names as VS Code commands,
   // which clash with this extension's own scribe.* commands and make the start fail.
   client.getFeature(ExecuteCommandRequest.method).initialize = () => undefined;
-  try {
-    await client.start();
-  } catch (error) {
-    // LanguageClient rejects with an Error, a ResponseError or nothing at all; it has already
-    // logged the details to the output channel.
-    const text = error instanceof Error ? error.message : String(error ?? 'no reason given');
-    const reason = text.split('\n').at(-1);
-    throw new Error(
-      `could not start "${[command, ...args].join(' ')}" (${reason}). ` +
-        'Install scribe-ls (python -m pip install scribe-ls) or set scribe.serverPath and scribe.serverArgs.',
-    );
-  }
-  return { connection: client, progressType: WorkDoneProgress.type, stop: () => client.stop() };
+  const start = async (): Promise<void> => {
+    try {
+      await client.start();
+    } catch (error) {
+      // LanguageClient rejects with an Error, a ResponseError or nothing at all; it has
+      // already logged the details to the output channel.
+      const text = error instanceof Error ? error.message : String(error ?? 'no reason given');
+      const reason = text.split('\n').at(-1);
+      throw new Error(
+        `could not start "${[command, ...args].join(' ')}" (${reason}). ` +
+          'Install scribe-ls (python -m pip install scribe-ls) or set scribe.serverPath and scribe.serverArgs.',
+      );
+    }
+  };
+  // LanguageClient keeps handlers registered before start and installs them on connecting.
+  return { connection: client, progressType: WorkDoneProgress.type, start, stop: () => client.stop() };
 };
 
 export function activate(context: vscode.ExtensionContext): ScribeExtension | undefined {
@@ -117,10 +128,50 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
   };
   const todayTicker = setInterval(refreshToday, 60_000);
 
+  const overlaps = new OverlapWarnings(root, (message) => {
+    log.warn(message);
+    void vscode.window.showWarningMessage(message);
+  });
+  let resumeOffer: Promise<string | undefined> | undefined;
+
+  const listen = (client: ScribeApi): { dispose(): unknown }[] => [
+    client.onSessionChanged((params) => {
+      state.sessionChanged(params);
+      refreshToday();
+      sessions.refresh();
+      log.info(`session ${label(params.session)} ${params.change}`);
+    }),
+    client.onEntryAdded(({ entry }) => {
+      log.info(`${entry.kind}: ${entry.text.split('\n', 1)[0]}`);
+      if (entry.sessionId === state.session?.id) refreshToday();
+      if (state.statsMoved(entry)) {
+        client.getSession(entry.sessionId).then(
+          (session) => state.show(session),
+          (error) => log.warn(`refreshing the session failed: ${(error as Error).message}`),
+        );
+      }
+    }),
+    client.onActivity((params) => {
+      state.activity(params);
+      log.debug(`${params.count ?? params.files.length} file(s) changed`);
+    }),
+    client.onSummaryReady(({ path }) => log.info(`summary written to ${path}`)),
+    client.onOverlap((params) => overlaps.heard(params)),
+    client.onResumeAvailable((packet) => {
+      log.info(`${label(packet.session)} is paused; offering to resume it`);
+      resumeOffer = offerResume(() => api, packet, log);
+    }),
+  ];
+
   const start = async (): Promise<void> => {
+    const starting = connect(root, log);
+    const client = new ScribeApi(starting.connection, starting.progressType);
+    pushes = listen(client); // before the handshake: the resume offer follows it at once
     try {
-      connected = await connect(root, log);
+      await starting.start();
     } catch (error) {
+      for (const push of pushes) push.dispose();
+      pushes = [];
       const message = (error as Error).message;
       log.error(message);
       statusBar.setServerProblem(`Scribe: ${message}`);
@@ -129,32 +180,9 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
       });
       return;
     }
+    connected = starting;
     statusBar.setServerProblem(null);
-    const client = new ScribeApi(connected.connection, connected.progressType);
     api = client;
-    pushes = [
-      client.onSessionChanged((params) => {
-        state.sessionChanged(params);
-        refreshToday();
-        sessions.refresh();
-        log.info(`session ${label(params.session)} ${params.change}`);
-      }),
-      client.onEntryAdded(({ entry }) => {
-        log.info(`${entry.kind}: ${entry.text.split('\n', 1)[0]}`);
-        if (entry.sessionId === state.session?.id) refreshToday();
-        if (state.statsMoved(entry)) {
-          client.getSession(entry.sessionId).then(
-            (session) => state.show(session),
-            (error) => log.warn(`refreshing the session failed: ${(error as Error).message}`),
-          );
-        }
-      }),
-      client.onActivity((params) => {
-        state.activity(params);
-        log.debug(`${params.count ?? params.files.length} file(s) changed`);
-      }),
-      client.onSummaryReady(({ path }) => log.info(`summary written to ${path}`)),
-    ];
     try {
       state.show(await client.currentSession());
       refreshToday();
@@ -194,7 +222,7 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
     }),
     { dispose: () => void stop() },
   );
-  return { state, statusBar, sessions, heartbeats, api: () => api, ready };
+  return { state, statusBar, sessions, heartbeats, overlaps, api: () => api, ready, resumeOffered: () => resumeOffer };
 }
 
 export function deactivate(): void {

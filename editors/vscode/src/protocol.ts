@@ -92,6 +92,28 @@ export interface SummaryReadyParams {
   path: string;
 }
 
+/** scribe/overlap: another open session changed files this session touched (or this one
+ *  changed files that one had touched); `root` says which work tree it is in. */
+export interface OverlapParams {
+  sessionId: string;
+  otherSession: { id: string; backlogId: string | null; title: string; branch: string | null; root: string };
+  files: string[];
+}
+
+/** scribe/resume and scribe/resumeAvailable: where a backlog item's work stands. */
+export interface ResumePacket {
+  session: Session;
+  decisions: string[];
+  openTodos: string[];
+  inProgress: string[];
+  completed: string[];
+  uncommitted: { path: string; added?: number | null; deleted?: number | null }[] | null;
+  lastFiles: string[];
+  secondsSinceActivity: number;
+  lastSummary: { path: string; text: string } | null;
+  markdown: string;
+}
+
 export interface ContextPacket {
   sessionId: string | null;
   elapsedMs: number;
@@ -155,6 +177,7 @@ export const Methods = {
   status: 'scribe/status',
   report: 'scribe/report',
   heartbeat: 'scribe/heartbeat',
+  resume: 'scribe/resume',
 } as const;
 
 export const Notifications = {
@@ -162,6 +185,8 @@ export const Notifications = {
   entryAdded: 'scribe/entryAdded',
   activity: 'scribe/activity',
   summaryReady: 'scribe/summaryReady',
+  overlap: 'scribe/overlap',
+  resumeAvailable: 'scribe/resumeAvailable',
 } as const;
 
 /** JSON-RPC error codes the server uses (docs/protocol.md). */
@@ -234,6 +259,11 @@ export class ScribeApi {
     return this.connection.sendNotification(Methods.heartbeat, {});
   }
 
+  /** Where a session's work stands (default: the current session). */
+  resume(sessionId?: string): Promise<ResumePacket> {
+    return this.connection.sendRequest(Methods.resume, sessionId ? { sessionId } : {});
+  }
+
   /** The current session, or null when none is running. */
   async currentSession(): Promise<Session | null> {
     return (await this.status()).currentSession ?? null;
@@ -264,5 +294,14 @@ export class ScribeApi {
 
   onSummaryReady(handler: (params: SummaryReadyParams) => void): Disposable {
     return this.connection.onNotification(Notifications.summaryReady, handler);
+  }
+
+  onOverlap(handler: (params: OverlapParams) => void): Disposable {
+    return this.connection.onNotification(Notifications.overlap, handler);
+  }
+
+  /** Sent once, right after the handshake: register before the client starts. */
+  onResumeAvailable(handler: (packet: ResumePacket) => void): Disposable {
+    return this.connection.onNotification(Notifications.resumeAvailable, handler);
   }
 }

@@ -184,3 +184,41 @@ test('a bad backlog id never reaches the server; a server error shows its messag
   await execute('scribe.showActions', () => undefined); // a dismissed quick pick does nothing
   assert.equal(fake.messages.at(-1), error);
 });
+
+test('reopening a root whose session is paused offers to resume it, or to show where the work stood', async () => {
+  await execute('scribe.startSession', ''); // B-4242 again (the branch's item); B-7 pauses
+  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ●'), `B-4242 (${statusText()})`);
+  const session = activated.state.session!;
+  await activated.api()!.updateSession({ sessionId: session.id, status: 'paused' });
+  await waitUntil(() => statusText().startsWith('$(debug-pause) B-4242 paused'), `paused (${statusText()})`);
+
+  // A new window on this root (a restarted server): the server offers the paused session.
+  const shown = fake.untitledContents.length;
+  fake.answers.push('Show Where I Was');
+  await execute('scribe.restartServer');
+  await waitUntil(() => activated.resumeOffered() !== undefined, 'the resume offer');
+  assert.equal(await activated.resumeOffered(), 'Show Where I Was');
+  const offer = fake.messages.find((m) => m.text.startsWith('Scribe: B-4242 is paused'))!;
+  // The item's last decision (from its earlier session) is in the offer.
+  assert.match(offer.text, /^Scribe: B-4242 is paused \(last active \d+m ago; last decision: keep the status bar short\)\.$/);
+  assert.deepEqual(offer.actions, ['Resume', 'Show Where I Was']);
+  assert.equal(fake.untitledContents.length, shown + 1);
+  assert.match(fake.untitledContents.at(-1)!, /^# Resume B-4242: /);
+  assert.match(fake.untitledContents.at(-1)!, /## Decisions\n\n- keep the status bar short/);
+  assert.match(statusText(), /^\$\(debug-pause\) B-4242 paused/); // showing it resumed nothing
+
+  // Once more, and this time take the offer: the session is active again.
+  const first = activated.resumeOffered();
+  fake.answers.push('Resume');
+  await execute('scribe.restartServer');
+  await waitUntil(() => activated.resumeOffered() !== first, 'the second resume offer');
+  assert.equal(await activated.resumeOffered(), 'Resume');
+  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ●'), `resumed (${statusText()})`);
+  assert.equal(fake.messages.filter((m) => m.text.startsWith('Scribe: B-4242 is paused')).length, 2);
+});
+
+test('Where Was I? opens the current session\'s resume packet', async () => {
+  await execute('scribe.whereWasI');
+  assert.match(fake.untitledContents.at(-1)!, /^# Resume B-4242: .*\n\nactive · branch feature\/B-4242-x/);
+  assert.equal(fake.shownDocuments.at(-1), `untitled:${fake.untitledContents.length}`);
+});

@@ -16,6 +16,7 @@ export class FakeVscode {
   readonly treeProviders = new Map<string, any>();
   readonly progress: { title?: string; reports: { message?: string; increment?: number }[] }[] = [];
   readonly shownDocuments: string[] = [];
+  readonly untitledContents: string[] = []; // what untitled documents were opened with
   readonly log: string[] = [];
   readonly answers: Answer[] = []; // for showInputBox, showQuickPick and message buttons
   readonly inputProblems: string[] = []; // what validateInput said about typed answers
@@ -133,7 +134,15 @@ export class FakeVscode {
             return value === undefined ? fallback : (value as T);
           },
         }),
-        openTextDocument: async (uri: { fsPath: string }) => ({ uri, getText: () => readFileSync(uri.fsPath, 'utf8') }),
+        // A file's document, or an untitled one made from content (kept in untitledContents).
+        openTextDocument: async (what: { fsPath: string } | { content: string; language?: string }) => {
+          if ('content' in what) {
+            fake.untitledContents.push(what.content);
+            const uri = { fsPath: `untitled:${fake.untitledContents.length}`, scheme: 'untitled' };
+            return { uri, languageId: what.language, getText: () => what.content };
+          }
+          return { uri: what, getText: () => readFileSync(what.fsPath, 'utf8') };
+        },
         textDocuments: [],
         notebookDocuments: [],
       }),
