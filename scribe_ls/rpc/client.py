@@ -291,6 +291,12 @@ class SyncClient:
     def next_notification(self, method: str | None = None, *, timeout: float = 5.0) -> Any:
         return self._wait(self._client.next_notification(method, timeout=timeout))
 
+    def drain_notifications(self) -> list[tuple[str, Any]]:
+        async def drain() -> list[tuple[str, Any]]:  # on the client's loop, not this thread
+            return self._client.drain_notifications()
+
+        return self._wait(drain())
+
     @property
     def initialize_result(self) -> dict[str, Any] | None:
         return self._client.initialize_result

@@ -22,6 +22,11 @@ local defaults = {
   -- Tell scribe-ls you are at work (typing, moving around, coming back to Neovim) at most
   -- this often, in ms (it counts active time from activity); 0 turns heartbeats off.
   heartbeat_interval = 30000,
+  -- vim.notify (a warning) when another open session changes a file yours touched (another
+  -- item's session here, or one in a linked worktree), once per file and pair of sessions.
+  notify_overlaps = true,
+  -- vim.notify when you open a repository whose current session is paused (once).
+  notify_resume = true,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -297,6 +302,88 @@ handlers['scribe/summaryReady'] = function(_, params)
   end
 end
 
+-- (session, other session, file) already mentioned, kept across server restarts (a new
+-- server has forgotten what it told); bounded: forgotten wholesale past MAX_OVERLAPS_TOLD.
+local overlaps_told, overlaps_told_count = {}, 0
+local MAX_OVERLAPS_TOLD = 2000
+
+local function text_or(value, fallback)
+  return type(value) == 'string' and value or fallback
+end
+
+-- 'B-5555 is also working on shared.py (branch feature/B-5555-x, worktree /src/other)'
+local function overlap_message(other, files, root)
+  local named = table.concat(vim.list_slice(files, 1, 3), ', ')
+  if #files > 3 then
+    named = ('%d files (%s, …)'):format(#files, named)
+  end
+  local where = 'branch ' .. text_or(other.branch, '(none)')
+  local other_root = text_or(other.root, root)
+  if (vim.uv.fs_realpath(other_root) or other_root) ~= (vim.uv.fs_realpath(root) or root) then
+    where = where .. ', worktree ' .. other_root
+  end
+  local who = text_or(other.backlogId, text_or(other.title, text_or(other.id, 'another session')))
+  return ('%s is also working on %s (%s)'):format(who, named, where)
+end
+
+handlers['scribe/overlap'] = function(_, params, ctx)
+  local root = root_of_ctx(ctx)
+  if not root or type(params) ~= 'table' or type(params.files) ~= 'table' or type(params.otherSession) ~= 'table' then
+    return
+  end
+  local state = state_for(root)
+  state.overlaps_heard = (state.overlaps_heard or 0) + 1
+  local fresh = {}
+  for _, file in ipairs(params.files) do
+    local key = table.concat({ tostring(params.sessionId), tostring(params.otherSession.id), tostring(file) }, '\0')
+    if not overlaps_told[key] then
+      if overlaps_told_count >= MAX_OVERLAPS_TOLD then
+        overlaps_told, overlaps_told_count = {}, 0
+      end
+      overlaps_told[key] = true
+      overlaps_told_count = overlaps_told_count + 1
+      table.insert(fresh, tostring(file))
+    end
+  end
+  if #fresh > 0 and M.config.notify_overlaps then
+    notify(overlap_message(params.otherSession, fresh, root), vim.log.levels.WARN)
+  end
+end
+
+local function ago(seconds)
+  seconds = math.floor(tonumber(seconds) or 0)
+  if seconds < 3600 then
+    return ('%dm'):format(math.floor(seconds / 60))
+  end
+  return ('%dh%02dm'):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60))
+end
+
+handlers['scribe/resumeAvailable'] = function(_, packet, ctx)
+  local root = root_of_ctx(ctx)
+  if not root or type(packet) ~= 'table' or type(packet.session) ~= 'table' then
+    return
+  end
+  state_for(root).resume = packet
+  if not M.config.notify_resume then
+    return
+  end
+  local facts = { ('last active %s ago'):format(ago(packet.secondsSinceActivity)) }
+  local decisions = type(packet.decisions) == 'table' and packet.decisions or {}
+  if type(decisions[#decisions]) == 'string' then -- oldest first: the last is the newest
+    table.insert(facts, 'last decision: ' .. decisions[#decisions])
+  end
+  local todos = type(packet.openTodos) == 'table' and #packet.openTodos or 0
+  if todos > 0 then
+    table.insert(facts, ('%d open todo%s'):format(todos, todos == 1 and '' or 's'))
+  end
+  notify(
+    ('%s is paused (%s). :ScribeResume picks it up, :ScribeWhereWasI shows where it stood'):format(
+      label(packet.session),
+      table.concat(facts, '; ')
+    )
+  )
+end
+
 -- Attaching ----------------------------------------------------------------------------
 
 local function on_init(client)
@@ -437,6 +524,30 @@ local function scratch(name, text, filetype)
     vim.api.nvim_set_current_win(win)
   end
   return bufnr
+end
+
+--- Resume the repository's paused session (the one the server offered, else the one shown).
+function M.resume()
+  local client = M.client(0)
+  local state = client and states[client.root_dir]
+  local offered = state and state.resume and state.resume.session
+  local session = (state and state.session and state.session.status == 'paused' and state.session) or offered
+  if not session then
+    notify('no paused session to resume here', vim.log.levels.ERROR)
+    return false
+  end
+  return M.request('scribe/updateSession', { sessionId = session.id, status = 'active' }, function(resumed, c)
+    states[c.root_dir].resume = nil
+    show_session(c.root_dir, resumed)
+  end)
+end
+
+--- "Where was I?": the resume packet (decisions, todos, uncommitted work, last files) of
+--- the current session in a scratch buffer.
+function M.where_was_i()
+  return M.request('scribe/resume', vim.empty_dict(), function(packet)
+    scratch('scribe://resume', packet.markdown or '', 'markdown')
+  end)
 end
 
 --- The context packet as Markdown in a scratch buffer.
@@ -617,6 +728,12 @@ local function create_commands()
   command('ScribeSummarize', function()
     M.summarize()
   end, { bar = true, desc = 'Write and open the session summary' })
+  command('ScribeResume', function()
+    M.resume()
+  end, { bar = true, desc = 'Resume the paused scribe session' })
+  command('ScribeWhereWasI', function()
+    M.where_was_i()
+  end, { bar = true, desc = 'Show where the session stood: decisions, todos, uncommitted work' })
   command('ScribeWorklog', function()
     M.worklog()
   end, { bar = true, desc = "Open the current session's worklog" })
@@ -633,6 +750,8 @@ function M.setup(opts)
     statusline_elapsed = { opts.statusline_elapsed, 'boolean', true },
     notify_summaries = { opts.notify_summaries, 'boolean', true },
     heartbeat_interval = { opts.heartbeat_interval, 'number', true },
+    notify_overlaps = { opts.notify_overlaps, 'boolean', true },
+    notify_resume = { opts.notify_resume, 'boolean', true },
   })
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
   create_commands()
