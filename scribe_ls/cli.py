@@ -266,6 +266,13 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     mcp.add_argument("--client", choices=("claude", "cursor", "vscode"), help="install: whose project file")
     mcp.add_argument("--print", action="store_true", dest="print_only", help="install: show the snippet only")
 
+    dashboard = verbs.add_parser(
+        "dashboard", parents=[common], help="the live web page of this repository's sessions (loopback)"
+    )
+    dashboard.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    dashboard.add_argument("--open", action="store_true", dest="open_browser", help="open it in a browser")
+    dashboard.add_argument("--token", help="the page's token (default: $SCRIBE_LS_TOKEN, else a random one)")
+
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
     call.add_argument("method", help="e.g. scribe/status")
     call.add_argument("params", nargs="?", default="{}", help="JSON params object")
@@ -321,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _daemon(args)
         if args.verb == "mcp":
             return _mcp(args)
+        if args.verb == "dashboard":
+            return _dashboard(args)
         if args.verb in ASYNC_VERBS:
             from . import verbs_async
 
@@ -548,6 +557,39 @@ def _mcp(args: argparse.Namespace) -> int:
     from .agents.mcp_server import serve
 
     return asyncio.run(serve(root))
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    import secrets
+
+    from .config import load_config
+    from .layout import Layout, find_repo_root
+    from .logs import setup_logging
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
+    root = find_repo_root(Path(args.root))
+    config = load_config(root)
+    setup_logging(Layout(root), config)
+    token = args.token or os.environ.get("SCRIBE_LS_TOKEN") or secrets.token_urlsafe(24)
+    from .dashboard.serve import serve_dashboard
+
+    def ready(url: str) -> None:
+        # The token rides in the fragment: browsers never send it to a server or a log.
+        print(f"scribe-ls: dashboard of {root} at {url}", file=sys.stderr, flush=True)
+
+    try:
+        return serve_dashboard(
+            root,
+            port=args.port,
+            token=token,
+            open_browser=args.open_browser,
+            on_ready=ready,
+            max_message_bytes=config.max_message_bytes,
+        )
+    except OSError as exc:  # the port is taken
+        print(f"scribe-ls: dashboard: --port {args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def _redact(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ Also here: finding the repository root, and the flock helper every lock file use
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -146,6 +147,12 @@ class Layout:
 
     def summary_path(self, key: str) -> Path:
         return self.summary_dir / f"{check_worklog_key(key)}-summary.md"
+
+    @property
+    def dashboard_launcher_path(self) -> Path:
+        """A 0600 page that forwards the browser to the dashboard with its token (so the
+        token is never on a browser's command line, which other users can read)."""
+        return self.dir / "dashboard.html"
 
     def relative(self, path: Path) -> str:
         """A path for messages: relative to the root when inside it."""
@@ -321,10 +328,10 @@ class Layout:
             return None
         return info if stat.S_ISREG(info.st_mode) else None
 
-    def write_atomic(self, path: Path, text: str) -> bool:
+    def write_atomic(self, path: Path, text: str, mode: int = 0o644) -> bool:
         """Replace ``path`` with ``text`` through a randomly named temp file in the same
         directory and a rename (a link at ``path`` is replaced, never followed). False if
-        the file already held exactly this text."""
+        the file already held exactly this text. ``mode`` 0o600 for a file with a secret."""
         try:
             if self.read_text(path) == text:
                 return False
@@ -334,7 +341,7 @@ class Layout:
         with self._dir_fd(path.parent) as dir_fd:
             tmp = f".{path.name}.{os.urandom(8).hex()}.tmp"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(tmp, flags, 0o644, dir_fd=dir_fd)
+            fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     # No fsync: files here are derived from the store, the durable copy; the
@@ -348,6 +355,11 @@ class Layout:
                     pass
                 raise
         return True
+
+    def remove(self, path: Path) -> None:
+        """Remove ``path`` (a link is removed itself, never what it points at); gone is fine."""
+        with self._dir_fd(path.parent) as dir_fd, contextlib.suppress(FileNotFoundError):
+            os.unlink(path.name, dir_fd=dir_fd)
 
     def append_text(self, path: Path, text: str) -> None:
         fd = self.open_fd(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

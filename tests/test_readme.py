@@ -34,6 +34,11 @@ def test_the_wheel_holds_every_module(tmp_path: Path) -> None:
         capture_output=True,
     )
     (wheel,) = tmp_path.glob("scribe_ls-*.whl")
-    shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {name for name in names if name.endswith(".py")}
     sources = {str(p.relative_to(ROOT)) for p in (ROOT / "scribe_ls").rglob("*.py")}
     assert sources - shipped == set()
+    # The dashboard's page: every file it serves is in the wheel.
+    from scribe_ls.dashboard.site import ASSETS
+
+    assert {f"scribe_ls/dashboard/static/{name}" for name, _ in ASSETS.values()} <= names

@@ -265,7 +265,14 @@ class ServiceHub:
 class ScribeLanguageServer(LanguageServer):
     """One client connection."""
 
-    def __init__(self, hub: ServiceHub, *, on_exit: Callable[[int], Any], token: str | None = None) -> None:
+    def __init__(
+        self,
+        hub: ServiceHub,
+        *,
+        on_exit: Callable[[int], Any],
+        token: str | None = None,
+        root: Path | None = None,
+    ) -> None:
         super().__init__(
             name="scribe-ls",
             version=__version__,
@@ -280,6 +287,9 @@ class ScribeLanguageServer(LanguageServer):
         # A transport anyone on the machine can reach (TCP) sets a token: initialize must
         # carry it as initializationOptions.token, or the connection is closed.
         self._token = token
+        # A transport for one repository (the dashboard) fixes the root: what a client
+        # names in initialize is not looked at.
+        self._root = root
         self.close_after_answer = False
         self.exit_task: asyncio.Future[None] | None = None
         self._remove_listener: Callable[[], None] | None = None
@@ -363,7 +373,7 @@ class ScribeLanguageServer(LanguageServer):
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         self.notifications_enabled = options.notifications
-        root = pick_root(params, options)
+        root = self._root or pick_root(params, options)
         if not root.is_dir():
             raise ScribeRpcError(f"rootUri: {root} is not a directory", -32602)
         try:

@@ -231,9 +231,9 @@ def serve_tcp(
         tcp = await asyncio.start_server(handler, host, port, limit=framing.READ_CHUNK)
         log.info("serving JSON-RPC on tcp://%s:%d (token required)", host, tcp.sockets[0].getsockname()[1])
         async with tcp:
-            await _until_stopped(hub)
+            await until_stopped(hub)
 
-    return _run_and_exit(main())
+    return run_and_exit(main())
 
 
 def default_socket_path() -> Path:
@@ -259,15 +259,15 @@ def serve_unix(path: Path, *, max_message_bytes: int = framing.DEFAULT_MAX_MESSA
         log.info("serving JSON-RPC on unix:%s", path)
         try:
             async with unix:
-                await _until_stopped(hub)
+                await until_stopped(hub)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
-    return _run_and_exit(main())
+    return run_and_exit(main())
 
 
-async def _until_stopped(hub: ServiceHub) -> None:
+async def until_stopped(hub: ServiceHub) -> None:
     """Serve until SIGINT or SIGTERM, then close the services (flushing pending activity),
     bounded in time."""
     stop = asyncio.Event()
@@ -279,7 +279,7 @@ async def _until_stopped(hub: ServiceHub) -> None:
     await _close_within(hub)
 
 
-def _run_and_exit(main: Coroutine[Any, Any, None]) -> int:
+def run_and_exit(main: Coroutine[Any, Any, None]) -> int:
     asyncio.run(main)
     # The services are closed; do not wait for watcher or lease threads still parked in a
     # blocking call (that wait is what made a stopped server linger).
@@ -298,6 +298,27 @@ class _TextWebSocketWriter:
 
     def close(self) -> Any:
         return self._ws.close()
+
+
+def ws_connection(
+    hub: ServiceHub, *, token: str | None = None, root: Path | None = None
+) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    """A WebSocket connection handler: one pygls server object per connection, JSON in
+    text frames. ``token``: initialize must carry it; ``root``: the one repository served."""
+
+    async def connection(ws: Any) -> None:
+        hub_server = ScribeLanguageServer(
+            hub, on_exit=lambda code: asyncio.ensure_future(ws.close()), token=token, root=root
+        )
+        hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
+        try:
+            async for data in ws:
+                await hub_server.room.wait()  # backpressure, as for stdio and TCP
+                hub_server.protocol.receive(data)
+        finally:
+            await hub_server.detach()
+
+    return connection
 
 
 def serve_ws(
@@ -329,17 +350,8 @@ def serve_ws(
             return connection.respond(HTTPStatus.UNAUTHORIZED, "scribe-ls: missing or wrong token\n")
         return None
 
-    async def connection(ws: ServerConnection) -> None:
-        hub_server = ScribeLanguageServer(hub, on_exit=lambda code: asyncio.ensure_future(ws.close()))
-        hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
-        try:
-            async for data in ws:
-                await hub_server.room.wait()  # backpressure, as for stdio and TCP
-                hub_server.protocol.receive(data)
-        finally:
-            await hub_server.detach()
-
     hub = ServiceHub()
+    connection = ws_connection(hub)
 
     async def main() -> None:
         allowed: list[str | None] = [None, *origins]
@@ -350,6 +362,6 @@ def serve_ws(
             log.info(
                 "serving JSON-RPC on ws://%s:%d (origins allowed: %s)", host, bound, list(origins) or "none"
             )
-            await _until_stopped(hub)
+            await until_stopped(hub)
 
-    return _run_and_exit(main())
+    return run_and_exit(main())

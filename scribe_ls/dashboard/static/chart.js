@@ -1,0 +1,61 @@
+// Time per backlog item as a horizontal bar chart in SVG: one bar per item, an hour axis
+// with gridlines, the item's time written at the end of its bar.
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function el(name, attrs = {}, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export function formatSeconds(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${String(minutes % 60).padStart(2, '0')}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+/** A step for the axis: 15 min, 30 min, 1 h, 2 h… so that about five ticks fit. */
+function tickStep(maxSeconds) {
+  const steps = [900, 1800, 3600, 7200, 14400, 28800, 57600, 115200];
+  return steps.find((step) => maxSeconds / step <= 5) ?? steps.at(-1);
+}
+
+/** An <svg> of `rows` ([{item, title, seconds}], most time first). */
+export function barChart(rows, { width = 640, title = 'Time per item' } = {}) {
+  const shown = rows.slice(0, 12);
+  const labelWidth = 150;
+  const barHeight = 22;
+  const gap = 8;
+  const top = 8;
+  const axis = 28;
+  const plotWidth = width - labelWidth - 70;
+  const height = top + shown.length * (barHeight + gap) + axis;
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': title });
+  svg.append(el('title', {}, title));
+  const max = Math.max(60, ...shown.map((row) => row.seconds));
+  const step = tickStep(max);
+  const end = Math.ceil(max / step) * step;
+  const x = (seconds) => labelWidth + (seconds / end) * plotWidth;
+  const bottom = top + shown.length * (barHeight + gap);
+  for (let t = 0; t <= end; t += step) {
+    svg.append(el('line', { x1: x(t), x2: x(t), y1: top - 4, y2: bottom, class: 'grid' }));
+    svg.append(el('text', { x: x(t), y: bottom + 18, 'text-anchor': 'middle', class: 'tick' }, formatSeconds(t)));
+  }
+  shown.forEach((row, index) => {
+    const y = top + index * (barHeight + gap);
+    const label = row.item.length > 20 ? `${row.item.slice(0, 19)}…` : row.item;
+    const name = el('text', { x: labelWidth - 8, y: y + barHeight * 0.7, 'text-anchor': 'end', class: 'label' }, label);
+    name.append(el('title', {}, `${row.item}: ${row.title}`));
+    svg.append(name);
+    const bar = el('rect', { x: labelWidth, y, width: Math.max(1, x(row.seconds) - labelWidth), height: barHeight, rx: 3, class: 'bar' });
+    bar.append(el('title', {}, `${row.item}: ${formatSeconds(row.seconds)}`));
+    svg.append(bar);
+    svg.append(el('text', { x: x(row.seconds) + 6, y: y + barHeight * 0.7, class: 'value' }, formatSeconds(row.seconds)));
+  });
+  svg.append(el('line', { x1: labelWidth, x2: labelWidth, y1: top - 4, y2: bottom, class: 'axis' }));
+  return svg;
+}
