@@ -375,3 +375,72 @@ def test_a_screenshot_of_a_realistic_session_is_written_and_not_blank(
     # Not blank: many colours (text, cards, the chart), no single one covering everything.
     assert len(colours) > 50, len(colours)
     assert max(count for count, _ in colours) < 0.97 * sum(count for count, _ in colours)
+
+
+def test_an_overlap_between_two_sessions_is_shown(
+    repo: Path, dashboard: Dashboard, browser: webdriver.Chrome
+) -> None:
+    # Another item's session (paused when the branch's starts) and the branch's one both
+    # touched src/shared.py.
+    other = json.loads(run_cli(repo, "start", "--backlog-id", "B-7", "--json").stdout)["id"]
+    edit = ("--file", "src/shared.py", "edits it")
+    assert run_cli(repo, "append", "--session", other, *edit).returncode == 0
+    started(repo)
+    assert run_cli(repo, "append", *edit).returncode == 0
+    open_page(browser, dashboard.url)
+    wait_until(shows(browser, "#overlaps", "is also working on src/shared.py"), "the overlap warning")
+    assert browser.find_element(By.ID, "overlaps-section").is_displayed()
+
+
+CONTRAST = """
+const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+const lum = ([r, g, b]) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (el) => {
+  for (let n = el; n; n = n.parentElement) {
+    const c = getComputedStyle(n).backgroundColor;
+    if (!c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
+  }
+  return getComputedStyle(document.documentElement).backgroundColor;
+};
+return [...document.querySelectorAll(arguments[0])].filter((el) => el.offsetParent !== null).map((el) => {
+  const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(rgb(background(el)))];
+  return [el.className || el.tagName, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+});
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_passes_contrast_in_light_and_dark_and_the_form_works_from_the_keyboard(
+    repo: Path, dashboard: Dashboard, browser: webdriver.Chrome, scheme: str
+) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    started(repo)
+    assert run_cli(repo, "append", "--author", "claude-code", "an agent's note").returncode == 0
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    )
+    try:
+        open_page(browser, dashboard.url)
+        wait_until(shows(browser, "#timeline", "an agent's note"), "the timeline")
+        checked = (
+            "h1, h2, .muted, .card dt, .card dd, .status, .kind, .author, #timeline .text, button, .pill"
+        )
+        ratios = browser.execute_script(CONTRAST, checked)
+        assert len(ratios) > 10
+        low = [(name, round(ratio, 2)) for name, ratio in ratios if ratio < 4.5]
+        assert not low, f"below WCAG AA (4.5:1) in {scheme}: {low}"
+        # Every control has a label a screen reader says.
+        unlabeled = browser.execute_script(
+            "return [...document.querySelectorAll('input, select')].filter((el) =>"
+            " !el.labels?.length && !el.getAttribute('aria-label')).map((el) => el.id)"
+        )
+        assert unlabeled == []
+        # The keyboard alone: focus the note field, type, Enter adds it.
+        browser.find_element(By.ID, "note-text").send_keys(f"typed in {scheme}", Keys.ENTER)
+        wait_until(shows(browser, "#timeline", f"typed in {scheme}"), "the note sent with Enter")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
