@@ -32,7 +32,6 @@ from .model import (
     backlog_id_from_branch,
     utc_now,
 )
-from .overlaps import sibling_sessions
 from .redact import redact, redact_all
 from .store import Store, Touched
 from .storefile import store_errors
@@ -148,6 +147,8 @@ class Ledger:
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions of this root, then those of the repository's linked
         worktrees, each with the files both it and ``session_id`` touched."""
+        from .overlaps import sibling_sessions  # packets only: not on the lean CLI's path
+
         session_id = checks.session_id(session_id)
         return [*self.store.overlapping_sessions(session_id), *sibling_sessions(self.store, session_id)]
 
