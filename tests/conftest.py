@@ -95,6 +95,18 @@ def configure(repo: Path, text: str) -> None:
     (repo / ".scribe" / "config.toml").write_text(text)
 
 
+def linked_worktrees(repo: Path, second: Path) -> Path:
+    """``repo`` plus a linked worktree at ``second`` on feature/B-5555-other, sharing the
+    committed shared.py, both recording saves after 0.2 s; returns ``second``."""
+    (repo / "shared.py").write_text("x = 0\n")
+    git(repo, "add", "shared.py")
+    git(repo, "commit", "-q", "-m", "shared")
+    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
+    for root in (repo, second):
+        configure(root, "activity_window = 0.2\n")
+    return second
+
+
 def run_cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scribe_ls", *args],

@@ -17,7 +17,7 @@ import pytest
 
 from scribe_ls.rpc.client import SyncClient
 
-from .conftest import configure, git, make_git_repo, run_cli, wait_until
+from .conftest import linked_worktrees, make_git_repo, run_cli, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -302,13 +302,7 @@ def test_two_worktrees_on_one_file_each_hear_one_overlap(editor: Editor, tmp_pat
     touching shared.py: one warning in Neovim, one push on the other side; once per file
     and session, also after the plugin's server restarted and told it again."""
     repo = make_git_repo(tmp_path / "repo")
-    (repo / "shared.py").write_text("x = 0\n")
-    git(repo, "add", "shared.py")
-    git(repo, "commit", "-q", "-m", "shared")
-    second = tmp_path / "second"
-    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
-    for root in (repo, second):
-        configure(root, "activity_window = 0.2\n")
+    second = linked_worktrees(repo, tmp_path / "second")
     editor.command(f"edit {repo / 'README.md'}")
     wait_until(lambda: editor.client_roots() == [str(repo)], "the scribe client")
     editor.command("ScribeStart")

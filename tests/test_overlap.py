@@ -12,7 +12,7 @@ import pytest
 
 from scribe_ls.rpc.client import ScribeClient
 
-from .conftest import configure, git, run_cli
+from .conftest import configure, linked_worktrees, run_cli
 from .test_recording import armed
 
 pytestmark = pytest.mark.timeout(90)
@@ -45,13 +45,7 @@ async def recorded(client: ScribeClient, root: Path, name: str) -> None:
 
 async def test_two_worktrees_touching_one_file_each_hear_one_overlap(repo: Path, tmp_path: Path) -> None:
     main_root = str(repo.resolve())  # noqa: ASYNC240 (before any server runs)
-    (repo / "shared.py").write_text("x = 0\n")
-    git(repo, "add", "shared.py")
-    git(repo, "commit", "-q", "-m", "shared")
-    second = tmp_path / "second"
-    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
-    for root in (repo, second):
-        configure(root, "activity_window = 0.2\n")
+    second = linked_worktrees(repo, tmp_path / "second")
     first_client = await ScribeClient.spawn(repo)
     second_client = await ScribeClient.spawn(second)
     try:
@@ -97,11 +91,7 @@ async def test_two_worktrees_touching_one_file_each_hear_one_overlap(repo: Path,
 async def test_a_linked_worktree_whose_store_is_a_planted_link_is_skipped(repo: Path, tmp_path: Path) -> None:
     """A sibling worktree's ``.scribe`` that links elsewhere (a repository can ship that) is
     neither read nor written: no overlap, no session listed, the link's target unchanged."""
-    (repo / "shared.py").write_text("x = 0\n")
-    git(repo, "add", "shared.py")
-    git(repo, "commit", "-q", "-m", "shared")
-    second = tmp_path / "second"
-    git(repo, "worktree", "add", "-q", str(second), "-b", "feature/B-5555-other")
+    second = linked_worktrees(repo, tmp_path / "second")
     assert run_cli(second, "start").returncode == 0  # a real store there, touching shared.py
     assert run_cli(second, "append", "--file", "shared.py", "edited it").returncode == 0
     elsewhere = tmp_path / "elsewhere"

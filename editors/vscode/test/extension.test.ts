@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { FakeVscode } from './fakeVscode';
-import { PYTHON, makeRepo, waitUntil } from './server';
+import { PYTHON, activateExtension, makeRepo, waitUntil } from './server';
 
 // The bundle under test (esbuild leaves this require alone: it is the built file).
 type Extension = typeof import('../src/extension');
@@ -35,13 +35,7 @@ function cli(...args: string[]): string {
 before(async () => {
   repo = makeRepo();
   fake = new FakeVscode(repo.root);
-  fake.settings['scribe.serverPath'] = PYTHON;
-  fake.settings['scribe.serverArgs'] = ['-m', 'scribe_ls', 'serve'];
-  uninstall = fake.install();
-  const extension: Extension = require('../extension.js');
-  activated = extension.activate({ subscriptions } as never)!;
-  await activated.ready;
-  assert.ok(activated.api(), `the server did not start: ${fake.log.join('\n')}`);
+  ({ activated, uninstall } = await activateExtension(fake, subscriptions));
 });
 
 after(async () => {

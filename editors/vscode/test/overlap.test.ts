@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Entry, OverlapParams } from '../src/protocol';
 import { FakeVscode } from './fakeVscode';
-import { PYTHON, type RunningServer, makeRepo, startServer, waitUntil } from './server';
+import { type RunningServer, activateExtension, makeRepo, startServer, waitUntil } from './server';
 
 type Extension = typeof import('../src/extension');
 
@@ -63,13 +63,7 @@ before(async () => {
   configure(repo.root);
   configure(second);
   fake = new FakeVscode(repo.root);
-  fake.settings['scribe.serverPath'] = PYTHON;
-  fake.settings['scribe.serverArgs'] = ['-m', 'scribe_ls', 'serve'];
-  uninstall = fake.install();
-  const extension: Extension = require('../extension.js');
-  activated = extension.activate({ subscriptions } as never)!;
-  await activated.ready;
-  assert.ok(activated.api(), `the server did not start: ${fake.log.join('\n')}`);
+  ({ activated, uninstall } = await activateExtension(fake, subscriptions));
   other = await startServer(second);
   other.connection.onNotification('scribe/overlap', (params: OverlapParams) => {
     heardThere.push(params);

@@ -123,3 +123,20 @@ export async function waitUntil(check: () => boolean, what: string, ms = PUSH_TI
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** The built bundle (dist/extension.js) activated in a fake VS Code on `root`, its server
+ *  the real one run by PYTHON; `subscriptions` are what deactivation disposes. */
+export async function activateExtension(
+  fake: { settings: Record<string, unknown>; install(): () => void; log: string[] },
+  subscriptions: { dispose(): unknown }[],
+): Promise<{ activated: NonNullable<ReturnType<typeof import('../src/extension')['activate']>>; uninstall: () => void }> {
+  fake.settings['scribe.serverPath'] = PYTHON;
+  fake.settings['scribe.serverArgs'] = ['-m', 'scribe_ls', 'serve'];
+  const uninstall = fake.install();
+  // The bundle under test (esbuild leaves this require alone: it is the built file).
+  const extension: typeof import('../src/extension') = require('../extension.js');
+  const activated = extension.activate({ subscriptions } as never)!;
+  await activated.ready;
+  if (!activated.api()) throw new Error(`the server did not start: ${fake.log.join('\n')}`);
+  return { activated, uninstall };
+}
