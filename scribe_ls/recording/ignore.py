@@ -129,6 +129,16 @@ class TreeFilter:
         self.git_dir = git_dirs.git_dir if git_dirs else None
         self.common_dir = git_dirs.common_dir if git_dirs else None
         self._root_prefix = str(root) + os.sep
+        self._quiet_prefixes = tuple(
+            str(d) + os.sep for d in (root / self._store, self.git_dir, self.common_dir) if d is not None
+        )
+
+    def worth_waking(self, path: str) -> bool:
+        """Whether a raw event may matter: not the store's own writes, and in git's
+        directory only HEAD and refs moving (not objects, the index, logs), so that our
+        commits and git processes do not keep the watch awake. A string test per event,
+        cheap on the event loop; :meth:`relative` decides the rest in a worker thread."""
+        return not path.startswith(self._quiet_prefixes) or self.git_signal(path)
 
     def git_signal(self, path: str) -> bool:
         """HEAD, a branch ref or packed-refs changed (not their ``.lock`` files)."""

@@ -4,7 +4,8 @@ Two watches:
 
 - ``watch_store`` wakes a callback when another process commits to the store: every commit
   touches ``scribe.db-wal`` (or ``scribe.db`` at a checkpoint), so watching those two files
-  gives cross-process notifications without asking SQLite in a loop.
+  gives cross-process notifications without asking SQLite in a loop. On Linux it is an
+  inotify descriptor on the event loop (no thread, no wake-up while idle).
 - ``watch_tree`` turns changes in the work tree into batches of :class:`FileChange`, and
   tells apart the few ``.git`` files that mean "HEAD moved" (branch switch, commit). It skips
   ``.git`` internals, ``.scribe/``, everything ``.gitignore`` ignores and configured excludes.
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -128,7 +130,7 @@ async def watch_changes(
 ) -> AsyncIterator[set[tuple[Change, str]]]:
     """Batches of changes under ``paths`` until ``stop`` is set: watchfiles' Rust watcher
     driven as ``awatch`` drives it, but with a step that slows to ``idle_step_ms`` once
-    nothing happened for HOT_SECONDS (see there). ``keep`` filters changes."""
+    nothing it keeps happened for HOT_SECONDS (see there). ``keep`` filters changes."""
     halt = _Halt()
     stopping = asyncio.ensure_future(halt.on(stop))
     notify = RustNotify(
@@ -157,11 +159,11 @@ async def watch_changes(
                 return
             if isinstance(raw, str):  # "timeout" (nothing happened) or "signal"
                 continue
-            last_change = time.monotonic()
             changes = {(Change(change), path) for change, path in raw}
             if keep is not None:
                 changes = {c for c in changes if keep(*c)}
             if changes:
+                last_change = time.monotonic()  # only what is kept makes the watch hot
                 yield changes
     finally:
         halt.set()
@@ -182,6 +184,80 @@ async def watch_changes(
 RELAY_FOLLOW_UPS = (0.02, 0.1, 0.5)
 
 
+async def store_file_batches(scribe_dir: Path, stop: asyncio.Event) -> AsyncIterator[set[str]]:
+    """Names of the store's files (``scribe.db``, its WAL, ``config.toml``) changed in
+    ``scribe_dir``, a batch at a time, until ``stop`` is set or the directory goes.
+
+    On Linux an inotify descriptor read on the event loop: nothing wakes while nothing is
+    written (a Rust watch wakes every step). Elsewhere, or without inotify, watchfiles."""
+    names = {DB_NAME, f"{DB_NAME}-wal", CONFIG_NAME}
+    inotify = _inotify_for(scribe_dir)
+    if inotify is None:
+
+        def store_files(change: Change, path: str) -> bool:
+            return Path(path).name in names
+
+        async for batch in watch_changes(
+            [scribe_dir], stop, idle_step_ms=STORE_IDLE_STEP_MS, recursive=False, keep=store_files
+        ):
+            yield {Path(path).name for _, path in batch}
+        return
+    from inotify_simple import flags
+
+    gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED | flags.UNMOUNT
+    loop = asyncio.get_running_loop()
+    readable = asyncio.Event()
+    loop.add_reader(inotify.fd, readable.set)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            waiting = asyncio.ensure_future(readable.wait())
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done():
+                waiting.cancel()
+                return
+            readable.clear()
+            try:
+                events = inotify.read(timeout=0)
+            except BlockingIOError:
+                continue
+            changed = {event.name for event in events if event.name in names}
+            if any(event.mask & flags.Q_OVERFLOW for event in events):
+                changed |= names  # events were lost: anything may have changed
+            if changed:
+                yield changed
+            if any(event.mask & gone for event in events):
+                return  # the directory was removed or moved: nothing more to watch here
+    finally:
+        stopping.cancel()
+        loop.remove_reader(inotify.fd)
+        inotify.close()
+
+
+def _inotify_for(directory: Path) -> Any:
+    """An inotify descriptor watching ``directory`` (not its subdirectories), or None where
+    inotify is not available (not Linux, no inotify-simple, the watch limit reached)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        from inotify_simple import INotify, flags
+    except ImportError:
+        return None
+    try:
+        inotify = INotify(nonblocking=True)
+    except OSError as exc:
+        log.info("no inotify for %s (%s): watching it with watchfiles", directory, exc)
+        return None
+    try:
+        mask = flags.MODIFY | flags.CLOSE_WRITE | flags.CREATE | flags.MOVED_TO | flags.DELETE_SELF
+        inotify.add_watch(directory, mask | flags.MOVE_SELF | flags.ONLYDIR | flags.DONT_FOLLOW)
+    except OSError as exc:
+        inotify.close()
+        log.info("no inotify watch on %s (%s): watching it with watchfiles", directory, exc)
+        return None
+    return inotify
+
+
 async def watch_store(
     scribe_dir: Path,
     on_change: Callable[[], Awaitable[None]],
@@ -190,24 +266,17 @@ async def watch_store(
 ) -> None:
     """Call ``on_change`` when the store's files change (another process committed), and
     ``on_config`` when ``config.toml`` does."""
-    names = {DB_NAME, f"{DB_NAME}-wal", CONFIG_NAME}
-
-    def store_files(change: Change, path: str) -> bool:
-        return Path(path).name in names
-
-    batches = watch_changes(
-        [scribe_dir], stop, idle_step_ms=STORE_IDLE_STEP_MS, recursive=False, keep=store_files
-    ).__aiter__()
+    batches = store_file_batches(scribe_dir, stop).__aiter__()
     pending = asyncio.ensure_future(anext(batches, None))
-    # The generator's first step sets up its inotify watch before it awaits anything; after
-    # one turn of the loop it is armed. A commit that landed before that (between the
+    # The generator's first step sets up its watch before it awaits anything; after one
+    # turn of the loop it is armed. A commit that landed before that (between the
     # caller's snapshot of the change feed and now) woke nobody: read the feed once.
     try:
         await asyncio.sleep(0)
         await _relay_safely(on_change)
         while (batch := await pending) is not None:
             pending = asyncio.ensure_future(anext(batches, None))
-            if on_config is not None and any(Path(path).name == CONFIG_NAME for _, path in batch):
+            if on_config is not None and CONFIG_NAME in batch:
                 await _relay_safely(on_config)
             await _relay_safely(on_change)
             # A commit becomes visible when its WAL is synced and the shared index updated,
@@ -282,7 +351,11 @@ async def watch_tree(
     system without inotify: a network mount, some containers)."""
     # Filtered in a worker thread (classify), not per event on the loop.
     changes = watch_changes(
-        [root, *watch_paths], stop, idle_step_ms=TREE_IDLE_STEP_MS, poll_interval=poll_interval
+        [root, *watch_paths],
+        stop,
+        idle_step_ms=TREE_IDLE_STEP_MS,
+        poll_interval=poll_interval,
+        keep=lambda change, path: tree_filter.worth_waking(path),
     )
     async for raw in changes:
         batch = await asyncio.to_thread(classify, tree_filter, raw)

@@ -1,0 +1,74 @@
+"""What wakes the watchers: the store's watch is an inotify descriptor on the event loop
+(Linux), naming only the store's files; the tree's watch is woken (made hot) only by work
+and git moves, never by the store's own commits or git's housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from scribe_ls.gitfiles import find_git_dirs
+from scribe_ls.recording.ignore import IgnoreRules, TreeFilter
+from scribe_ls.recording.watch import _inotify_for, store_file_batches
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+async def test_the_store_watch_names_only_the_store_files_and_ends_with_its_directory(tmp_path: Path) -> None:
+    store = tmp_path / ".scribe"
+    store.mkdir()
+    stop = asyncio.Event()
+    batches = store_file_batches(store, stop).__aiter__()
+    first = asyncio.ensure_future(anext(batches, None))
+    await asyncio.sleep(0.05)  # armed: the watch is added before the generator's first wait
+    (store / "notes.txt").write_text("not the store\n")
+    (store / "scribe.db-wal").write_bytes(b"\0" * 32)
+    assert await asyncio.wait_for(first, 5) == {"scribe.db-wal"}
+    (store / "config.toml").write_text("idle_gap = 60\n")
+    assert await asyncio.wait_for(anext(batches, None), 5) == {"config.toml"}
+    # The directory goes (a deleted checkout): the watch ends instead of waiting forever.
+    shutil.rmtree(store)
+    rest = []
+    while (batch := await asyncio.wait_for(anext(batches, None), 5)) is not None:
+        rest.append(batch)
+    assert all(b <= {"scribe.db", "scribe.db-wal", "config.toml"} for b in rest)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+async def test_a_stopped_store_watch_ends_and_a_link_is_not_watched(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    stop = asyncio.Event()
+    batches = store_file_batches(store, stop).__aiter__()
+    pending = asyncio.ensure_future(anext(batches, None))
+    await asyncio.sleep(0.05)
+    stop.set()
+    assert await asyncio.wait_for(pending, 5) is None
+    # A planted link in place of the directory is never followed by the watch.
+    link = tmp_path / "link"
+    link.symlink_to(store, target_is_directory=True)
+    assert _inotify_for(link) is None
+
+
+def test_the_tree_watch_wakes_for_work_and_git_moves_only(repo: Path) -> None:
+    dirs = find_git_dirs(repo)
+    tree = TreeFilter(repo, dirs, IgnoreRules(repo, dirs, ()), repo / ".scribe")
+    wakes = {
+        "src/app.py": True,
+        ".git/HEAD": True,
+        ".git/refs/heads/feature/B-1": True,
+        ".git/refs/remotes/origin/main": True,
+        ".git/packed-refs": True,
+        ".scribe/scribe.db-wal": False,  # the store's own commits
+        ".scribe/worklogs/B-4242.md": False,
+        ".git/index": False,  # `git status` refreshing it (our own context packets do)
+        ".git/objects/ab/cdef": False,
+        ".git/logs/HEAD": False,
+        ".git/refs/heads/main.lock": False,
+    }
+    assert {path: tree.worth_waking(str(repo / path)) for path in wakes} == wakes
