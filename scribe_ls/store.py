@@ -798,6 +798,24 @@ class Store:
         rows = self.conn.execute("SELECT DISTINCT COALESCE(backlog_id, id) AS key FROM sessions ORDER BY key")
         return [row["key"] for row in rows]
 
+    def size_report(self) -> dict[str, Any]:
+        """How big the store is and how much of it is free pages (fragmentation): the
+        database, its WAL, entries, and bytes per entry."""
+        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        entries = self.conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        wal = self.layout.stat(self.path.with_name(self.path.name + "-wal"))
+        db_bytes = page_size * pages
+        return {
+            "bytes": db_bytes,
+            "walBytes": wal.st_size if wal is not None else 0,
+            "freeBytes": page_size * free,
+            "freePercent": round(100 * free / pages, 1) if pages else 0.0,
+            "entries": entries,
+            "bytesPerEntry": round(db_bytes / entries) if entries else None,
+        }
+
     def integrity_check(self) -> list[str]:
         problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
         problems = [p for p in problems if p != "ok"]

@@ -353,8 +353,17 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
             fixed.append(str(path))
         else:
             problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
+    size = store.size_report()
     if args.json:
-        print_json({"ok": not problems, "problems": problems, "fixed": fixed, "quarantined": quarantined})
+        print_json(
+            {
+                "ok": not problems,
+                "problems": problems,
+                "fixed": fixed,
+                "quarantined": quarantined,
+                "size": size,
+            }
+        )
     else:
         for line in problems:
             print(f"problem: {line}")
@@ -364,6 +373,11 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
             print(f"quarantined: {line} (a damaged store moved aside; see scribe-ls import)")
         if not problems:
             print(f"ok: store {store.path} and worklogs are consistent")
+        per_entry = f", {size['bytesPerEntry']:,} bytes per entry" if size["bytesPerEntry"] else ""
+        print(
+            f"size: {size['bytes'] / 2**20:.1f} MiB ({size['entries']:,} entries{per_entry}),"
+            f" {size['freePercent']}% free pages, WAL {size['walBytes'] / 2**20:.1f} MiB"
+        )
     return 0 if not problems else 1
 
 

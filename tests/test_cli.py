@@ -55,7 +55,13 @@ def test_legacy_verbs_end_to_end(repo: Path) -> None:
     hits = as_json(repo, "search", "JWT")["hits"]
     assert [h["entry"]["text"] for h in hits] == ["went with JWT"]
 
-    assert as_json(repo, "validate")["ok"] is True
+    report = as_json(repo, "validate")
+    assert report["ok"] is True
+    # Size and fragmentation: the database's pages, its WAL, and what an entry costs.
+    size = report["size"]
+    assert size["bytes"] == (repo / ".scribe" / "scribe.db").stat().st_size
+    assert size["entries"] >= 1 and size["bytesPerEntry"] == round(size["bytes"] / size["entries"])
+    assert 0 <= size["freePercent"] < 100 and size["walBytes"] >= 0
     stopped = as_json(repo, "stop", "B-4242")
     assert stopped["status"] == "completed"
     worklog = (repo / ".scribe/worklogs/B-4242.md").read_text()
