@@ -361,6 +361,20 @@ class Layout:
         with self._dir_fd(path.parent) as dir_fd, contextlib.suppress(FileNotFoundError):
             os.unlink(path.name, dir_fd=dir_fd)
 
+    def overwrite(self, path: Path, text: str) -> None:
+        """Write ``text`` over ``path`` in place (no temp file, no rename: a small file that
+        a torn read can only make look invalid, never wrong). A link there is removed, never
+        followed, and a new file made."""
+        try:
+            fd = self.open_fd(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        except UnsafeStore:
+            self.remove(path)
+            fd = self.open_fd(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            data = text.encode("utf-8")
+            handle.write(data)
+            handle.truncate(len(data))
+
     def append_text(self, path: Path, text: str) -> None:
         fd = self.open_fd(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         with os.fdopen(fd, "wb") as handle:

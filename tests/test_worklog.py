@@ -93,3 +93,21 @@ def test_render_parse_render_is_stable(entries: list[WorklogItem]) -> None:
     parsed = worklog.parse(text)
     assert worklog.render(parsed.key, parsed.items) == text
     assert [(i.kind, i.text, i.files) for i in parsed.items] == [(i.kind, i.text, i.files) for i in entries]
+
+
+def test_a_link_planted_as_the_render_state_is_replaced_never_followed(tmp_path: Path) -> None:
+    from scribe_ls.layout import Layout
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    layout = Layout(root)
+    layout.ensure()
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not scribe's\n")
+    state = layout.render_state_path("B-1")
+    state.symlink_to(target)
+    layout.overwrite(state, '{"lastId": 1}')
+    assert not state.is_symlink() and state.read_text() == '{"lastId": 1}'
+    assert target.read_text() == "not scribe's\n"
+    layout.overwrite(state, "{}")  # shorter: the old tail is cut, not left behind
+    assert state.read_text() == "{}"
