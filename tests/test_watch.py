@@ -40,6 +40,33 @@ async def test_the_store_watch_names_only_the_store_files_and_ends_with_its_dire
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+async def test_writes_while_the_consumer_is_busy_are_kept_and_do_not_spin_the_loop(tmp_path: Path) -> None:
+    """The descriptor is level-triggered: events that arrive while the consumer works are
+    read at once and come as the next batch; the event loop does not spin meanwhile."""
+    import time
+
+    store = tmp_path / ".scribe"
+    store.mkdir()
+    stop = asyncio.Event()
+    batches = store_file_batches(store, stop).__aiter__()
+    first = asyncio.ensure_future(anext(batches, None))
+    await asyncio.sleep(0.05)
+    (store / "scribe.db").write_bytes(b"x")
+    assert await asyncio.wait_for(first, 5) == {"scribe.db"}
+    # The consumer is busy (no anext) while other processes commit.
+    cpu = time.process_time()
+    for n in range(5):
+        (store / "scribe.db-wal").write_bytes(b"y" * (n + 1))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.25)
+    spent = time.process_time() - cpu
+    assert spent < 0.15, f"the loop spun for {spent:.2f} s of CPU in 0.5 s"
+    assert await asyncio.wait_for(anext(batches, None), 5) == {"scribe.db-wal"}
+    stop.set()
+    assert await asyncio.wait_for(anext(batches, None), 5) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 async def test_a_stopped_store_watch_ends_and_a_link_is_not_watched(tmp_path: Path) -> None:
     store = tmp_path / "store"
     store.mkdir()

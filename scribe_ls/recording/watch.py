@@ -17,6 +17,7 @@ skips is decided by ``ignore.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -207,7 +208,23 @@ async def store_file_batches(scribe_dir: Path, stop: asyncio.Event) -> AsyncIter
     gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED | flags.UNMOUNT
     loop = asyncio.get_running_loop()
     readable = asyncio.Event()
-    loop.add_reader(inotify.fd, readable.set)
+    changed: set[str] = set()  # what arrived since the last batch
+    ended = False  # the directory went
+
+    def drain() -> None:
+        # Read at once, every time: the descriptor is level-triggered, and one left
+        # readable while the consumer works would spin the event loop.
+        nonlocal ended
+        with contextlib.suppress(BlockingIOError):
+            for event in inotify.read(timeout=0):
+                if event.mask & flags.Q_OVERFLOW:
+                    changed.update(names)  # events were lost: anything may have changed
+                elif event.name in names:
+                    changed.add(event.name)
+                ended = ended or bool(event.mask & gone)
+        readable.set()
+
+    loop.add_reader(inotify.fd, drain)
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while True:
@@ -216,17 +233,22 @@ async def store_file_batches(scribe_dir: Path, stop: asyncio.Event) -> AsyncIter
             if stopping.done():
                 waiting.cancel()
                 return
+            # Gathered as watchfiles gathers them: until a step passes with nothing new,
+            # at most DEBOUNCE_MS. A commit writes the WAL several times, and every writer
+            # of the store wakes every other process: one relay per burst, not per write.
+            deadline = loop.time() + DEBOUNCE_MS / 1000
+            while loop.time() < deadline:
+                readable.clear()
+                try:
+                    await asyncio.wait_for(readable.wait(), STEP_MS / 1000)
+                except TimeoutError:
+                    break
             readable.clear()
-            try:
-                events = inotify.read(timeout=0)
-            except BlockingIOError:
-                continue
-            changed = {event.name for event in events if event.name in names}
-            if any(event.mask & flags.Q_OVERFLOW for event in events):
-                changed |= names  # events were lost: anything may have changed
-            if changed:
-                yield changed
-            if any(event.mask & gone for event in events):
+            batch = set(changed)
+            changed.clear()
+            if batch:
+                yield batch
+            if ended:
                 return  # the directory was removed or moved: nothing more to watch here
     finally:
         stopping.cancel()
