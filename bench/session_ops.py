@@ -242,7 +242,9 @@ def measure_bare_writers(workdir: Path, writers: int, rows: int) -> float:
 async def measure_concurrent_appends(root: Path, writers: int, appends: int) -> float:
     """``writers`` servers (a process each, over stdio) appending ``appends`` notes each,
     one request at a time, all at once. Acknowledged appends per second."""
-    clients = [await ScribeClient.spawn(root) for _ in range(writers)]
+    # Writers, not listeners: no pushes of the others' appends to this process.
+    quiet = {"notifications": False}
+    clients = [await ScribeClient.spawn(root, initialization_options=quiet) for _ in range(writers)]
     try:
         session = (await clients[0].request("scribe/startSession", {}))["id"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -38,16 +39,40 @@ class OpenedStore(NamedTuple):
     notices: list[str]
 
 
+BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for another process's lock
+WRITE_LOCK_FIRST_WAIT = 0.0005  # seconds; then half as long again each try, up to:
+WRITE_LOCK_MAX_WAIT = 0.004
+
+
 class Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``: take the write lock up front so the reads inside
-    see what the writes will be checked against."""
+    see what the writes will be checked against.
+
+    The lock is waited for here, in short randomized steps, not by SQLite's busy handler:
+    that one sleeps 1, 2, 5, 10, 15, 20, 25 ... 100 ms between tries, so with a few
+    processes writing at once most of a writer's time went to sleeping past the moment
+    the lock was free."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
+        conn = self.conn
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        wait = WRITE_LOCK_FIRST_WAIT
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return conn
+                except sqlite3.OperationalError as exc:
+                    if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                        raise
+                time.sleep(wait * random.uniform(0.5, 1.5))  # apart, not in step with the others
+                wait = min(wait * 1.5, WRITE_LOCK_MAX_WAIT)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
@@ -241,7 +266,7 @@ class _Opener:
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     # FULL: a commit is on disk before we acknowledge the entry it carries.

@@ -243,3 +243,35 @@ def test_a_bad_message_limit_falls_back_to_the_default(repo: Path, value: object
     config = load_config(repo)
     assert config.max_message_bytes == 16 * 1024 * 1024
     assert any("max_message_bytes must be an integer from 1024" in w for w in config.warnings)
+
+
+def test_a_writer_waits_for_another_process_lock_then_writes_or_gives_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transaction waits for the write lock itself (short steps): it gets it as soon as the
+    other writer commits, and says the store is locked when the wait outlasts the timeout."""
+    import sqlite3
+    import threading
+    import time
+
+    from scribe_ls import storefile
+
+    db = tmp_path / "t.db"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode = WAL")
+    holder.execute("CREATE TABLE t (x)")
+    writer = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.2, lambda: holder.execute("COMMIT")).start()
+    with storefile.Transaction(writer) as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert writer.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == storefile.BUSY_TIMEOUT_MS  # restored
+    # A lock that is never let go: the wait ends with SQLite's own error.
+    monkeypatch.setattr(storefile, "BUSY_TIMEOUT_MS", 300)
+    holder.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"), storefile.Transaction(writer):
+        pass
+    assert time.monotonic() - started >= 0.3
+    holder.execute("ROLLBACK")
