@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .async_store import AsyncStore
-from .errors import SessionNotFound
 from .metrics import METRICS
-from .model import Entry, Event, SessionChange
+from .model import Event, SessionChange
 
 log = logging.getLogger(__name__)
 
@@ -135,29 +134,23 @@ class Relay:
         self._data_version = await self.store.data_version()
 
     async def relay_changes(self) -> None:
-        """Tell listeners about changes other processes committed since the last call."""
-        version = await self.store.data_version()
-        if version == self._data_version:
-            return  # only our own commits (or none): nothing foreign to relay
-        self._data_version = version
-        while changes := await self.store.changes_since(self._last_change):
-            self._last_change = changes[-1].id
-            foreign = [c for c in changes if c.origin != self.bus.origin]
-            entry_ids = [c.entry_id for c in foreign if c.entry_id is not None]
-            entries: dict[int, Entry] = {e.id: e for e in await self.store.entries_by_id(entry_ids)}
-            for change in foreign:
+        """Tell listeners about changes other processes committed since the last call: one
+        visit to the store thread per page of the feed (it is read after every burst of
+        another process's commits, in every process)."""
+        while True:
+            seen, after = self._data_version, self._last_change
+            read = await self.store.foreign_changes(after, seen, self.bus.origin)
+            self._data_version, self._last_change = read.version, read.last_id
+            for change in read.changes:
                 if change.change in _PUSHES_WITH_PAYLOAD:
                     if change.payload:
                         self.bus.emit(
                             _PUSHES_WITH_PAYLOAD[change.change], json.loads(change.payload), change.origin
                         )
-                    continue
-                if change.entry_id is not None:
-                    if (entry := entries.get(change.entry_id)) is not None:
+                elif change.entry_id is not None:
+                    if (entry := read.entries.get(change.entry_id)) is not None:
                         self.bus.tell([entry], change.origin)
-                    continue
-                try:
-                    session = await self.store.get_session(change.session_id)
-                except SessionNotFound:
-                    continue
-                self.bus.tell([SessionChange(session, change.change)], change.origin)
+                elif (session := read.sessions.get(change.session_id)) is not None:
+                    self.bus.tell([SessionChange(session, change.change)], change.origin)
+            if read.version != seen or read.last_id == after:
+                return  # caught up (a full page keeps the old version: read on)

@@ -60,6 +60,16 @@ class Change(NamedTuple):
     payload: str | None = None
 
 
+class ForeignChanges(NamedTuple):
+    """One read of the change feed for a relay (:meth:`Store.foreign_changes`)."""
+
+    version: int
+    last_id: int
+    changes: list[Change]
+    entries: dict[int, Entry]
+    sessions: dict[str, Session]
+
+
 def new_session_id() -> str:
     return "s-" + os.urandom(6).hex()
 
@@ -750,9 +760,6 @@ class Store:
         ).fetchall()
         return sessions, [self._entry(row) for row in entries]
 
-    def entries_by_id(self, ids: Sequence[int]) -> list[Entry]:
-        return self._entries_by_id(ids)
-
     def prune_changes(self) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - ?", (CHANGES_KEPT,))
@@ -760,6 +767,33 @@ class Store:
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" probe."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def foreign_changes(
+        self, after_id: int, seen_version: int, origin: str, limit: int = 500
+    ) -> ForeignChanges:
+        """What other processes committed past ``after_id``, with what a relay needs to
+        tell about them (their entries and sessions), in one visit to the store: nothing
+        when ``data_version`` is still ``seen_version`` (only our own commits, or none)."""
+        version = self.data_version()
+        if version == seen_version:
+            return ForeignChanges(version, after_id, [], {}, {})
+        changes = self.changes_since(after_id, limit)
+        last = changes[-1].id if changes else after_id
+        foreign = [c for c in changes if c.origin != origin]
+        entries = {
+            e.id: e for e in self._entries_by_id(c.entry_id for c in foreign if c.entry_id is not None)
+        }
+        sessions: dict[str, Session] = {}
+        for change in foreign:
+            if change.entry_id is None and change.session_id not in sessions:
+                try:
+                    sessions[change.session_id] = self.get_session(change.session_id)
+                except SessionNotFound:
+                    continue
+        # A full page: more may wait; the caller asks again (the version is not taken yet).
+        return ForeignChanges(
+            version if len(changes) < limit else seen_version, last, foreign, entries, sessions
+        )
 
     # -- worklogs ---------------------------------------------------------------------------
 

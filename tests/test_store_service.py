@@ -275,3 +275,42 @@ def test_a_writer_waits_for_another_process_lock_then_writes_or_gives_up(
         pass
     assert time.monotonic() - started >= 0.3
     holder.execute("ROLLBACK")
+
+
+def test_a_relay_reads_another_process_feed_a_page_at_a_time_and_skips_its_own(repo: Path) -> None:
+    """Store.foreign_changes: one visit per page; a full page keeps the old version so the
+    relay reads on; our own commits are read past, never told; nothing new: nothing read."""
+    from scribe_ls.config import load_config
+    from scribe_ls.ledger import Ledger
+    from scribe_ls.store import Store
+
+    theirs, ours = Store(repo, origin="theirs"), Store(repo, origin="ours")
+    theirs.open()
+    ours.open()
+    try:
+        after, seen = ours.last_change_id(), ours.data_version()
+        writer = Ledger(theirs, load_config(repo))
+        session = writer.start_session("B-9").session
+        assert session is not None
+        for n in range(4):
+            writer.append_entry(f"theirs {n}", session_id=session.id)
+        told: list[str] = []
+        sessions: dict[str, object] = {}
+        pages = 0
+        while True:
+            read = ours.foreign_changes(after, seen, "ours", limit=2)
+            pages += 1
+            told += [read.entries[c.entry_id].text for c in read.changes if c.entry_id is not None]
+            sessions |= read.sessions
+            if read.version != seen or read.last_id == after:
+                break
+            after = read.last_id
+        assert pages >= 3
+        assert [t for t in told if t.startswith("theirs")] == [f"theirs {n}" for n in range(4)]
+        assert sessions[session.id].backlog_id == "B-9"  # type: ignore[attr-defined]  # with its row
+        # Nothing new since: nothing read at all.
+        quiet = ours.foreign_changes(read.last_id, read.version, "ours")
+        assert quiet.changes == [] and quiet.last_id == read.last_id
+    finally:
+        theirs.close()
+        ours.close()
