@@ -1,12 +1,16 @@
 """Background summaries: a backlog item's summary is refreshed after its session stops and
 after every ``summary_every`` new entries, by one worker behind a bounded queue, so no
-request waits for it. Only the process that records the root (holds its lease) does it:
+request waits for it. A refresh reads all of the item's entries, so on a big item the
+next one waits until REFRESH_SHARE of the time has passed again: summaries take a bounded
+share of the process however fast entries come (a bulk of 10,000 notes paid for 200
+refreshes of a growing item before). Only the process that records the root (holds its lease) does it:
 one summary per change, however many servers are open on the root."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from .config import Config
@@ -31,6 +35,7 @@ class SummaryTarget(Protocol):
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64
+REFRESH_SHARE = 0.1  # at most this share of the time goes to refreshing one item's summary
 
 
 class BackgroundSummaries:
@@ -39,6 +44,8 @@ class BackgroundSummaries:
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         self.pending: set[str] = set()  # session ids queued (one refresh each, however asked)
         self.counts: dict[str, int] = {}  # new entries per session since its last refresh
+        # Not before then (monotonic) after entries: the last refresh's cost, amortized.
+        self.not_before: dict[str, float] = {}
         self.done = 0
         self.dropped = 0
         self.last_error: str | None = None
@@ -53,7 +60,8 @@ class BackgroundSummaries:
         elif event.method == ENTRY_ADDED:
             session_id = event.params["entry"]["sessionId"]
             self.counts[session_id] = self.counts.get(session_id, 0) + 1
-            if self.counts[session_id] >= config.summary_every:
+            due = self.not_before.get(session_id, 0.0) <= time.monotonic()
+            if self.counts[session_id] >= config.summary_every and due:
                 self._ask(session_id)
 
     def _ask(self, session_id: str) -> None:
@@ -86,9 +94,12 @@ class BackgroundSummaries:
         recorder = self.scribe.recorder
         if recorder is None or not recorder.holds_lease:
             return  # the process that records the root refreshes its summaries
+        started = time.monotonic()
         try:
             await self.scribe.summarize(session_id)
             self.done += 1
+            took = time.monotonic() - started
+            self.not_before[session_id] = time.monotonic() + took * (1 / REFRESH_SHARE - 1)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("background summary of %s failed: %s", session_id, exc)

@@ -513,11 +513,16 @@ class Scribe:
             except git.GitError:
                 pass  # not a repository, or git is missing: say nothing about it
         report("Writing the summary", 80)
-        summary = extract_summary(key, sessions, entries, uncommitted)
         layout = self.store.layout
         path = layout.summary_path(key)
         relative = layout.relative(path)
-        markdown = render_summary(summary, layout.relative(layout.worklog_path(key)), relative)
+
+        def extract() -> tuple[Any, str]:
+            # All of an item's entries: CPU work for a worker thread, not the event loop.
+            found = extract_summary(key, sessions, entries, uncommitted)
+            return found, render_summary(found, layout.relative(layout.worklog_path(key)), relative)
+
+        summary, markdown = await asyncio.to_thread(extract)
         try:
             await asyncio.to_thread(layout.write_atomic, path, markdown)
         except OSError as exc:  # read-only or full disk, or a planted link: the store's state

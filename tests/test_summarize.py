@@ -169,3 +169,52 @@ def test_an_imported_item_has_no_work_tree_and_its_legacy_reports_count(repo: Pa
     run_cli(repo, "start")
     mine = json.loads(run_cli(repo, "summarize", "--json").stdout)
     assert "dirty.py" in mine["inProgress"][-1]
+
+
+async def test_a_big_items_summary_is_refreshed_at_most_a_tenth_of_the_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refresh reads every entry of the item: after one that took a second, entries keep
+    asking but the next refresh waits nine seconds (REFRESH_SHARE); a stop always asks."""
+    from types import SimpleNamespace
+
+    from scribe_ls import background
+    from scribe_ls.config import Config
+    from scribe_ls.events import ENTRY_ADDED, SESSION_CHANGED, Notification
+
+    now = [100.0]
+    monkeypatch.setattr(background.time, "monotonic", lambda: now[0])
+    refreshed: list[str] = []
+
+    async def summarize(session_id: str | None = None) -> dict[str, Any]:
+        refreshed.append(str(session_id))
+        now[0] += 1.0  # a big item: a second to read and extract
+        return {}
+
+    target = SimpleNamespace(
+        config=Config(summary_every=5), recorder=SimpleNamespace(holds_lease=True), summarize=summarize
+    )
+    worker = background.BackgroundSummaries(target)  # type: ignore[arg-type]
+    entry = Notification(ENTRY_ADDED, {"entry": {"sessionId": "s-1"}})
+
+    async def drain() -> None:
+        while not worker.queue.empty():
+            session_id = worker.queue.get_nowait()
+            worker.pending.discard(session_id)
+            await worker._refresh(session_id)
+
+    for _ in range(5):
+        worker.heard(entry)
+    await drain()
+    assert refreshed == ["s-1"]
+    for _ in range(50):  # right after: many entries, no refresh yet
+        worker.heard(entry)
+    await drain()
+    assert refreshed == ["s-1"]
+    now[0] += 9.0  # nine seconds on: the next entry asks
+    worker.heard(entry)
+    await drain()
+    assert refreshed == ["s-1", "s-1"]
+    worker.heard(Notification(SESSION_CHANGED, {"change": "stopped", "session": {"id": "s-1"}}))
+    await drain()
+    assert refreshed == ["s-1", "s-1", "s-1"]
