@@ -1,10 +1,10 @@
 """Background summaries: a backlog item's summary is refreshed after its session stops and
 after every ``summary_every`` new entries, by one worker behind a bounded queue, so no
-request waits for it. A refresh reads all of the item's entries, so on a big item the
-next one waits until REFRESH_SHARE of the time has passed again: summaries take a bounded
-share of the process however fast entries come (a bulk of 10,000 notes paid for 200
-refreshes of a growing item before). Only the process that records the root (holds its lease) does it:
-one summary per change, however many servers are open on the root."""
+request waits for it. A refresh reads all of the item's entries, so on a big item the next
+one waits long enough that refreshing takes at most REFRESH_SHARE of the time, however fast
+entries come (10,000 notes in a row paid for 200 refreshes of a growing item before). Only
+the process that records the root (holds its lease) does it: one summary per change,
+however many servers are open on the root."""
 
 from __future__ import annotations
 
