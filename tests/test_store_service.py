@@ -314,3 +314,22 @@ def test_a_relay_reads_another_process_feed_a_page_at_a_time_and_skips_its_own(r
     finally:
         theirs.close()
         ours.close()
+
+
+def test_a_sessions_latest_entries_of_a_kind_are_an_index_seek(repo: Path) -> None:
+    """The packet's summary asks for a session's newest decisions, ideas and todos: with
+    the (session, kind, id) index that is a seek, not a scan of the whole session."""
+    from scribe_ls.store import Store
+
+    store = Store(repo)
+    store.open()
+    try:
+        plan = store.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT text FROM entries WHERE session_id = ? AND kind = ?"
+            " ORDER BY id DESC LIMIT 5",
+            ("s-1", "idea"),
+        ).fetchall()
+    finally:
+        store.close()
+    detail = " ".join(row[-1] for row in plan)
+    assert "entries_session_kind" in detail and "TEMP B-TREE" not in detail, detail
