@@ -596,7 +596,8 @@ class Scribe:
             session = await self.session_or_current(session_id)
         key = session.worklog_key
         sessions, entries = await self.store.sessions_and_entries(key)
-        summary = extract_summary(key, sessions, entries, None)
+        # All of an item's entries (as for summarize): a worker thread's work, not the loop's.
+        summary = await asyncio.to_thread(extract_summary, key, sessions, entries, None)
         touched: dict[str, None] = {}
         for entry in reversed(entries):
             for path in entry.files:
