@@ -510,11 +510,9 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"scribe-ls: --socket: {exc}", file=sys.stderr)
             return 1
     if args.tcp or args.ws:
-        import secrets
-
         host, port = _host_port("--tcp" if args.tcp else "--ws", args.tcp or args.ws)
-        token = args.token or os.environ.get("SCRIBE_LS_TOKEN") or secrets.token_urlsafe(24)
-        if token != args.token and token != os.environ.get("SCRIBE_LS_TOKEN"):
+        token, made = _token(args.token)
+        if made:
             # stderr: the token is for the person starting the server, never the protocol.
             print(f"scribe-ls: token: {token}", file=sys.stderr, flush=True)
         if args.tcp:
@@ -560,8 +558,6 @@ def _mcp(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    import secrets
-
     from .config import load_config
     from .layout import Layout, find_repo_root
     from .logs import setup_logging
@@ -571,7 +567,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     root = find_repo_root(Path(args.root))
     config = load_config(root)
     setup_logging(Layout(root), config)
-    token = args.token or os.environ.get("SCRIBE_LS_TOKEN") or secrets.token_urlsafe(24)
+    token, _ = _token(args.token)
     from .dashboard.serve import serve_dashboard
 
     def ready(url: str) -> None:
@@ -620,6 +616,16 @@ def _redact(args: argparse.Namespace) -> int:
         for item in found:
             print(f"{item['path']}:{item['line']}: {item['shape']}: {item['text']}")
     return 1 if found else 0
+
+
+def _token(given: str | None) -> tuple[str, bool]:
+    """The token clients of a port must present: ``--token``, else ``$SCRIBE_LS_TOKEN``,
+    else a random one (then True: the person starting the server must be told it)."""
+    if token := given or os.environ.get("SCRIBE_LS_TOKEN"):
+        return token, False
+    import secrets
+
+    return secrets.token_urlsafe(24), True
 
 
 def _host_port(option: str, value: str) -> tuple[str, int]:
