@@ -65,7 +65,7 @@ def grow(root: Path, ids: list[str], count: int, rng: random.Random) -> float:
         with store._tx():
             for n in range(batch):
                 session = ids[-1] if rng.random() < 0.1 else rng.choice(ids)
-                words = [*rng.choices(WORDS, k=12), rng.choice(COMMON)]
+                words = [*rng.choices(WORDS, k=12), *rng.sample(COMMON, 2)]  # "cache review": 1 in 45
                 if rng.random() < 0.0001:
                     words.append(RARE)
                 kind = "activity" if n % 3 else rng.choice(("note", "decision", "todo"))

@@ -448,7 +448,8 @@ class Scribe:
         return await self.store.run(self.ledger.overlapping_sessions, session_id)
 
     async def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
-        """Entries matching every word of ``query``, best first."""
+        """Entries matching every word of ``query``: whole-word matches first, then word
+        starts, each newest first (see :meth:`Store.search <scribe_ls.store.Store.search>`)."""
         return await self.store.run(self.ledger.search, query, limit)
 
     # -- context and summaries --------------------------------------------------------------

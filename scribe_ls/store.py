@@ -684,19 +684,43 @@ class Store:
         return [row[0] for row in rows]
 
     def search(self, query: str, limit: int) -> list[SearchHit]:
-        # Quote every word (user text must never be parsed as FTS5 syntax), each a prefix:
-        # "colo" finds "colour" as well as "colo".
+        """Entries where every word of ``query`` is a word (whole-word matches, newest
+        first), then, if those are fewer than ``limit``, where every word starts one
+        ("colo" finds "colour"; newest first).
+
+        Newest first, not bm25: FTS5 ranks by scoring every match, so a common word cost
+        O(matches) (12x from 10k to 1M entries), while walking the index from its newest
+        rowid stops after ``limit`` matches. The prefix pass runs only when the whole words
+        did not fill the page, because a prefix merges every term it starts."""
         words = [w for w in query.split() if w]
-        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        # Every word quoted: user text is never parsed as FTS5 syntax.
+        quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+        hits: dict[int, str] = {}
+        for match in (" ".join(quoted), " ".join(q + "*" for q in quoted)):
+            rows = self.conn.execute(
+                "SELECT rowid, snippet(entries_fts, 0, '**', '**', '…', 12) FROM entries_fts"
+                " WHERE entries_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+                (match, limit + len(hits)),
+            ).fetchall()
+            for rowid, snippet in rows:
+                if len(hits) < limit:
+                    hits.setdefault(rowid, snippet)
+            if len(hits) >= limit:
+                break
+        if not hits:
+            return []
+        marks = ",".join("?" * len(hits))
         rows = self.conn.execute(
-            "SELECT e.*, s.backlog_id AS backlog_id,"
-            " snippet(entries_fts, 0, '**', '**', '…', 12) AS snippet"
-            " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid"
-            " JOIN sessions s ON s.id = e.session_id"
-            " WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, limit),
+            "SELECT e.*, s.backlog_id AS backlog_id FROM entries e JOIN sessions s ON s.id = e.session_id"
+            f" WHERE e.id IN ({marks})",
+            list(hits),
         ).fetchall()
-        return [SearchHit(self._entry(row), row["backlog_id"], row["snippet"]) for row in rows]
+        by_id = {row["id"]: row for row in rows}
+        return [
+            SearchHit(self._entry(by_id[rowid]), by_id[rowid]["backlog_id"], snippet)
+            for rowid, snippet in hits.items()
+            if rowid in by_id
+        ]
 
     def sessions_touching(self, paths: Sequence[str], exclude: str | None) -> list[tuple[Session, list[str]]]:
         """Open sessions (but ``exclude``) that touched any of ``paths``, with those paths."""

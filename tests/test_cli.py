@@ -406,6 +406,18 @@ def test_search_finds_word_prefixes_and_counts_read_right(repo: Path) -> None:
     assert "(3 entries, 1 file)" in ok(repo, "list")
 
 
+def test_search_puts_whole_words_first_then_word_starts_each_newest_first(repo: Path) -> None:
+    ok(repo, "start")
+    written = ["cache warmed", "the cache key", "caches rebuilt", "cachet of the cache layer", "cached once"]
+    for text in written:
+        ok(repo, "append", text)
+    texts = [h["entry"]["text"] for h in as_json(repo, "search", "cache")["hits"]]
+    whole_words, word_starts = [written[3], written[1], written[0]], [written[4], written[2]]
+    assert texts == whole_words + word_starts
+    limited = as_json(repo, "search", "cache", "--limit", "4")["hits"]
+    assert [h["entry"]["text"] for h in limited] == texts[:4]
+
+
 def test_a_bad_setting_is_reported_by_every_verb(repo: Path) -> None:
     configure(repo, "idle_timeout = -1\n")
     for verb in ("status", "list"):
