@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import checks, gitfiles
 from ._version import __version__
 from .config import Config
-from .errors import InvalidParams, NoCurrentSession, StoreUnavailable
+from .errors import InvalidParams, NoCurrentSession, ScribeError, StoreUnavailable
 from .model import (
     DEFAULT_PRIORITY,
     DEFAULT_TYPE,
@@ -65,12 +66,27 @@ class Outcome:
         return later
 
 
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    """The arguments of one :meth:`Ledger.append_entry`, for :meth:`Ledger.append_entries`."""
+
+    text: str
+    kind: str | None = "note"
+    session_id: str | None = None
+    files: Sequence[str] | None = ()
+    stat_files: Sequence[str] = ()
+    request_id: str | None = None
+    author: str | None = None
+
+
 class Ledger:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.apply_config(config)
         self.root = store.root
         self.worklogs = Worklogs(store)
+        # Inside append_entries: the worklogs to bring up to date once its commit is done.
+        self._renders_after_commit: set[str] | None = None
 
     def apply_config(self, config: Config) -> None:
         """Use ``config`` from now on (the store's rules too: they apply to open sessions)."""
@@ -422,6 +438,38 @@ class Ledger:
         outcome.events.append(entry)
         return outcome
 
+    def append_entries(self, requests: Sequence[AppendRequest]) -> list[Outcome | ScribeError]:
+        """Several appends in one transaction (group commit: one fsync for all), each
+        checked and stored as :meth:`append_entry` stores it; one that fails (a bad
+        argument, an unknown session) fails alone, as its error in the list. None is
+        durable before this returns, and a failed commit raises for all of them. Each
+        worklog is brought up to date once, after the commit."""
+        results: list[Outcome | ScribeError] = []
+        self._renders_after_commit = set()
+        try:
+            with self.store.grouped():
+                for request in requests:
+                    try:
+                        results.append(
+                            self.append_entry(
+                                request.text,
+                                request.kind,
+                                request.session_id,
+                                request.files,
+                                stat_files=request.stat_files,
+                                request_id=request.request_id,
+                                author=request.author,
+                            )
+                        )
+                    except ScribeError as exc:
+                        results.append(exc)
+            renders = self._renders_after_commit
+        finally:
+            self._renders_after_commit = None
+        for key in sorted(renders):
+            self.worklogs.render_quietly(key)
+        return results
+
     def session_for_activity(self) -> Outcome:
         """The session work-tree activity belongs to: the current one if it is active, or
         if the idle timer paused it (activity resumes it). None otherwise: a session the
@@ -452,4 +500,7 @@ class Ledger:
         return outcome
 
     def _render(self, session: Session) -> None:
-        self.worklogs.render_quietly(session.worklog_key)
+        if self._renders_after_commit is not None:
+            self._renders_after_commit.add(session.worklog_key)
+        else:
+            self.worklogs.render_quietly(session.worklog_key)

@@ -99,6 +99,10 @@ def snapshot() -> dict[str, Any]:
         "saveToPush": METRICS.summary("save_to_push"),
         "git": METRICS.summary("git"),
         "storeCommit": METRICS.summary("store_commit"),
+        "groupCommit": {
+            "commits": counters.get("group_commits", 0),
+            "writes": counters.get("group_commit_writes", 0),
+        },
         "pushes": {
             "sent": counters.get("pushes_sent", 0),
             "merged": counters.get("pushes_merged", 0),

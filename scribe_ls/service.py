@@ -39,8 +39,9 @@ from .events import (
     Relay,
     Subscription,
 )
+from .group_commit import GroupCommit
 from .layout import find_repo_root
-from .ledger import Ledger, Outcome
+from .ledger import AppendRequest, Ledger, Outcome
 from .model import (
     CONTEXT_FORMATS,
     CONTEXT_SECTIONS,
@@ -106,6 +107,8 @@ class Scribe:
         self.store = AsyncStore(Store(self.root, origin=self.origin))
         self.ledger = Ledger(self.store.sync, self.config)
         self.events = EventBus(self.origin)
+        # Appends that arrive while one is being committed share the next commit.
+        self._appends: GroupCommit[AppendRequest, Outcome] = GroupCommit(self._commit_appends)
         self._started = time.monotonic()
         self._opened = False
         self._relay = Relay(self.store, self.events) if relay else None
@@ -403,18 +406,17 @@ class Scribe:
         same ``request_id`` returns the entry stored the first time; ``author`` names the
         agent writing it (see :meth:`Ledger.append_entry
         <scribe_ls.ledger.Ledger.append_entry>`)."""
-        outcome = await self._write(
-            self.ledger.append_entry,
-            text,
-            kind,
-            session_id,
-            files,
-            stat_files=stat_files,
-            request_id=request_id,
-            author=author,
-        )
+        request = AppendRequest(text, kind, session_id, files, stat_files, request_id, author)
+        outcome = await self._appends.submit(request)
         assert outcome.entry is not None
         return outcome.entry
+
+    async def _commit_appends(self, requests: Sequence[AppendRequest]) -> list[Outcome | ScribeError]:
+        results = await self.store.run(self.ledger.append_entries, requests)
+        for result in results:
+            if isinstance(result, Outcome):
+                self.events.tell(result.events)
+        return results
 
     async def note(
         self, text: str, kind: str = "note", *, files: Sequence[str] | None = (), author: str | None = None

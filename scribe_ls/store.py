@@ -15,10 +15,11 @@ that lets a process tell clients about writes made by other processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,7 +28,7 @@ from .errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailab
 from .layout import Layout
 from .model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
 from .schema import SCHEMA_VERSION
-from .storefile import Transaction, open_store
+from .storefile import Savepoint, Transaction, open_store
 from .timesheet import IDLE_GAP, Pulse, TimeRow, apply_pulse, end_span, time_rows
 from .worklog import WorklogItem
 
@@ -95,6 +96,7 @@ class Store:
         self.idle_gap: float = IDLE_GAP
         self.tz: tzinfo | None = None
         self._opened_blocks: set[str] = set()
+        self._grouped = False  # in grouped(): a write is a savepoint of the group's transaction
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -102,7 +104,7 @@ class Store:
             raise StoreUnavailable(self.unavailable or "the store is closed")
         return self._conn
 
-    def _tx(self) -> Transaction:
+    def _tx(self) -> Transaction | Savepoint:
         # A new write: the first entry it adds to each session opens a worklog block.
         self._opened_blocks: set[str] = set()
         if self.read_only is not None:
@@ -110,7 +112,21 @@ class Store:
                 f"the store is read-only ({self.read_only}); reads work, writes do not. "
                 f"Make {self.dir} writable (or free disk space), then restart scribe-ls"
             )
-        return Transaction(self.conn)
+        return Savepoint(self.conn) if self._grouped else Transaction(self.conn)
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Writes made inside share one transaction: one commit, one fsync for all of
+        them (group commit). Each is still all or nothing on its own (a savepoint); none
+        is durable before the block ends without an exception."""
+        if self._grouped:
+            raise RuntimeError("grouped() does not nest")
+        with self._tx():
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
 
     def open(self, *, thorough: bool = False) -> None:
         """Open (creating if needed) and migrate; see :mod:`scribe_ls.storefile`. A store

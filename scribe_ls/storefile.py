@@ -83,6 +83,23 @@ class Transaction:
             self.conn.execute("ROLLBACK")
 
 
+class Savepoint:
+    """One write inside a group (:meth:`Store.grouped <scribe_ls.store.Store.grouped>`):
+    a write that fails is undone alone; the others commit with the group."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("SAVEPOINT one_write")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.conn.execute("ROLLBACK TO one_write")
+        self.conn.execute("RELEASE one_write")
+
+
 @contextlib.contextmanager
 def store_errors(directory: Path) -> Iterator[None]:
     """SQLite's errors as :class:`StoreUnavailable`, with what the user can do about them."""

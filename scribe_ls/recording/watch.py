@@ -211,39 +211,45 @@ async def store_file_batches(scribe_dir: Path, stop: asyncio.Event) -> AsyncIter
     changed: set[str] = set()  # what arrived since the last batch
     ended = False  # the directory went
 
-    def drain() -> None:
-        # Read at once, every time: the descriptor is level-triggered, and one left
-        # readable while the consumer works would spin the event loop.
+    def on_readable() -> None:
+        # Stop listening until the batch is out: the descriptor is level-triggered (one
+        # left readable would spin the loop), and while nobody reads, the kernel queues
+        # the events and merges repeats (a commit writes the WAL several times).
+        loop.remove_reader(inotify.fd)
+        readable.set()
+
+    def read_events() -> bool:
         nonlocal ended
         with contextlib.suppress(BlockingIOError):
-            for event in inotify.read(timeout=0):
+            events = inotify.read(timeout=0)
+            for event in events:
                 if event.mask & flags.Q_OVERFLOW:
                     changed.update(names)  # events were lost: anything may have changed
                 elif event.name in names:
                     changed.add(event.name)
                 ended = ended or bool(event.mask & gone)
-        readable.set()
+            return bool(events)
+        return False
 
-    loop.add_reader(inotify.fd, drain)
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while True:
+            readable.clear()
+            loop.add_reader(inotify.fd, on_readable)
             waiting = asyncio.ensure_future(readable.wait())
             await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if stopping.done():
                 waiting.cancel()
                 return
-            # Gathered as watchfiles gathers them: until a step passes with nothing new,
-            # at most DEBOUNCE_MS. A commit writes the WAL several times, and every writer
-            # of the store wakes every other process: one relay per burst, not per write.
+            # Gathered as watchfiles gathers them, until a step passes with nothing new,
+            # at most DEBOUNCE_MS: every writer of the store wakes every other process,
+            # so one relay per burst, not per write, and one wake-up per step, not per event.
             deadline = loop.time() + DEBOUNCE_MS / 1000
+            read_events()
             while loop.time() < deadline:
-                readable.clear()
-                try:
-                    await asyncio.wait_for(readable.wait(), STEP_MS / 1000)
-                except TimeoutError:
+                await asyncio.sleep(STEP_MS / 1000)
+                if not read_events():
                     break
-            readable.clear()
             batch = set(changed)
             changed.clear()
             if batch:
