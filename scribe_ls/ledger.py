@@ -481,13 +481,6 @@ class Ledger:
         outcome.session = current if current is not None and current.status == "active" else None
         return outcome
 
-    def render_stale_worklogs(self) -> list[str]:
-        """Render the worklogs a crash left behind the store; their keys."""
-        stale = self.worklogs.stale_keys()
-        for key in stale:
-            self.worklogs.render_quietly(key)
-        return stale
-
     def _touched(self, session: Session, touched: Sequence[Touched]) -> Outcome:
         """The outcome of a write that changed ``touched`` (in order), about ``session``;
         the worklogs that got entries brought up to date."""

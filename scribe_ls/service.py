@@ -116,6 +116,7 @@ class Scribe:
         self._daemon = daemon
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
+        self._stale_task: asyncio.Task[None] | None = None  # worklogs a crash left behind
         self._context: ContextProvider | None = None
         self.recorder: Recorder | None = None
         self._recorder_task: asyncio.Task[None] | None = None
@@ -172,9 +173,7 @@ class Scribe:
                 watch_store(self.store.dir, self._relay.relay_changes, self._stop, self.reload_config)
             )
         if self.watching and self.store.read_only is None:
-            # After a crash (or another process's), a worklog may be behind the store.
-            for key in await self.store.run(self.ledger.render_stale_worklogs):
-                log.info("worklog %s was behind the store; rendered it", key)
+            self._stale_task = asyncio.create_task(self._render_stale_worklogs())
         if self._record and self.store.read_only is None:
             from .background import BackgroundSummaries
             from .recording.recorder import Recorder
@@ -185,12 +184,25 @@ class Scribe:
             self.add_listener(self.summaries.heard)
             self._summaries_task = asyncio.create_task(self.summaries.run(self._stop))
 
+    async def _render_stale_worklogs(self) -> None:
+        """After a crash (or another process's), a worklog may be behind the store: render
+        those in the background, one store visit each, so that initialize is answered at
+        once and requests go in between (a big store's catch-up took over 30 s)."""
+        try:
+            for key in await self.store.run(self.ledger.worklogs.stale_keys):
+                if self._stop.is_set():
+                    return
+                await self.store.run(self.ledger.worklogs.render_quietly, key)
+                log.info("worklog %s was behind the store; rendered it", key)
+        except ScribeError as exc:
+            log.warning("worklogs not brought up to date: %s", exc.message)
+
     async def close(self) -> None:
         if not self._opened:
             return
         self._opened = False
         self._stop.set()
-        for task in (self._recorder_task, self._relay_task, self._summaries_task):
+        for task in (self._recorder_task, self._relay_task, self._summaries_task, self._stale_task):
             if task is None:
                 continue
             try:
@@ -199,7 +211,7 @@ class Scribe:
                 task.cancel()
             except Exception:
                 log.exception("background task failed while closing")
-        self._recorder_task = self._relay_task = self._summaries_task = None
+        self._recorder_task = self._relay_task = self._summaries_task = self._stale_task = None
         await self._write_merged_beats()
         await self.store.shutdown()
 
