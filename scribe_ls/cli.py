@@ -204,6 +204,17 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     validate = verbs.add_parser("validate", parents=[common], help="check the store and the worklogs")
     validate.add_argument("--fix", action="store_true", help="re-render worklogs that differ")
 
+    compact = verbs.add_parser(
+        "compact", parents=[common], help="roll old activity entries up into one per session and day"
+    )
+    compact.add_argument(
+        "--older-than", type=int, default=90, metavar="DAYS", help="activity older than this (default 90)"
+    )
+    compact.add_argument("--dry-run", action="store_true", help="say what would be rolled up; change nothing")
+    compact.add_argument(
+        "--vacuum", action="store_true", help="then rewrite the whole file (frees space in an old store)"
+    )
+
     context = verbs.add_parser("context", parents=[common], help="the context packet (for you or an agent)")
     context.add_argument("--format", choices=("markdown", "json"), default="markdown")
     context.add_argument("--max-chars", type=int, default=12000)

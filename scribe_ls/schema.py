@@ -8,7 +8,7 @@ from .lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -156,6 +156,17 @@ MIGRATIONS: dict[int, str] = {
     -- todos) by an index seek: a kind that is rare in a long session was a scan of all of
     -- it (66 ms for 30,000 entries, in every cold packet).
     CREATE INDEX entries_session_kind ON entries(session_id, kind, id);
+    """,
+    8: """
+    -- Compaction (scribe-ls compact) rewrites and deletes old activity entries: the search
+    -- index follows every change of an entry's text, not only inserts.
+    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER entries_fts_update AFTER UPDATE OF text ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END;
     """,
 }
 

@@ -890,6 +890,59 @@ class Store:
             "bytesPerEntry": round(db_bytes / entries) if entries else None,
         }
 
+    # -- compaction ---------------------------------------------------------------------------
+
+    def session_ids(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT id FROM sessions ORDER BY started_at")]
+
+    def activity_before(self, session_id: str, before: str) -> list[Entry]:
+        """A session's activity entries written before ``before`` (ISO time), oldest first."""
+        rows = self.conn.execute(
+            "SELECT * FROM entries WHERE session_id = ? AND kind = 'activity' AND at < ? ORDER BY id",
+            (session_id, before),
+        )
+        return [self._entry(row) for row in rows]
+
+    def roll_up(
+        self, session_id: str, keep_id: int, text: str, files: Sequence[str], drop: Sequence[int]
+    ) -> None:
+        """Entry ``keep_id`` becomes the roll-up (``text``, ``files``) of itself and the
+        entries ``drop``, which go; the search index follows through its triggers."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE entries SET text = ?, files = ?"
+                " WHERE id = ? AND session_id = ? AND kind = 'activity'",
+                (text, json.dumps(list(files)), keep_id, session_id),
+            )
+            for start in range(0, len(drop), 500):
+                chunk = drop[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    f"DELETE FROM entries WHERE session_id = ? AND kind = 'activity' AND id IN ({marks})",
+                    (session_id, *chunk),
+                )
+            conn.execute(
+                "UPDATE sessions SET entry_count = entry_count - ? WHERE id = ?", (len(drop), session_id)
+            )
+
+    def vacuum_step(self, pages: int) -> int | None:
+        """Give up to ``pages`` free pages back to the file system (incremental vacuum, a
+        short write of its own); the free pages left, or None for a store made before
+        auto_vacuum was incremental: it keeps its free pages until :meth:`vacuum`."""
+        if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            return None
+        with self._tx() as conn:
+            conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+        return int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+
+    def vacuum(self) -> None:
+        """Rewrite the whole file without its free pages, and make later vacuums incremental
+        (one long write: other processes' writes wait for it)."""
+        if self.read_only is not None:
+            self._tx()  # says why not
+        self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        self.conn.execute("VACUUM")
+
     def integrity_check(self) -> list[str]:
         problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
         problems = [p for p in problems if p != "ok"]

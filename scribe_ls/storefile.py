@@ -285,6 +285,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+            # A new store frees the pages compaction empties a step at a time (incremental
+            # vacuum); SQLite lets this be chosen only before the first table and WAL.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
     # FULL: a commit is on disk before we acknowledge the entry it carries.
     conn.execute("PRAGMA synchronous = FULL")

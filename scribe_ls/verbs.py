@@ -381,6 +381,29 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _compact(ledger: Ledger, args: argparse.Namespace) -> int:
+    from .compaction import DEFAULT_DAYS, compact
+
+    days = DEFAULT_DAYS if args.older_than is None else args.older_than
+    done = compact(ledger.store, ledger.worklogs, days, dry_run=args.dry_run, vacuum=args.vacuum)
+    if args.json:
+        print_json(done.to_wire())
+        return 0
+    verb = "would roll up" if args.dry_run else "rolled up"
+    print(
+        f"{verb} {done.entries_removed + done.rollups:,} activity entries older than {days} days"
+        f" (before {done.before[:10]}) into {done.rollups:,}, in {done.sessions:,} sessions"
+    )
+    before, after = done.size_before, done.size_after
+    print(
+        f"entries: {before['entries']:,} -> {after['entries']:,}; size: {before['bytes'] / 2**20:.1f} MiB"
+        f" -> {after['bytes'] / 2**20:.1f} MiB, {after['freePercent']}% free pages"
+    )
+    for key in done.worklogs if not args.dry_run else ():
+        print(f"rendered again: {ledger.worklogs.path(key)}")
+    return 0
+
+
 def _search(ledger: Ledger, args: argparse.Namespace) -> int:
     hits = ledger.search(" ".join(args.query), args.limit)
     if args.json:
@@ -439,6 +462,7 @@ VERBS: dict[str, Callable[[Ledger, argparse.Namespace], int]] = {
     "info": _info,
     "cleanup": _cleanup,
     "validate": _validate,
+    "compact": _compact,
     "search": _search,
     "import": _import,
     "report": _report,

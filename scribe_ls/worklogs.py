@@ -29,13 +29,14 @@ class Worklogs:
     def path(self, key: str) -> Path:
         return self.layout.worklog_path(key)
 
-    def render(self, key: str) -> Path:
-        """Bring the worklog of ``key`` up to date with the store."""
+    def render(self, key: str, *, full: bool = False) -> Path:
+        """Bring the worklog of ``key`` up to date with the store (``full``: render it all
+        again, for when entries it already shows changed, as compaction changes them)."""
         path = self.path(key)
         with self.layout.locked(self.layout.render_lock_path):
             # Entries other processes added since the last render have higher ids, so
             # adding everything past its last id always gives the full, correct worklog.
-            state = self._state(key)
+            state = None if full else self._state(key)
             if state is not None:
                 last_id, last_heading = state
                 rows = self.store.worklog_items(key, after_id=last_id)

@@ -219,7 +219,7 @@ async def test_a_full_disk_refuses_writes_clearly_and_keeps_serving(small_disk: 
     peer = await RawPeer.start(repo)
     try:
         filler = small_disk / "filler"
-        with filler.open("wb") as handle:
+        with filler.open("wb", buffering=0) as handle:  # unbuffered: close has nothing to flush
             try:
                 while True:
                     handle.write(b"\0" * 65536)
