@@ -60,6 +60,14 @@ def push_of(event: Event) -> tuple[str, dict[str, Any]]:
     return ENTRY_ADDED, {"entry": event.to_wire()}
 
 
+def _moves_tree(method: str, params: dict[str, Any]) -> bool:
+    """A notification that says git's view of the work tree moved (a commit was recorded,
+    the branch switched); HEAD itself is also compared by the packet."""
+    if method == ENTRY_ADDED:
+        return params.get("entry", {}).get("kind") == "commit"
+    return method == SESSION_CHANGED and params.get("change") == "branchChanged"
+
+
 class EventBus:
     def __init__(self, origin: str) -> None:
         self.origin = origin
@@ -67,6 +75,12 @@ class EventBus:
         # Bumped on every notification: anything a client is told about may change the
         # context packet, so cached packets from an older generation are stale.
         self.generation = 0
+        # The same, per kind of section (the packet caches each section on its own): the
+        # work tree's (git status, diff, commits) moves with saves, commits and branch
+        # switches; the store's (session, worklog, summary, sessions) with everything but
+        # saves. A note does not make git status stale, nor a save the worklog.
+        self.tree_generation = 0
+        self.store_generation = 0
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` for every notification; returns a function that removes it."""
@@ -75,6 +89,10 @@ class EventBus:
 
     def emit(self, method: str, params: dict[str, Any], origin: str | None = None) -> None:
         self.generation += 1
+        if method != ACTIVITY:
+            self.store_generation += 1
+        if method == ACTIVITY or _moves_tree(method, params):
+            self.tree_generation += 1
         event = Notification(method, params, origin or self.origin)
         for listener in list(self._listeners):
             try:

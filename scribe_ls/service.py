@@ -245,6 +245,14 @@ class Scribe:
     def generation(self) -> int:
         return self.events.generation
 
+    @property
+    def tree_generation(self) -> int:
+        return self.events.tree_generation
+
+    @property
+    def store_generation(self) -> int:
+        return self.events.store_generation
+
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` for every notification; returns a function that removes it."""
         return self.events.add_listener(listener)

@@ -188,6 +188,10 @@ async def test_cache_hits_and_is_invalidated_over_the_wire(repo: Path) -> None:
         await client.request("scribe/appendEntry", {"text": "new fact"})
         third = await client.request("scribe/getContext", {})
         assert third["cached"] is False and third["sections"]["worklog"]["data"][-1]["text"] == "new fact"
+        # ...of the sections that show it: git's are served again, not asked of git again.
+        assert "cached" not in third["sections"]["worklog"] and "cached" not in third["sections"]["session"]
+        assert all(third["sections"][name].get("cached") for name in ("git", "diff", "commits"))
+        assert third["sections"]["git"]["data"] == first["sections"]["git"]["data"]
         assert (await client.request("scribe/getContext", {}))["cached"] is True
         # A saved file invalidates (the watcher's push arrives first).
         (repo / "touched.txt").write_text("x")
@@ -197,7 +201,11 @@ async def test_cache_hits_and_is_invalidated_over_the_wire(repo: Path) -> None:
                 break
         fourth = await client.request("scribe/getContext", {})
         assert fourth["cached"] is False
+        # Never a stale git section: the save made git's sections be fetched again, and
+        # only those (the worklog did not change).
+        assert "cached" not in fourth["sections"]["git"]
         assert "touched.txt" in [f["path"] for f in fourth["sections"]["git"]["data"]["files"]]
+        assert fourth["sections"]["worklog"].get("cached") is True
         # A HEAD move (commit) invalidates.
         await client.request("scribe/getContext", {})
         git(repo, "add", "touched.txt")
@@ -208,6 +216,7 @@ async def test_cache_hits_and_is_invalidated_over_the_wire(repo: Path) -> None:
                 break
         fifth = await client.request("scribe/getContext", {})
         assert fifth["cached"] is False and fifth["sections"]["commits"]["data"][0]["subject"] == "Touch"
+        assert "touched.txt" not in [f["path"] for f in fifth["sections"]["git"]["data"]["files"]]
         # Different budgets or sections are different cache entries.
         other = await client.request("scribe/getContext", {"sections": ["git"], "maxChars": 5000})
         assert other["cached"] is False and list(other["sections"]) == ["git"]

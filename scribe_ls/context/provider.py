@@ -15,6 +15,7 @@ sections fetched.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from .markdown import markdown_text, render_markdown, section_markdown
 from .tokens import ESTIMATOR, estimate_tokens
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
+TREE_SECTIONS = frozenset({"git", "diff", "commits"})  # what git says; the rest is the store's
 SECTION_TIMEOUT = 5.0
 MAX_CONCURRENT_SECTIONS = 4
 CACHE_TTL = 30.0  # active time keeps counting; do not serve a stale clock for long
@@ -71,6 +73,8 @@ class ContextSource(Protocol):
 
     root: Path
     generation: int
+    tree_generation: int  # moves with what git sees (saves, commits, branch switches)
+    store_generation: int  # moves with everything else told (entries, sessions, summaries)
     config: Config
 
     @property
@@ -99,6 +103,10 @@ class ContextProvider:
         self.concurrency = concurrency
         self.section_timeout = section_timeout
         self._cache: dict[ContextRequest, tuple[int, float, dict[str, Any]]] = {}
+        # Each section's last result, for when the packet cache missed because something
+        # moved that this section does not show: (name, session id) -> (what it depends
+        # on, when, result).
+        self._sections: dict[tuple[str, str | None], tuple[tuple[Any, ...], float, dict[str, Any]]] = {}
         self._remembered = Remembered()
 
     async def get(self, request: ContextRequest) -> dict[str, Any]:
@@ -164,6 +172,14 @@ class ContextProvider:
             delta["tokens"] = estimate_tokens(to_json(changed))
         return delta
 
+    def _depends(self, name: str, repo: RepoFacts) -> tuple[Any, ...]:
+        """What a cached section must still match to be served again: the work tree's
+        generation and HEAD for git's sections (HEAD as read for this packet, so a commit
+        nobody was told of still shows), the store's generation for the others."""
+        if name in TREE_SECTIONS:
+            return (self.scribe.tree_generation, repo.head)
+        return (self.scribe.store_generation,)
+
     async def _build(self, request: ContextRequest) -> dict[str, Any]:
         # The session (store thread) and where the repository is and what HEAD is (one
         # worker-thread hop), once per packet and side by side: both precede every section.
@@ -183,7 +199,22 @@ class ContextProvider:
             "sessions": lambda: self._section_sessions(session),
         }
 
+        session_id = session.id if session else None
+
         async def run(name: str) -> dict[str, Any]:
+            depends = self._depends(name, repo)
+            hit = self._sections.get((name, session_id)) if self.scribe.watching else None
+            if hit is not None and hit[0] == depends and time.monotonic() - hit[1] < CACHE_TTL:
+                # A copy: the budget shrinks section data in place.
+                return {**copy.deepcopy(hit[2]), "cached": True}
+            result = await fetch(name)
+            if self.scribe.watching and result["ok"] and self._depends(name, repo) == depends:
+                if len(self._sections) >= CACHE_SIZE:
+                    self._sections.pop(next(iter(self._sections)))
+                self._sections[(name, session_id)] = (depends, time.monotonic(), copy.deepcopy(result))
+            return result
+
+        async def fetch(name: str) -> dict[str, Any]:
             async with slots:
                 began = time.perf_counter()
                 try:
