@@ -163,7 +163,7 @@ def main() -> None:
     print(f"save -> notification latency ({args.saves} saves over stdio; legacy {args.legacy_samples} saves)")
     print(f"{'':<34}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}{'mean ms':>10}")
     rows = [
-        ("scribe-ls (watchfiles, stdio push)", ours),
+        ("scribe-ls (file watch, stdio push)", ours),
         (f"legacy poll every {LEGACY_INTERVAL_S:.0f} s (measured)", legacy),
         (f"legacy poll every {LEGACY_REAL_INTERVAL_S:.0f} s (calculated)", legacy_10s),
     ]

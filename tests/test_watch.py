@@ -1,10 +1,12 @@
 """What wakes the watchers: the store's watch is an inotify descriptor on the event loop
 (Linux), naming only the store's files; the tree's watch is woken (made hot) only by work
-and git moves, never by the store's own commits or git's housekeeping."""
+and git moves, never by the store's own commits or git's housekeeping; on Linux the tree's
+watch is inotify, one watch per recorded directory, none inside ignored trees."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from scribe_ls.gitfiles import find_git_dirs
 from scribe_ls.recording.ignore import IgnoreRules, TreeFilter
 from scribe_ls.recording.watch import _inotify_for, store_file_batches
+from scribe_ls.rpc.client import ScribeClient
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -99,3 +102,61 @@ def test_the_tree_watch_wakes_for_work_and_git_moves_only(repo: Path) -> None:
         ".git/refs/heads/main.lock": False,
     }
     assert {path: tree.worth_waking(str(repo / path)) for path in wakes} == wakes
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches process ``pid`` holds (its fdinfo lists one line each)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == "anon_inode:inotify":
+                count += (Path(f"/proc/{pid}/fdinfo") / fd.name).read_text().count("inotify wd:")
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+async def test_the_tree_watch_skips_ignored_trees_and_follows_new_directories(repo: Path) -> None:
+    (repo / ".gitignore").write_text("node_modules/\nbuild/\n")
+    for n in range(300):  # a big ignored tree: none of it is watched
+        (repo / "node_modules" / f"pkg{n}" / "lib").mkdir(parents=True)
+    (repo / "build" / "out").mkdir(parents=True)
+    (repo / "src" / "app").mkdir(parents=True)
+    async with await ScribeClient.spawn(repo) as client:
+        await client.request("scribe/startSession", {})
+        await save_until_pushed(client, repo / "src" / "app" / "main.py", "src/app/main.py")
+        # root, src, src/app, .git + refs/heads (+ its subdirectories), .scribe: a handful,
+        # not the 600 directories of node_modules.
+        watched = inotify_watches(client.process.pid)
+        assert 4 <= watched < 30, watched
+        # A directory made after the start is watched (and what is written into it at once is seen).
+        deep = repo / "src" / "new" / "deeper"
+        deep.mkdir(parents=True)
+        (deep / "first.py").write_text("x = 1\n")
+        await save_until_pushed(client, deep / "second.py", "src/new/deeper/second.py")
+        assert inotify_watches(client.process.pid) == watched + 2
+        # Saves inside an ignored tree push nothing.
+        (repo / "node_modules" / "pkg1" / "lib" / "index.js").write_text("x")
+        (repo / "src" / "app" / "marker.py").write_text("y = 2\n")
+        while True:
+            params = await client.next_notification("scribe/activity", timeout=5)
+            paths = [f["path"] for f in params["files"]]
+            assert not any(p.startswith("node_modules/") for p in paths), paths
+            if "src/app/marker.py" in paths:
+                break
+
+
+async def save_until_pushed(client: ScribeClient, path: Path, rel: str) -> None:
+    """Write ``path`` until a ``scribe/activity`` push names ``rel`` (the recorder arms its
+    watch shortly after the session starts)."""
+    for attempt in range(20):
+        await asyncio.to_thread(path.write_text, f"v = {attempt}\n")
+        try:
+            while True:
+                params = await client.next_notification("scribe/activity", timeout=1)
+                if rel in [f["path"] for f in params["files"]]:
+                    return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"no scribe/activity push for {rel}")

@@ -1,4 +1,4 @@
-"""Event-driven watching with watchfiles (Rust ``notify``), never polling.
+"""Event-driven watching (inotify on Linux, watchfiles' Rust ``notify`` elsewhere), never polling.
 
 Two watches:
 
@@ -9,6 +9,8 @@ Two watches:
 - ``watch_tree`` turns changes in the work tree into batches of :class:`FileChange`, and
   tells apart the few ``.git`` files that mean "HEAD moved" (branch switch, commit). It skips
   ``.git`` internals, ``.scribe/``, everything ``.gitignore`` ignores and configured excludes.
+  On Linux it is inotify on the event loop, one watch per recorded directory, never inside
+  an ignored tree (``inotify.py``); elsewhere, with polling or past the watch limit, watchfiles.
 
 Only the process holding the recorder lease (``lease.py``) runs ``watch_tree``; what it
 skips is decided by ``ignore.py``.
@@ -17,11 +19,9 @@ skips is decided by ``ignore.py``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,13 +34,13 @@ from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust ba
 
 from ..layout import CONFIG_NAME, DB_NAME
 from .ignore import TreeFilter
+from .inotify import DEBOUNCE_MS, STEP_MS, InotifyBatches, new_inotify, tree_changes
 
 log = logging.getLogger(__name__)
 
-# watchfiles defaults (1600 ms debounce, 50 ms step) add ~50 ms+ of latency; these give
-# ~15 ms on Linux while still folding a burst of writes into one batch.
-DEBOUNCE_MS = 50
-STEP_MS = 10
+# DEBOUNCE_MS and STEP_MS (inotify.py): watchfiles' defaults (1600 ms debounce, 50 ms
+# step) add ~50 ms+ of latency; 50 and 10 give ~15 ms while still folding a burst of
+# writes into one batch, for both kinds of watch.
 # The Rust side wakes every step to look for changes (taking the GIL): at 10 ms, each watch
 # costs ~0.3 % of a core doing nothing, and a daemon recording 5 roots runs 10 of them. A
 # watch that saw nothing for HOT_SECONDS steps slower: the first change after a quiet spell
@@ -206,76 +206,35 @@ async def store_file_batches(scribe_dir: Path, stop: asyncio.Event) -> AsyncIter
     from inotify_simple import flags
 
     gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED | flags.UNMOUNT
-    loop = asyncio.get_running_loop()
-    readable = asyncio.Event()
-    changed: set[str] = set()  # what arrived since the last batch
-    ended = False  # the directory went
-
-    def on_readable() -> None:
-        # Stop listening until the batch is out: the descriptor is level-triggered (one
-        # left readable would spin the loop), and while nobody reads, the kernel queues
-        # the events and merges repeats (a commit writes the WAL several times).
-        loop.remove_reader(inotify.fd)
-        readable.set()
-
-    def read_events() -> bool:
-        nonlocal ended
-        with contextlib.suppress(BlockingIOError):
-            events = inotify.read(timeout=0)
-            for event in events:
-                if event.mask & flags.Q_OVERFLOW:
-                    changed.update(names)  # events were lost: anything may have changed
-                elif event.name in names:
-                    changed.add(event.name)
-                ended = ended or bool(event.mask & gone)
-            return bool(events)
-        return False
-
+    batches = InotifyBatches(inotify)
     stopping = asyncio.ensure_future(stop.wait())
     try:
-        while True:
-            readable.clear()
-            loop.add_reader(inotify.fd, on_readable)
-            waiting = asyncio.ensure_future(readable.wait())
-            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if stopping.done():
-                waiting.cancel()
-                return
-            # Gathered as watchfiles gathers them, until a step passes with nothing new,
-            # at most DEBOUNCE_MS: every writer of the store wakes every other process,
-            # so one relay per burst, not per write, and one wake-up per step, not per event.
-            deadline = loop.time() + DEBOUNCE_MS / 1000
-            read_events()
-            while loop.time() < deadline:
-                await asyncio.sleep(STEP_MS / 1000)
-                if not read_events():
-                    break
-            batch = set(changed)
-            changed.clear()
+        # Every writer of the store wakes every other process: one relay per burst of
+        # writes, not per write.
+        while (events := await batches.next(stopping)) is not None:
+            batch: set[str] = set()
+            for event in events:
+                if event.mask & flags.Q_OVERFLOW:
+                    batch.update(names)  # events were lost: anything may have changed
+                elif event.name in names:
+                    batch.add(event.name)
             if batch:
                 yield batch
-            if ended:
+            if any(event.mask & gone for event in events):
                 return  # the directory was removed or moved: nothing more to watch here
     finally:
         stopping.cancel()
-        loop.remove_reader(inotify.fd)
-        inotify.close()
+        batches.close()
 
 
 def _inotify_for(directory: Path) -> Any:
     """An inotify descriptor watching ``directory`` (not its subdirectories), or None where
     inotify is not available (not Linux, no inotify-simple, the watch limit reached)."""
-    if not sys.platform.startswith("linux"):
+    inotify = new_inotify()
+    if inotify is None:
         return None
-    try:
-        from inotify_simple import INotify, flags
-    except ImportError:
-        return None
-    try:
-        inotify = INotify(nonblocking=True)
-    except OSError as exc:
-        log.info("no inotify for %s (%s): watching it with watchfiles", directory, exc)
-        return None
+    from inotify_simple import flags
+
     try:
         mask = flags.MODIFY | flags.CLOSE_WRITE | flags.CREATE | flags.MOVED_TO | flags.DELETE_SELF
         inotify.add_watch(directory, mask | flags.MOVE_SELF | flags.ONLYDIR | flags.DONT_FOLLOW)
@@ -377,14 +336,19 @@ async def watch_tree(
     """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set.
     ``poll_interval``: stat the tree that often instead of waiting for events (a file
     system without inotify: a network mount, some containers)."""
+    # On Linux an inotify watch on the loop, directory by directory, skipping ignored
+    # trees: nothing wakes while nothing changes. Otherwise watchfiles.
+    git_dirs = [d for d in (tree_filter.git_dir, tree_filter.common_dir) if d is not None]
+    changes = await tree_changes(root, tree_filter, git_dirs, stop) if poll_interval is None else None
+    if changes is None:
+        changes = watch_changes(
+            [root, *watch_paths],
+            stop,
+            idle_step_ms=TREE_IDLE_STEP_MS,
+            poll_interval=poll_interval,
+            keep=lambda change, path: tree_filter.worth_waking(path),
+        )
     # Filtered in a worker thread (classify), not per event on the loop.
-    changes = watch_changes(
-        [root, *watch_paths],
-        stop,
-        idle_step_ms=TREE_IDLE_STEP_MS,
-        poll_interval=poll_interval,
-        keep=lambda change, path: tree_filter.worth_waking(path),
-    )
     async for raw in changes:
         batch = await asyncio.to_thread(classify, tree_filter, raw)
         if batch is None:
