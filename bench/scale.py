@@ -9,9 +9,15 @@ for a common and a rare word, a cold context packet, listSessions, and the datab
 bytes per entry. The headline is each figure's ratio at the largest size to the smallest
 (target: <= 1.5x for per-operation costs from 10k to 1M entries).
 
-Repository sizes (2k-100k files) are not measured here yet.
+The repository part grows one git repository to 2k, 20k and 100k tracked files (plus 10k
+ignored build outputs, 20 modified files) and measures, on a fresh server each time: start
+to the first ``scribe/status`` answer, the watch armed (session start to the first save
+pushed) and the server's RSS, save -> push latency, the cold context packet (after a save,
+so git's sections are fetched again) against a bare ``git status --porcelain=v2`` plus ``git
+diff`` in the same run (target: <= 1.3x), and bench/storm.py's 10k-file storm.
 
     python bench/scale.py [--sizes 10000,100000] [--sessions 1000]
+                          [--repo-sizes 2000,20000,100000] [--parts store,repo]
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import make_repo, summary
+from _common import GIT, make_repo, summary
+from storm import peak_rss_mb
+from storm import run as storm_run
 
 from scribe_ls.config import load_config
 from scribe_ls.ledger import Ledger
@@ -131,6 +141,151 @@ async def measure(root: Path, open_session: str, big_session: str) -> dict[str, 
         await client.close()
 
 
+# -- the repository --------------------------------------------------------------------------
+
+
+def grow_tree(root: Path, have: int, files: int) -> None:
+    """Tracked files ``have`` .. ``files`` - 1, a hundred per directory, committed."""
+    for n in range(have, files):
+        directory = root / "pkg" / f"p{n // 100:04d}"
+        if n % 100 == 0 or n == have:
+            directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"m{n:06d}.py").write_text(f"value = {n}\n")
+    subprocess.run([*GIT, "add", "-A", "pkg"], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", f"{files} files"], cwd=root, check=True)
+
+
+def ignored_outputs(root: Path, files: int = 10_000) -> None:
+    (root / ".gitignore").write_text("build/\n")
+    for n in range(files):
+        directory = root / "build" / f"b{n // 100:03d}"
+        if n % 100 == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"o{n:05d}.o").write_bytes(b"\0" * 64)
+    subprocess.run([*GIT, "add", ".gitignore"], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "ignore build outputs"], cwd=root, check=True)
+
+
+def modify_some(root: Path, files: int, count: int = 20) -> list[Path]:
+    changed = [root / "pkg" / f"p{n // 100:04d}" / f"m{n:06d}.py" for n in range(0, files, files // count)]
+    for path in changed[:count]:
+        path.write_text(path.read_text() + "changed = True\n")
+    return changed[:count]
+
+
+def bare_git(root: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([*GIT, "status", "--porcelain=v2"], cwd=root, check=True, capture_output=True)
+    subprocess.run([*GIT, "diff"], cwd=root, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000
+
+
+async def save_until_pushed(client: ScribeClient, path: Path, rel: str, every: float = 0.02) -> None:
+    for attempt in range(500):
+        await asyncio.to_thread(path.write_text, f"saved = {attempt}\n")
+        try:
+            while True:
+                params = await client.next_notification("scribe/activity", timeout=every)
+                if rel in [f["path"] for f in params["files"]]:
+                    return
+        except TimeoutError:
+            continue
+    raise RuntimeError(f"no push for {rel}")
+
+
+async def measure_repo(root: Path) -> dict[str, object]:
+    started = time.perf_counter()
+    client = await ScribeClient.spawn(root)
+    assert client.process is not None
+    try:
+        await client.request("scribe/status", timeout=60)
+        start_ms = (time.perf_counter() - started) * 1000
+        await client.request("scribe/startSession", {})
+        armed = time.perf_counter()
+        await save_until_pushed(client, root / "probe.py", "probe.py")
+        armed_ms = (time.perf_counter() - armed) * 1000
+        rss = peak_rss_mb(client.process.pid)
+        saves = []
+        target = root / "pkg" / "p0000" / "m000001.py"
+        for n in range(30):
+            await asyncio.sleep(0.15)  # past the push interval (ten a second): each save its own push
+            client.drain_notifications()
+            began = time.perf_counter()
+            target.write_text(f"value = {n}\nchanged = True\n")
+            while True:
+                params = await client.next_notification("scribe/activity", timeout=10)
+                if "pkg/p0000/m000001.py" in [f["path"] for f in params["files"]]:
+                    break
+            saves.append((time.perf_counter() - began) * 1000)
+        cold, bare = [], []
+        for _ in range(5):
+            await save_until_pushed(client, root / "probe.py", "probe.py")  # git's sections: stale
+            began = time.perf_counter()
+            packet = await client.request("scribe/getContext", {}, timeout=60)
+            cold.append((time.perf_counter() - began) * 1000)
+            assert all(s["ok"] for s in packet["sections"].values()), packet["sections"]
+            bare.append(await asyncio.to_thread(bare_git, root))
+        return {
+            "start_to_status_ms": round(start_ms, 1),
+            "watch_armed_ms": round(armed_ms, 1),
+            "rss_mb": round(rss, 1),
+            "save_to_push": summary(saves, 2),
+            "context_cold": summary(cold, 2),
+            "bare_git_status_diff": summary(bare, 2),
+        }
+    finally:
+        await client.close()
+
+
+def run_repo_sizes(tmp: Path, sizes: list[int]) -> dict[int, dict[str, object]]:
+    root = make_repo(tmp / "big", branch="feature/B-7777-monorepo")
+    (root / ".scribe").mkdir()
+    (root / ".scribe" / "config.toml").write_text("background_summaries = false\n")
+    ignored_outputs(root)
+    results: dict[int, dict[str, object]] = {}
+    have = 0
+    for size in sizes:
+        # Undo the last size's edits (nothing to undo before the first).
+        subprocess.run([*GIT, "checkout", "-q", "--", "."], cwd=root, check=False, capture_output=True)
+        grow_tree(root, have, size)
+        have = size
+        modify_some(root, size)
+        figures = asyncio.run(measure_repo(root))
+        storm = asyncio.run(storm_run(root, 10_000))
+        shutil.rmtree(root / "storm")
+        figures["storm_status_p99_ms"] = storm["status_p99_ms"]
+        figures["storm_rss_peak_mb"] = storm["rss_peak_mb"]
+        results[size] = figures
+    return results
+
+
+def print_repo(results: dict[int, dict[str, object]]) -> dict[str, object]:
+    sizes = sorted(results)
+    print()
+    print(f"repository scale: {', '.join(f'{s:,}' for s in sizes)} tracked files (+10k ignored)")
+    print(f"{'':<30}" + "".join(f"{s:>12,}" for s in sizes) + f"{'ratio':>9}")
+    rows = {
+        "start -> status ms": lambda r: r["start_to_status_ms"],
+        "watch armed ms": lambda r: r["watch_armed_ms"],
+        "RSS MB": lambda r: r["rss_mb"],
+        "save -> push p50 ms": lambda r: r["save_to_push"]["p50_ms"],
+        "save -> push p99 ms": lambda r: r["save_to_push"]["p99_ms"],
+        "context cold p50 ms": lambda r: r["context_cold"]["p50_ms"],
+        "git status + diff p50 ms": lambda r: r["bare_git_status_diff"]["p50_ms"],
+        "storm: status p99 ms": lambda r: r["storm_status_p99_ms"],
+        "storm: peak RSS MB": lambda r: r["storm_rss_peak_mb"],
+    }
+    ratios = {}
+    for name, pick in rows.items():
+        values = [float(pick(results[s])) for s in sizes]  # type: ignore[arg-type]
+        ratios[name] = round(values[-1] / values[0], 2) if values[0] else None
+        print(f"{name:<30}" + "".join(f"{v:>12.1f}" for v in values) + f"{ratios[name]:>9}")
+    big = results[sizes[-1]]
+    packet_over_git = round(big["context_cold"]["p50_ms"] / big["bare_git_status_diff"]["p50_ms"], 2)  # type: ignore[index]
+    print(f"cold packet / bare git status+diff at {sizes[-1]:,} files: {packet_over_git}x (target <= 1.3x)")
+    return {"ratios": ratios, "packet_over_bare_git": packet_over_git}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,26 +293,46 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repo-sizes", default="2000,20000,100000")
+    parser.add_argument("--parts", default="store,repo", help="store, repo or both")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    out: dict[str, object] = {"bench": "scale"}
+    targets: dict[str, bool] = {}
+    with tempfile.TemporaryDirectory(prefix="scribe-scale-") as tmp:
+        if "store" in parts:
+            out["store"] = store_part(Path(tmp), args, targets)
+        if "repo" in parts:
+            started = time.perf_counter()
+            results = run_repo_sizes(Path(tmp), sorted(int(s) for s in args.repo_sizes.split(",")))
+            headline = print_repo(results)
+            print(f"(repository part ran {time.perf_counter() - started:.0f} s)")
+            out["repo"] = {"results": {str(s): r for s, r in results.items()}, **headline}
+            targets["packet<=1.3x_bare_git"] = headline["packet_over_bare_git"] <= 1.3  # type: ignore[operator]
+    out["targets"] = targets
+    out["targets_met"] = all(targets.values())
+    print(json.dumps(out))
+
+
+def store_part(tmp: Path, args: argparse.Namespace, targets: dict[str, bool]) -> dict[str, object]:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rng = random.Random(args.seed)
     results: dict[int, dict[str, object]] = {}
-    with tempfile.TemporaryDirectory(prefix="scribe-scale-") as tmp:
-        root = make_repo(Path(tmp) / "repo", branch=f"feature/B-{1000 + args.sessions - 1}-scale")
-        (root / ".scribe").mkdir()
-        (root / ".scribe" / "config.toml").write_text("background_summaries = false\n")
-        started = time.perf_counter()
-        ids = seed_sessions(root, args.sessions)
-        have = 0
-        for size in sizes:
-            render_s = grow(root, ids, size - have, rng)
-            have = size
-            figures = asyncio.run(measure(root, ids[-1], ids[-1]))
-            figures["worklogs_render_s"] = round(render_s, 2)
-            db = (root / ".scribe" / "scribe.db").stat().st_size
-            figures["bytes_per_entry"] = round(db / size)
-            results[size] = figures
-        seconds = time.perf_counter() - started
+    root = make_repo(tmp / "repo", branch=f"feature/B-{1000 + args.sessions - 1}-scale")
+    (root / ".scribe").mkdir()
+    (root / ".scribe" / "config.toml").write_text("background_summaries = false\n")
+    started = time.perf_counter()
+    ids = seed_sessions(root, args.sessions)
+    have = 0
+    for size in sizes:
+        render_s = grow(root, ids, size - have, rng)
+        have = size
+        figures = asyncio.run(measure(root, ids[-1], ids[-1]))
+        figures["worklogs_render_s"] = round(render_s, 2)
+        db = (root / ".scribe" / "scribe.db").stat().st_size
+        figures["bytes_per_entry"] = round(db / size)
+        results[size] = figures
+    seconds = time.perf_counter() - started
     names = ["appendEntry", "getEntries_page", "search_common", "search_rare", "listSessions", "context_cold"]
     shown = ", ".join(f"{s:,}" for s in sizes)
     print(f"store scale: {args.sessions} sessions, sizes {shown} (ran {seconds:.0f} s)")
@@ -175,20 +350,13 @@ def main() -> None:
         + "".join(f"{v:>12}" for v in renders)
         + "   (the new entries' blocks)"
     )
-    targets = {f"{name}<=1.5x": (ratios[name] or 0) <= 1.5 for name in names}
-    print(
-        json.dumps(
-            {
-                "bench": "scale",
-                "sessions": args.sessions,
-                "sizes": sizes,
-                "results": {str(s): r for s, r in results.items()},
-                "ratios": ratios,
-                "targets": targets,
-                "targets_met": all(targets.values()),
-            }
-        )
-    )
+    targets.update({f"{name}<=1.5x": (ratios[name] or 0) <= 1.5 for name in names})
+    return {
+        "sessions": args.sessions,
+        "sizes": sizes,
+        "results": {str(s): r for s, r in results.items()},
+        "ratios": ratios,
+    }
 
 
 if __name__ == "__main__":
