@@ -164,6 +164,16 @@ async def test_commit_becomes_an_entry_and_branch_switch_rebinds(repo: Path) -> 
         git(repo, "checkout", "-q", "feature/B-4242-x")
         back = await next_matching(client, "scribe/sessionChanged", lambda p: p["change"] == "branchChanged")
         assert back["session"]["id"] == first["id"] and back["session"]["status"] == "active"
+
+        # A branch in a ref directory that did not exist at start (refs/heads/bugfix/):
+        # its commits are seen too.
+        git(repo, "checkout", "-q", "-b", "bugfix/B-77-crash")
+        await next_matching(client, "scribe/sessionChanged", lambda p: p["change"] == "branchChanged")
+        (repo / "fix.py").write_text("fixed = True\n")
+        git(repo, "add", "fix.py")
+        git(repo, "commit", "-q", "-m", "Fix the crash")
+        fix = await next_matching(client, "scribe/entryAdded", lambda p: p["entry"]["kind"] == "commit")
+        assert fix["entry"]["text"].endswith(" Fix the crash") and fix["entry"]["files"] == ["fix.py"]
     finally:
         await client.close()
 

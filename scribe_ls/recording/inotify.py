@@ -165,13 +165,27 @@ class TreeWatches:
         for git_dir in self.git_dirs:
             self._add(str(git_dir))
             for refs in ("heads", "remotes"):
-                stack = [str(git_dir / "refs" / refs)]
-                while stack:
-                    directory = stack.pop()
-                    if not self._add(directory):
-                        continue
-                    with contextlib.suppress(OSError):
-                        stack += [e.path for e in os.scandir(directory) if e.is_dir(follow_symlinks=False)]
+                self._add_all(str(git_dir / "refs" / refs))
+
+    def add_new(self, directory: str) -> None:
+        """A directory that appeared: under a git directory's branch refs (a new branch
+        ``feature/x`` makes ``refs/heads/feature``), or a recorded one of the work tree."""
+        for git_dir in self.git_dirs:
+            for refs in ("heads", "remotes"):
+                if Path(directory).is_relative_to(git_dir / "refs" / refs):
+                    self._add_all(directory)
+                    return
+        if self.tree_filter.relative(directory, is_dir=True) is not None:
+            self.add_tree(directory)
+
+    def _add_all(self, top: str) -> None:
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            if not self._add(directory):
+                continue
+            with contextlib.suppress(OSError):
+                stack += [e.path for e in os.scandir(directory) if e.is_dir(follow_symlinks=False)]
 
     def _add(self, directory: str) -> bool:
         if len(self.dirs) >= MAX_TREE_WATCHES:
@@ -246,8 +260,7 @@ async def _tree_batches(watches: TreeWatches, stop: asyncio.Event) -> AsyncItera
         while (events := await batches.next(stopping)) is not None:
             changes, new_dirs, lost = watches.changes(events)
             for directory in new_dirs:
-                if watches.tree_filter.relative(directory, is_dir=True) is not None:
-                    await asyncio.to_thread(watches.add_tree, directory)
+                await asyncio.to_thread(watches.add_new, directory)
             if lost and not await asyncio.to_thread(watches.rewalk):
                 return  # the work tree went
             changes = {c for c in changes if watches.tree_filter.worth_waking(c[1])}
