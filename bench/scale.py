@@ -74,7 +74,8 @@ def grow(root: Path, ids: list[str], count: int, rng: random.Random) -> float:
     store.open()
     now = iso(utc_now())
     done = 0
-    first = store.conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 0
+    seeded = store.conn.execute("SELECT COUNT(*) FROM entries_fts WHERE entries_fts MATCH ?", (RARE,))
+    first = seeded.fetchone()[0] == 0
     while done < count:
         batch = min(10_000, count - done)
         with store._tx():
