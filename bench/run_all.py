@@ -174,7 +174,8 @@ def run(name: str) -> dict[str, Any] | None:
         cwd=HERE.parent,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        # Cached bytecode, as an installed scribe-ls has it: start-up figures depend on it.
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
     )
     lines = done.stdout.strip().splitlines()
     print("\n".join(lines[:-1]))
