@@ -129,7 +129,10 @@ def compact(
             store.vacuum()
             done.vacuumed = True
         else:
-            while store.vacuum_step(VACUUM_STEP_PAGES):
-                pass
+            left = store.vacuum_step(VACUUM_STEP_PAGES)
+            while left:  # a step at a time, each a short write; stop if one frees nothing
+                before, left = left, store.vacuum_step(VACUUM_STEP_PAGES)
+                if left is not None and left >= before:
+                    break
     done.size_after = store.size_report()
     return done
