@@ -203,7 +203,7 @@ class TreeWatches:
         """A batch's changes as watchfiles gives them, the new directories to watch, and
         whether events were lost (the queue overflowed) or the root went."""
         flags = self.flags
-        changes: set[tuple[Change, str]] = set()
+        changes: dict[str, Change] = {}
         new_dirs: list[str] = []
         lost = False
         for event in events:
@@ -221,15 +221,17 @@ class TreeWatches:
                     lost = True
                 continue
             path = os.path.join(directory, event.name) if event.name else directory
+            before = changes.get(path)
             if event.mask & (flags.CREATE | flags.MOVED_TO):
-                changes.add((Change.added, path))
+                # Deleted, then there again in one batch: an editor's atomic save, a change.
+                changes[path] = Change.modified if before == Change.deleted else Change.added
                 if event.mask & flags.ISDIR:
                     new_dirs.append(path)
             elif event.mask & (flags.DELETE | flags.MOVED_FROM):
-                changes.add((Change.deleted, path))
-            else:
-                changes.add((Change.modified, path))
-        return changes, new_dirs, lost
+                changes[path] = Change.deleted
+            elif before is None:
+                changes[path] = Change.modified  # written: a new file stays "added"
+        return {(change, path) for path, change in changes.items()}, new_dirs, lost
 
 
 async def tree_changes(
