@@ -19,7 +19,7 @@ import errno
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,8 @@ class TreeWatches:
         self.root = root
         self.tree_filter = tree_filter
         self.git_dirs = sorted({Path(d) for d in git_dirs})
+        # Where branch refs live: HEAD moving to a new commit changes a file in one of them.
+        self.ref_dirs = [d / "refs" / kind for d in self.git_dirs for kind in ("heads", "remotes")]
         self.dirs: dict[int, str] = {}
         self.flags = flags
         self.mask = (
@@ -138,18 +140,7 @@ class TreeWatches:
     def add_tree(self, top: str) -> None:
         """Watch ``top`` and every directory under it that is recorded (blocking: runs in a
         worker thread). Raises OSError(ENOSPC) past the kernel's or our own limit."""
-        stack = [top]
-        while stack:
-            directory = stack.pop()
-            if not self._add(directory):
-                continue
-            try:
-                entries = list(os.scandir(directory))
-            except OSError:
-                continue  # gone, or not ours to read
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and self.tree_filter.relative(entry.path, is_dir=True):
-                    stack.append(entry.path)
+        self._walk(top, lambda path: self.tree_filter.relative(path, is_dir=True) is not None)
 
     def rewalk(self) -> bool:
         """After lost events (the kernel's queue filled, or the root moved): watch what
@@ -164,28 +155,30 @@ class TreeWatches:
         """HEAD and packed-refs (the directory itself) and the branch refs under it."""
         for git_dir in self.git_dirs:
             self._add(str(git_dir))
-            for refs in ("heads", "remotes"):
-                self._add_all(str(git_dir / "refs" / refs))
+        for refs in self.ref_dirs:
+            self._walk(str(refs), lambda _: True)
 
     def add_new(self, directory: str) -> None:
         """A directory that appeared: under a git directory's branch refs (a new branch
         ``feature/x`` makes ``refs/heads/feature``), or a recorded one of the work tree."""
-        for git_dir in self.git_dirs:
-            for refs in ("heads", "remotes"):
-                if Path(directory).is_relative_to(git_dir / "refs" / refs):
-                    self._add_all(directory)
-                    return
-        if self.tree_filter.relative(directory, is_dir=True) is not None:
+        if any(Path(directory).is_relative_to(refs) for refs in self.ref_dirs):
+            self._walk(directory, lambda _: True)
+        elif self.tree_filter.relative(directory, is_dir=True) is not None:
             self.add_tree(directory)
 
-    def _add_all(self, top: str) -> None:
+    def _walk(self, top: str, keep: Callable[[str], bool]) -> None:
+        """Watch ``top`` and the directories under it that ``keep`` accepts (never through
+        a link: a linked directory is not descended into)."""
         stack = [top]
         while stack:
             directory = stack.pop()
             if not self._add(directory):
                 continue
-            with contextlib.suppress(OSError):
-                stack += [e.path for e in os.scandir(directory) if e.is_dir(follow_symlinks=False)]
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue  # gone, or not ours to read
+            stack += [e.path for e in entries if e.is_dir(follow_symlinks=False) and keep(e.path)]
 
     def _add(self, directory: str) -> bool:
         if len(self.dirs) >= MAX_TREE_WATCHES:
