@@ -29,11 +29,10 @@ from .ignore import TreeFilter
 
 log = logging.getLogger(__name__)
 
-# Gathered as watchfiles gathers: until a step passes with nothing new, at most DEBOUNCE_MS
-# (STEP_MS is watchfiles' step). inotify is read every INOTIFY_STEP_MS instead: a save or a
-# commit is a burst of writes within a few ms, and its batch is out one quiet step later.
+# A batch is gathered until a step passes with nothing new, at most DEBOUNCE_MS (watchfiles
+# gathers the same way, watch.py). inotify is read every INOTIFY_STEP_MS: a save or a commit
+# is a burst of writes within a few ms, and its batch is out one quiet step later.
 DEBOUNCE_MS = 50
-STEP_MS = 10
 INOTIFY_STEP_MS = 5
 # Directories watched in one work tree at most (each inotify watch is ~1 KiB of kernel
 # memory); a tree with more is left to watchfiles.

@@ -34,13 +34,14 @@ from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust ba
 
 from ..layout import CONFIG_NAME, DB_NAME
 from .ignore import TreeFilter
-from .inotify import DEBOUNCE_MS, STEP_MS, InotifyBatches, new_inotify, tree_changes
+from .inotify import DEBOUNCE_MS, InotifyBatches, new_inotify, tree_changes
 
 log = logging.getLogger(__name__)
 
-# DEBOUNCE_MS and STEP_MS (inotify.py): watchfiles' defaults (1600 ms debounce, 50 ms
-# step) add ~50 ms+ of latency; 50 and 10 give ~15 ms while still folding a burst of
-# writes into one batch, for both kinds of watch.
+# watchfiles' defaults (1600 ms debounce, 50 ms step) add ~50 ms+ of latency; DEBOUNCE_MS
+# (50, shared with the inotify watches) and a 10 ms step give ~15 ms while still folding a
+# burst of writes into one batch.
+STEP_MS = 10
 # The Rust side wakes every step to look for changes (taking the GIL): at 10 ms, each watch
 # costs ~0.3 % of a core doing nothing, and a daemon recording 5 roots runs 10 of them. A
 # watch that saw nothing for HOT_SECONDS steps slower: the first change after a quiet spell
