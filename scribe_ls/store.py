@@ -107,12 +107,15 @@ class Store:
     def _tx(self) -> Transaction | Savepoint:
         # A new write: the first entry it adds to each session opens a worklog block.
         self._opened_blocks: set[str] = set()
+        self._check_writable()
+        return Savepoint(self.conn) if self._grouped else Transaction(self.conn)
+
+    def _check_writable(self) -> None:
         if self.read_only is not None:
             raise StoreUnavailable(
                 f"the store is read-only ({self.read_only}); reads work, writes do not. "
                 f"Make {self.dir} writable (or free disk space), then restart scribe-ls"
             )
-        return Savepoint(self.conn) if self._grouped else Transaction(self.conn)
 
     @contextlib.contextmanager
     def grouped(self) -> Iterator[None]:
@@ -938,8 +941,7 @@ class Store:
     def vacuum(self) -> None:
         """Rewrite the whole file without its free pages, and make later vacuums incremental
         (one long write: other processes' writes wait for it)."""
-        if self.read_only is not None:
-            self._tx()  # says why not
+        self._check_writable()
         self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self.conn.execute("VACUUM")
 
