@@ -208,7 +208,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
         "compact", parents=[common], help="roll old activity entries up into one per session and day"
     )
     compact.add_argument(
-        "--older-than", type=int, default=90, metavar="DAYS", help="activity older than this (default 90)"
+        "--older-than", type=int, metavar="DAYS", help="activity older than this (default 90)"
     )
     compact.add_argument("--dry-run", action="store_true", help="say what would be rolled up; change nothing")
     compact.add_argument(

@@ -39,7 +39,6 @@ class Compaction:
 
     older_than_days: int
     before: str
-    entries_before: int = 0
     entries_removed: int = 0
     rollups: int = 0
     sessions: int = 0
@@ -52,7 +51,7 @@ class Compaction:
         return {
             "olderThanDays": self.older_than_days,
             "before": self.before,
-            "entriesBefore": self.entries_before,
+            "entriesBefore": self.size_before.get("entries", 0),
             "entriesRemoved": self.entries_removed,
             "rollups": self.rollups,
             "sessions": self.sessions,
@@ -91,7 +90,6 @@ def compact(
         raise InvalidParams("olderThanDays", "must be a whole number of days, at least 1")
     before = iso(utc_now() - timedelta(days=older_than_days))
     done = Compaction(older_than_days, before, size_before=store.size_report())
-    done.entries_before = done.size_before["entries"]
     keys: set[str] = set()
     pending: list[tuple[str, list[Entry], str]] = []  # (session, the day's entries, day)
 

@@ -375,10 +375,14 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
             print(f"ok: store {store.path} and worklogs are consistent")
         per_entry = f", {size['bytesPerEntry']:,} bytes per entry" if size["bytesPerEntry"] else ""
         print(
-            f"size: {size['bytes'] / 2**20:.1f} MiB ({size['entries']:,} entries{per_entry}),"
-            f" {size['freePercent']}% free pages, WAL {size['walBytes'] / 2**20:.1f} MiB"
+            f"size: {_mib(size['bytes'])} ({size['entries']:,} entries{per_entry}),"
+            f" {size['freePercent']}% free pages, WAL {_mib(size['walBytes'])}"
         )
     return 0 if not problems else 1
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def _compact(ledger: Ledger, args: argparse.Namespace) -> int:
@@ -396,8 +400,8 @@ def _compact(ledger: Ledger, args: argparse.Namespace) -> int:
     )
     before, after = done.size_before, done.size_after
     print(
-        f"entries: {before['entries']:,} -> {after['entries']:,}; size: {before['bytes'] / 2**20:.1f} MiB"
-        f" -> {after['bytes'] / 2**20:.1f} MiB, {after['freePercent']}% free pages"
+        f"entries: {before['entries']:,} -> {after['entries']:,}; size: {_mib(before['bytes'])}"
+        f" -> {_mib(after['bytes'])}, {after['freePercent']}% free pages"
     )
     for key in done.worklogs if not args.dry_run else ():
         print(f"rendered again: {ledger.worklogs.path(key)}")
