@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,14 +22,21 @@ from scribe_ls.rpc.client import ScribeClient
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
-async def test_the_store_watch_names_only_the_store_files_and_ends_with_its_directory(tmp_path: Path) -> None:
-    store = tmp_path / ".scribe"
-    store.mkdir()
+async def armed_store_watch(store: Path) -> tuple[asyncio.Event, Any, asyncio.Future[Any]]:
+    """The store watch on ``store`` (made here), its stop event, the batches and the first
+    batch pending, once armed (the watch is added before the generator's first wait)."""
+    await asyncio.to_thread(store.mkdir)
     stop = asyncio.Event()
     batches = store_file_batches(store, stop).__aiter__()
     first = asyncio.ensure_future(anext(batches, None))
-    await asyncio.sleep(0.05)  # armed: the watch is added before the generator's first wait
+    await asyncio.sleep(0.05)
+    return stop, batches, first
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+async def test_the_store_watch_names_only_the_store_files_and_ends_with_its_directory(tmp_path: Path) -> None:
+    store = tmp_path / ".scribe"
+    _, batches, first = await armed_store_watch(store)
     (store / "notes.txt").write_text("not the store\n")
     (store / "scribe.db-wal").write_bytes(b"\0" * 32)
     assert await asyncio.wait_for(first, 5) == {"scribe.db-wal"}
@@ -49,11 +57,7 @@ async def test_writes_while_the_consumer_is_busy_are_kept_and_do_not_spin_the_lo
     import time
 
     store = tmp_path / ".scribe"
-    store.mkdir()
-    stop = asyncio.Event()
-    batches = store_file_batches(store, stop).__aiter__()
-    first = asyncio.ensure_future(anext(batches, None))
-    await asyncio.sleep(0.05)
+    stop, batches, first = await armed_store_watch(store)
     (store / "scribe.db").write_bytes(b"x")
     assert await asyncio.wait_for(first, 5) == {"scribe.db"}
     # The consumer is busy (no anext) while other processes commit.
@@ -72,11 +76,7 @@ async def test_writes_while_the_consumer_is_busy_are_kept_and_do_not_spin_the_lo
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 async def test_a_stopped_store_watch_ends_and_a_link_is_not_watched(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    store.mkdir()
-    stop = asyncio.Event()
-    batches = store_file_batches(store, stop).__aiter__()
-    pending = asyncio.ensure_future(anext(batches, None))
-    await asyncio.sleep(0.05)
+    stop, _, pending = await armed_store_watch(store)
     stop.set()
     assert await asyncio.wait_for(pending, 5) is None
     # A planted link in place of the directory is never followed by the watch.
