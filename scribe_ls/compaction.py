@@ -26,6 +26,7 @@ from .timesheet import local_day
 from .worklogs import Worklogs
 
 DEFAULT_DAYS = 90
+MAX_DAYS = 36_500  # a century: further back than any store, and a date Python can still make
 MAX_ROLLUP_FILES = 50  # the files listed on a roll-up (a session keeps all it touched)
 GROUPS_PER_COMMIT = 200  # roll-ups per transaction: short locks, few fsyncs
 VACUUM_STEP_PAGES = 2000  # pages per incremental-vacuum write (8 MiB of 4 KiB pages)
@@ -86,8 +87,12 @@ def compact(
     """Roll up the activity entries older than ``older_than_days`` (see the module);
     ``vacuum``: rewrite the whole file afterwards (what a store made before incremental
     vacuum needs once to give its free pages back)."""
-    if isinstance(older_than_days, bool) or not isinstance(older_than_days, int) or older_than_days < 1:
-        raise InvalidParams("olderThanDays", "must be a whole number of days, at least 1")
+    if (
+        isinstance(older_than_days, bool)
+        or not isinstance(older_than_days, int)
+        or not 1 <= older_than_days <= MAX_DAYS
+    ):
+        raise InvalidParams("olderThanDays", f"must be a whole number of days from 1 to {MAX_DAYS}")
     before = iso(utc_now() - timedelta(days=older_than_days))
     done = Compaction(older_than_days, before, size_before=store.size_report())
     keys: set[str] = set()

@@ -123,6 +123,11 @@ async def test_the_tree_watch_skips_ignored_trees_and_follows_new_directories(re
         (repo / "node_modules" / f"pkg{n}" / "lib").mkdir(parents=True)
     (repo / "build" / "out").mkdir(parents=True)
     (repo / "src" / "app").mkdir(parents=True)
+    # A planted link to a tree elsewhere: never followed, nothing in it watched.
+    outside = repo.parent / "outside"
+    for n in range(50):
+        (outside / f"d{n}").mkdir(parents=True)
+    (repo / "src" / "linked").symlink_to(outside, target_is_directory=True)
     async with await ScribeClient.spawn(repo) as client:
         await client.request("scribe/startSession", {})
         await save_until_pushed(client, repo / "src" / "app" / "main.py", "src/app/main.py")
@@ -136,13 +141,14 @@ async def test_the_tree_watch_skips_ignored_trees_and_follows_new_directories(re
         (deep / "first.py").write_text("x = 1\n")
         await save_until_pushed(client, deep / "second.py", "src/new/deeper/second.py")
         assert inotify_watches(client.process.pid) == watched + 2
-        # Saves inside an ignored tree push nothing.
+        # Saves inside an ignored tree, or behind the link, push nothing.
         (repo / "node_modules" / "pkg1" / "lib" / "index.js").write_text("x")
+        (outside / "d7" / "behind_the_link.py").write_text("z = 3\n")
         (repo / "src" / "app" / "marker.py").write_text("y = 2\n")
         while True:
             params = await client.next_notification("scribe/activity", timeout=5)
             paths = [f["path"] for f in params["files"]]
-            assert not any(p.startswith("node_modules/") for p in paths), paths
+            assert not any(p.startswith(("node_modules/", "src/linked/")) for p in paths), paths
             if "src/app/marker.py" in paths:
                 break
 
@@ -160,3 +166,19 @@ async def save_until_pushed(client: ScribeClient, path: Path, rel: str) -> None:
         except TimeoutError:
             continue
     raise AssertionError(f"no scribe/activity push for {rel}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+async def test_a_tree_with_more_directories_than_the_limit_is_left_to_watchfiles(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scribe_ls.recording import inotify
+
+    for n in range(8):
+        (repo / "src" / f"d{n}").mkdir(parents=True)
+    dirs = find_git_dirs(repo)
+    tree = TreeFilter(repo, dirs, IgnoreRules(repo, dirs, ()), repo / ".scribe")
+    stop = asyncio.Event()
+    assert await inotify.tree_changes(repo, tree, [dirs.git_dir], stop) is not None
+    monkeypatch.setattr(inotify, "MAX_TREE_WATCHES", 5)
+    assert await inotify.tree_changes(repo, tree, [dirs.git_dir], stop) is None  # watchfiles then
