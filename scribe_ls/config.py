@@ -1,9 +1,17 @@
 """Configuration.
 
-Config comes from ``[tool.scribe]`` in the repository's ``pyproject.toml``, then
-``.scribe/config.toml`` (which wins). Keys may be written ``idle_timeout``,
-``idle-timeout`` or ``idleTimeout``. A bad value never stops the service: it is
-reported as a warning and the default is used.
+Config comes from the user's own file (``$XDG_CONFIG_HOME/scribe-ls/config.toml``), then
+the repository's: ``[tool.scribe]`` in its ``pyproject.toml``, then ``.scribe/config.toml``
+(which wins over the pyproject). Keys may be written ``idle_timeout``, ``idle-timeout`` or
+``idleTimeout``. A bad value never stops the service: it is reported as a warning and the
+default is used.
+
+A repository is outside input, and so is a ``.scribe/`` that came in an archive: its
+settings may narrow what scribe-ls does, never widen it. The settings that bound resources
+or what is written where (:data:`NARROWED`) are taken from the repository only where they
+are at most as wide as the user's (or the default): a smaller message cap, a slower poll, a
+quieter log, no daemon. Where the store is, is never the repository's to say (``--store``
+or ``$SCRIBE_DIR``).
 """
 
 from __future__ import annotations
@@ -14,8 +22,25 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .layout import Layout, UnsafeStore
+from .userdirs import user_config_path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _quieter(repo: str, user: str) -> str:
+    return max(repo, user, key=LOG_LEVELS.index)
+
+
+# A repository's value against the user's: the narrower of the two. Only these settings
+# are narrowed; the rest (time windows, excludes, summaries, flags) are the repository's.
+NARROWED: dict[str, Any] = {
+    "max_message_bytes": min,
+    "poll_interval": max,
+    "watch": lambda repo, user: "events" if "events" in (repo, user) else user,  # no polling forced
+    "log_level": _quieter,
+    "pygls_log_level": _quieter,
+    "daemon": lambda repo, user: repo and user,
+}
 
 
 class Config(NamedTuple):
@@ -113,7 +138,7 @@ def _read_text(path: Path, layout: Layout) -> str | None:
     if not path.is_file():
         return None
     text = path.read_text(encoding="utf-8")
-    return text if "scribe" in text else None
+    return text if "scribe" in text or path.name != "pyproject.toml" else None
 
 
 def load_config(root: Path, layout: Layout | None = None) -> Config:
@@ -121,7 +146,11 @@ def load_config(root: Path, layout: Layout | None = None) -> Config:
     import), so the result is kept in ``.scribe/.config.cache.json`` under a checksum of
     the sources' text, and read from there while they say the same."""
     layout = layout or Layout(root)
-    sources = [(root / "pyproject.toml", ("tool", "scribe")), (layout.config_path, ())]
+    sources = [
+        (user_config_path(), ()),
+        (root / "pyproject.toml", ("tool", "scribe")),
+        (layout.config_path, ()),
+    ]
     texts: list[str | None] = []
     warnings: list[str] = []
     for path, _ in sources:
@@ -136,7 +165,7 @@ def load_config(root: Path, layout: Layout | None = None) -> Config:
     if not any(texts):
         return Config(warnings=tuple(warnings))
     key = [[len(t), zlib.crc32(t.encode("utf-8", "surrogateescape"))] if t else None for t in texts]
-    if not warnings and (cached := _cached(layout, key)) is not None:
+    if not warnings and (cached := _cached(layout, key, texts[0])) is not None:
         return cached
     config = _parse(
         [(path, table, text) for (path, table), text in zip(sources, texts, strict=True)], warnings
@@ -155,7 +184,7 @@ def _usable(layout: Layout) -> bool:
     return True
 
 
-def _cached(layout: Layout, key: list[list[int] | None]) -> Config | None:
+def _cached(layout: Layout, key: list[list[int] | None], user_text: str | None) -> Config | None:
     if not _usable(layout):
         return None
     try:
@@ -164,8 +193,13 @@ def _cached(layout: Layout, key: list[list[int] | None]) -> Config | None:
             return None
         values = dict(data["values"])
         warnings = tuple(str(w) for w in values.pop("warnings"))
-        # Checked again: what the cache holds is held to the same rules as the sources.
-        return Config(**{name: _check(name, value) for name, value in values.items()}, warnings=warnings)
+        # Checked again: what the cache holds is held to the same rules as the sources, and
+        # narrowed again by the user's settings (the cache is in .scribe/, which can come
+        # in an archive: it may say anything; narrowing what the user allows changes
+        # nothing in a cache that scribe-ls wrote).
+        checked = {name: (_check(name, value), None) for name, value in values.items()}
+        user = _user_values(user_text) if user_text else {}
+        return Config(**_narrow(checked, user, []), warnings=warnings)
     except (OSError, ValueError, TypeError, KeyError):
         return None  # no cache, a damaged one, or one from another version: parse
 
@@ -180,33 +214,69 @@ def _keep(layout: Layout, key: list[list[int] | None], config: Config) -> None:
 
 
 def _parse(sources: list[tuple[Path, tuple[str, ...], str | None]], warnings: list[str]) -> Config:
+    """The user's source first, then the repository's (later wins), narrowed."""
+    (user_path, _, user_text), *repo_sources = sources
+    user = _table_values(user_path, (), user_text, warnings) if user_text else {}
+    repo: dict[str, Any] = {}
+    for path, table_path, text in repo_sources:
+        if text is not None:
+            found = _table_values(path, table_path, text, warnings)
+            repo |= {name: (value, path.name) for name, value in found.items()}
+    return Config(**_narrow(repo, user, warnings), warnings=tuple(warnings))
+
+
+def _user_values(text: str) -> dict[str, Any]:
+    return _table_values(user_config_path(), (), text, [])
+
+
+def _narrow(
+    repo: dict[str, tuple[Any, str | None]], user: dict[str, Any], warnings: list[str]
+) -> dict[str, Any]:
+    """``user``'s values, then ``repo``'s ((value, the file it came from)) where they are not
+    wider than the user's (:data:`NARROWED`); what was narrowed is said in ``warnings``."""
+    values = dict(user)
+    defaults = Config()
+    for name, (value, source) in repo.items():
+        if name in NARROWED:
+            allowed = user.get(name, getattr(defaults, name))
+            narrowed = NARROWED[name](value, allowed)
+            if narrowed != value and source is not None:
+                warnings.append(
+                    f"{source}: {name} = {value!r} is wider than your own configuration allows "
+                    f"({allowed!r}, {user_config_path()}); a repository may only narrow it, so "
+                    f"{narrowed!r} is used"
+                )
+            value = narrowed
+        values[name] = value
+    return values
+
+
+def _table_values(path: Path, table_path: tuple[str, ...], text: str, warnings: list[str]) -> dict[str, Any]:
     import tomllib  # only when there is something to parse: CLI start-up counts
 
     values: dict[str, Any] = {}
     known = set(Config._fields) - {"warnings"}
-    for path, table_path, text in sources:
-        if text is None:
-            continue
+    try:
+        table: Any = tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError is a ValueError
+        warnings.append(f"{path.name}: cannot read ({exc}); ignored")
+        return values
+    for key in table_path:
+        table = table.get(key, {}) if isinstance(table, dict) else {}
+    if not isinstance(table, dict):
+        return values
+    for raw_key, value in table.items():
+        name = _normalise_key(raw_key)
         try:
-            table: Any = tomllib.loads(text)
-        except ValueError as exc:  # TOMLDecodeError is a ValueError
-            warnings.append(f"{path.name}: cannot read ({exc}); ignored")
-            continue
-        for key in table_path:
-            table = table.get(key, {}) if isinstance(table, dict) else {}
-        if not isinstance(table, dict):
-            continue
-        for raw_key, value in table.items():
-            name = _normalise_key(raw_key)
-            if name == "store" and table_path:
-                continue  # where the store is: layout.py reads it, before any of this
-            try:
-                if name == "store":
-                    raise ValueError("belongs in pyproject.toml's [tool.scribe] or $SCRIBE_DIR")
-                if name not in known:
-                    raise ValueError("is not a known setting")
-                values[name] = _check(name, value)
-            except ValueError as exc:
-                # The key is the repository's text; the log formatter escapes its controls.
-                warnings.append(f"{path.name}: {raw_key[:200]} {exc}; ignored")
-    return Config(**values, warnings=tuple(warnings))
+            if name == "store":
+                raise ValueError(
+                    "is not read from configuration files: the store is .scribe/ unless you choose "
+                    "another with --store or $SCRIBE_DIR"
+                )
+            if name not in known:
+                raise ValueError("is not a known setting")
+            values[name] = _check(name, value)
+        except ValueError as exc:
+            # The key is the repository's text; the log formatter escapes its controls.
+            warnings.append(f"{path.name}: {raw_key[:200]} {exc}; ignored")
+    return values

@@ -2,20 +2,22 @@
 
 Cheap facts (the current branch, the HEAD commit, where the git dir is) are read straight
 from the files git keeps (:mod:`scribe_ls.gitfiles`), in a worker thread: no process start
-on the hot path. Anything else runs git as an asyncio subprocess, bounded by a semaphore and a timeout, with
-optional locks off so we never fight the user's own git.
+on the hot path. Anything else runs git as an asyncio subprocess, bounded by a semaphore and
+a timeout, hardened against the repository (:mod:`scribe_ls.gitsafe`) and with optional
+locks off so we never fight the user's own git.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import gitsafe
 from .gitfiles import read_branch
 from .metrics import METRICS
 
@@ -34,32 +36,53 @@ class GitError(Exception):
 
 
 # Identical calls in flight share one process: (loop, root, args) -> its future.
-_in_flight: dict[tuple[int, Path, tuple[str, ...]], asyncio.Future[str]] = {}
+_in_flight: dict[tuple[int, Path, tuple[str, ...]], asyncio.Future[bytes]] = {}
 
 
 async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
-    """``git <args>`` in ``root``; at most MAX_CONCURRENT_GIT run at once per process, and a
-    call identical to one still running waits for that one instead of starting another."""
+    """``git <args>`` in ``root``, hardened (:mod:`scribe_ls.gitsafe`: nothing the repository
+    names is run, the work tree is ``root``); at most MAX_CONCURRENT_GIT run at once per
+    process, and a call identical to one still running waits for that one instead of
+    starting another."""
+
+    async def start() -> bytes:
+        return await _spawn(root, await _environment(root, timeout), args, timeout)
+
+    return (await _shared(root, args, start)).decode("utf-8", "replace")
+
+
+async def _shared(root: Path, args: tuple[str, ...], start: Callable[[], Awaitable[bytes]]) -> bytes:
     key = (id(asyncio.get_running_loop()), root, args)
     future = _in_flight.get(key)
     if future is None:
-        future = asyncio.ensure_future(_run_git(root, args, timeout))
+        future = asyncio.ensure_future(start())
         _in_flight[key] = future
         future.add_done_callback(lambda _: _in_flight.pop(key, None))
     # shield: one caller giving up must not kill the process the others wait for.
     return await asyncio.shield(future)
 
 
-async def _run_git(root: Path, args: tuple[str, ...], timeout: float) -> str:
+async def _environment(root: Path, timeout: float) -> dict[str, str]:
+    """The hardened environment for ``root``: the repository's filter drivers as last read,
+    or read now (one ``git config --list``, shared by the calls that need it meanwhile)."""
+    try:
+        dirs, overrides = await asyncio.to_thread(gitsafe.cached_overrides, root)
+    except gitsafe.NotARepository as exc:
+        raise GitError(str(exc)) from None
+    if overrides is None:
+        args, env = gitsafe.CONFIG_LIST_ARGS, gitsafe.environment(root, dirs)
+        listed = await _shared(root, args, lambda: _spawn(root, env, args, timeout))
+        overrides = gitsafe.remember(root, dirs, listed)
+    return gitsafe.environment(root, dirs, overrides)
+
+
+async def _spawn(root: Path, env: dict[str, str], args: tuple[str, ...], timeout: float) -> bytes:
     slots = _git_slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_CONCURRENT_GIT))
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     async with slots:
         started = time.perf_counter()
         try:
             proc = await asyncio.create_subprocess_exec(
-                "git",
-                "--no-optional-locks",
-                *args,
+                *gitsafe.argv(*args),
                 cwd=root,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -79,7 +102,7 @@ async def _run_git(root: Path, args: tuple[str, ...], timeout: float) -> str:
     if proc.returncode != 0:
         lines = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
-    return out.decode("utf-8", "replace")
+    return out
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -154,7 +177,10 @@ def parse_status_v2(out: str) -> GitStatus:
 
 
 async def status(root: Path) -> GitStatus:
-    out = await run_git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    out = await run_git(
+        root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+        "--ignore-submodules=dirty",
+    )  # fmt: skip
     return parse_status_v2(out)
 
 
@@ -165,7 +191,7 @@ def diff_base(head: str | None) -> str:
 
 async def numstat(root: Path, base: str = "HEAD") -> list[tuple[str, int | None, int | None]]:
     """(path, added, deleted) for every tracked change against ``base``; None for binary files."""
-    out = await run_git(root, "diff", base, "--numstat", "-z", "--no-renames")
+    out = await run_git(root, "diff", base, "--numstat", "-z", "--no-renames", *gitsafe.DIFF_OPTIONS)
     result = []
     for record in out.split("\x00"):
         if not record:
@@ -192,7 +218,10 @@ class Diff:
 async def work_tree_diff(root: Path, base: str = "HEAD", *, max_bytes: int = 4_000_000) -> Diff:
     """The work tree (staged and not) against ``base``: per-file counts and every hunk, from
     one ``git diff`` (the counts are the numstat, without a second git process)."""
-    out = await run_git(root, "diff", base, "--no-color", "--no-ext-diff", "-U3", "--no-renames")
+    out = await run_git(
+        root, "diff", base, "--no-color", "-U3", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/",
+        *gitsafe.DIFF_OPTIONS,
+    )  # fmt: skip
     cut = len(out) > max_bytes
     if cut:
         out = out[:max_bytes]
@@ -238,7 +267,9 @@ class Commit:
 
 async def recent_commits(root: Path, count: int) -> list[Commit]:
     """The last ``count`` commits; the caller checks there is a HEAD (git fails otherwise)."""
-    out = await run_git(root, "log", f"-n{count}", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e")
+    out = await run_git(
+        root, "log", f"-n{count}", "--no-show-signature", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e"
+    )
     commits = []
     for record in out.split("\x1e"):
         record = record.strip("\n")
@@ -250,7 +281,10 @@ async def recent_commits(root: Path, count: int) -> list[Commit]:
 
 async def commit_summary(root: Path, sha: str) -> tuple[str, list[str]]:
     """Subject and changed files of one commit."""
-    out = await run_git(root, "show", "--no-renames", "--name-only", "--format=%s%x00", sha)
+    out = await run_git(
+        root, "show", "--no-renames", "--name-only", "--no-show-signature", "--format=%s%x00",
+        *gitsafe.DIFF_OPTIONS, sha,
+    )  # fmt: skip
     subject, _, rest = out.partition("\x00")
     return subject.strip(), [line for line in rest.splitlines() if line.strip()]
 

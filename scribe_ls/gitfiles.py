@@ -1,19 +1,14 @@
 """Facts read straight from the files git keeps: no git process, no event loop.
 
-Where the git dir is, the checked-out branch, the HEAD commit, and the ``info/exclude``
-line that keeps ``.scribe/`` out of ``git status``. Microseconds each, so the CLI and the
-session rules can read HEAD on every call instead of trusting a cached answer.
+Where the git dir is, the checked-out branch, the HEAD commit, and the repository's other
+work trees. Microseconds each, so the CLI and the session rules can read HEAD on every call
+instead of trusting a cached answer.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple
-
-from .lazylog import get_logger
-
-log = get_logger(__name__)
 
 
 class GitDirs(NamedTuple):
@@ -80,40 +75,20 @@ def read_head_sha(root: Path) -> str | None:
     return None
 
 
-def exclude_scribe_dir(root: Path) -> bool:
-    """Add ``.scribe/`` to the repository's ``info/exclude`` (not ``.gitignore``, which is
-    the user's file). True if the line was added."""
-    dirs = find_git_dirs(root)
-    if dirs is None:
-        return False
-    exclude = dirs.common_dir / "info" / "exclude"
-    try:
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        # O_NOFOLLOW: a repository that is not a fresh clone can hold any .git/ contents.
-        fd = os.open(exclude, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        with os.fdopen(fd, "r+", encoding="utf-8", errors="replace") as handle:
-            existing = handle.read()
-            if any(line.strip() in (".scribe", ".scribe/", "/.scribe/") for line in existing.splitlines()):
-                return False
-            handle.seek(0, os.SEEK_END)
-            if existing and not existing.endswith("\n"):
-                handle.write("\n")
-            handle.write("# scribe-ls session store\n.scribe/\n")
-        return True
-    except OSError as exc:
-        log.warning("could not add .scribe/ to %s: %s", exclude, exc)
-        return False
-
-
 MAX_WORKTREES = 32  # siblings looked at, whatever a repository holds
 
 
 def sibling_worktrees(root: Path) -> list[Path]:
     """The other work trees of ``root``'s repository (``git worktree add``): the main one
     and every linked one but ``root``, read from git's files (no git process), at most
-    :data:`MAX_WORKTREES`, only those that still exist."""
+    :data:`MAX_WORKTREES`, only those that still exist.
+
+    A record is followed only when the two sides agree, as ``git worktree`` checks them:
+    the tree's ``.git`` names this repository's git directory for it, and (when ``root`` is
+    itself a linked worktree) ``root``'s record names ``root``. A repository can ship a
+    ``worktrees/x/gitdir`` naming any project on the disk; that project never names us."""
     dirs = find_git_dirs(root)
-    if dirs is None:
+    if dirs is None or not _points_back(root, dirs.git_dir):
         return []
     found: list[Path] = []
     if dirs.common_dir.name == ".git":
@@ -124,10 +99,34 @@ def sibling_worktrees(root: Path) -> list[Path]:
     except OSError:
         entries = []
     for entry in entries:
-        try:
-            pointer = (entry / "gitdir").read_text(encoding="utf-8").strip()  # <tree>/.git
-        except (OSError, UnicodeDecodeError):
-            continue
-        found.append(Path(pointer).parent)
+        pointer = _read_pointer(entry / "gitdir")  # <tree>/.git
+        if pointer is not None:
+            found.append(Path(pointer).parent)
     here = root.resolve()
-    return [tree for tree in dict.fromkeys(p.resolve() for p in found) if tree != here and tree.is_dir()]
+    trees = dict.fromkeys(p.resolve() for p in found)
+    return [
+        tree
+        for tree in trees
+        if tree != here
+        and tree.is_dir()
+        and (sibling := find_git_dirs(tree)) is not None
+        # The tree's own .git names a git dir of this repository: the main one, or its record.
+        and sibling.common_dir.resolve() == dirs.common_dir.resolve()
+        and _points_back(tree, sibling.git_dir)
+    ]
+
+
+def _read_pointer(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _points_back(tree: Path, git_dir: Path) -> bool:
+    """A linked worktree's record (``<common>/worktrees/x``) names ``tree``'s ``.git`` in its
+    ``gitdir`` file; a main work tree's git dir is its own ``.git``."""
+    if git_dir.resolve() == (tree / ".git").resolve():
+        return True
+    pointer = _read_pointer(git_dir / "gitdir")
+    return pointer is not None and Path(pointer).resolve() == (tree / ".git").resolve()

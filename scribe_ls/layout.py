@@ -36,6 +36,7 @@ CONFIG_NAME = "config.toml"
 # The settings last read from the config sources, with the sources' stat stamps.
 CONFIG_CACHE_NAME = ".config.cache.json"
 WORKLOGS = "worklogs"
+GITIGNORE = "# scribe-ls session store: kept out of git\n*\n"
 SUMMARIES = "summaries"
 # The files SQLite keeps next to the database.
 DB_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -52,16 +53,84 @@ class UnsafeStore(OSError):
 
 def find_repo_root(start: Path) -> Path:
     """The git work tree holding ``start``, found the way git finds it (a ``.git`` dir or
-    file in ``start`` or a parent); a plain directory is its own root.
+    file in ``start`` or a parent); a plain directory is its own root, and so is ``start``
+    when the repository found belongs to another user and the user's own git configuration
+    does not list it in ``safe.directory`` (git refuses it too: :func:`foreign_repository`).
 
     Walking up costs microseconds where ``git rev-parse --show-toplevel`` costs a process
     start, and the CLI pays this on every call.
     """
     start = start.resolve()
+    found = _nearest_git(start)
+    if found is None or _foreign_owner(found) is None:
+        return found or start
+    return start
+
+
+def _nearest_git(start: Path) -> Path | None:
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
             return candidate
-    return start
+    return None
+
+
+def _foreign_owner(work_tree: Path) -> int | None:
+    """The uid of another user owning ``work_tree`` or its ``.git`` (git's own test), unless
+    the user's own configuration trusts it; None when it is ours (or trusted)."""
+    me = os.getuid()
+    try:
+        dot_git = work_tree / ".git"
+        owners = {os.stat(work_tree).st_uid, os.lstat(dot_git).st_uid, os.stat(dot_git).st_uid}
+    except OSError:
+        return None
+    others = owners - {me}
+    if not others or _safe_directory(work_tree):
+        return None
+    return others.pop()
+
+
+def foreign_repository(start: Path) -> str | None:
+    """Why the repository holding ``start`` is not used, when it belongs to another user:
+    a message for the user, naming git's own remedy (None when nothing was refused)."""
+    start = start.resolve()
+    found = _nearest_git(start)
+    owner = _foreign_owner(found) if found is not None else None
+    if found is None or owner is None:
+        return None
+    return (
+        f"{found} is a git repository owned by another user (uid {owner}); scribe-ls does not use "
+        f"it, as git does not. If you trust it: git config --global --add safe.directory {found}"
+    )
+
+
+def _safe_directory(work_tree: Path) -> bool:
+    """Whether ``safe.directory`` in the user's own (global or system) git configuration
+    allows ``work_tree``: never the repository's, which git does not read for this either."""
+    import subprocess  # only for a repository of another user: rare
+
+    try:
+        out = subprocess.run(
+            ["git", "config", "--null", "--show-scope", "--get-all", "safe.directory"],
+            cwd="/",
+            capture_output=True,
+            timeout=10,
+            env={k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")},
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    allowed: list[str] = []
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    for scope, value in zip(fields[::2], fields[1::2], strict=False):
+        if scope not in ("system", "global", "command"):
+            continue
+        allowed = [] if value == "" else [*allowed, value]  # an empty value resets the list
+    here = str(work_tree).rstrip("/")
+    for value in allowed:
+        value = os.path.expanduser(value).rstrip("/")
+        if value == "*" or value == here or (value.endswith("/*") and here.startswith(value[:-1])):
+            return True
+    return False
 
 
 def check_worklog_key(key: str) -> str:
@@ -81,38 +150,14 @@ def _untrusted(path: Path, what: str) -> UnsafeStore:
 STORE_ENV = "SCRIBE_DIR"
 
 
-def store_dir_for(root: Path) -> tuple[Path, bool]:
-    """Where ``root``'s store is, and whether the repository chose it: ``$SCRIBE_DIR``
-    (the user's), else ``[tool.scribe] store`` in ``pyproject.toml`` (the repository's),
-    else ``<root>/.scribe``. Relative paths are relative to the root."""
+def store_dir_for(root: Path) -> Path:
+    """Where ``root``'s store is: ``$SCRIBE_DIR`` (the user's, or ``--store``), else
+    ``<root>/.scribe``. Never the repository's choice: a store named by a checked-out file
+    could be another project's. A relative path is relative to the root."""
     chosen = os.environ.get(STORE_ENV)
-    from_repo = False
     if not chosen:
-        chosen = _pyproject_store(root)
-        from_repo = chosen is not None
-    if not chosen:
-        return root / SCRIBE_DIR, False
-    path = Path(os.path.expanduser(chosen))
-    return Path(os.path.abspath(root / path)), from_repo
-
-
-def _pyproject_store(root: Path) -> str | None:
-    """``[tool.scribe] store``, read only when the file mentions one (parsing TOML costs
-    the CLI milliseconds; most pyproject files have no scribe settings at all)."""
-    try:
-        with open(root / "pyproject.toml", "rb") as handle:
-            raw = handle.read(1_000_000)
-    except OSError:
-        return None
-    if b"scribe" not in raw or b"store" not in raw:
-        return None
-    import tomllib
-
-    try:
-        value = tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("scribe", {}).get("store")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, AttributeError):
-        return None  # config.py reports a broken file
-    return value if isinstance(value, str) and value.strip() and "\0" not in value else None
+        return root / SCRIBE_DIR
+    return Path(os.path.abspath(root / os.path.expanduser(chosen)))
 
 
 class Layout:
@@ -121,8 +166,7 @@ class Layout:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.dir, self._repo_chose_dir = store_dir_for(root)
-        self.elsewhere = self.dir != root / SCRIBE_DIR
+        self.dir = store_dir_for(root)
         self.db_path = self.dir / DB_NAME
         self.log_path = self.dir / LOG_NAME
         self.lock_path = self.dir / LOCK_NAME
@@ -179,13 +223,6 @@ class Layout:
         except FileNotFoundError:
             if not create:
                 raise
-            if self._repo_chose_dir and not self.dir.is_relative_to(self.root):
-                # A repository may name a store outside itself (for read-only checkouts)
-                # but never have one made there: the user makes it, or sets SCRIBE_DIR.
-                raise UnsafeStore(
-                    f"{self.dir} (pyproject.toml's [tool.scribe] store) does not exist; "
-                    "create it yourself or set SCRIBE_DIR"
-                ) from None
             existed = False
             try:
                 os.mkdir(self.dir, 0o700)
@@ -193,8 +230,6 @@ class Layout:
                 existed = True  # another process made it just now; check it like any other
             info = os.lstat(self.dir)
         self._check_dir_entry(self.dir, info)
-        if existed and self._repo_chose_dir and not self.dir.is_relative_to(self.root):
-            self._check_is_a_store()
         if existed and self.dir.is_relative_to(self.root):
             # It may have come with the repository (a clone recreates tracked files).
             self._check_not_tracked()
@@ -203,17 +238,6 @@ class Layout:
             complete &= self._ensure_subdir(sub, create)
         # Checked for good only when nothing is missing: a later ensure() still creates.
         self._checked = complete
-
-    def _check_is_a_store(self) -> None:
-        """A directory a repository named outside itself must be empty or a store already:
-        never ``~/.ssh`` or a project of the user's that happens to exist."""
-        names = set(os.listdir(self.dir))
-        ours = {DB_NAME, LOG_NAME, LOCK_NAME, CONFIG_CACHE_NAME, WORKLOGS, SUMMARIES}
-        if names and not names & ours:
-            raise UnsafeStore(
-                f"{self.dir} (pyproject.toml's [tool.scribe] store) is neither empty nor a "
-                "scribe-ls store; scribe-ls does not write there. Set SCRIBE_DIR to choose one"
-            )
 
     def _check_dir_entry(self, path: Path, info: os.stat_result) -> None:
         if stat.S_ISLNK(info.st_mode):
@@ -246,17 +270,12 @@ class Layout:
             return
         import subprocess  # rarely needed: not on the CLI's start-up path
 
+        from . import gitsafe
+
         try:
-            out = subprocess.run(
-                ["git", "ls-files", "-z", "--", tracked_name],
-                cwd=self.root,
-                capture_output=True,
-                timeout=10,
-                env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-                check=False,
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return  # no git: nothing can be tracked as far as we can tell
+            out = gitsafe.run(self.root, "ls-files", "-z", "--", tracked_name)
+        except (OSError, subprocess.SubprocessError, gitsafe.NotARepository):
+            return  # no git (or git fails here): nothing can be tracked as far as we can tell
         if out.strip(b"\0"):
             first = out.split(b"\0", 1)[0].decode("utf-8", "replace")
             raise UnsafeStore(
@@ -264,6 +283,15 @@ class Layout:
                 "that came with the repository. Run `git rm -r --cached .scribe` and delete it, "
                 "then start again"
             )
+
+    def keep_out_of_git(self) -> None:
+        """A ``.gitignore`` of ``*`` in the store's directory, so ``git status`` never lists
+        it (as virtual environments do). Written inside the store only: a repository's
+        ``.git/info`` may be a link or its ``commondir`` another project's."""
+        try:
+            self.write_atomic(self.dir / ".gitignore", GITIGNORE)
+        except OSError:
+            pass  # a read-only store: git may list it, nothing worse
 
     def check_db_files(self) -> None:
         """SQLite opens these by path: none may be a link or anything but a regular file."""

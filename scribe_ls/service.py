@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import checks, git, gitfiles
+from . import checks, git
 from .async_store import AsyncStore
 from .config import Config, load_config
 from .errors import InvalidParams, ScribeError, StoreUnavailable
@@ -152,8 +152,8 @@ class Scribe:
             return self
         self.notices.extend((MESSAGE_WARNING, f"scribe-ls: {notice}") for notice in self.store.notices)
         # Every open, not only when .scribe/ is new: something else (the log file) may have
-        # created the directory first. It is one small read when the line is there.
-        await asyncio.to_thread(gitfiles.exclude_scribe_dir, self.root)
+        # created the directory first. It is one small read when the file is there.
+        await asyncio.to_thread(self.store.layout.keep_out_of_git)
         self._opened = True
         try:
             await self._start_watching()

@@ -1,5 +1,5 @@
 """This user's own directories, outside any repository: the runtime directory (sockets,
-the daemon's lock) and the state directory (the daemon's log).
+the daemon's lock), the state directory (the daemon's log) and the configuration file.
 
 A runtime directory in ``/tmp`` is shared with every other local user, so it is made
 0700 and refused unless it is a real directory of ours; a socket there is 0600.
@@ -22,6 +22,13 @@ def state_dir() -> Path:
     """``$XDG_STATE_HOME/scribe-ls``, else ``~/.local/state/scribe-ls``."""
     state = os.environ.get("XDG_STATE_HOME")
     return (Path(state) if state else Path.home() / ".local" / "state") / "scribe-ls"
+
+
+def user_config_path() -> Path:
+    """The user's own settings, which a repository's can only narrow:
+    ``$XDG_CONFIG_HOME/scribe-ls/config.toml``, else ``~/.config/scribe-ls/config.toml``."""
+    config = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(config) if config else Path.home() / ".config") / "scribe-ls" / "config.toml"
 
 
 def ensure_private_dir(directory: Path, *, parents: bool = False) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import gitfiles
 from .checks import BACKLOG_ID_RE
 from .config import Config, load_config
 from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 for notice in store.notices:
                     print(f"scribe-ls: {escape_controls(notice)}", file=sys.stderr)
-                gitfiles.exclude_scribe_dir(root)
+                layout.keep_out_of_git()
             return VERBS[args.verb](ledger, args)
     finally:
         store.close()

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +28,9 @@ from pytest_lsp.client import register_lsp_features
 # No background recorder unless a test asks for one (tests/test_daemon.py): every
 # `scribe-ls start` here would otherwise hand its temp repository to a user daemon.
 os.environ["SCRIBE_LS_DAEMON"] = "0"
+# The user's own scribe-ls settings: none, whatever the machine's user has (a test that
+# needs some writes them with the user_config fixture).
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="scribe-ls-test-config-")
 
 BRANCH = "feature/B-4242-x"
 SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
@@ -95,6 +102,23 @@ def configure(repo: Path, text: str) -> None:
     (repo / ".scribe" / "config.toml").write_text(text)
 
 
+@pytest.fixture
+def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """Write the user's own scribe-ls config (``$XDG_CONFIG_HOME/scribe-ls/config.toml``,
+    in the test's temp dir; servers and verbs started later inherit it): the settings a
+    repository may only narrow (watch, poll_interval, message cap, log levels, daemon)."""
+    home = tmp_path / "xdg-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+
+    def write(text: str) -> Path:
+        path = home / "scribe-ls" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return write
+
+
 def linked_worktrees(repo: Path, second: Path) -> Path:
     """``repo`` plus a linked worktree at ``second`` on feature/B-5555-other, sharing the
     committed shared.py, both recording saves after 0.2 s; returns ``second``."""
@@ -105,6 +129,64 @@ def linked_worktrees(repo: Path, second: Path) -> Path:
     for root in (repo, second):
         configure(root, "activity_window = 0.2\n")
     return second
+
+
+TOKEN = "a-test-token-for-the-dashboard"
+
+
+class Dashboard:
+    """A running `scribe-ls dashboard` process for one repository."""
+
+    def __init__(self, root: Path, port: int = 0, token: str = TOKEN) -> None:
+        self.root = root
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), "--token", token],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = ""
+        deadline = time.monotonic() + 20
+        assert self.process.stderr is not None
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                break
+            if found := re.search(r"at (http://127\.0\.0\.1:(\d+)/#token=\S+)", line):
+                self.url, self.port = found[1], int(found[2])
+                return
+        self.stop()
+        raise AssertionError("the dashboard did not print its URL")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def rpc(self, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The answers to ``calls`` over the dashboard's own WebSocket, as its page makes
+        them (its Origin, the token in ``initialize``)."""
+        import json
+
+        from websockets.sync.client import connect
+
+        own = f"127.0.0.1:{self.port}"
+        answers = []
+        with connect(f"ws://{own}/rpc", origin=f"http://{own}", open_timeout=5) as ws:  # type: ignore[arg-type]
+            init = {"capabilities": {}, "initializationOptions": {"token": TOKEN}}
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init}))
+            assert "result" in json.loads(ws.recv(timeout=10))
+            for index, (method, params) in enumerate(calls, start=1):
+                ws.send(json.dumps({"jsonrpc": "2.0", "id": index, "method": method, "params": params}))
+                while "id" not in (answer := json.loads(ws.recv(timeout=10))) or answer["id"] != index:
+                    pass  # a push
+                answers.append(answer)
+        return answers
 
 
 def run_cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -550,20 +550,18 @@ def test_the_store_can_live_outside_the_checkout(repo: Path, tmp_path: Path) -> 
     assert run_cli(repo, "list").returncode == 1  # without it: nothing recorded here
 
 
-def test_a_repository_chosen_store_is_used_only_where_it_is_safe(repo: Path, tmp_path: Path) -> None:
-    (repo / "pyproject.toml").write_text('[tool.scribe]\nstore = "../shared-store"\n')
-    missing = run_cli(repo, "start")
-    assert missing.returncode == 1 and "does not exist; create it yourself" in missing.stderr
+def test_a_repository_cannot_choose_where_the_store_is(repo: Path, tmp_path: Path) -> None:
+    """A checked-out pyproject.toml naming a store elsewhere (another project's) is ignored
+    and said to be: the store is .scribe/ unless the user says otherwise."""
     shared = tmp_path / "shared-store"
     shared.mkdir()
     (shared / "id_rsa").write_text("a file of the user's\n")
-    refused = run_cli(repo, "start")
-    assert refused.returncode == 1 and "neither empty nor a scribe-ls store" in refused.stderr
+    (repo / "pyproject.toml").write_text('[tool.scribe]\nstore = "../shared-store"\n')
+    started = run_cli(repo, "start")
+    assert started.returncode == 0, started.stderr
+    assert "store is not read from configuration files" in started.stderr and "$SCRIBE_DIR" in started.stderr
+    assert (repo / ".scribe" / "scribe.db").is_file()
     assert sorted(p.name for p in shared.iterdir()) == ["id_rsa"]
-    (shared / "id_rsa").unlink()
-    assert run_cli(repo, "start").returncode == 0
-    assert (shared / "scribe.db").is_file() and not (repo / ".scribe").exists()
-    assert "store" not in run_cli(repo, "list").stderr  # a known setting, not a warning
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +17,12 @@ import pytest
 
 from scribe_ls.rpc.client import SyncClient
 
-from .conftest import make_git_repo, run_cli, wait_until
+from .conftest import TOKEN, Dashboard, make_git_repo, run_cli, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-TOKEN = "a-test-token-for-the-dashboard"
 LEGACY = Path(__file__).parent / "data" / "legacy"
 SCREENSHOT = Path(__file__).resolve().parent.parent / "build" / "screenshots" / "dashboard.png"
 
@@ -42,41 +37,6 @@ from selenium import webdriver  # noqa: E402 (only with a browser)
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-
-
-class Dashboard:
-    """A running `scribe-ls dashboard` process for one repository."""
-
-    def __init__(self, root: Path, port: int = 0, token: str = TOKEN) -> None:
-        self.root = root
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), "--token", token],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.url = ""
-        deadline = time.monotonic() + 20
-        assert self.process.stderr is not None
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                break
-            if found := re.search(r"at (http://127\.0\.0\.1:(\d+)/#token=\S+)", line):
-                self.url, self.port = found[1], int(found[2])
-                return
-        self.stop()
-        raise AssertionError("the dashboard did not print its URL")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 @pytest.fixture

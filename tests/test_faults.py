@@ -284,10 +284,12 @@ async def save_until_reported(peer: RawPeer, path: bytes, reported: Callable[[di
 
 
 @pytest.mark.parametrize("watch", ["events", "poll"])
-async def test_a_file_name_that_is_not_utf8_does_not_end_recording(repo: Path, watch: str) -> None:
+async def test_a_file_name_that_is_not_utf8_does_not_end_recording(
+    repo: Path, watch: str, user_config: Callable[[str], Path]
+) -> None:
     # events: inotify on Linux (names as bytes: nothing fails); poll, or events elsewhere:
     # watchfiles, whose Rust side fails a batch on such a name and is restarted.
-    configure(repo, f'watch = "{watch}"\npoll_interval = 0.05\n')
+    user_config(f'watch = "{watch}"\npoll_interval = 0.05\n')
     inotify = watch == "events" and sys.platform.startswith("linux")
     peer = await RawPeer.start(repo)
     try:

@@ -4,6 +4,7 @@ events, no notifications, context sections one after another."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,10 @@ async def test_background_summaries_can_be_turned_off(repo: Path) -> None:
         await client.close()
 
 
-async def test_polling_records_saves_where_events_are_not_used(repo: Path) -> None:
-    configure(repo, 'watch = "poll"\npoll_interval = 0.1\n')
+async def test_polling_records_saves_where_events_are_not_used(
+    repo: Path, user_config: Callable[[str], Path]
+) -> None:
+    user_config('watch = "poll"\npoll_interval = 0.1\n')  # the user's to choose, not the repository's
     client = await ScribeClient.spawn(repo)
     try:
         await client.request("scribe/startSession", {})

@@ -32,7 +32,6 @@ def test_unborn_branch_and_plain_directory(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert gitfiles.read_branch(plain) is None and gitfiles.read_head_sha(plain) is None
-    assert gitfiles.exclude_scribe_dir(plain) is False
 
 
 async def test_commit_summary_and_failures(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -270,7 +270,9 @@ async def test_store_is_wal_and_excluded_from_git(client: LanguageClient, repo: 
     db = sqlite3.connect(repo / ".scribe" / "scribe.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
-    assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+    # Kept out of git by a .gitignore of its own: nothing written into the repository's .git.
+    assert (repo / ".scribe" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert ".scribe" not in (repo / ".git" / "info" / "exclude").read_text()
     assert git(repo, "status", "--porcelain") == ""
 
 

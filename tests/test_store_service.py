@@ -207,8 +207,10 @@ async def test_linked_worktree_branch_and_exclude(repo: Path, tmp_path: Path) ->
     async with Scribe(worktree) as scribe:
         session = await scribe.start_session()
     assert (session.backlog_id, session.branch) == ("B-77", "bugfix/B-77-crash")
-    # info/exclude lives in the main repository's git dir, shared by its worktrees.
-    assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+    # The store keeps itself out of git (a .gitignore of its own): nothing is written into
+    # the repository's git dir, which the worktree shares with the main one.
+    assert (worktree / ".scribe" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert ".scribe" not in (repo / ".git" / "info" / "exclude").read_text()
     assert git(worktree, "status", "--porcelain") == ""
 
 
