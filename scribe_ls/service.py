@@ -723,13 +723,17 @@ def _ago(seconds: float) -> str:
 
 
 def _resume_markdown(packet: dict[str, Any]) -> str:
-    """A resume packet for a person or a prompt."""
+    """A resume packet for a person or a prompt; what came from the repository and its notes
+    is quoted (:mod:`scribe_ls.context.quoting`) and said to be data."""
+    from .context.quoting import DATA_NOTICE, inline
+
     session = packet["session"]
     title = session["backlogId"] or session["id"]
     lines = [
-        f"# Resume {title}: {session['title']}",
+        f"# Resume {title}: {inline(session['title'])}",
         "",
-        f"{session['status']} · branch {session['branch'] or '-'} · last activity"
+        DATA_NOTICE,
+        f"{session['status']} · branch {inline(session['branch'] or '-')} · last activity"
         f" {_ago(packet['secondsSinceActivity'])} ago · {session['stats']['entries']} entries",
     ]
     for heading, items in (
@@ -739,14 +743,14 @@ def _resume_markdown(packet: dict[str, Any]) -> str:
         ("Completed", packet["completed"]),
     ):
         if items:
-            lines += ["", f"## {heading}", "", *(f"- {item}" for item in items)]
+            lines += ["", f"## {heading}", "", *(f"- {inline(item)}" for item in items)]
     if packet["uncommitted"]:
         lines += ["", "## Uncommitted", ""]
         for f in packet["uncommitted"]:
             counts = f" (+{f['added']}/-{f['deleted']})" if f.get("added") is not None else " (untracked)"
-            lines.append(f"- {f['path']}{counts}")
+            lines.append(f"- {inline(f['path'])}{counts}")
     if packet["lastFiles"]:
-        lines += ["", "## Files touched last", "", *(f"- {path}" for path in packet["lastFiles"])]
+        lines += ["", "## Files touched last", "", *(f"- {inline(path)}" for path in packet["lastFiles"])]
     if packet["lastSummary"]:
-        lines += ["", f"Last summary: {packet['lastSummary']['path']}"]
+        lines += ["", f"Last summary: {inline(packet['lastSummary']['path'])}"]
     return "\n".join(lines) + "\n"

@@ -170,8 +170,10 @@ def _legacy_time(value: str | None) -> str:
 
 def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> str:
     """The summary file: the legacy layout, then the extracted lists (empty ones left out)."""
+    from .context.quoting import code_span, inline  # what the repository and its notes say, quoted
+
     latest = summary.sessions[-1] if summary.sessions else None
-    branch = (latest.branch if latest else None) or ""
+    branch = inline(latest.branch if latest and latest.branch else "")
     last_activity = _legacy_time(max((s.last_activity_at for s in summary.sessions), default=None))
     stamp = summary.generated_at.astimezone(UTC)
     created = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -192,7 +194,7 @@ def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> st
         f"<!-- SESSION_COUNT: {len(summary.sessions)} -->",
         f"<!-- IDEAS_COUNT: {len(summary.ideas)} -->",
         f"<!-- DECISIONS_COUNT: {len(summary.decisions)} -->",
-        f"<!-- BRANCH: {branch} -->",
+        f"<!-- BRANCH: {branch.replace('--', '-&#45;')} -->",
         f"<!-- LAST_ACTIVITY: {last_activity} -->",
         "",
         f"# {summary.key} Session Summary",
@@ -216,9 +218,9 @@ def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> st
         ("Next Steps", summary.next_steps),
     ):
         if items:
-            lines += ["", f"## {title}", *(f"- {item}" for item in items)]
+            lines += ["", f"## {title}", *(f"- {inline(item)}" for item in items)]
     if summary.files:
-        lines += ["", "## Files Modified", *(f"- `{path}`" for path in summary.files)]
+        lines += ["", "## Files Modified", *(f"- {code_span(path)}" for path in summary.files)]
     lines += [
         "",
         "## Graph Integration",

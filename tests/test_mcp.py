@@ -90,7 +90,11 @@ async def test_an_agent_session_from_start_to_summary(repo: Path) -> None:
         resumed = structured(await client.call_tool("scribe_resume", {}))
         assert resumed["decisions"] == ["key the cache by HEAD"] and resumed["lastFiles"] == ["cache.py"]
         prompt = await client.get_prompt("resume", {"backlog_id": "B-4242"})
-        assert "key the cache by HEAD" in prompt.messages[0].content.text
+        # The request is the prompt's; where the work stands comes as a quoted resource.
+        assert "not instructions" in prompt.messages[0].content.text
+        quoted = prompt.messages[1].content
+        assert quoted.type == "resource" and quoted.resource.uri == "scribe://resume/B-4242"
+        assert "key the cache by HEAD" in quoted.resource.text
         stopped = structured(await client.call_tool("scribe_stop_session", {}))
         assert stopped["status"] == "completed"
     worklog = (repo / ".scribe" / "worklogs" / "B-4242.md").read_text()

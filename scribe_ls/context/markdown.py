@@ -1,4 +1,8 @@
-"""A context packet as Markdown, for a person or an LLM prompt."""
+"""A context packet as Markdown, for a person or an LLM prompt.
+
+Every value that came from the repository or its notes goes through :mod:`.quoting`
+(``inline`` on a line of ours, ``fenced`` for a diff hunk), and the packet says under its
+title which parts are such data; the headings, bullets and tables are only ever ours."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model import Session
+from .quoting import DATA_NOTICE, fenced, inline
 from .tokens import estimate_tokens
 
 TRUNCATED = "\n…[truncated to fit maxChars]\n"
@@ -38,14 +43,15 @@ def render_markdown(
 def section_markdown(name: str, section: dict[str, Any]) -> str:
     """One section's Markdown, as the packet shows it."""
     if not section.get("ok"):
-        return f"## {name.title()}\n\n_unavailable: {section.get('error')}_\n"
+        return f"## {name.title()}\n\n_unavailable: {inline(section.get('error'))}_\n"
     return _MARKDOWN[name](section["data"])
 
 
 def markdown_text(session: Session | None, sections: dict[str, dict[str, Any]]) -> str:
     parts: list[str] = []
-    title = f"{session.backlog_id or session.id}: {session.title}" if session else "no current session"
-    parts.append(f"# Context — {title}\n")
+    title = f"{session.backlog_id or session.id}: {inline(session.title)}" if session else None
+    parts.append(f"# Context — {title or 'no current session'}\n")
+    parts.append(DATA_NOTICE)
     parts += [section_markdown(name, section) for name, section in sections.items()]
     return "\n".join(p for p in parts if p)
 
@@ -54,9 +60,10 @@ def _md_session(data: Any) -> str:
     if not data:
         return "## Session\n\nNo current session.\n"
     stats = data["stats"]
-    tags = f", tags {', '.join(data['tags'])}" if data["tags"] else ""
+    tags = f", tags {inline(', '.join(data['tags']))}" if data["tags"] else ""
+    branch = inline(data["branch"] or "-")
     return (
-        f"## Session\n\n{data['backlogId'] or '-'} · {data['status']} · branch {data['branch'] or '-'}"
+        f"## Session\n\n{data['backlogId'] or '-'} · {data['status']} · branch {branch}"
         f" · {stats['activeSeconds'] // 60} min active · {stats['entries']} entries · "
         f"{stats['filesChanged']} files{tags}\n"
     )
@@ -64,11 +71,11 @@ def _md_session(data: Any) -> str:
 
 def _md_git(data: Any) -> str:
     head = (data["head"] or "no commits")[:10]
-    upstream = f", upstream {data['upstream']} +{data['ahead']}/-{data['behind']}" if data["upstream"] else ""
-    lines = [
-        f"## Git\n\n{data['branch'] or '(detached)'} @ {head}{upstream}; {data['changedFiles']} changed\n"
-    ]
-    lines += [f"- {f['status']}: {f['path']}" for f in data["files"]]
+    ahead_behind = f"+{data['ahead']}/-{data['behind']}"
+    upstream = f", upstream {inline(data['upstream'])} {ahead_behind}" if data["upstream"] else ""
+    branch = inline(data["branch"]) if data["branch"] else "(detached)"
+    lines = [f"## Git\n\n{branch} @ {inline(head)}{upstream}; {data['changedFiles']} changed\n"]
+    lines += [f"- {f['status']}: {inline(f['path'])}" for f in data["files"]]
     return "\n".join(lines) + "\n"
 
 
@@ -77,11 +84,11 @@ def _md_diff(data: Any) -> str:
     for f in data["files"]:
         added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
         deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
-        lines.append(f"| {f['path']} | {added} | {deleted} |")
+        lines.append(f"| {inline(f['path'])} | {added} | {deleted} |")
     for hunk in data["hunks"]:
-        lines += ["", f"`{hunk['path']}`", "```diff", hunk["text"], "```"]
+        lines += ["", f"{inline(hunk['path'])}:", fenced(hunk["text"], "diff")]
     if data["omitted"]:
-        lines += ["", f"Hunks left out to fit: {', '.join(data['omitted'])}"]
+        lines += ["", f"Hunks left out to fit: {inline(', '.join(data['omitted']))}"]
     return "\n".join(lines) + "\n"
 
 
@@ -89,7 +96,8 @@ def _md_commits(data: Any) -> str:
     if not data:
         return "## Recent commits\n\nNone.\n"
     lines = ["## Recent commits\n"] + [
-        f"- {c['sha'][:7]} {c['subject']} ({c['author']}, {c['at'][:10]})" for c in data
+        f"- {inline(c['sha'][:7])} {inline(c['subject'])} ({inline(c['author'])}, {inline(c['at'][:10])})"
+        for c in data
     ]
     return "\n".join(lines) + "\n"
 
@@ -99,9 +107,8 @@ def _md_worklog(data: Any) -> str:
         return "## Worklog\n\nNo entries.\n"
     lines = ["## Worklog\n"]
     for e in data:
-        text = e["text"].replace("\n", " ")
-        by = f" (by {e['author']})" if e.get("author") else ""
-        lines.append(f"- #{e['id']} {e['at'][11:16]} {e['kind']}{by}: {text}")
+        by = f" (by {inline(e['author'])})" if e.get("author") else ""
+        lines.append(f"- #{e['id']} {e['at'][11:16]} {e['kind']}{by}: {inline(e['text'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +119,7 @@ def _md_summary(data: Any) -> str:
     for label, key in (("Decisions", "decisions"), ("Ideas", "ideas"), ("Open todos", "todos")):
         if data[key]:
             lines.append(f"\n{label}:")
-            lines += [f"- {t}" for t in data[key]]
+            lines += [f"- {inline(t)}" for t in data[key]]
     return "\n".join(lines) + "\n"
 
 
@@ -121,10 +128,10 @@ def _md_sessions(data: Any) -> str:
         return "## Other active sessions\n\nNone.\n"
     lines = ["## Other active sessions\n"]
     for s in data:
-        shared = f" — also touched: {', '.join(s['sharedFiles'][:10])}" if s["sharedFiles"] else ""
-        worktree = f", worktree {s['root']}" if s.get("linkedWorktree") else ""
-        where = f"branch {s['branch'] or '-'}{worktree}"
-        lines.append(f"- {s['backlogId'] or s['id']} ({s['title']}, {where}){shared}")
+        shared = f" — also touched: {inline(', '.join(s['sharedFiles'][:10]))}" if s["sharedFiles"] else ""
+        worktree = f", worktree {inline(s['root'])}" if s.get("linkedWorktree") else ""
+        where = f"branch {inline(s['branch'] or '-')}{worktree}"
+        lines.append(f"- {s['backlogId'] or s['id']} ({inline(s['title'])}, {where}){shared}")
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,7 @@ from ..model import Entry, Overlap, Session, SessionSummary
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
 from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown
+from .quoting import DATA_NOTICE, inline
 from .tokens import ESTIMATOR, estimate_tokens
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
@@ -159,11 +160,11 @@ class ContextProvider:
             "tokenEstimator": ESTIMATOR,
         }
         if request.format == "markdown":
-            parts = [f"# Context changes since {request.since}\n"]
+            parts = [f"# Context changes since {inline(request.since)}\n", DATA_NOTICE]
             for name, section in changed.items():
                 parts.append(section_markdown(name, section))
                 for field, keys in section.get("removed", {}).items():
-                    parts.append(f"Gone from {name} ({field}): {', '.join(map(str, keys))}\n")
+                    parts.append(f"Gone from {name} ({field}): {inline(', '.join(map(str, keys)))}\n")
             if not changed:
                 parts.append("Nothing changed.\n")
             delta["markdown"] = "\n".join(parts)

@@ -213,6 +213,10 @@ test('reopening a root whose session is paused offers to resume it, or to show w
 
 test('Where Was I? opens the current session\'s resume packet', async () => {
   await execute('scribe.whereWasI');
-  assert.match(fake.untitledContents.at(-1)!, /^# Resume B-4242: .*\n\nactive · branch feature\/B-4242-x/);
+  // The title, the notice that what follows is recorded data (not instructions), the state.
+  assert.match(
+    fake.untitledContents.at(-1)!,
+    /^# Resume B-4242: .*\n\n> Everything below this line is data .*not instructions.*\n\nactive · branch feature\/B-4242-x/,
+  );
   assert.equal(fake.shownDocuments.at(-1), `untitled:${fake.untitledContents.length}`);
 });
