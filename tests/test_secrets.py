@@ -1,62 +1,81 @@
-"""Every secret shape, on every surface: the store file, the worklog, the summary, the
-context packet (JSON and Markdown), search hits, pushes and the log."""
+"""Every secret rule, on every surface: the store file, the worklog, the summary, the
+context packet (JSON and Markdown), search hits, pushes, the log, MCP's tools, resources and
+prompt, and the dashboard's WebSocket; each rule's own example, and the shapes found leaking
+from real configuration files (JSON, YAML, .env, .netrc, connection strings, kubeconfig,
+Docker's config)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from scribe_ls.redact import REDACTED, SHAPES, redact
+from scribe_ls.redact import REDACTED, RULES, findings, redact, rules_markdown
 
-from .conftest import git, make_git_repo, run_cli
+from .conftest import Dashboard, git, make_git_repo, run_cli
 from .rawrpc import RawPeer
+from .test_mcp import agent, structured
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
-# (shape, a line holding it, the part that must never appear again)
-SAMPLES = [
-    ("private-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAsecretbody\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEAsecretbody"),
-    ("private-key", "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGpgpsecretbody\n-----END PGP PRIVATE KEY BLOCK-----", "lQOYBGpgpsecretbody"),
-    ("authorization-header", "curl -H 'Authorization: Basic dXNlcjpodW50ZXIy' api", "dXNlcjpodW50ZXIy"),
-    ("bearer-token", "sent Bearer abcDEF123456789.tokenpart", "abcDEF123456789.tokenpart"),
-    ("url-credentials", "git clone https://alice:pa55w0rdX@example.com/r.git", "pa55w0rdX"),
-    ("secret-assignment", "aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"),
-    ("secret-assignment", "export DB_PASSWORD=hunter2hunter2", "hunter2hunter2"),
-    ("secret-assignment", 'config {"password": "correct-horse-battery"}', "correct-horse-battery"),
-    ("secret-assignment", "password=plainpass123", "plainpass123"),
-    ("jwt", "cookie eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlc2VjcmV0", "eyJzdWIiOiIxMjM0In0"),
-    ("slack-webhook", "hook https://hooks.slack.com/services/T0001/B0002/abcdefSECRETxyz", "abcdefSECRETxyz"),
-    ("slack-token", "bot xoxb-123456789012-abcdefSECRETtok", "xoxb-123456789012-abcdefSECRETtok"),
-    ("slack-token", "app xapp-1-A0123456789-1234567890-abcdefSECRET", "xapp-1-A0123456789-1234567890-abcdefSECRET"),
-    ("github-token", "gh ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
-    ("gitlab-token", "gl glpat-abcdefghij0123456789xyz", "glpat-abcdefghij0123456789xyz"),
-    ("aws-access-key-id", "id AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
-    ("stripe-key", "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
-    ("google-api-key", "maps AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
-    ("openai-key", "llm sk-proj-abcdefghijklmnopqrstuvwx", "sk-proj-abcdefghijklmnopqrstuvwx"),
-    ("npm-token", "npm npm_abcdefghijklmnopqrstuvwxyz0123456789", "npm_abcdefghijklmnopqrstuvwxyz0123456789"),
-    ("pypi-token", "pypi pypi-AgEIcHlwaS5vcmcabcdefghijklmnopqrstuvwxyz0123456789ABCD", "cHlwaS5vcmcabcdefghijklmnop"),
+
+def _secret_of(text: str, name: str) -> str:
+    """What the rule ``name`` must remove from ``text``: its secret group, or all it matched."""
+    match = next(r for r in RULES if r.name == name).pattern.search(text)
+    assert match is not None, f"{name} does not match {text!r}"
+    return match.group("secret") if "secret" in match.re.groupindex else match.group(0)
+
+
+# (rule, a text holding it, the part that must never appear again): each rule's example.
+SAMPLES = [(rule.name, rule.example, _secret_of(rule.example, rule.name)) for rule in RULES]
+# Written as they are in real files: the shapes that leaked before, and secrets inside the
+# formats people paste (each found by the rule named).
+REAL_WORLD = [
+    ("huggingface-access-token", "model = load(token='hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh')", "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh"),
+    ("azure-storage-key", "conn: DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy==;EndpointSuffix=core.windows.net", "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy"),
+    ("sendgrid-api-token", "mail through SG.aBcDeFgHiJkLmNoPqRsTuV.aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgHiJkLmNoPqRs now", "aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgHiJkLmNoPqRs"),
+    ("twilio-api-key", "client = Client('SK0123456789abcdef0123456789abcdef', secret)", "SK0123456789abcdef0123456789abcdef"),
+    ("url-credentials", "https://AC0123456789abcdef0123456789abcdef:f00dfacef00dface@api.twilio.com/2010-04-01", "f00dfacef00dface"),
+    ("discord-webhook-url", "notify https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEfGhIjKlMnOpQrStUvWxYz01 on deploy", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEfGhIjKlMnOpQrStUvWxYz01"),
+    ("docker-config-auth", '{"auths": {"https://index.docker.io/v1/": {"auth": "ZGV2OmRvY2tlcmh1YnBhc3N3b3Jk"}}}', "ZGV2OmRvY2tlcmh1YnBhc3N3b3Jk"),
+    ("kubernetes-client-key", "users:\n- name: admin\n  user:\n    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVFSUxrdWJl", "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVFSUxrdWJl"),
+    ("netrc-password", "machine github.com login alice password n3trcPassw0rdOnly", "n3trcPassw0rdOnly"),
+    ("mysql-password-flag", "mysql -uroot -pMyR00tPassw0rd -h db shop < dump.sql", "MyR00tPassw0rd"),
+    ("telegram-bot-api-token", "curl api.telegram.org/bot5123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0/getMe", "5123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"),
+    ("digitalocean-token", "doctl auth init -t dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+    ("shopify-token", "X-Shopify-Access-Token: shpat_0123456789abcdef0123456789abcdef", "shpat_0123456789abcdef0123456789abcdef"),
+    ("secret-assignment", '{"database": {"user": "app", "password": "js0nNestedPassw0rd"}}', "js0nNestedPassw0rd"),
+    ("secret-assignment", "database:\n  password: yamlPassw0rdValue\n", "yamlPassw0rdValue"),
+    ("secret-assignment", "STRIPE_SECRET=envFileSecretValue1\n", "envFileSecretValue1"),
+    ("secret-assignment", "Server=db;Database=shop;User Id=sa;Password=Sq1Serv3rPassw0rd;", "Sq1Serv3rPassw0rd"),
+    ("url-credentials", "DATABASE_URL=postgres://app:pgConnPassw0rd@db:5432/shop", "pgConnPassw0rd"),
 ]  # fmt: skip
-IDS = [f"{shape}-{index}" for index, (shape, _, _) in enumerate(SAMPLES)]
-SURFACES = ["store", "worklog", "summary", "packet-json", "packet-markdown", "search", "pushes", "log"]
+ALL = SAMPLES + REAL_WORLD
+IDS = [f"{name}-{index}" for index, (name, _, _) in enumerate(ALL)]
+SURFACES = [
+    "store", "worklog", "summary", "packet-json", "packet-markdown", "search", "pushes", "log",
+    "mcp-tools", "mcp-resources", "mcp-prompt", "dashboard",
+]  # fmt: skip
 
 
-def test_every_shape_in_the_table_has_a_sample_and_a_line_in_the_readme() -> None:
-    assert {shape.name for shape in SHAPES} == {name for name, _, _ in SAMPLES}
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for shape in SHAPES:
-        assert f"| `{shape.name}` | {shape.description} |" in readme
+def test_the_rule_table_in_the_docs_is_the_rule_set() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "secrets.md").read_text()
+    begin = text.index("<!-- rules:begin")
+    generated = text[text.index("-->", begin) + 3 : text.index("<!-- rules:end -->")].strip("\n") + "\n"
+    assert generated == rules_markdown(), "run: python -m scribe_ls.redact, and paste it between the markers"
+    assert len({rule.name for rule in RULES}) == len(RULES)
 
 
-@pytest.mark.parametrize(("shape", "line", "secret"), SAMPLES, ids=IDS)
-def test_each_sample_is_redacted_as_its_shape(shape: str, line: str, secret: str) -> None:
-    from scribe_ls.redact import findings
-
-    assert secret not in redact(line) and REDACTED in redact(line)
-    assert shape in {f.shape for f in findings(line)}
+@pytest.mark.parametrize(("name", "line", "secret"), ALL, ids=IDS)
+def test_each_rule_finds_and_redacts_its_secret(name: str, line: str, secret: str) -> None:
+    assert len(secret) >= 8
+    assert name in {finding.shape for finding in findings(line)}
+    redacted = redact(line)
+    assert secret not in redacted and REDACTED in redacted
+    assert redact(redacted) == redacted  # stable: nothing left to find
 
 
 @pytest.mark.parametrize(
@@ -66,6 +85,10 @@ def test_each_sample_is_redacted_as_its_shape(shape: str, line: str, secret: str
         "tokens of appreciation",
         "see https://example.com/a@b",
         "pass the salt",
+        "task: fix the disk path of the api-server",
+        "keyboard: press the key-up handler",
+        "mysql -h db -u app shop",
+        "the password reset flow sends a link",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -80,53 +103,97 @@ def surfaces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     git(repo, "add", "settings.env")
     git(repo, "commit", "-q", "-m", "config with token=ghp_abcdefghijklmnopqrstuvwxyz0123456789")
     (repo / "settings.env").write_text(
-        "DB_PASSWORD=hunter2hunter2\n" + "\n".join(line for _, line, _ in SAMPLES) + "\n"
+        "DB_PASSWORD=hunter2hunter2\n" + "\n".join(line for _, line, _ in ALL) + "\n"
     )
 
     async def collect() -> dict[str, str]:
         peer = await RawPeer.start(repo)
         try:
             await peer.request(2, "scribe/startSession", {})
-            for index, (_, line, _) in enumerate(SAMPLES):
+            for index, (_, line, _) in enumerate(ALL):
+                kind = ("decision", "todo", "note", "idea")[index % 4]
                 answer = await peer.request(
-                    10 + index, "scribe/appendEntry", {"text": f"sample{index} {line}", "kind": "decision"}
+                    10 + index, "scribe/appendEntry", {"text": f"sample{index} {line}", "kind": kind}
                 )
                 assert "result" in answer, answer
-            search = []
-            for index in range(len(SAMPLES)):
-                search.append(
-                    (await peer.request(100 + index, "scribe/search", {"query": f"sample{index}"}))["result"]
-                )
-            packet = (await peer.request(200, "scribe/getContext", {"maxChars": 1_000_000}))["result"]
+            search = [
+                (await peer.request(1000 + index, "scribe/search", {"query": f"sample{index}"}))["result"]
+                for index in range(len(ALL))
+            ]
+            packet = (await peer.request(2000, "scribe/getContext", {"maxChars": 1_000_000}))["result"]
             markdown = (
-                await peer.request(201, "scribe/getContext", {"maxChars": 1_000_000, "format": "markdown"})
+                await peer.request(2001, "scribe/getContext", {"maxChars": 1_000_000, "format": "markdown"})
             )["result"]
-            summary = (await peer.request(202, "scribe/summarize", {}))["result"]
-            await peer.request(203, "scribe/status", {})
+            summary = (await peer.request(2002, "scribe/summarize", {}))["result"]
+            resume = (await peer.request(2003, "scribe/resume", {}))["result"]
+            await peer.request(2004, "scribe/status", {})
         finally:
             await peer.close()
+        async with agent(repo) as client:
+            tools = [
+                structured(await client.call_tool("scribe_context", {"max_chars": 1_000_000})),
+                structured(
+                    await client.call_tool("scribe_context", {"max_chars": 1_000_000, "format": "json"})
+                ),
+                structured(await client.call_tool("scribe_resume", {})),
+                structured(await client.call_tool("scribe_summarize", {})),
+                *[
+                    structured(await client.call_tool("scribe_search", {"query": f"sample{i}"}))
+                    for i in range(len(ALL))
+                ],
+            ]
+            resources = [
+                (await client.read_resource(uri)).contents[0].text
+                for uri in ("scribe://context", "scribe://sessions", "scribe://worklog/B-4242")
+            ]
+            prompt = await client.get_prompt("resume", {})
+        dashboard = Dashboard(repo)
+        try:
+            answers = await asyncio.to_thread(
+                dashboard.rpc,
+                ("scribe/getContext", {"maxChars": 1_000_000, "format": "markdown"}),
+                ("scribe/getEntries", {"limit": 1000}),
+                *[("scribe/search", {"query": f"sample{i}"}) for i in range(0, len(ALL), 7)],
+            )
+        finally:
+            dashboard.stop()
         scribe = repo / ".scribe"
         store = b"".join(p.read_bytes() for p in scribe.glob("scribe.db*"))
         return {
             "store": store.decode("utf-8", "replace"),
             "worklog": (scribe / "worklogs" / "B-4242.md").read_text(),
             "summary": summary["markdown"] + (scribe / "summaries" / "B-4242-summary.md").read_text(),
-            "packet-json": json.dumps(packet),
-            "packet-markdown": markdown["markdown"],
+            "packet-json": json.dumps(packet) + json.dumps(resume),
+            "packet-markdown": markdown["markdown"] + resume["markdown"],
             "search": json.dumps(search),
             "pushes": json.dumps(peer.notifications),
             "log": (scribe / "scribe.log").read_text() + peer.stderr_text(),
+            "mcp-tools": json.dumps(tools),
+            "mcp-resources": "\n".join(resources),
+            "mcp-prompt": json.dumps([m.model_dump(mode="json") for m in prompt.messages]),
+            "dashboard": json.dumps(answers),
         }
 
     return asyncio.run(collect())
 
 
+def test_the_surfaces_hold_what_they_should(surfaces: dict[str, str]) -> None:
+    """The test below looks where the samples are: every surface shows them (redacted)."""
+    assert len(re.findall(r"sample\d+", surfaces["worklog"])) >= len(ALL)
+    for surface in ("packet-markdown", "mcp-resources", "dashboard", "packet-json", "mcp-tools"):
+        assert "settings.env" in surfaces[surface] and REDACTED in surfaces[surface], surface
+    assert REDACTED in surfaces["mcp-prompt"] and REDACTED in surfaces["search"]
+
+
 @pytest.mark.parametrize("surface", SURFACES)
-@pytest.mark.parametrize(("shape", "line", "secret"), SAMPLES, ids=IDS)
+@pytest.mark.parametrize(("name", "line", "secret"), ALL, ids=IDS)
 def test_no_secret_reaches_any_surface(
-    surfaces: dict[str, str], surface: str, shape: str, line: str, secret: str
+    surfaces: dict[str, str], surface: str, name: str, line: str, secret: str
 ) -> None:
-    assert secret not in surfaces[surface]
+    text = surfaces[surface]
+    assert secret not in text
+    # JSON escapes what a secret may hold (quotes, backslashes): look for that form too.
+    assert json.dumps(secret)[1:-1] not in text
 
 
 @pytest.mark.parametrize("surface", ["packet-json", "packet-markdown"])
@@ -183,11 +250,11 @@ def test_redact_check_shows_what_would_be_redacted(tmp_path: Path) -> None:
     assert done.returncode == 1
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith(f"{notes}:2: secret-assignment: ") and "hunter2hunter2" not in done.stdout
-    assert lines[1].startswith(f"{notes}:3: aws-access-key-id: ")
+    assert lines[1].startswith(f"{notes}:3: aws-access-token: ")
     clean = run_cli(tmp_path, "redact", "--check", "-", stdin="nothing to see\n")
     assert clean.returncode == 0 and "no secrets" in clean.stdout
     as_json = json.loads(run_cli(tmp_path, "redact", "--check", str(notes), "--json").stdout)
-    assert [f["shape"] for f in as_json["findings"]] == ["secret-assignment", "aws-access-key-id"]
+    assert [f["shape"] for f in as_json["findings"]] == ["secret-assignment", "aws-access-token"]
     # No store is made for this: it only reads the file.
     assert not (tmp_path / ".scribe").exists()
 
