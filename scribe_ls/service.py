@@ -56,6 +56,7 @@ from .model import (
     parse_iso,
     utc_now,
 )
+from .redact import redact
 from .store import Store
 
 if TYPE_CHECKING:
@@ -530,9 +531,9 @@ class Scribe:
         # another branch, has nothing in progress there.
         if current is not None and current.id == session.id:
             try:
-                uncommitted = [
-                    f.path for f in (await git.status(self.root)).files if not f.path.startswith(".scribe/")
-                ]
+                # A file's name can hold a secret (AKIA….txt): redacted like every other path.
+                files = (await git.status(self.root)).files
+                uncommitted = [redact(f.path) for f in files if not f.path.startswith(".scribe/")]
             except git.GitError:
                 pass  # not a repository, or git is missing: say nothing about it
         report("Writing the summary", 80)

@@ -220,16 +220,22 @@ async def test_titles_tags_files_and_branches_are_redacted(tmp_path: Path) -> No
             3, "scribe/appendEntry", {"text": "n", "files": ["conf/password=hunter2hunter2.txt"]}
         )
         (repo / "token=sk_live_4eC39HqLyjWDarjtT1zdp7dc.txt").write_text("x")
+        (repo / "AKIAIOSFODNN7EXAMPLE.txt").write_text("a key id in a file's name\n")
         await asyncio.sleep(0.5)
         await peer.request(
             4, "scribe/updateSession", {"sessionId": session["id"], "addTags": ["secret=zzzyyyxxx"]}
         )
         listed = (await peer.request(5, "scribe/listSessions", {}))["result"]
+        summary = (await peer.request(6, "scribe/summarize", {}))["result"]
+        resume = (await peer.request(7, "scribe/resume", {}))["result"]
     finally:
         await peer.close()
+    written = (repo / ".scribe" / "summaries" / "B-7-summary.md").read_text()
+    assert "AKIA" not in written and f"{REDACTED}.txt" in written  # the uncommitted file, named
     seen = (
-        json.dumps([session, listed, peer.notifications])
+        json.dumps([session, listed, peer.notifications, summary, resume])
         + (repo / ".scribe" / "worklogs" / "B-7.md").read_text()
+        + written
     )
     seen += b"".join(p.read_bytes() for p in (repo / ".scribe").glob("scribe.db*")).decode("utf-8", "replace")
     for secret in (
@@ -238,6 +244,7 @@ async def test_titles_tags_files_and_branches_are_redacted(tmp_path: Path) -> No
         "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
         "sk_live_4eC39",
         "zzzyyyxxx",
+        "AKIAIOSFODNN7EXAMPLE",
     ):
         assert secret not in seen
     assert session["title"] == f"deploy with password={REDACTED}"
