@@ -19,7 +19,7 @@ from typing import Any
 from .checks import BACKLOG_ID_RE
 from .config import Config, load_config
 from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
-from .layout import Layout, find_repo_root
+from .layout import Layout, find_repo_root, foreign_repository
 from .lazylog import defer_setup, escape_controls, get_logger
 from .ledger import Ledger, Outcome
 from .model import Entry, Session, SessionChange
@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     global style
     style = Style.for_stdout(args)
     root = find_repo_root(Path(args.root))
+    if not (root / ".git").exists() and (refused := foreign_repository(root)):
+        print(f"scribe-ls: {refused}", file=sys.stderr)  # git refuses it too; say why, once
     layout = Layout(root)  # one, so .scribe/ is checked once per run
     config = load_config(root, layout)
     store = Store(root, origin=f"{os.getpid()}-{os.urandom(3).hex()}", layout=layout)

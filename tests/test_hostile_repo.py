@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -226,3 +228,116 @@ def test_the_store_refuses_unknown_kinds_and_statuses(repo: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("UPDATE sessions SET status = 'hacked'")
     db.close()
+
+
+# -- redirections: what a repository names outside itself is neither read nor written ----
+
+
+def _victim_project(path: Path) -> Path:
+    """Another project of the user's, with a store holding a confidential decision."""
+    victim = make_git_repo(path, branch="feature/B-9999-payroll")
+    assert run_cli(victim, "start", "--title", "payroll").returncode == 0
+    assert run_cli(victim, "append", "raise everyone by 3 percent", "--kind", "decision").returncode == 0
+    return victim
+
+
+def test_a_store_named_by_pyproject_is_never_read_nor_written(tmp_path: Path) -> None:
+    victim = _victim_project(tmp_path / "payroll")
+    repo = make_git_repo(tmp_path / "repo")
+    (repo / "pyproject.toml").write_text('[tool.scribe]\nstore = "../payroll/.scribe"\n')
+    before = tree_digest(tmp_path, skip=repo)
+    answers = asyncio.run(exercise(repo))
+    found = run_cli(repo, "search", "percent")
+    assert tree_digest(tmp_path, skip=repo) == before
+    assert "raise everyone" not in found.stdout and "raise everyone" not in json.dumps(answers)
+    assert answers[0]["result"]["backlogId"] == "B-4242" and (repo / ".scribe" / "scribe.db").is_file()
+    assert any("store is not read from configuration files" in m for m in answers[-1]["messages"])
+    assert (victim / ".scribe" / "scribe.db").is_file()
+
+
+async def test_a_fake_worktree_record_is_not_followed(tmp_path: Path) -> None:
+    """``.git/worktrees/x/gitdir`` naming another project: that project is not a sibling, its
+    session is not shown and nothing is written into its store."""
+    victim = _victim_project(tmp_path / "payroll")
+    repo = make_git_repo(tmp_path / "repo")
+    record = repo / ".git" / "worktrees" / "x"
+    record.mkdir(parents=True)
+    (record / "gitdir").write_text(f"{victim}/.git\n")
+    (record / "commondir").write_text("../..\n")
+    (record / "HEAD").write_text("ref: refs/heads/feature/B-9999-payroll\n")
+    (victim / "shared.py").write_text("x = 1\n")
+    before = tree_digest(tmp_path, skip=repo)
+    peer = await RawPeer.start(repo)
+    try:
+        await peer.request(2, "scribe/startSession", {})
+        (repo / "shared.py").write_text("y = 2\n")  # the victim's session touched a shared.py
+        await asyncio.sleep(0.5)
+        packet = (await peer.request(3, "scribe/getContext", {"sections": ["sessions"]}))["result"]
+    finally:
+        await peer.close()
+    assert packet["sections"]["sessions"]["data"] == []
+    assert "payroll" not in json.dumps(packet)
+    assert tree_digest(tmp_path, skip=repo) == before
+
+
+def test_a_linked_worktree_that_points_back_is_still_a_sibling(tmp_path: Path) -> None:
+    from scribe_ls.gitfiles import sibling_worktrees
+
+    repo = make_git_repo(tmp_path / "repo")
+    git(repo, "worktree", "add", "-q", "-b", "feature/B-5-x", str(tmp_path / "wt"))
+    assert sibling_worktrees(repo) == [(tmp_path / "wt").resolve()]
+    assert sibling_worktrees(tmp_path / "wt") == [repo.resolve()]
+
+
+@pytest.mark.parametrize("shape", ["info-link", "commondir"])
+def test_a_git_dir_that_points_elsewhere_is_never_written_through(
+    tmp_path: Path, victim: Path, shape: str
+) -> None:
+    """``.git/info`` a link to another directory, or a ``.git`` file whose git dir names a
+    ``commondir`` elsewhere: git reads through them as git would, scribe-ls writes nothing
+    there (the store keeps itself out of git with its own .gitignore)."""
+    repo = make_git_repo(tmp_path / "repo")
+    if shape == "info-link":
+        shutil.rmtree(repo / ".git" / "info")
+        (repo / ".git" / "info").symlink_to(victim / "dir")
+    else:
+        elsewhere = make_git_repo(tmp_path / "elsewhere")
+        own = repo / ".gitdir"
+        shutil.move(str(repo / ".git"), own)
+        for name in ("info", "refs", "objects"):
+            shutil.rmtree(own / name, ignore_errors=True)
+        (own / "commondir").write_text(f"{elsewhere}/.git\n")
+        (repo / ".git").write_text("gitdir: .gitdir\n")
+        victim = elsewhere / ".git"
+    before = tree_digest(tmp_path, skip=repo)
+    answers = asyncio.run(exercise(repo))
+    assert tree_digest(tmp_path, skip=repo) == before
+    assert answers[0]["result"]["backlogId"] == "B-4242"
+    assert (repo / ".scribe" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs to give a directory to another user (root)")
+def test_another_users_repository_in_a_parent_is_not_adopted(tmp_path: Path) -> None:
+    """``/tmp/.git`` planted by another user: a project under it is a plain directory of
+    its own, as git refuses the repository too, and the user is told why."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    git(shared, "init", "-q")
+    (shared / "planted.txt").write_text("from another user\n")
+    project = shared / "project"
+    project.mkdir()
+    (project / "mine.py").write_text("x = 1\n")
+    for dirpath, dirnames, filenames in os.walk(shared):
+        if Path(dirpath).is_relative_to(project):
+            continue
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in [*dirnames, *filenames])]:
+            os.lchown(name, 4242, 4242)
+    before = tree_digest(shared, skip=project)
+    started = run_cli(project, "start")
+    assert started.returncode == 0, started.stderr
+    assert "owned by another user (uid 4242)" in started.stderr and "safe.directory" in started.stderr
+    assert (project / ".scribe" / "scribe.db").is_file() and not (shared / ".scribe").exists()
+    packet = json.loads(run_cli(project, "context", "--format", "json").stdout)
+    assert "owned by another user" in packet["sections"]["git"]["error"]
+    assert "planted.txt" not in json.dumps(packet)
+    assert tree_digest(shared, skip=project) == before

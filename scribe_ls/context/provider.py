@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from .. import git, gitfiles
 from ..config import Config
+from ..layout import foreign_repository
 from ..model import Entry, Overlap, Session, SessionSummary
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
 from .delta import Remembered, counters, delta_sections, etag_of
@@ -57,10 +58,13 @@ class ContextRequest:
 class RepoFacts:
     dirs: gitfiles.GitDirs | None  # None: not a git repository
     head: str | None  # None: no commits yet
+    refused: str | None = None  # why a repository around the root is not used (another user's)
 
 
 def _repo_facts(root: Path) -> RepoFacts:
-    return RepoFacts(gitfiles.find_git_dirs(root), gitfiles.read_head_sha(root))
+    dirs = gitfiles.find_git_dirs(root)
+    refused = foreign_repository(root) if dirs is None else None
+    return RepoFacts(dirs, gitfiles.read_head_sha(root), refused)
 
 
 class SectionError(Exception):
@@ -302,7 +306,7 @@ class ContextProvider:
     def _require_repo(self, repo: RepoFacts) -> None:
         # A plain directory inside some other repository must not report that repository.
         if repo.dirs is None:
-            raise SectionError(f"{self.scribe.root} is not a git repository")
+            raise SectionError(repo.refused or f"{self.scribe.root} is not a git repository")
 
     async def _section_session(self, session: Session | None) -> Any:
         if session is None:
