@@ -70,7 +70,12 @@ def editor(tmp_path: Path) -> Iterator[Editor]:
         end
         """
     )
-    editor.lua("require('scribe').setup({ cmd = ... })", [sys.executable, "-m", "scribe_ls", "serve"])
+    # The test's repositories are trusted (the plugin attaches nowhere else by itself).
+    editor.lua(
+        "local cmd, dir = ...; require('scribe').setup({ cmd = cmd, trusted = { dir } })",
+        [sys.executable, "-m", "scribe_ls", "serve"],
+        str(tmp_path),
+    )
     try:
         yield editor
     finally:
@@ -242,13 +247,17 @@ def test_start_without_a_file_rejoin_and_elapsed_time(editor: Editor, tmp_path: 
     editor.lua("require('scribe').state(...).today = 3900", str(repo))
     assert shows(editor, r"B-4242 ● 1h05m · 0 files")
     serve = [sys.executable, "-m", "scribe_ls", "serve"]
-    editor.lua("require('scribe').setup({ cmd = ..., statusline_elapsed = false })", serve)
+    setup = "local cmd, dir = ...; require('scribe').setup({ cmd = cmd, statusline_elapsed = false, trusted = { dir } })"  # noqa: E501
+    editor.lua(setup, serve, str(tmp_path))
     assert editor.statusline() == "B-4242 ● 0 files"
 
 
 def test_a_wrong_server_command_is_said_as_such(editor: Editor, tmp_path: Path) -> None:
     repo = make_git_repo(tmp_path / "repo")
-    editor.lua("require('scribe').setup({ cmd = { '/nowhere/scribe-ls', 'serve' } })")
+    editor.lua(
+        "require('scribe').setup({ cmd = { '/nowhere/scribe-ls', 'serve' }, trusted = { ... } })",
+        str(tmp_path),
+    )
     editor.command(f"edit {repo / 'README.md'}")
     editor.command("ScribeStart")
     failure = "could not start: /nowhere/scribe-ls is not an executable"
@@ -385,3 +394,45 @@ def test_opening_a_paused_session_offers_it_and_resume_picks_it_up(editor: Edito
     assert editor.messages().count(offer) == 1
     editor.command("ScribeResume")  # nothing paused now: said plainly
     wait_until(lambda: any("no paused session to resume here" in m for m in editor.messages()), "the error")
+
+
+def test_an_untrusted_folder_starts_nothing_until_it_is_trusted(editor: Editor, tmp_path: Path) -> None:
+    """A repository outside the trusted directories (an extracted archive that ships a
+    paused session): opening a file starts no server, so nothing runs git there and no
+    resume is offered; one notice says why and how to trust it; :ScribeTrust attaches and
+    is remembered for later sessions; :ScribeUntrust forgets it."""
+    archive = tmp_path / "downloads"
+    archive.mkdir()
+    repo = make_git_repo(archive / "repo")
+    session = json.loads(run_cli(repo, "start", "--json").stdout)
+    paused = {"sessionId": session["id"], "status": "paused"}
+    assert run_cli(repo, "call", "scribe/updateSession", json.dumps(paused)).returncode == 0
+    setup = "local cmd = ...; require('scribe').setup({ cmd = cmd, trusted = { '/nowhere' } })"
+    editor.lua(setup, serve_cmd())
+    editor.command(f"edit {repo / 'README.md'}")
+    editor.command(f"edit {repo / 'other.txt'}")
+    wait_until(lambda: any("not started in" in m for m in editor.messages()), "the untrusted notice")
+    notices = [m for m in editor.messages() if "not started in" in m]
+    assert len(notices) == 1 and ":ScribeTrust" in notices[0] and str(repo) in notices[0]
+    editor.command("ScribeNote would not go anywhere")
+    wait_until(lambda: sum("not trusted" in m for m in editor.messages()) == 2, "the refusal of a command")
+    assert editor.client_roots() == []
+    assert not any("paused" in m for m in editor.messages())  # no server: no resume offer
+    trust_file = tmp_path / "xdg-state" / "nvim" / "scribe" / "trusted.json"
+    editor.command("ScribeTrust")
+    wait_until(lambda: editor.client_roots() == [str(repo)], "the client after :ScribeTrust")
+    wait_until(lambda: any("B-4242 is paused" in m for m in editor.messages()), "the resume offer now")
+    assert json.loads(trust_file.read_text()) == [str(repo)]
+    # Remembered: stopped and set up again (a later Neovim), it attaches by itself.
+    editor.lua("for _, c in ipairs(vim.lsp.get_clients()) do c:stop(true) end")
+    wait_until(lambda: editor.client_roots() == [], "the clients stopped")
+    editor.lua(setup, serve_cmd())
+    editor.command(f"edit {repo / 'third.txt'}")
+    wait_until(lambda: editor.client_roots() == [str(repo)], "the client from the remembered trust")
+    editor.command("ScribeUntrust")
+    wait_until(lambda: editor.client_roots() == [], "the client stopped by :ScribeUntrust")
+    assert json.loads(trust_file.read_text()) == []
+
+
+def serve_cmd() -> list[str]:
+    return [sys.executable, "-m", "scribe_ls", "serve"]

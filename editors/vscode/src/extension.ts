@@ -89,6 +89,10 @@ export function activate(context: vscode.ExtensionContext): ScribeExtension | un
 function activateWith(context: vscode.ExtensionContext, connect: Connect): ScribeExtension | undefined {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder || folder.uri.scheme !== 'file') return undefined; // scribe-ls works on local repositories
+  // The manifest declares Restricted Mode unsupported (capabilities.untrustedWorkspaces), so
+  // VS Code activates this only in a trusted folder; a host that activates it anyway starts
+  // nothing here either: the server runs git in the folder and records it.
+  if (vscode.workspace.isTrusted === false) return undefined;
   const root = folder.uri.fsPath;
   const log = vscode.window.createOutputChannel('Scribe', { log: true });
   const state = new SessionState();

@@ -23,6 +23,8 @@ export class FakeVscode {
   clipboard = '';
   activeFile: string | undefined;
   settings: Record<string, unknown> = {};
+  /** Workspace Trust: false is Restricted Mode. */
+  trusted = true;
   // Listeners of the editor's events (`window.onDidChangeActiveTextEditor`…), by name.
   readonly listeners = new Map<string, Set<(value: unknown) => unknown>>();
 
@@ -128,6 +130,9 @@ export class FakeVscode {
       }),
       workspace: withEvents(fake, 'workspace', {
         workspaceFolders: [{ uri: Uri.file(fake.root), name: 'repo', index: 0 }],
+        get isTrusted() {
+          return fake.trusted;
+        },
         getConfiguration: (section: string) => ({
           get: <T>(key: string, fallback?: T): T | undefined => {
             const value = fake.settings[`${section}.${key}`];

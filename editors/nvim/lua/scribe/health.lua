@@ -31,10 +31,13 @@ function M.check()
     })
   end
   local client = scribe.client(0)
+  local root = scribe.root_of(0)
   if client then
     health.ok(('client %d attached to %s'):format(client.id, client.root_dir))
+  elseif root and not scribe.is_trusted(root) then
+    health.info(('%s is not trusted: nothing is started there (:ScribeTrust, or `trusted` in setup())'):format(root))
   else
-    health.info('no scribe client for the current buffer (it attaches inside git repositories)')
+    health.info('no scribe client for the current buffer (it attaches inside trusted git repositories)')
   end
 end
 

@@ -1,7 +1,9 @@
 -- scribe.nvim: the Neovim client of scribe-ls.
 --
 -- One LSP client named "scribe" per git repository, started over stdio when a buffer inside
--- the repository is opened. The server's pushes (scribe/sessionChanged, entryAdded, activity,
+-- a trusted repository is opened (see `trusted`: scribe-ls runs git in the repository and
+-- records it, so a folder from an archive or a clone is not attached to until you say so,
+-- as VS Code's Restricted Mode does). The server's pushes (scribe/sessionChanged, entryAdded, activity,
 -- summaryReady) keep a small per-root state that statusline() reads without any request.
 
 local M = {}
@@ -27,6 +29,11 @@ local defaults = {
   notify_overlaps = true,
   -- vim.notify when you open a repository whose current session is paused (once).
   notify_resume = true,
+  -- Where the client attaches by itself: a list of directories (a repository at or below
+  -- one of them is trusted; '~/src' trusts all your projects there), or a function(root)
+  -- returning true for a trusted root. Repositories trusted with :ScribeTrust are kept in
+  -- stdpath('state')/scribe/trusted.json. Anywhere else nothing is started (one notice).
+  trusted = {},
 }
 
 M.config = vim.deepcopy(defaults)
@@ -414,9 +421,75 @@ local function client_config(root)
   }
 end
 
+-- Trust -------------------------------------------------------------------------------
+
+local function trust_file()
+  return vim.fs.joinpath(vim.fn.stdpath('state'), 'scribe', 'trusted.json')
+end
+
+-- The roots trusted with :ScribeTrust (a JSON list), read on each question: another Neovim
+-- may have added one.
+local function trusted_by_command()
+  local file = io.open(trust_file(), 'r')
+  if not file then
+    return {}
+  end
+  local text = file:read('*a')
+  file:close()
+  local ok, roots = pcall(vim.json.decode, text)
+  return ok and type(roots) == 'table' and roots or {}
+end
+
+local function save_trusted(roots)
+  local path = trust_file()
+  vim.fn.mkdir(vim.fs.dirname(path), 'p', tonumber('700', 8))
+  local file = assert(io.open(path, 'w'))
+  file:write(vim.json.encode(roots))
+  file:close()
+end
+
+local function inside(root, dir)
+  dir = vim.fs.normalize(vim.fn.fnamemodify(vim.fs.normalize(dir), ':p')):gsub('/$', '')
+  return root == dir or root:sub(1, #dir + 1) == dir .. '/'
+end
+
+--- Whether scribe-ls may be started in `root` (see the `trusted` option and :ScribeTrust).
+function M.is_trusted(root)
+  root = vim.fs.normalize(root)
+  local trusted = M.config.trusted
+  if type(trusted) == 'function' then
+    if trusted(root) then
+      return true
+    end
+  else
+    for _, dir in ipairs(trusted or {}) do
+      if inside(root, dir) then
+        return true
+      end
+    end
+  end
+  return vim.tbl_contains(trusted_by_command(), root)
+end
+
+-- Roots already told that they are not trusted: one notice per root and session.
+local told_untrusted = {}
+
+local function untrusted_message(root)
+  return ('scribe: not started in %s, a folder you have not trusted (scribe-ls runs git there and records it). '
+    .. ':ScribeTrust to trust it, or add it to `trusted` in setup()'):format(root)
+end
+
 -- Start (or reuse) the root's client; with a buffer, attach it. The server command is
 -- checked first: a wrong `cmd` is said plainly, not as "not in a git repository".
 start_client = function(root, bufnr)
+  if not M.is_trusted(root) then
+    start_failures[root] = untrusted_message(root)
+    if not told_untrusted[root] then
+      told_untrusted[root] = true
+      notify(start_failures[root], vim.log.levels.INFO)
+    end
+    return nil
+  end
   local cmd = M.config.cmd
   if type(cmd) == 'table' and vim.fn.executable(cmd[1]) ~= 1 then
     start_failures[root] = ('scribe-ls could not start: %s is not an executable (set cmd in setup())'):format(
@@ -457,6 +530,42 @@ local function relative_file(bufnr)
     return nil
   end
   return name:sub(#root + 2)
+end
+
+--- Trust the current buffer's repository (kept for later sessions) and attach its buffers.
+function M.trust(root)
+  root = root or M.root_of(0)
+  if not root then
+    notify('scribe: not in a git repository: nothing to trust', vim.log.levels.ERROR)
+    return false
+  end
+  root = vim.fs.normalize(root)
+  local roots = trusted_by_command()
+  if not vim.tbl_contains(roots, root) then
+    table.insert(roots, root)
+    save_trusted(roots)
+  end
+  told_untrusted[root] = nil
+  start_failures[root] = nil
+  for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(bufnr) and M.root_of(bufnr) == root then
+      M.attach(bufnr)
+    end
+  end
+  notify(('scribe: trusted %s'):format(root), vim.log.levels.INFO)
+  return true
+end
+
+--- Forget the trust given to a repository with :ScribeTrust and stop its client.
+function M.untrust(root)
+  root = vim.fs.normalize(root or M.root_of(0) or '')
+  save_trusted(vim.tbl_filter(function(r)
+    return r ~= root
+  end, trusted_by_command()))
+  if client_ids[root] then
+    vim.lsp.stop_client(client_ids[root])
+  end
+  notify(('scribe: no longer trusting %s'):format(root), vim.log.levels.INFO)
 end
 
 --- Start (or rejoin) a session; backlog_id defaults to the one in the branch name.
@@ -707,6 +816,12 @@ end
 
 local function create_commands()
   local command = vim.api.nvim_create_user_command
+  command('ScribeTrust', function()
+    M.trust()
+  end, { bar = true, desc = "Trust this repository: scribe-ls may run git in it and record it" })
+  command('ScribeUntrust', function()
+    M.untrust()
+  end, { bar = true, desc = 'Stop trusting this repository and stop its scribe-ls' })
   command('ScribeStart', function(o)
     M.start(o.args)
   end, { nargs = '?', bar = true, desc = 'Start (or rejoin) a scribe session; default backlog id: the branch' })
@@ -752,6 +867,7 @@ function M.setup(opts)
     heartbeat_interval = { opts.heartbeat_interval, 'number', true },
     notify_overlaps = { opts.notify_overlaps, 'boolean', true },
     notify_resume = { opts.notify_resume, 'boolean', true },
+    trusted = { opts.trusted, { 'table', 'function' }, true },
   })
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
   create_commands()
