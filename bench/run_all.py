@@ -86,6 +86,8 @@ SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
         ("warm packet p50", "<= 5 ms", "warm_p50_ms", "ms", at_most(5)),
         ("delta after one note / full packet", "<= 5 %", "delta_share", "share", at_most(0.05)),
         ("MCP scribe_context warm p50", "<= 10 ms", "mcp_context_p50_ms", "ms", at_most(10)),
+        ("git hardening: cold packet / before it", "<= 1.10x", "hardened_over_before", "x", at_most(1.1)),
+        ("  with git config --list first (include/filter)", "", "listed_over_before", "x", None),
     ],
     "storm": [
         ("10k-file storm: status max", "<= 200 ms", "status_max_ms", "ms", at_most(200)),

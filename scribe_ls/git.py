@@ -13,9 +13,10 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from . import gitsafe
 from .gitfiles import read_branch
@@ -31,12 +32,17 @@ _git_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semapho
 )
 
 
+T = TypeVar("T")
+
+
 class GitError(Exception):
     """git failed, timed out, or is not installed; the message says which."""
 
 
-# Identical calls in flight share one process: (loop, root, args) -> its future.
-_in_flight: dict[tuple[int, Path, tuple[str, ...]], asyncio.Future[bytes]] = {}
+# Identical work in flight is shared: a git call by (loop, root, args), the hardened
+# environment by (loop, root): the sections of a packet start their git calls together and
+# share one look at the repository's configuration.
+_in_flight: dict[Hashable, asyncio.Future[Any]] = {}
 
 
 async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
@@ -48,30 +54,36 @@ async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
     async def start() -> bytes:
         return await _spawn(root, await _environment(root, timeout), args, timeout)
 
-    return (await _shared(root, args, start)).decode("utf-8", "replace")
+    out: bytes = await _shared(("git", root, args), start)
+    return out.decode("utf-8", "replace")
 
 
-async def _shared(root: Path, args: tuple[str, ...], start: Callable[[], Awaitable[bytes]]) -> bytes:
-    key = (id(asyncio.get_running_loop()), root, args)
+async def _shared(key: tuple[Any, ...], start: Callable[[], Awaitable[T]]) -> T:
+    key = (id(asyncio.get_running_loop()), *key)
     future = _in_flight.get(key)
     if future is None:
         future = asyncio.ensure_future(start())
         _in_flight[key] = future
         future.add_done_callback(lambda _: _in_flight.pop(key, None))
-    # shield: one caller giving up must not kill the process the others wait for.
+    # shield: one caller giving up must not kill the work the others wait for.
     return await asyncio.shield(future)
 
 
 async def _environment(root: Path, timeout: float) -> dict[str, str]:
-    """The hardened environment for ``root``: the repository's filter drivers as last read,
-    or read now (one ``git config --list``, shared by the calls that need it meanwhile)."""
+    """The hardened environment for ``root`` (shared by the calls that start meanwhile)."""
+    return await _shared(("environment", root), lambda: _resolve_environment(root, timeout))
+
+
+async def _resolve_environment(root: Path, timeout: float) -> dict[str, str]:
+    """The repository's filter drivers as last read, or read now (one ``git config --list``)."""
+    fresh = gitsafe.fresh_overrides(root)  # looked at just now (a packet's RepoFacts)
     try:
-        dirs, overrides = await asyncio.to_thread(gitsafe.cached_overrides, root)
+        dirs, overrides = fresh or await asyncio.to_thread(gitsafe.cached_overrides, root)
     except gitsafe.NotARepository as exc:
         raise GitError(str(exc)) from None
     if overrides is None:
         args, env = gitsafe.CONFIG_LIST_ARGS, gitsafe.environment(root, dirs)
-        listed = await _shared(root, args, lambda: _spawn(root, env, args, timeout))
+        listed = await _shared(("git", root, args), lambda: _spawn(root, env, args, timeout))
         overrides = gitsafe.remember(root, dirs, listed)
     return gitsafe.environment(root, dirs, overrides)
 

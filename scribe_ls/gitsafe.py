@@ -28,7 +28,9 @@ defines. What git would run for the commands scribe-ls uses (``status``, ``diff`
 
 The configuration's answer is cached per repository under the stat of every file it came
 from (and of every file an include names, and ``HEAD`` for ``onbranch:``), so a packet pays
-a few ``stat`` calls, not a process. Synchronous and lean: the CLI uses it too.
+a few ``stat`` calls, not a process; a repository whose ``config`` (and ``config.worktree``)
+mention neither a filter nor an include defines no driver, and is not asked at all.
+Synchronous and lean: the CLI uses it too.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -164,6 +167,12 @@ class _Known(NamedTuple):
     files: list[Path]
     stamps: tuple[tuple[int, int, int] | None, ...]
     overrides: tuple[tuple[str, str], ...]
+    checked: float  # time.monotonic() of the last check that the files had not changed
+
+
+# A check this recent is trusted without looking again: the sections of one packet start
+# their git calls together, right after the packet looked (RepoFacts, in a worker thread).
+FRESH = 0.05
 
 
 _known: dict[Path, _Known] = {}
@@ -186,8 +195,43 @@ def cached_overrides(root: Path) -> tuple[GitDirs, tuple[tuple[str, str], ...] |
     with _known_lock:
         known = _known.get(root)
     if known is not None and known.dirs == dirs and _stamp(known.files) == known.stamps:
+        with _known_lock:
+            _known[root] = known._replace(checked=time.monotonic())
         return dirs, known.overrides
+    if not _may_name_drivers(dirs):
+        # Nothing to override, known without a git process (most repositories: a CLI call
+        # would otherwise pay one more process start).
+        files = [dirs.common_dir / "config", dirs.git_dir / "config.worktree"]
+        with _known_lock:
+            _known[root] = _Known(dirs, files, _stamp(files), (), time.monotonic())
+        return dirs, ()
     return dirs, None
+
+
+def fresh_overrides(root: Path) -> tuple[GitDirs, tuple[tuple[str, str], ...]] | None:
+    """What :func:`cached_overrides` found for ``root`` within the last :data:`FRESH`
+    seconds, without touching the disk (None: look)."""
+    with _known_lock:
+        known = _known.get(root)
+    if known is None or time.monotonic() - known.checked > FRESH:
+        return None
+    return known.dirs, known.overrides
+
+
+def _may_name_drivers(dirs: GitDirs) -> bool:
+    """Whether the repository's own configuration can define a filter driver: only its
+    ``config`` and ``config.worktree`` and what they include can, and a section name is
+    written as it is (any case), so a file with neither "filter" nor "include" in it
+    defines none and includes nothing."""
+    for path in (dirs.common_dir / "config", dirs.git_dir / "config.worktree"):
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read(4_000_000).lower()
+        except OSError:
+            continue
+        if b"filter" in text or b"include" in text or len(text) == 4_000_000:
+            return True
+    return False
 
 
 def remember(root: Path, dirs: GitDirs, config_list: bytes) -> tuple[tuple[str, str], ...]:
@@ -198,7 +242,7 @@ def remember(root: Path, dirs: GitDirs, config_list: bytes) -> tuple[tuple[str, 
         if len(_known) >= MAX_KNOWN:
             _known.pop(next(iter(_known)))
         # Stamped after the listing: a file changed meanwhile is read again next time.
-        _known[root] = _Known(dirs, files, _stamp(files), overrides)
+        _known[root] = _Known(dirs, files, _stamp(files), overrides, time.monotonic())
     return overrides
 
 

@@ -406,3 +406,27 @@ def test_the_daemon_hand_off_is_the_users_to_allow(tmp_path: Path) -> None:
     assert "max_message_bytes = 1073741824 is wider" in done.stderr
     assert "recording in the background" not in done.stderr
     assert not (runtime / "scribe-ls").exists()  # no daemon's lock or socket
+
+
+def test_the_configuration_is_read_only_when_it_can_name_a_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository whose config mentions no filter and no include costs no extra git
+    process; one that does is asked (once, then cached until a source file changes)."""
+    repo = make_git_repo(tmp_path / "repo")
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(argv: list[str], *args: object, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv)
+        return real_run(argv, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(subprocess, "run", counting)
+    gitsafe._known.clear()
+    gitsafe.run(repo, "ls-files")
+    assert [argv[3] for argv in calls] == ["ls-files"]
+    _config(repo, "filter.x.clean", "cat")
+    calls.clear()
+    gitsafe.run(repo, "ls-files")
+    gitsafe.run(repo, "ls-files")
+    assert [argv[3] for argv in calls] == ["config", "ls-files", "ls-files"]

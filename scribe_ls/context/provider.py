@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import git, gitfiles
+from .. import git, gitfiles, gitsafe
 from ..config import Config
 from ..layout import foreign_repository
 from ..model import Entry, Overlap, Session, SessionSummary
@@ -64,6 +64,10 @@ class RepoFacts:
 def _repo_facts(root: Path) -> RepoFacts:
     dirs = gitfiles.find_git_dirs(root)
     refused = foreign_repository(root) if dirs is None else None
+    if dirs is not None:
+        # While in this thread: whether git's configuration moved, so the sections' git
+        # calls need no look of their own (gitsafe.fresh_overrides).
+        gitsafe.cached_overrides(root)
     return RepoFacts(dirs, gitfiles.read_head_sha(root), refused)
 
 
