@@ -81,7 +81,10 @@ def _foreign_owner(work_tree: Path) -> int | None:
     try:
         dot_git = work_tree / ".git"
         owners = {os.stat(work_tree).st_uid, os.lstat(dot_git).st_uid, os.stat(dot_git).st_uid}
-    except OSError:
+        dirs = find_git_dirs(work_tree)  # a .git file's git dir, which git checks too
+        if dirs is not None:
+            owners.add(os.stat(dirs.git_dir).st_uid)
+    except (OSError, ValueError):
         return None
     others = owners - {me}
     if not others or _safe_directory(work_tree):
