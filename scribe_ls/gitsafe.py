@@ -195,17 +195,22 @@ def cached_overrides(root: Path) -> tuple[GitDirs, tuple[tuple[str, str], ...] |
     with _known_lock:
         known = _known.get(root)
     if known is not None and known.dirs == dirs and _stamp(known.files) == known.stamps:
-        with _known_lock:
-            _known[root] = known._replace(checked=time.monotonic())
+        _keep(root, known._replace(checked=time.monotonic()))
         return dirs, known.overrides
     if not _may_name_drivers(dirs):
         # Nothing to override, known without a git process (most repositories: a CLI call
         # would otherwise pay one more process start).
         files = [dirs.common_dir / "config", dirs.git_dir / "config.worktree"]
-        with _known_lock:
-            _known[root] = _Known(dirs, files, _stamp(files), (), time.monotonic())
+        _keep(root, _Known(dirs, files, _stamp(files), (), time.monotonic()))
         return dirs, ()
     return dirs, None
+
+
+def _keep(root: Path, known: _Known) -> None:
+    with _known_lock:
+        if root not in _known and len(_known) >= MAX_KNOWN:
+            _known.pop(next(iter(_known)))  # bounded: the oldest repository goes
+        _known[root] = known
 
 
 def fresh_overrides(root: Path) -> tuple[GitDirs, tuple[tuple[str, str], ...]] | None:
@@ -238,11 +243,8 @@ def remember(root: Path, dirs: GitDirs, config_list: bytes) -> tuple[tuple[str, 
     entries = parse_config_list(config_list)
     overrides = tuple(driver_overrides(entries))
     files = _watched_files(root, dirs, entries)
-    with _known_lock:
-        if len(_known) >= MAX_KNOWN:
-            _known.pop(next(iter(_known)))
-        # Stamped after the listing: a file changed meanwhile is read again next time.
-        _known[root] = _Known(dirs, files, _stamp(files), overrides, time.monotonic())
+    # Stamped after the listing: a file changed meanwhile is read again next time.
+    _keep(root, _Known(dirs, files, _stamp(files), overrides, time.monotonic()))
     return overrides
 
 

@@ -243,7 +243,7 @@ async def test_server_started_in_the_workspace_keeps_git_status_clean(repo: Path
     finally:
         await client.close()
     assert (repo / ".scribe" / "scribe.log").exists()
-    assert ".scribe/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+    assert (repo / ".scribe" / ".gitignore").is_file()  # the store's own, not .git/info/exclude
     assert git(repo, "status", "--porcelain") == ""
 
 
