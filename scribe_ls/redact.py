@@ -84,8 +84,16 @@ def _fake(
     length: int, alphabet: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ) -> str:
     """A deterministic token-looking string for an example (not random: examples are
-    documentation and test cases)."""
-    return "".join(alphabet[(index * 7 + 3) % len(alphabet)] for index in range(length))
+    documentation and test cases), a different one at each call, so that no example's
+    secret is found inside another's."""
+    global _fakes
+    _fakes += 1
+    return "".join(
+        alphabet[(index * 7 + index * index * _fakes + _fakes) % len(alphabet)] for index in range(length)
+    )
+
+
+_fakes = 0
 
 
 _HEX = "0123456789abcdef"

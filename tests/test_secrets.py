@@ -105,6 +105,10 @@ def surfaces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (repo / "settings.env").write_text(
         "DB_PASSWORD=hunter2hunter2\n" + "\n".join(line for _, line, _ in ALL) + "\n"
     )
+    # File names that hold the secrets (where a name can: no slash, no line break).
+    for index, (_, line, _) in enumerate(ALL):
+        if "/" not in line and "\n" not in line and len(line.encode()) < 200:
+            (repo / f"n{index} {line}.txt").write_text("x\n")
 
     async def collect() -> dict[str, str]:
         peer = await RawPeer.start(repo)
@@ -183,6 +187,8 @@ def test_the_surfaces_hold_what_they_should(surfaces: dict[str, str]) -> None:
     for surface in ("packet-markdown", "mcp-resources", "dashboard", "packet-json", "mcp-tools"):
         assert "settings.env" in surfaces[surface] and REDACTED in surfaces[surface], surface
     assert REDACTED in surfaces["mcp-prompt"] and REDACTED in surfaces["search"]
+    # The files named after the samples are in the packets (git's file list, the diff's).
+    assert len(set(re.findall(r'"path": "n(\d+) ', surfaces["packet-json"]))) > 100
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -201,6 +207,30 @@ def test_diffs_and_commit_subjects_are_redacted_in_packets(surfaces: dict[str, s
     text = surfaces[surface]
     assert "settings.env" in text  # the diff is there
     assert "hunter2hunter2" not in text and "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in text
+
+
+async def test_every_rule_in_a_title_a_tag_and_a_file_of_an_entry(tmp_path: Path) -> None:
+    """Each rule's example as a session title, a tag and an entry's file (where it fits on
+    one line): none of them reaches the store, the worklog or an answer."""
+    from scribe_ls.service import Scribe
+
+    repo = make_git_repo(tmp_path / "repo")
+    fits = [(line, secret) for _, line, secret in ALL if "\n" not in line and len(line) <= 200]
+    answers = []
+    async with Scribe(repo) as scribe:
+        for index, (line, _) in enumerate(fits):
+            tags = [line, "x"] if len(line) <= 64 else ["x"]  # a tag is at most 64 characters
+            session = await scribe.start_session(backlog_id=f"B-{index + 1}", title=line, tags=tags)
+            entry = await scribe.append_entry(f"n{index}", session_id=session.id, files=[line])
+            answers += [session.to_wire(), entry.to_wire()]
+            await scribe.stop_session(session.id)
+        answers += [s.to_wire() for s in await scribe.list_sessions(limit=1000)]
+    stored = b"".join(p.read_bytes() for p in (repo / ".scribe").glob("scribe.db*"))
+    seen = json.dumps(answers) + stored.decode("utf-8", "replace")
+    seen += "".join(p.read_text() for p in (repo / ".scribe" / "worklogs").glob("*.md"))
+    assert len(fits) > 100
+    for line, secret in fits:
+        assert secret not in seen, line
 
 
 async def test_titles_tags_files_and_branches_are_redacted(tmp_path: Path) -> None:
