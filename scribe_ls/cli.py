@@ -217,7 +217,19 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
 
     context = verbs.add_parser("context", parents=[common], help="the context packet (for you or an agent)")
     context.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    context.add_argument("--max-chars", type=int, default=12000)
+    context.add_argument(
+        "--max-chars",
+        type=int,
+        default=12000,
+        metavar="N",
+        help="the most characters the packet printed may have (1000 to 1000000; default 12000)",
+    )
+    context.add_argument(
+        "--max-tokens",
+        type=int,
+        metavar="N",
+        help="the most tokens it may have, estimated offline (100 to 250000; default: no bound)",
+    )
     context.add_argument(
         "--sections", help="comma-separated: session,git,diff,commits,worklog,summary,sessions"
     )

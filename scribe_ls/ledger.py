@@ -30,6 +30,7 @@ from .model import (
     SessionChange,
     SessionSummary,
     backlog_id_from_branch,
+    title_from_branch,
     utc_now,
 )
 from .redact import redact, redact_all
@@ -292,7 +293,10 @@ class Ledger:
             backlog_id=backlog_id,
             branch=branch,
             title=redact(title) if title else None,
-            default_title=backlog_id or (f"Work on {branch}" if branch else "Untitled session"),
+            # The branch's words ("better help"), else the item's id: never both twice.
+            default_title=title_from_branch(branch, backlog_id)
+            or backlog_id
+            or (f"Work on {branch}" if branch else "Untitled session"),
             tags=redact_all(tags),
             type=type,
             priority=priority,

@@ -493,6 +493,7 @@ class Scribe:
         the ``etag`` of a packet the caller has; only what changed comes back
         (:mod:`scribe_ls.context.delta`), or a full packet with ``full: true``."""
         from .context import ContextProvider, ContextRequest
+        from .context.provider import json_floor
 
         session_id = checks.session_id(session_id)
         chosen = checks.string_list(
@@ -505,6 +506,20 @@ class Scribe:
             if max_tokens is None
             else checks.integer(max_tokens, "max_tokens", low=100, high=250_000, default=0)
         )
+        if shape == "json":
+            # A JSON packet's keys and its sections' stubs cost something however much is
+            # cut: a budget below that is refused, not silently exceeded.
+            floor_chars, floor_tokens = json_floor(tuple(chosen or CONTEXT_SECTIONS))
+            for field, asked, floor in (
+                ("max_chars", budget, floor_chars),
+                ("max_tokens", tokens, floor_tokens),
+            ):
+                if asked is not None and asked < floor:
+                    raise InvalidParams(
+                        field,
+                        f"a JSON packet of these sections needs at least {floor} (its keys, and what each"
+                        " section left out): ask for fewer sections, a larger budget, or format markdown",
+                    )
         if self._context is None:
             self._context = ContextProvider(self)
         base = checks.string(since, "since", max_len=64)

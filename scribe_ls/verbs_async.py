@@ -43,12 +43,17 @@ async def _resolve(scribe: Scribe, target: str | None) -> str | None:
 async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
     packet = await scribe.context(
-        await _resolve(scribe, args.target), sections=sections, max_chars=args.max_chars, format=args.format
+        await _resolve(scribe, args.target),
+        sections=sections,
+        max_chars=args.max_chars,
+        format=args.format,
+        max_tokens=args.max_tokens,
     )
     if args.format == "markdown" and not args.json:
-        print(packet["markdown"])
+        print(packet["markdown"].rstrip("\n"))
     else:
-        print_json(packet)
+        # Compact: the budget bounds the JSON as the packet measured it (one line).
+        print(json.dumps(packet, ensure_ascii=False, separators=(",", ":")))
     return 0
 
 

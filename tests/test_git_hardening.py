@@ -26,7 +26,7 @@ from scribe_ls import gitsafe
 
 from .conftest import git, make_git_repo, run_cli
 from .rawrpc import RawPeer
-from .test_mcp import agent, structured
+from .test_mcp import agent, packet_json, packet_text, structured
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -360,8 +360,10 @@ async def test_the_server_and_an_editor_run_no_planted_program(armed: tuple[Path
 async def test_an_agent_over_mcp_runs_no_planted_program(armed: tuple[Path, Path]) -> None:
     repo, markers = armed
     async with agent(repo) as client:
-        packet = structured(await client.call_tool("scribe_context", {"format": "json", "max_chars": 100000}))
-        structured(await client.call_tool("scribe_context", {}))
+        packet = packet_json(
+            await client.call_tool("scribe_context", {"format": "json", "max_chars": 100000})
+        )
+        packet_text(await client.call_tool("scribe_context", {}))
         structured(await client.call_tool("scribe_resume", {}))
         structured(await client.call_tool("scribe_summarize", {}))
         await client.get_prompt("resume", {})

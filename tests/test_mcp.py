@@ -39,6 +39,19 @@ def structured(result: Any) -> Any:
     return result.structured_content
 
 
+def packet_text(result: Any) -> str:
+    """scribe_context's text: the packet (Markdown or JSON) and its etag line."""
+    assert not result.is_error, result.content
+    [part] = result.content
+    return part.text
+
+
+def packet_json(result: Any) -> Any:
+    """scribe_context's JSON packet (format json), from its text as the model reads it."""
+    text = packet_text(result)
+    return json.loads(text[: text.rindex("\n\n(etag ")])
+
+
 def error_text(result: Any) -> str:
     assert result.is_error
     return " ".join(getattr(part, "text", "") for part in result.content)
@@ -74,10 +87,10 @@ async def test_an_agent_session_from_start_to_summary(repo: Path) -> None:
             )
         )
         assert note["author"] == "claude-code" and note["kind"] == "decision"
-        packet = structured(await client.call_tool("scribe_context", {"max_chars": 4000}))
-        assert "key the cache by HEAD" in packet["markdown"] and "cache.py" in packet["markdown"]
+        packet = packet_text(await client.call_tool("scribe_context", {"max_chars": 4000}))
+        assert "key the cache by HEAD" in packet and "cache.py" in packet
         asked = {"format": "json", "sections": ["worklog"]}
-        data = structured(await client.call_tool("scribe_context", asked))
+        data = packet_json(await client.call_tool("scribe_context", asked))
         assert [e["text"] for e in data["sections"]["worklog"]["data"]][-1] == "key the cache by HEAD"
         listed = structured(await client.call_tool("scribe_list_sessions", {}))
         assert [s["id"] for s in listed["sessions"]] == [started["id"]]

@@ -17,7 +17,7 @@ from scribe_ls.redact import REDACTED, RULES, findings, redact, rules_markdown
 
 from .conftest import Dashboard, git, make_git_repo, run_cli
 from .rawrpc import RawPeer
-from .test_mcp import agent, structured
+from .test_mcp import agent, packet_json, packet_text, structured
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,8 +135,8 @@ def surfaces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             await peer.close()
         async with agent(repo) as client:
             tools = [
-                structured(await client.call_tool("scribe_context", {"max_chars": 1_000_000})),
-                structured(
+                packet_text(await client.call_tool("scribe_context", {"max_chars": 1_000_000})),
+                packet_json(
                     await client.call_tool("scribe_context", {"max_chars": 1_000_000, "format": "json"})
                 ),
                 structured(await client.call_tool("scribe_resume", {})),

@@ -23,6 +23,7 @@ import dspy
 
 from ..errors import ScribeError
 from ..service import Scribe
+from .packet_text import packet_text
 
 
 async def _text(work: Awaitable[str]) -> str:
@@ -37,8 +38,9 @@ def scribe_tools(scribe: Scribe, *, author: str = "dspy") -> list[dspy.Tool]:
 
     async def context(max_tokens: int = 4000, since: str = "") -> str:
         async def run() -> str:
-            packet = await scribe.context(format="markdown", max_tokens=max_tokens, since=since or None)
-            return f"{packet['markdown']}\n(etag {packet['etag']}: pass it as `since` for only what changes)"
+            # At most max_tokens with its etag line; 12,000 characters as every packet.
+            text, _ = await packet_text(scribe, max_chars=12000, max_tokens=max_tokens, since=since or None)
+            return text
 
         return await _text(run())
 

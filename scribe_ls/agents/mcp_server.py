@@ -41,9 +41,11 @@ from pydantic import Field
 
 from .. import checks
 from .._version import __version__
+from ..context.tokens import estimate_tokens
 from ..errors import ScribeError
 from ..events import ENTRY_ADDED, SESSION_CHANGED, Notification
 from ..service import Scribe
+from .packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,8 @@ Section = Literal["session", "git", "diff", "commits", "worklog", "summary", "se
 
 
 def _answer(data: dict[str, Any]) -> CallToolResult:
-    """A tool's answer: the data as structured content, and as the text a model reads: the
-    same JSON, in which no text from the repository can open a tag (``<`` and ``>`` are
-    written ``\\u003c`` and ``\\u003e``, which JSON reads back as the same characters)."""
-    text = json.dumps(data, ensure_ascii=False, indent=2).replace("<", "\\u003c").replace(">", "\\u003e")
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+    """A tool's answer: the data as structured content, and as the text a model reads."""
+    return CallToolResult(content=[TextContent(type="text", text=agent_json(data))], structured_content=data)
 
 
 async def _call(work: Awaitable[Any]) -> Any:
@@ -200,11 +199,20 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
     )
     async def scribe_context(
         max_chars: Annotated[
-            int, Field(ge=1000, le=1_000_000, description="size budget in characters")
+            int,
+            Field(
+                ge=MIN_CHARS,
+                le=1_000_000,
+                description="the most characters the text may have (the packet and its etag line)",
+            ),
         ] = 12000,
         max_tokens: Annotated[
             int | None,
-            Field(ge=100, le=250_000, description="budget in tokens (estimated offline); default none"),
+            Field(
+                ge=MIN_TOKENS,
+                le=250_000,
+                description="the most tokens the text may have (estimated offline); default none",
+            ),
         ] = None,
         since: Annotated[
             str | None,
@@ -221,15 +229,26 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
             str | None, Field(description="a session id; default the current session")
         ] = None,
     ) -> CallToolResult:
-        packet = scribe.context(
-            session_id,
-            sections=sections,
-            max_chars=max_chars,
-            format=format,
-            max_tokens=max_tokens,
-            since=since,
+        # The text is what the model reads: the packet itself and its etag line, within
+        # both budgets; the structured part is the few keys a client program needs, never a
+        # second copy of the packet.
+        text, packet = await _call(
+            packet_text(
+                scribe,
+                max_chars=max_chars,
+                max_tokens=max_tokens,
+                format=format,
+                sections=sections,
+                session_id=session_id,
+                since=since,
+            )
         )
-        return _answer(await _call(packet))
+        meta_keys = ("sessionId", "etag", "full", "truncated", "cached")
+        meta = {key: packet[key] for key in meta_keys if key in packet}
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content={**meta, "tokens": estimate_tokens(text), "chars": len(text)},
+        )
 
     @server.tool(
         name="scribe_note",

@@ -135,16 +135,32 @@ def fit(
             freed = 0
             while items and freed < size - max_chars:
                 freed += item_cost(items.pop(0 if name == "worklog" else -1))
+                section["leftOut"] = section.get("leftOut", 0) + 1  # said, never hidden
             truncated = True
             size = measure(sections)
     while size > max_chars:
         # Still over (tiny budget): drop whole sections, last first, saying so.
         for name in reversed(list(sections)):
-            if sections[name].get("ok") and sections[name].get("data") is not None:
-                sections[name] = {"ok": False, "error": "left out (over budget)"}
+            section = sections[name]
+            if section.get("ok") and section.get("data") is not None:
+                what = _what(name, section)
+                sections[name] = {"ok": False, "error": f"left out to fit the budget ({what})"}
                 truncated = True
                 break
         else:
             break
         size = measure(sections)
     return truncated
+
+
+def _what(name: str, section: dict[str, Any]) -> str:
+    """What a section held, for the line that says it was left out: "14 entries"."""
+    data, left_out = section["data"], section.get("leftOut", 0)
+    if name == "git":
+        return f"{data['changedFiles']} changed files"
+    if name == "diff":
+        return f"{len(data['files']) + left_out} changed files"
+    nouns = {"worklog": "entries", "commits": "commits", "sessions": "other sessions"}
+    if name in nouns:
+        return f"{len(data) + left_out} {nouns[name]}"
+    return "the session" if name == "session" else "the summary"

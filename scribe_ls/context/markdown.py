@@ -40,82 +40,124 @@ def render_markdown(
     return (cut + TRUNCATED)[:max_chars], True
 
 
-def section_markdown(name: str, section: dict[str, Any]) -> str:
-    """One section's Markdown, as the packet shows it."""
+# One heading per section, whatever its state: a reader (or a diff of two packets) can rely
+# on them.
+HEADINGS = {
+    "session": "Session",
+    "git": "Git",
+    "diff": "Diff",
+    "commits": "Commits",
+    "worklog": "Worklog",
+    "summary": "Summary",
+    "sessions": "Other open sessions",
+}
+LEFT_OUT = "left out to fit the budget"
+
+
+def section_markdown(name: str, section: dict[str, Any], session: Session | None = None) -> str:
+    """One section's Markdown, as the packet shows it: "" for a section with nothing to say
+    (it is left out rather than shown empty), what was left out when the budget cut it."""
+    heading = f"## {HEADINGS[name]}\n\n"
     if not section.get("ok"):
-        return f"## {name.title()}\n\n_unavailable: {inline(section.get('error'))}_\n"
-    return _MARKDOWN[name](section["data"])
+        return f"{heading}_{inline(section.get('error'))}_\n"
+    body = _MARKDOWN[name](section["data"], section.get("leftOut", 0), session)
+    return f"{heading}{body}" if body else ""
 
 
 def markdown_text(session: Session | None, sections: dict[str, dict[str, Any]]) -> str:
     parts: list[str] = []
-    title = f"{session.backlog_id or session.id}: {inline(session.title)}" if session else None
-    parts.append(f"# Context — {title or 'no current session'}\n")
+    if session is None:
+        title = "no current session"
+    elif session.title.strip() in ("", session.backlog_id):
+        title = session.backlog_id or session.id  # no "B-2001: B-2001"
+    else:
+        title = f"{session.backlog_id or session.id}: {inline(session.title)}"
+    parts.append(f"# Context — {title}\n")
     parts.append(DATA_NOTICE)
-    parts += [section_markdown(name, section) for name, section in sections.items()]
+    parts += [section_markdown(name, section, session) for name, section in sections.items()]
     return "\n".join(p for p in parts if p)
 
 
-def _md_session(data: Any) -> str:
+def _more(left_out: int, what: str) -> list[str]:
+    return ["", f"{left_out} more {what} {LEFT_OUT}."] if left_out else []
+
+
+def _md_session(data: Any, left_out: int, session: Session | None) -> str:
     if not data:
-        return "## Session\n\nNo current session.\n"
+        return ""  # the title says there is no current session
     stats = data["stats"]
     tags = f", tags {inline(', '.join(data['tags']))}" if data["tags"] else ""
     branch = inline(data["branch"] or "-")
     return (
-        f"## Session\n\n{data['backlogId'] or '-'} · {data['status']} · branch {branch}"
+        f"{data['backlogId'] or '-'} · {data['status']} · branch {branch}"
         f" · {stats['activeSeconds'] // 60} min active · {stats['entries']} entries · "
         f"{stats['filesChanged']} files{tags}\n"
     )
 
 
-def _md_git(data: Any) -> str:
+def _md_git(data: Any, left_out: int, session: Session | None) -> str:
     head = (data["head"] or "no commits")[:10]
     ahead_behind = f"+{data['ahead']}/-{data['behind']}"
     upstream = f", upstream {inline(data['upstream'])} {ahead_behind}" if data["upstream"] else ""
     branch = inline(data["branch"]) if data["branch"] else "(detached)"
-    lines = [f"## Git\n\n{branch} @ {inline(head)}{upstream}; {data['changedFiles']} changed\n"]
+    changed = f"{data['changedFiles']} changed" if data["changedFiles"] else "nothing changed"
+    lines = [f"{branch} @ {inline(head)}{upstream}; {changed}"]
+    if data["files"]:
+        lines.append("")
     lines += [f"- {f['status']}: {inline(f['path'])}" for f in data["files"]]
+    listed = len(data["files"]) + left_out
+    lines += _more(left_out + max(0, data["changedFiles"] - listed), "files")
     return "\n".join(lines) + "\n"
 
 
-def _md_diff(data: Any) -> str:
-    lines = ["## Diff\n", "| file | + | - |", "| --- | --- | --- |"]
+def _md_diff(data: Any, left_out: int, session: Session | None) -> str:
+    if not data["files"] and not left_out:
+        return ""  # nothing differs from HEAD
+    lines = ["| file | + | - |", "| --- | --- | --- |"]
     for f in data["files"]:
         added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
         deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
         lines.append(f"| {inline(f['path'])} | {added} | {deleted} |")
+    lines += _more(left_out, "changed files")
     for hunk in data["hunks"]:
         lines += ["", f"{inline(hunk['path'])}:", fenced(hunk["text"], "diff")]
     if data["omitted"]:
-        lines += ["", f"Hunks left out to fit: {inline(', '.join(data['omitted']))}"]
+        lines += ["", f"Hunks {LEFT_OUT}: {inline(', '.join(data['omitted']))}"]
     return "\n".join(lines) + "\n"
 
 
-def _md_commits(data: Any) -> str:
-    if not data:
-        return "## Recent commits\n\nNone.\n"
-    lines = ["## Recent commits\n"] + [
+def _md_commits(data: Any, left_out: int, session: Session | None) -> str:
+    if not data and not left_out:
+        return ""
+    lines = [
         f"- {inline(c['sha'][:7])} {inline(c['subject'])} ({inline(c['author'])}, {inline(c['at'][:10])})"
         for c in data
     ]
-    return "\n".join(lines) + "\n"
+    lines += _more(left_out, "older commits")
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _md_worklog(data: Any) -> str:
-    if not data:
-        return "## Worklog\n\nNo entries.\n"
-    lines = ["## Worklog\n"]
+def _md_worklog(data: Any, left_out: int, session: Session | None) -> str:
+    total = session.stats.entries if session is not None else len(data) + left_out
+    if not data and not total:
+        return ""
+    lines = []
     for e in data:
         by = f" (by {inline(e['author'])})" if e.get("author") else ""
         lines.append(f"- #{e['id']} {e['at'][11:16]} {e['kind']}{by}: {inline(e['text'])}")
-    return "\n".join(lines) + "\n"
+    beyond = max(0, total - len(data) - left_out)  # older than the newest the packet reads
+    if left_out or beyond:
+        said = [f"{total} entries, the newest {len(data)} shown"]
+        said += [f"{left_out} more {LEFT_OUT}"] if left_out else []
+        said += [f"{beyond} older in the worklog"] if beyond else []
+        lines += ["", "; ".join(said) + "."]
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _md_summary(data: Any) -> str:
+def _md_summary(data: Any, left_out: int, session: Session | None) -> str:
     if not data:
-        return "## Summary\n\nNo session.\n"
-    lines = [f"## Summary\n\n{data['entries']} entries, {data['filesChanged']} files changed"]
+        return ""
+    lines = [f"{data['entries']} entries, {data['filesChanged']} files changed"]
     for label, key in (("Decisions", "decisions"), ("Ideas", "ideas"), ("Open todos", "todos")):
         if data[key]:
             lines.append(f"\n{label}:")
@@ -123,19 +165,21 @@ def _md_summary(data: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md_sessions(data: Any) -> str:
-    if not data:
-        return "## Other active sessions\n\nNone.\n"
-    lines = ["## Other active sessions\n"]
+def _md_sessions(data: Any, left_out: int, session: Session | None) -> str:
+    if not data and not left_out:
+        return ""
+    lines = []
     for s in data:
         shared = f" — also touched: {inline(', '.join(s['sharedFiles'][:10]))}" if s["sharedFiles"] else ""
         worktree = f", worktree {inline(s['root'])}" if s.get("linkedWorktree") else ""
-        where = f"branch {inline(s['branch'] or '-')}{worktree}"
+        status = f"{s['status']}, " if s.get("status") else ""
+        where = f"{status}branch {inline(s['branch'] or '-')}{worktree}"
         lines.append(f"- {s['backlogId'] or s['id']} ({inline(s['title'])}, {where}){shared}")
-    return "\n".join(lines) + "\n"
+    lines += _more(left_out, "sessions")
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
-_MARKDOWN: dict[str, Callable[[Any], str]] = {
+_MARKDOWN: dict[str, Callable[[Any, int, Session | None], str]] = {
     "session": _md_session,
     "git": _md_git,
     "diff": _md_diff,

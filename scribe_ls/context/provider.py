@@ -126,9 +126,18 @@ class ContextProvider:
         if request.since is not None:
             shape = self._shape(request, packet)
             base = self._remembered.get(request.since, shape)
-            if base is not None:
-                return {**self._delta(request, packet, base), "cached": cached, "elapsedMs": _ms(started)}
+            delta = self._delta(request, packet, base) if base is not None else None
+            if delta is not None and self._within_budget(request, delta):
+                return {**delta, "cached": cached, "elapsedMs": _ms(started)}
         return {**packet, "full": True, "cached": cached, "elapsedMs": _ms(started)}
+
+    @staticmethod
+    def _within_budget(request: ContextRequest, delta: dict[str, Any]) -> bool:
+        """A delta holds at most what its packet does, but its removals are listed: one that
+        would not fit the budget is answered with the full packet instead."""
+        text = delta["markdown"] if request.format == "markdown" else to_json(delta)
+        over_tokens = request.max_tokens is not None and delta["tokens"] > request.max_tokens
+        return len(text) + 64 <= request.max_chars and not over_tokens  # 64: cached, elapsedMs
 
     @staticmethod
     def _shape(request: ContextRequest, packet: dict[str, Any]) -> str:
@@ -271,17 +280,22 @@ class ContextProvider:
             }
             # Beside the sections, not in them: the budget measured the sections as they are.
             packet["sectionTokens"] = {
-                name: estimate_tokens(section_markdown(name, section)) for name, section in sections.items()
+                name: estimate_tokens(section_markdown(name, section, session))
+                for name, section in sections.items()
             }
             packet["_content"] = markdown + to_json(
                 {n: s.get("data", s.get("error")) for n, s in sections.items()}
             )
         else:
-            truncated = fit(sections, request.max_chars, size, json_hunk_cost, lambda item: size(item) + 1)
+            # The budget bounds the whole answer a client reads: the sections and, around
+            # them, the packet's own keys (etag, tokens, ...), reserved at their widest.
+            envelope = _widest_envelope(packet["sessionId"], sections)
+            room = request.max_chars - size(envelope)
+            truncated = fit(sections, room, size, json_hunk_cost, lambda item: size(item) + 1)
             if tokens is not None:
                 truncated |= fit(
                     sections,
-                    tokens,
+                    tokens - estimate_tokens(to_json(envelope)),
                     lambda secs: estimate_tokens(to_json(secs)),
                     lambda hunk: estimate_tokens(hunk["text"]) + estimate_tokens(hunk["path"]) + 12,
                     lambda item: estimate_tokens(to_json(item)) + 1,
@@ -398,6 +412,37 @@ class ContextProvider:
         others = await self.scribe.overlapping_sessions(session.id if session else None)
         here = str(self.scribe.root)
         return [{**other.to_wire(), "linkedWorktree": other.root != here} for other in others]
+
+
+def json_floor(sections: tuple[str, ...]) -> tuple[int, int]:
+    """The characters and estimated tokens of the smallest JSON packet of ``sections``: its
+    keys, and every section left out saying so. A budget below it cannot be kept."""
+    dropped = {
+        "ok": False,
+        "error": "left out to fit the budget (9999999 changed files)",
+        "elapsedMs": 99999.99,
+    }
+    skeleton = {
+        **_widest_envelope("s-000000000000", dict.fromkeys(sections)),
+        "sections": dict.fromkeys(sections, dropped),
+    }
+    return size(skeleton), estimate_tokens(to_json(skeleton))
+
+
+def _widest_envelope(session_id: str | None, sections: dict[str, Any]) -> dict[str, Any]:
+    """A JSON packet's keys around its sections, each at the widest it can be."""
+    return {
+        "sessionId": session_id,
+        "sections": {},
+        "truncated": False,
+        "sectionTokens": {name: 9_999_999 for name in sections},
+        "tokens": 9_999_999,
+        "tokenEstimator": ESTIMATOR,
+        "etag": "0" * 16,
+        "full": False,
+        "cached": False,
+        "elapsedMs": 9_999_999.99,
+    }
 
 
 def _ms(since: float) -> float:
