@@ -196,6 +196,27 @@ async def status(root: Path) -> GitStatus:
     return parse_status_v2(out)
 
 
+# More paths than this are checked against the whole status instead of one pathspec each.
+MAX_PATHSPECS = 500
+
+
+async def changed_among(root: Path, paths: list[str]) -> set[str]:
+    """Which of ``paths`` git sees as changed now (modified, staged, added, deleted,
+    untracked; either side of a rename): not a file git itself rewrote to what it was
+    (a checkout, a merge, a stash, a reset), not a temporary file that is gone, not a
+    directory."""
+    args = ["status", "--porcelain=v2", "-z", "--untracked-files=all", "--ignore-submodules=dirty"]
+    if len(paths) <= MAX_PATHSPECS:
+        args += ["--", *paths]  # literal (--literal-pathspecs): a name is never a glob
+    out = await run_git(root, "--literal-pathspecs", *args)
+    changed: set[str] = set()
+    for f in parse_status_v2(out).files:
+        changed.add(f.path)
+        if f.orig_path:
+            changed.add(f.orig_path)
+    return changed & set(paths)
+
+
 def diff_base(head: str | None) -> str:
     """What the work tree is compared with: HEAD, or the empty tree before the first commit."""
     return "HEAD" if head else EMPTY_TREE

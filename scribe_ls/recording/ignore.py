@@ -101,9 +101,14 @@ def _read_spec(path: Path) -> GitIgnoreSpec | None:
 # -- the work tree ------------------------------------------------------------------------
 
 
-# Files editors write next to the real one while saving or editing: Emacs lock and
-# auto-save files, backups, Vim swap files and its write test, GNOME's atomic-save temps.
-_EDITOR_TEMP_RE = re.compile(r"^(?:\.#.*|#.*#|.*~|.*\.sw[px]|\..*\.sw[a-o]|4913|\.goutputstream-.*)$")
+# Files written next to the real one while saving or editing, never someone's work:
+# Emacs lock and auto-save files, backups, Vim swap files and its write test, GNOME's
+# atomic-save temps, LibreOffice locks, `sed -i`'s (sedXXXXXX), Python's tempfile
+# (tmpXXXXXXXX) and every *.tmp (mkstemp's .app.py.XXXX.tmp, scribe-ls's own atomic writes).
+_EDITOR_TEMP_RE = re.compile(
+    r"^(?:\.#.*|#.*#|.*~|.*\.sw[px]|\..*\.sw[a-o]|4913|\.goutputstream-.*|\.~lock\..*#"
+    r"|sed[A-Za-z0-9]{6}|tmp[a-z0-9_]{8}|.*\.tmp)$"
+)
 
 
 def editor_temp_file(name: str) -> bool:

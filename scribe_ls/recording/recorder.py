@@ -287,7 +287,10 @@ class Recorder:
             await asyncio.sleep(OVERLAP_EVERY)
             waiting, self._overlap_paths = self._overlap_paths, {}
             for session_id, paths in waiting.items():
-                for overlap in await self.scribe.overlaps(session_id, list(paths)):
+                changed = await self._really_changed(list(paths))
+                if not changed:
+                    continue
+                for overlap in await self.scribe.overlaps(session_id, changed):
                     other = overlap["otherSession"]
                     fresh = [
                         f for f in overlap["files"] if (session_id, other["id"], f) not in self._overlaps_told
@@ -363,6 +366,11 @@ class Recorder:
         self._pending, self._pending_total = {}, 0
         if session_id is None or (await self.scribe.get_session(session_id)).status == "completed":
             return  # stopped meanwhile: its worklog ends with "Session stopped"
+        kept = await self._really_changed(paths)
+        total -= len(paths) - len(kept)  # the paths past the cap are counted as they were
+        paths = kept
+        if not paths:
+            return  # git put back what it rewrote, a temporary file came and went: no work
         # The session the saves happened in, even when a branch switch has made another
         # one current since.
         await self.scribe.append_entry(
@@ -372,6 +380,18 @@ class Recorder:
             files=paths[:MAX_ENTRY_FILES],
             stat_files=paths,
         )
+
+    async def _really_changed(self, paths: list[str]) -> list[str]:
+        """The paths among ``paths`` that git sees as changed: only those are the session's
+        work. A file git rewrote while checking out, merging, rebasing, resetting or
+        stashing is back to what git has; a temporary file (``sed -i``, ``mkstemp``) is
+        gone by now; a directory is not listed by git at all. Where git cannot tell (not
+        a repository, git missing), every path is kept."""
+        try:
+            changed = await git.changed_among(self.root, paths)
+        except git.GitError:
+            return paths
+        return [path for path in paths if path in changed]
 
     # -- git --------------------------------------------------------------------------------
 
