@@ -17,6 +17,7 @@ or ``$SCRIBE_DIR``).
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +26,8 @@ from .layout import Layout, UnsafeStore
 from .userdirs import user_config_path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A branch name as git allows it, never an option (no leading "-") nor a range.
+_REF_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}")
 
 
 def _quieter(repo: str, user: str) -> str:
@@ -68,6 +71,9 @@ class Config(NamedTuple):
     parallel_context: bool = True  # false: context sections one after another
     background_summaries: bool = True  # refresh summaries after a stop and every N entries
     summary_every: int = 50
+    # The branch a feature branch is compared with (its work since it left it); default:
+    # its upstream when that is another branch, origin's default branch, main, master.
+    base_branch: str | None = None
     # What was wrong with the sources (each value ignored), for the user.
     warnings: tuple[str, ...] = ()
 
@@ -118,6 +124,10 @@ def _check(name: str, value: Any) -> Any:
     if name in ("daemon", "stop_on_push", "notifications", "parallel_context", "background_summaries"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
+        return value
+    if name == "base_branch":
+        if not isinstance(value, str) or not _REF_RE.fullmatch(value) or ".." in value:
+            raise ValueError("must be a branch name (main, origin/develop)")
         return value
     if name == "excludes":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -90,6 +90,9 @@ def request(op: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
     return answer
 
 
+SPAWN_WAIT = 10.0  # seconds a start waits for the daemon it spawned to record
+
+
 def hand_root(root: Path) -> str:
     """Make sure the daemon records ``root``: tell the running one, or start one that
     will (detached: its own session and process group, no terminal, logs in the state
@@ -102,7 +105,18 @@ def hand_root(root: Path) -> str:
     except TimeoutError as exc:
         raise DaemonError("the daemon did not answer within 5 s") from exc
     spawn(root)
-    return "started"
+    # Returned once the new daemon records the root (its watch armed): a save right after
+    # `scribe-ls start` must be seen. It answers as soon as its socket is up.
+    import time
+
+    deadline = time.monotonic() + SPAWN_WAIT
+    while time.monotonic() < deadline:
+        try:
+            request("watch", root=str(root))
+            return "started"
+        except (FileNotFoundError, ConnectionRefusedError):
+            time.sleep(0.02)
+    raise DaemonError(f"the daemon it started did not answer within {SPAWN_WAIT:.0f} s")
 
 
 def spawn(root: Path | None = None) -> None:

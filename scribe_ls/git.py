@@ -291,6 +291,71 @@ def parse_diff(out: str) -> tuple[list[tuple[str, int | None, int | None]], list
 
 
 @dataclass(frozen=True, slots=True)
+class BranchBase:
+    """Where the checked-out branch left its base, and how far each side went since."""
+
+    name: str  # the base as git names it: main, origin/main
+    merge_base: str  # the commit the branch left it at
+    ahead: int  # commits on the branch since
+    behind: int  # commits on the base since (it moved on)
+
+
+async def branch_base(root: Path, branch: str | None, configured: str | None = None) -> BranchBase | None:
+    """The base of ``branch``: ``configured`` (``base_branch``), else its upstream when that
+    is another branch, else the remote's default branch (``origin/HEAD``), else ``main`` or
+    ``master`` (local, then ``origin/``). None on the base itself, or with none found."""
+    heads = ["refs/heads/main", "refs/heads/master", "refs/remotes/origin/main", "refs/remotes/origin/master"]
+    refs = [f"refs/heads/{branch}"] if branch else []
+    refs += ["refs/remotes/origin/HEAD", *heads]
+    if configured:
+        refs += [f"refs/heads/{configured}", f"refs/remotes/{configured}"]
+    out = await run_git(root, "for-each-ref", "--format=%(refname)%00%(upstream)%00%(symref)", *refs)
+    found: dict[str, tuple[str, str]] = {}
+    for line in out.splitlines():
+        name, _, rest = line.partition("\0")
+        upstream, _, symref = rest.partition("\0")
+        found[name] = (upstream, symref)
+    own = f"refs/heads/{branch}" if branch else None
+    candidates: list[str] = []
+    if configured:
+        candidates += [
+            ref for ref in (f"refs/heads/{configured}", f"refs/remotes/{configured}") if ref in found
+        ]
+    upstream = found.get(own, ("", ""))[0] if own else ""
+    if upstream and upstream.rsplit("/", 1)[-1] != branch:
+        candidates.append(upstream)  # tracking another branch (origin/main): that is its base
+    default = found.get("refs/remotes/origin/HEAD", ("", ""))[1]
+    if default:
+        candidates.append(default)
+    candidates += [ref for ref in heads if ref in found]
+    for ref in dict.fromkeys(candidates):
+        short = ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+        if ref == own or (branch and short.rsplit("/", 1)[-1] == branch):
+            continue  # on the base itself (main, or origin/main from main)
+        try:
+            merge_base = (await run_git(root, "merge-base", "HEAD", ref)).strip()
+            counts = await run_git(root, "rev-list", "--count", "--left-right", f"{ref}...HEAD")
+        except GitError:
+            continue  # unrelated histories, a ref gone meanwhile
+        behind, ahead = (int(n) for n in counts.split())
+        return BranchBase(short, merge_base, ahead, behind)
+    return None
+
+
+async def commits_between(root: Path, base: str, count: int) -> list[Commit]:
+    """The newest ``count`` commits on HEAD since ``base`` (``base..HEAD``)."""
+    return await _log(root, f"-n{count}", f"{base}..HEAD")
+
+
+async def changed_since(root: Path, base: str) -> set[str]:
+    """The files the commits since ``base`` changed (``git diff --name-only base HEAD``)."""
+    out = await run_git(
+        root, "diff", "--name-only", "-z", "--no-renames", base, "HEAD", *gitsafe.DIFF_OPTIONS
+    )
+    return {path for path in out.split("\0") if path}
+
+
+@dataclass(frozen=True, slots=True)
 class Commit:
     sha: str
     subject: str
@@ -300,9 +365,11 @@ class Commit:
 
 async def recent_commits(root: Path, count: int) -> list[Commit]:
     """The last ``count`` commits; the caller checks there is a HEAD (git fails otherwise)."""
-    out = await run_git(
-        root, "log", f"-n{count}", "--no-show-signature", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e"
-    )
+    return await _log(root, f"-n{count}")
+
+
+async def _log(root: Path, *args: str) -> list[Commit]:
+    out = await run_git(root, "log", *args, "--no-show-signature", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e")
     commits = []
     for record in out.split("\x1e"):
         record = record.strip("\n")

@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 # into ``$/progress`` for a client that offered a workDoneToken.
 Progress = Callable[[str, int], None]
 
+# How long a start waits for the recorder's watch (a huge tree takes a while to walk).
+READY_TIMEOUT = 5.0
 # A resume packet's lists: the newest this many of each; files touched; summary excerpt.
 RESUME_ITEMS = 10
 RESUME_FILES = 20
@@ -333,6 +335,8 @@ class Scribe:
         or ``rejoined`` (open, unchanged)."""
         outcome = await self._write(self.ledger.start_session, backlog_id, title, tags, type, priority)
         assert outcome.session is not None and outcome.change is not None
+        if self.recorder is not None:
+            await self.recording_ready()  # a save right after the answer is seen
         if not self._record and self._daemon is not False:
             from . import daemon_control as control
 
@@ -344,6 +348,17 @@ class Scribe:
             except (OSError, control.DaemonError) as exc:
                 log.warning("not recording %s in the background: %s", self.root, exc)
         return SessionChange(outcome.session, outcome.change)
+
+    async def recording_ready(self, timeout: float = READY_TIMEOUT) -> bool:
+        """Wait (at most ``timeout``) until this process's recorder has its watch in place,
+        or knows another process records; False if it is not there by then."""
+        if self.recorder is None:
+            return False
+        try:
+            await asyncio.wait_for(self.recorder.ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def stop_session(
         self, session_id: str | None = None, *, reason: str = "Session stopped"

@@ -242,7 +242,7 @@ async def test_slow_section_times_out_alone(repo: Path) -> None:
         await scribe.start_session()
         provider = ContextProvider(scribe, section_timeout=0.2)
 
-        async def slow(session: object) -> None:
+        async def slow(*_: object) -> None:
             await asyncio.sleep(5)
 
         provider._section_commits = slow  # type: ignore[method-assign]

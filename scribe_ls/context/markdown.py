@@ -60,7 +60,7 @@ def section_markdown(name: str, section: dict[str, Any], session: Session | None
     heading = f"## {HEADINGS[name]}\n\n"
     if not section.get("ok"):
         return f"{heading}_{inline(section.get('error'))}_\n"
-    body = _MARKDOWN[name](section["data"], section.get("leftOut", 0), session)
+    body = _MARKDOWN[name](section, session)
     return f"{heading}{body}" if body else ""
 
 
@@ -82,7 +82,8 @@ def _more(left_out: int, what: str) -> list[str]:
     return ["", f"{left_out} more {what} {LEFT_OUT}."] if left_out else []
 
 
-def _md_session(data: Any, left_out: int, session: Session | None) -> str:
+def _md_session(section: dict[str, Any], session: Session | None) -> str:
+    data = section["data"]
     if not data:
         return ""  # the title says there is no current session
     stats = data["stats"]
@@ -95,13 +96,20 @@ def _md_session(data: Any, left_out: int, session: Session | None) -> str:
     )
 
 
-def _md_git(data: Any, left_out: int, session: Session | None) -> str:
+def _md_git(section: dict[str, Any], session: Session | None) -> str:
+    data, left_out = section["data"], section.get("leftOut", 0)
     head = (data["head"] or "no commits")[:10]
     ahead_behind = f"+{data['ahead']}/-{data['behind']}"
     upstream = f", upstream {inline(data['upstream'])} {ahead_behind}" if data["upstream"] else ""
     branch = inline(data["branch"]) if data["branch"] else "(detached)"
     changed = f"{data['changedFiles']} changed" if data["changedFiles"] else "nothing changed"
     lines = [f"{branch} @ {inline(head)}{upstream}; {changed}"]
+    if base := data.get("base"):
+        moved = f"; {inline(base['name'])} has {base['behind']} more since" if base["behind"] else ""
+        lines.append(
+            f"Left {inline(base['name'])} at {inline(base['mergeBase'][:7])}: "
+            f"{base['ahead']} commits on this branch{moved}."
+        )
     if data["files"]:
         lines.append("")
     lines += [f"- {f['status']}: {inline(f['path'])}" for f in data["files"]]
@@ -110,14 +118,18 @@ def _md_git(data: Any, left_out: int, session: Session | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md_diff(data: Any, left_out: int, session: Session | None) -> str:
+def _md_diff(section: dict[str, Any], session: Session | None) -> str:
+    data, left_out = section["data"], section.get("leftOut", 0)
     if not data["files"] and not left_out:
-        return ""  # nothing differs from HEAD
-    lines = ["| file | + | - |", "| --- | --- | --- |"]
+        return ""  # nothing differs
+    since = section.get("since")
+    lines = [f"Since {inline(since)} (where the branch left it), committed and not:", ""] if since else []
+    lines += ["| file | + | - | state |", "| --- | --- | --- | --- |"]
     for f in data["files"]:
         added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
         deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
-        lines.append(f"| {inline(f['path'])} | {added} | {deleted} |")
+        state = "untracked" if f.get("untracked") else f.get("state", "uncommitted")
+        lines.append(f"| {inline(f['path'])} | {added} | {deleted} | {state} |")
     lines += _more(left_out, "changed files")
     for hunk in data["hunks"]:
         lines += ["", f"{inline(hunk['path'])}:", fenced(hunk["text"], "diff")]
@@ -126,18 +138,24 @@ def _md_diff(data: Any, left_out: int, session: Session | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md_commits(data: Any, left_out: int, session: Session | None) -> str:
-    if not data and not left_out:
+def _md_commits(section: dict[str, Any], session: Session | None) -> str:
+    data, left_out = section["data"], section.get("leftOut", 0)
+    since, total = section.get("since"), section.get("total", len(data) + left_out)
+    if not data and not left_out and not total:
         return ""
-    lines = [
+    lines = [f"{total} on this branch since it left {inline(since)}:", ""] if since else []
+    lines += [
         f"- {inline(c['sha'][:7])} {inline(c['subject'])} ({inline(c['author'])}, {inline(c['at'][:10])})"
         for c in data
     ]
-    lines += _more(left_out, "older commits")
+    lines += _more(left_out, "commits")
+    beyond = total - len(data) - left_out  # past the newest the packet reads
+    lines += ["", f"{beyond} older commits on this branch not listed."] if beyond > 0 else []
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _md_worklog(data: Any, left_out: int, session: Session | None) -> str:
+def _md_worklog(section: dict[str, Any], session: Session | None) -> str:
+    data, left_out = section["data"], section.get("leftOut", 0)
     total = session.stats.entries if session is not None else len(data) + left_out
     if not data and not total:
         return ""
@@ -154,7 +172,8 @@ def _md_worklog(data: Any, left_out: int, session: Session | None) -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _md_summary(data: Any, left_out: int, session: Session | None) -> str:
+def _md_summary(section: dict[str, Any], session: Session | None) -> str:
+    data = section["data"]
     if not data:
         return ""
     lines = [f"{data['entries']} entries, {data['filesChanged']} files changed"]
@@ -165,7 +184,8 @@ def _md_summary(data: Any, left_out: int, session: Session | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md_sessions(data: Any, left_out: int, session: Session | None) -> str:
+def _md_sessions(section: dict[str, Any], session: Session | None) -> str:
+    data, left_out = section["data"], section.get("leftOut", 0)
     if not data and not left_out:
         return ""
     lines = []
@@ -179,7 +199,7 @@ def _md_sessions(data: Any, left_out: int, session: Session | None) -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-_MARKDOWN: dict[str, Callable[[Any, int, Session | None], str]] = {
+_MARKDOWN: dict[str, Callable[[dict[str, Any], Session | None], str]] = {
     "session": _md_session,
     "git": _md_git,
     "diff": _md_diff,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .. import git, gitfiles, gitsafe
 from ..config import Config
@@ -39,7 +39,8 @@ MAX_CONCURRENT_SECTIONS = 4
 CACHE_TTL = 30.0  # active time keeps counting; do not serve a stale clock for long
 CACHE_SIZE = 64
 MAX_LISTED_FILES = 200
-RECENT_COMMITS = 10
+RECENT_COMMITS = 10  # the repository's own history, where the branch has no base
+BRANCH_COMMITS = 50  # a branch's commits since its base, newest first (the rest counted)
 RECENT_ENTRIES = 20
 MAX_ENTRY_TEXT = 500
 
@@ -59,6 +60,14 @@ class RepoFacts:
     dirs: gitfiles.GitDirs | None  # None: not a git repository
     head: str | None  # None: no commits yet
     refused: str | None = None  # why a repository around the root is not used (another user's)
+    branch: str | None = None  # the checked-out branch (None: detached)
+
+
+class Extra(NamedTuple):
+    """A section's data and keys of its own beside it (the commits' ``since`` and ``total``)."""
+
+    data: Any
+    keys: dict[str, Any]
 
 
 def _repo_facts(root: Path) -> RepoFacts:
@@ -68,7 +77,7 @@ def _repo_facts(root: Path) -> RepoFacts:
         # While in this thread: whether git's configuration moved, so the sections' git
         # calls need no look of their own (gitsafe.fresh_overrides).
         gitsafe.cached_overrides(root)
-    return RepoFacts(dirs, gitfiles.read_head_sha(root), refused)
+    return RepoFacts(dirs, gitfiles.read_head_sha(root), refused, gitfiles.read_branch(root))
 
 
 class SectionError(Exception):
@@ -207,11 +216,19 @@ class ContextProvider:
         # parallel_context = false: one section after another (a flag to compare, or to
         # spare a slow disk).
         slots = asyncio.Semaphore(self.concurrency if self.scribe.config.parallel_context else 1)
+        # Where the branch left its base: found once, for the three sections that show it.
+        found_base: list[asyncio.Future[git.BranchBase | None]] = []
+
+        def base() -> asyncio.Future[git.BranchBase | None]:
+            if not found_base:
+                found_base.append(asyncio.ensure_future(self._branch_base(repo)))
+            return found_base[0]
+
         fetchers: dict[str, Callable[[], Awaitable[Any]]] = {
             "session": lambda: self._section_session(session),
-            "git": lambda: self._section_git(repo),
-            "diff": lambda: self._section_diff(repo),
-            "commits": lambda: self._section_commits(repo),
+            "git": lambda: self._section_git(repo, base()),
+            "diff": lambda: self._section_diff(repo, base()),
+            "commits": lambda: self._section_commits(repo, base()),
             "worklog": lambda: self._section_worklog(session),
             "summary": lambda: self._section_summary(session),
             "sessions": lambda: self._section_sessions(session),
@@ -247,7 +264,10 @@ class ContextProvider:
                     return {"ok": False, "error": str(exc), "elapsedMs": _ms(began)}
                 except Exception as exc:  # one broken section never fails the packet
                     return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "elapsedMs": _ms(began)}
-                return {"ok": True, "data": redacted(data), "elapsedMs": _ms(began)}
+                keys = {}
+                if isinstance(data, Extra):
+                    data, keys = data.data, redacted(data.keys)
+                return {"ok": True, "data": redacted(data), **keys, "elapsedMs": _ms(began)}
 
         # Start the slowest first: git processes are spawned one at a time on the loop, and
         # the diff's is the critical path. The packet keeps the order the client asked for.
@@ -334,9 +354,14 @@ class ContextProvider:
         del data["worklogPath"]
         return data
 
-    async def _section_git(self, repo: RepoFacts) -> Any:
+    async def _branch_base(self, repo: RepoFacts) -> git.BranchBase | None:
+        if repo.dirs is None or repo.head is None:
+            return None
+        return await git.branch_base(self.scribe.root, repo.branch, self.scribe.config.base_branch)
+
+    async def _section_git(self, repo: RepoFacts, base: Awaitable[git.BranchBase | None]) -> Any:
         self._require_repo(repo)
-        status = await git.status(self.scribe.root)
+        status, found = await asyncio.gather(git.status(self.scribe.root), base)
         files = [
             {"path": f.path, "status": f.status, "staged": f.staged}
             | ({"from": f.orig_path} if f.orig_path else {})
@@ -352,40 +377,69 @@ class ContextProvider:
             "behind": status.behind,
             "changedFiles": len(files),
             "files": files[:MAX_LISTED_FILES],
+            "base": None
+            if found is None
+            else {
+                "name": found.name,
+                "mergeBase": found.merge_base,
+                "ahead": found.ahead,
+                "behind": found.behind,
+            },
         }
 
-    async def _section_diff(self, repo: RepoFacts) -> Any:
+    async def _section_diff(self, repo: RepoFacts, base: Awaitable[git.BranchBase | None]) -> Any:
+        """The branch's whole work: the work tree against where the branch left its base
+        (committed and not, each file saying which), or against HEAD without a base."""
         self._require_repo(repo)
+        root = self.scribe.root
         # Diff and status side by side (the untracked files come from status); the git
         # section asks for the same status, and concurrent identical calls share a process.
-        # The diff is the packet's critical path and every process start blocks the loop for
-        # a moment: awaiting it inline puts its start ahead of the status's and the log's.
-        status_call = asyncio.ensure_future(git.status(self.scribe.root))
+        status_call = asyncio.ensure_future(git.status(root))
         try:
-            diff = await git.work_tree_diff(self.scribe.root, git.diff_base(repo.head))
+            found = await base
+            against = found.merge_base if found else git.diff_base(repo.head)
+            diff, committed = await asyncio.gather(
+                git.work_tree_diff(root, against),
+                git.changed_since(root, found.merge_base) if found else _nothing(),
+            )
         except BaseException:
             status_call.cancel()
             raise
         status = await status_call
-        files = [{"path": p, "added": a, "deleted": d} for p, a, d in diff.files]
+        dirty = {f.path for f in status.files} | {f.orig_path for f in status.files if f.orig_path}
+
+        def state(path: str) -> str:
+            if path in committed:
+                return "committed, and changed since" if path in dirty else "committed"
+            return "uncommitted"
+
+        files = [{"path": p, "added": a, "deleted": d, "state": state(p)} for p, a, d in diff.files]
         files += [
             {"path": f.path, "added": None, "deleted": None, "untracked": True}
             for f in status.files
             if f.status == "untracked" and not f.path.startswith(".scribe/")
         ]
-        return {
+        data = {
             "files": files,
             "hunks": [{"path": h.path, "text": h.text, "changed": h.changed} for h in diff.hunks],
             "omitted": [],
             "cut": diff.cut,
         }
+        return Extra(data, {"since": found.name}) if found else data
 
-    async def _section_commits(self, repo: RepoFacts) -> Any:
+    async def _section_commits(self, repo: RepoFacts, base: Awaitable[git.BranchBase | None]) -> Any:
+        """The branch's commits since it left its base (counted past the newest 50); the
+        repository's last ten where there is no base."""
         self._require_repo(repo)
         if repo.head is None:
             return []  # no commits yet
-        commits = await git.recent_commits(self.scribe.root, RECENT_COMMITS)
-        return [{"sha": c.sha, "subject": c.subject, "author": c.author, "at": c.at} for c in commits]
+        found = await base
+        if found is None:
+            commits = await git.recent_commits(self.scribe.root, RECENT_COMMITS)
+        else:
+            commits = await git.commits_between(self.scribe.root, found.merge_base, BRANCH_COMMITS)
+        data = [{"sha": c.sha, "subject": c.subject, "author": c.author, "at": c.at} for c in commits]
+        return Extra(data, {"since": found.name, "total": found.ahead}) if found else data
 
     async def _section_worklog(self, session: Session | None) -> Any:
         if session is None:
@@ -443,6 +497,16 @@ def _widest_envelope(session_id: str | None, sections: dict[str, Any]) -> dict[s
         "cached": False,
         "elapsedMs": 9_999_999.99,
     }
+
+
+def _base_wire(found: git.BranchBase | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {"name": found.name, "mergeBase": found.merge_base, "ahead": found.ahead, "behind": found.behind}
+
+
+async def _nothing() -> set[str]:
+    return set()
 
 
 def _ms(since: float) -> float:

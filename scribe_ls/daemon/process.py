@@ -55,6 +55,7 @@ class Daemon:
         # (monotonic time, events recorded so far) once a second: events/s over 10 s.
         self._samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=11)
         self._checks: set[asyncio.Task[None]] = set()
+        self._arming: dict[Path, asyncio.Future[None]] = {}  # roots being set up now
 
     # -- roots ------------------------------------------------------------------------------
 
@@ -66,13 +67,25 @@ class Daemon:
             raise Refused(f"root: {path} is not a directory")
         if path in self.roots:
             return {"root": str(path), "watching": True, "new": False}
-        if len(self.roots) >= self.max_roots:
+        if path in self._arming:  # being set up for another request: answer when it is armed
+            await asyncio.shield(self._arming[path])
+            return {"root": str(path), "watching": True, "new": False}
+        if len(self.roots) + len(self._arming) >= self.max_roots:
             raise Refused(
                 f"already recording {len(self.roots)} roots, the most this daemon records "
                 f"(--max-roots {self.max_roots}); stop sessions elsewhere or raise it"
             )
-        scribe = Scribe(path, relay=True, record=True, daemon=False)
-        await scribe.open()
+        armed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._arming[path] = armed
+        try:
+            scribe = Scribe(path, relay=True, record=True, daemon=False)
+            await scribe.open()
+            # Answered once the watch is armed: `scribe-ls start` returns after this, and a
+            # save right after it must be seen.
+            await scribe.recording_ready()
+        finally:
+            del self._arming[path]
+            armed.set_result(None)
         self.roots[path] = scribe
         scribe.add_listener(lambda notification: self._heard(path, notification))
         log.info("recording %s", path)

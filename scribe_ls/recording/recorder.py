@@ -127,6 +127,9 @@ class Recorder:
         self._overlap_task: asyncio.Task[None] | None = None
         self._overlaps_told: set[tuple[str, str, str]] = set()
         self._resolved_root = self.root.resolve()  # overlaps name roots resolved
+        # Set once a save is sure to be seen (the watch armed), or once waiting for that is
+        # pointless (another process records, or recording could not start).
+        self.ready = asyncio.Event()
 
     def config_changed(self) -> None:
         self._config_changed.set()
@@ -141,6 +144,7 @@ class Recorder:
                 self.scribe.warn(f"not recording this repository: {exc}")
                 return
             if not acquired:
+                self.ready.set()  # the holder records (and was armed when it answered)
                 log.info("another process records %s; waiting to take over", self.root)
                 waiter = asyncio.ensure_future(self._lease.wait_acquire())
                 stopper = asyncio.ensure_future(stop.wait())
@@ -159,6 +163,7 @@ class Recorder:
             finally:
                 unlisten()
         finally:
+            self.ready.set()
             self.running = False
             if self._overlap_task is not None:
                 self._overlap_task.cancel()  # the store may close next: no late check
@@ -207,7 +212,13 @@ class Recorder:
                 config = self.scribe.config
                 poll = config.poll_interval if config.watch == "poll" else None
                 await watch_tree(
-                    self.root, tree_filter, self._on_batch, stop, watch_paths=extra, poll_interval=poll
+                    self.root,
+                    tree_filter,
+                    self._on_batch,
+                    stop,
+                    watch_paths=extra,
+                    poll_interval=poll,
+                    on_armed=self.ready.set,
                 )
                 return
             except Exception as exc:

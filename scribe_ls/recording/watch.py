@@ -333,8 +333,10 @@ async def watch_tree(
     *,
     watch_paths: Iterable[Path] = (),
     poll_interval: float | None = None,
+    on_armed: Callable[[], None] = lambda: None,
 ) -> None:
-    """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set.
+    """Feed batches of work-tree changes to ``on_batch`` until ``stop`` is set;
+    ``on_armed`` is called once the watch is in place (a change from then on is seen).
     ``poll_interval``: stat the tree that often instead of waiting for events (a file
     system without inotify: a network mount, some containers)."""
     # On Linux an inotify watch on the loop, directory by directory, skipping ignored
@@ -349,6 +351,9 @@ async def watch_tree(
             poll_interval=poll_interval,
             keep=lambda change, path: tree_filter.worth_waking(path),
         )
+    # inotify's watches are in place once tree_changes returns; watchfiles' from the first
+    # step of its generator, a moment later.
+    on_armed()
     # Filtered in a worker thread (classify), not per event on the loop.
     async for raw in changes:
         batch = await asyncio.to_thread(classify, tree_filter, raw)
