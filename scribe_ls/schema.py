@@ -8,7 +8,7 @@ from .lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -167,6 +167,28 @@ MIGRATIONS: dict[int, str] = {
         INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
         INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
     END;
+    """,
+    9: """
+    -- Search finds the files an entry names too (`search termui` finds the commit that
+    -- changed src/click/termui.py): the index gets a second column, rebuilt once.
+    DROP TRIGGER entries_fts_insert;
+    DROP TRIGGER entries_fts_delete;
+    DROP TRIGGER entries_fts_update;
+    DROP TABLE entries_fts;
+    CREATE VIRTUAL TABLE entries_fts USING fts5(text, files, content='entries', content_rowid='id');
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text, files) VALUES (new.id, new.text, new.files);
+    END;
+    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text, files)
+            VALUES ('delete', old.id, old.text, old.files);
+    END;
+    CREATE TRIGGER entries_fts_update AFTER UPDATE OF text, files ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text, files)
+            VALUES ('delete', old.id, old.text, old.files);
+        INSERT INTO entries_fts(rowid, text, files) VALUES (new.id, new.text, new.files);
+    END;
+    INSERT INTO entries_fts(entries_fts) VALUES ('rebuild');
     """,
 }
 

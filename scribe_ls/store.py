@@ -717,7 +717,8 @@ class Store:
         hits: dict[int, str] = {}
         for match in (" ".join(quoted), " ".join(q + "*" for q in quoted)):
             rows = self.conn.execute(
-                "SELECT rowid, snippet(entries_fts, 0, '**', '**', '…', 12) FROM entries_fts"
+                # -1: the snippet of whichever column matched, the text or the files.
+                "SELECT rowid, snippet(entries_fts, -1, '**', '**', '…', 12) FROM entries_fts"
                 " WHERE entries_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
                 (match, limit + len(hits)),
             ).fetchall()

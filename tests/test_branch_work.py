@@ -126,3 +126,27 @@ async def test_resume_shows_the_branchs_files(forked: tuple[Path, str]) -> None:
         packet = await scribe.resume()
     paths = {f["path"] for f in packet["uncommitted"]}
     assert {"a.py", "b.py", "c.py", "d.txt"} <= paths
+
+
+async def test_search_finds_the_files_entries_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`search termui` finds the entry about src/click/termui.py, in a new store and in one
+    made before the index had files (schema 8, migrated)."""
+    import sqlite3
+
+    from scribe_ls import schema
+
+    old = make_git_repo(tmp_path / "old")
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 8)
+    async with Scribe(old) as scribe:
+        await scribe.start_session()
+        await scribe.append_entry("tuned the prompt", files=["src/click/termui.py"])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 9)
+    db = sqlite3.connect(old / ".scribe" / "scribe.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    db.close()
+    async with Scribe(old) as scribe:
+        hits = await scribe.search("termui")
+        await scribe.append_entry("again", files=["src/click/core.py"])
+        core = await scribe.search("core")
+    assert [hit.entry.text for hit in hits] == ["tuned the prompt"]
+    assert [hit.entry.text for hit in core] == ["again"]

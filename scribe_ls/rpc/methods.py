@@ -216,7 +216,7 @@ METHODS: tuple[Method, ...] = (
     ),
     Method(
         "scribe/search",
-        "Full-text search over every entry of the root; every word must match, as a word or the start of one (`colo` finds `colour`), taken literally. Entries where every word is a whole word come first, then those where some word only starts one; each group newest first (relevance by recency: the cost stays flat as the store grows, where scoring every match did not).",
+        "Full-text search over every entry of the root, its text and the files it names (`termui` finds the commit that changed `src/click/termui.py`); every word must match, as a word or the start of one (`colo` finds `colour`), taken literally. Entries where every word is a whole word come first, then those where some word only starts one; each group newest first (relevance by recency: the cost stays flat as the store grows, where scoring every match did not).",
         (
             Param("query", "query", "string", "required; up to 1000 characters"),
             Param("limit", "limit", "integer", "1-200, default 20"),
