@@ -217,6 +217,22 @@ async def changed_among(root: Path, paths: list[str]) -> set[str]:
     return changed & set(paths)
 
 
+async def last_committed(root: Path, paths: list[str], since: str) -> dict[str, str]:
+    """For each of ``paths`` a commit touched after ``since`` (ISO 8601): the newest such
+    commit's time (``%cI``). One ``git log`` for all of them."""
+    args = ["log", f"--since={since}", "--no-renames", "--name-only", "-z", "--format=%x1e%cI"]
+    out = await run_git(root, "--literal-pathspecs", *args, "--", *paths[:MAX_PATHSPECS])
+    newest: dict[str, str] = {}
+    for record in out.split("\x1e"):
+        when, _, names = record.strip("\0\n").partition("\n")
+        when = when.strip("\0")
+        for name in names.split("\0"):
+            name = name.strip("\n")
+            if name and when and name not in newest:  # newest first: the first seen wins
+                newest[name] = when
+    return newest
+
+
 def diff_base(head: str | None) -> str:
     """What the work tree is compared with: HEAD, or the empty tree before the first commit."""
     return "HEAD" if head else EMPTY_TREE

@@ -670,10 +670,11 @@ class Scribe:
         layout = self.store.layout
         summary_text = await asyncio.to_thread(layout.read_text, layout.summary_path(key))
         idle = max(0.0, (utc_now() - parse_iso(session.last_activity_at)).total_seconds())
+        marks = await self._changed_marks(entries) if uncommitted is not None else {}
         result: dict[str, Any] = {
             "session": session.to_wire(),
-            "decisions": list(summary.decisions[-RESUME_ITEMS:]),
-            "openTodos": list(summary.next_steps[-RESUME_ITEMS:]),
+            "decisions": [_marked(text, marks) for text in summary.decisions[-RESUME_ITEMS:]],
+            "openTodos": [_marked(text, marks) for text in summary.next_steps[-RESUME_ITEMS:]],
             "completed": list(summary.completed[-RESUME_ITEMS:]),
             "inProgress": list(summary.in_progress[-RESUME_ITEMS:]),
             "uncommitted": uncommitted,
@@ -687,6 +688,14 @@ class Scribe:
         }
         result["markdown"] = _resume_markdown(result)
         return result
+
+    async def _changed_marks(self, entries: Sequence[Entry]) -> dict[str, list[str]]:
+        """Decisions' and todos' texts, with the files they name that changed since."""
+        from .context.provider import CLAIMS, files_changed_since
+
+        claims = [e for e in entries if e.kind in CLAIMS][-4 * RESUME_ITEMS :]
+        changed = await files_changed_since(self.root, claims)
+        return {e.text: changed[e.id] for e in claims if e.id in changed}
 
     async def overlaps(self, session_id: str, paths: list[str]) -> list[dict[str, Any]]:
         """Other open sessions (this root's, or a linked worktree's) that touched any of
@@ -751,6 +760,12 @@ def _ago(seconds: float) -> str:
         return f"{minutes} min"
     hours = minutes // 60
     return f"{hours} h {minutes % 60} min" if hours < 48 else f"{hours // 24} days"
+
+
+def _marked(text: str, marks: dict[str, list[str]]) -> str:
+    """A decision or todo as resume lists it, saying which of its files changed since."""
+    changed = marks.get(text)
+    return f"{text} (files changed since: {', '.join(changed)})" if changed else text
 
 
 def _resume_markdown(packet: dict[str, Any]) -> str:

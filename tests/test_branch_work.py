@@ -150,3 +150,60 @@ async def test_search_finds_the_files_entries_name(tmp_path: Path, monkeypatch: 
         core = await scribe.search("core")
     assert [hit.entry.text for hit in hits] == ["tuned the prompt"]
     assert [hit.entry.text for hit in core] == ["again"]
+
+
+async def test_a_decision_whose_files_changed_since_is_marked(tmp_path: Path) -> None:
+    import asyncio
+
+    repo = make_git_repo(tmp_path / "repo", branch="feature/B-3-x")
+    for name in ("a.py", "b.py", "src/c.py"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        commit(repo, name, f"{name} = 1\n", f"add {name}")
+    async with Scribe(repo) as scribe:
+        await scribe.start_session()
+        edited = await scribe.append_entry("keep a.py flat", kind="decision", files=["a.py"])
+        untouched = await scribe.append_entry("b.py stays as it is", kind="decision")
+        committed = await scribe.append_entry("split src/c.py later", kind="todo")
+        await asyncio.sleep(1.1)  # commit times have one-second steps
+        (repo / "a.py").write_text("a = 2  # edited after the decision\n")
+        commit(repo, "src/c.py", "c = 2\n", "c changed after the todo")
+        worklog = (await scribe.context(sections=["worklog"]))["sections"]["worklog"]["data"]
+        markdown = (await scribe.context(format="markdown", sections=["worklog"]))["markdown"]
+        resume = await scribe.resume()
+    marks = {e["id"]: e.get("changedSince") for e in worklog}
+    assert marks[edited.id] == ["a.py"]
+    assert marks[committed.id] == ["src/c.py"]
+    assert marks[untouched.id] is None
+    assert "keep a.py flat — files changed since: a.py" in markdown
+    assert "b.py stays as it is\n" in markdown + "\n"
+    assert "keep a.py flat (files changed since: a.py)" in resume["decisions"]
+    assert "b.py stays as it is" in resume["decisions"]
+    assert "split src/c.py later (files changed since: src/c.py)" in resume["openTodos"]
+
+
+async def test_a_served_packet_marks_a_decision_once_its_file_is_saved(tmp_path: Path) -> None:
+    """A server's cached worklog follows the work tree when its decisions name files."""
+    import asyncio
+
+    from scribe_ls.rpc.client import ScribeClient
+
+    repo = make_git_repo(tmp_path / "repo")
+    commit(repo, "a.py", "a = 1\n", "add a.py")
+    configure(repo, "activity_window = 0.2\n")
+    client = await ScribeClient.spawn(repo)
+    try:
+        await client.request("scribe/startSession", {})
+        decision = await client.request("scribe/appendEntry", {"text": "keep a.py flat", "kind": "decision"})
+        first = await client.request("scribe/getContext", {"sections": ["worklog"]})
+        assert "changedSince" not in first["sections"]["worklog"]["data"][-1]
+        await asyncio.sleep(0.05)
+        (repo / "a.py").write_text("a = 2\n")
+        while True:
+            pushed = await client.next_notification("scribe/activity", timeout=5)
+            if any(f["path"] == "a.py" for f in pushed["files"]):
+                break
+        second = await client.request("scribe/getContext", {"sections": ["worklog"]})
+    finally:
+        await client.close()
+    [marked] = [e for e in second["sections"]["worklog"]["data"] if e["id"] == decision["id"]]
+    assert marked["changedSince"] == ["a.py"] and not second["sections"]["worklog"].get("cached")

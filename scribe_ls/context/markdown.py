@@ -162,7 +162,10 @@ def _md_worklog(section: dict[str, Any], session: Session | None) -> str:
     lines = []
     for e in data:
         by = f" (by {inline(e['author'])})" if e.get("author") else ""
-        lines.append(f"- #{e['id']} {e['at'][11:16]} {e['kind']}{by}: {inline(e['text'])}")
+        since = (
+            f" — files changed since: {inline(', '.join(e['changedSince']))}" if e.get("changedSince") else ""
+        )
+        lines.append(f"- #{e['id']} {e['at'][11:16]} {e['kind']}{by}: {inline(e['text'])}{since}")
     beyond = max(0, total - len(data) - left_out)  # older than the newest the packet reads
     if left_out or beyond:
         said = [f"{total} entries, the newest {len(data)} shown"]

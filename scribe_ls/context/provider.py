@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
+import re
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -25,7 +28,7 @@ from typing import Any, NamedTuple, Protocol
 from .. import git, gitfiles, gitsafe
 from ..config import Config
 from ..layout import foreign_repository
-from ..model import Entry, Overlap, Session, SessionSummary
+from ..model import Entry, Overlap, Session, SessionSummary, parse_iso
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
 from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown
@@ -43,6 +46,12 @@ RECENT_COMMITS = 10  # the repository's own history, where the branch has no bas
 BRANCH_COMMITS = 50  # a branch's commits since its base, newest first (the rest counted)
 RECENT_ENTRIES = 20
 MAX_ENTRY_TEXT = 500
+# Entries whose files are checked for changes made after them (marked changedSince).
+CLAIMS = frozenset({"decision", "idea", "todo"})
+# A repository path in an entry's text: a word with a slash or a file extension.
+_PATH_IN_TEXT = re.compile(
+    r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\.[A-Za-z0-9]{1,8}|[\w.-]+(?:/[\w.-]+)+)(?![\w/])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +131,9 @@ class ContextProvider:
         self.section_timeout = section_timeout
         self._cache: dict[ContextRequest, tuple[int, float, dict[str, Any]]] = {}
         # Each section's last result, for when the packet cache missed because something
-        # moved that this section does not show: (name, session id) -> (what it depends
-        # on, when, result).
-        self._sections: dict[tuple[str, str | None], tuple[tuple[Any, ...], float, dict[str, Any]]] = {}
+        # moved that this section does not show: (name, session id) -> (whether it follows
+        # the work tree, what it depends on, when, result).
+        self._sections: dict[tuple[str, str | None], tuple[bool, tuple[Any, ...], float, dict[str, Any]]] = {}
         self._remembered = Remembered()
 
     async def get(self, request: ContextRequest) -> dict[str, Any]:
@@ -199,13 +208,15 @@ class ContextProvider:
             delta["tokens"] = estimate_tokens(to_json(changed))
         return delta
 
-    def _depends(self, name: str, repo: RepoFacts) -> tuple[Any, ...]:
+    def _depends(self, name: str, repo: RepoFacts, follows_tree: bool) -> tuple[Any, ...]:
         """What a cached section must still match to be served again: the work tree's
-        generation and HEAD for git's sections (HEAD as read for this packet, so a commit
-        nobody was told of still shows), the store's generation for the others."""
+        generation and HEAD for what follows the tree (git's sections, a worklog that marks
+        files changed since), as read for this packet so a commit nobody was told of still
+        shows; the store's generation for the rest."""
+        tree = (self.scribe.tree_generation, repo.head)
         if name in TREE_SECTIONS:
-            return (self.scribe.tree_generation, repo.head)
-        return (self.scribe.store_generation,)
+            return tree
+        return (self.scribe.store_generation, *(tree if follows_tree else ()))
 
     async def _build(self, request: ContextRequest) -> dict[str, Any]:
         # The session (store thread) and where the repository is and what HEAD is (one
@@ -229,7 +240,7 @@ class ContextProvider:
             "git": lambda: self._section_git(repo, base()),
             "diff": lambda: self._section_diff(repo, base()),
             "commits": lambda: self._section_commits(repo, base()),
-            "worklog": lambda: self._section_worklog(session),
+            "worklog": lambda: self._section_worklog(session, repo),
             "summary": lambda: self._section_summary(session),
             "sessions": lambda: self._section_sessions(session),
         }
@@ -237,16 +248,27 @@ class ContextProvider:
         session_id = session.id if session else None
 
         async def run(name: str) -> dict[str, Any]:
-            depends = self._depends(name, repo)
             hit = self._sections.get((name, session_id)) if self.scribe.watching else None
-            if hit is not None and hit[0] == depends and time.monotonic() - hit[1] < CACHE_TTL:
-                # A copy: the budget shrinks section data in place.
-                return {**copy.deepcopy(hit[2]), "cached": True}
+            if hit is not None:
+                follows_tree, depends, at, kept = hit
+                if depends == self._depends(name, repo, follows_tree) and time.monotonic() - at < CACHE_TTL:
+                    # A copy: the budget shrinks section data in place.
+                    return {**copy.deepcopy(kept), "cached": True}
+            # What it shows may move with the tree: known before (git's sections), or from
+            # the result (a worklog whose decisions name files it marks as changed since).
+            before = self._depends(name, repo, True)
             result = await fetch(name)
-            if self.scribe.watching and result["ok"] and self._depends(name, repo) == depends:
+            follows_tree = name in TREE_SECTIONS or (name == "worklog" and _names_files(result))
+            if self.scribe.watching and result["ok"] and self._depends(name, repo, True) == before:
                 if len(self._sections) >= CACHE_SIZE:
                     self._sections.pop(next(iter(self._sections)))
-                self._sections[(name, session_id)] = (depends, time.monotonic(), copy.deepcopy(result))
+                depends = self._depends(name, repo, follows_tree)
+                self._sections[(name, session_id)] = (
+                    follows_tree,
+                    depends,
+                    time.monotonic(),
+                    copy.deepcopy(result),
+                )
             return result
 
         async def fetch(name: str) -> dict[str, Any]:
@@ -441,10 +463,11 @@ class ContextProvider:
         data = [{"sha": c.sha, "subject": c.subject, "author": c.author, "at": c.at} for c in commits]
         return Extra(data, {"since": found.name, "total": found.ahead}) if found else data
 
-    async def _section_worklog(self, session: Session | None) -> Any:
+    async def _section_worklog(self, session: Session | None, repo: RepoFacts) -> Any:
         if session is None:
             return []
         entries = await self.scribe.recent_entries(session.id, RECENT_ENTRIES)
+        changed = await files_changed_since(self.scribe.root, entries) if repo.dirs is not None else {}
         return [
             {
                 "id": e.id,
@@ -454,6 +477,7 @@ class ContextProvider:
                 "files": list(e.files[:10]),
             }
             | ({"author": e.author} if e.author else {})  # an agent's entry says whose it is
+            | ({"changedSince": changed[e.id]} if changed.get(e.id) else {})
             for e in entries
         ]
 
@@ -503,6 +527,67 @@ def _base_wire(found: git.BranchBase | None) -> dict[str, Any] | None:
     if found is None:
         return None
     return {"name": found.name, "mergeBase": found.merge_base, "ahead": found.ahead, "behind": found.behind}
+
+
+async def files_changed_since(root: Path, entries: list[Entry]) -> dict[int, list[str]]:
+    """For each decision, idea or todo among ``entries`` that names files (its ``files``, or
+    paths in its text): those changed since it was written, committed after it or edited
+    after it and not committed. An agent acting on it then knows it may be stale."""
+    named = {e.id: paths for e in entries if e.kind in CLAIMS and (paths := _named_paths(root, e))}
+    if not named:
+        return {}
+    paths = sorted({path for found in named.values() for path in found})
+    oldest = min(e.at for e in entries if e.id in named)
+    try:
+        committed, status = await asyncio.gather(git.last_committed(root, paths, oldest), git.status(root))
+    except git.GitError:
+        return {}
+    dirty = {f.path for f in status.files}
+    edited = await asyncio.to_thread(_mtimes, root, [p for p in paths if p in dirty])
+    when = {e.id: parse_iso(e.at) for e in entries if e.id in named}
+    return {
+        entry_id: changed
+        for entry_id, found in named.items()
+        if (
+            changed := [
+                path
+                for path in found
+                if (path in committed and parse_iso(committed[path]) > when[entry_id])
+                or (path in edited and edited[path] > when[entry_id].timestamp())
+            ]
+        )
+    }
+
+
+def _names_files(section: dict[str, Any]) -> bool:
+    """Whether a worklog section holds a decision, idea or todo (their files are checked)."""
+    return any(item["kind"] in CLAIMS for item in section.get("data") or [])
+
+
+def _named_paths(root: Path, entry: Entry) -> list[str]:
+    """The repository files an entry names: its ``files``, and what looks like a path in
+    its text (a word with a slash or an extension; never one that climbs out with ..), at
+    most ten. git and lstat tell later which of them are files."""
+    found = dict.fromkeys(entry.files[:10])
+    for match in _PATH_IN_TEXT.finditer(entry.text[:MAX_ENTRY_TEXT]):
+        candidate = match.group(1)
+        if len(found) >= 10 or candidate.startswith(("../", "/")) or ".." in candidate.split("/"):
+            continue
+        found[candidate] = None
+    return list(found)
+
+
+def _mtimes(root: Path, paths: list[str]) -> dict[str, float]:
+    """When each of ``paths`` (relative, inside ``root``) was last written; files only."""
+    found = {}
+    for path in paths:
+        try:
+            info = os.lstat(root / path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found[path] = info.st_mtime
+    return found
 
 
 async def _nothing() -> set[str]:
