@@ -89,6 +89,12 @@ SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
         ("git hardening: cold packet / before it", "<= 1.10x", "hardened_over_before", "x", at_most(1.1)),
         ("  with git config --list first (include/filter)", "", "listed_over_before", "x", None),
     ],
+    "resume": [
+        ("facts to resume, stated at 2k tokens", ">= 90 %", "share_by_tokens.2000", "share", at_least(0.9)),
+        ("facts to resume, stated at 8k tokens", "100 %", "share_by_tokens.8000", "share", at_least(1.0)),
+        ("false statements in packets and resume", "0", "false_statements", "", at_most(0)),
+        ("cold packet / the bare git it needs", "<= 1.3x", "cold_over_git", "x", at_most(1.3)),
+    ],
     "storm": [
         ("10k-file storm: status max", "<= 200 ms", "status_max_ms", "ms", at_most(200)),
         ("10k-file storm: peak RSS", "< 150 MB", "rss_peak_mb", "MB", below(150)),
@@ -149,6 +155,7 @@ ORDER = [
     "latency",
     "session_ops",
     "context",
+    "resume",
     "storm",
     "daemon",
     "report",

@@ -349,10 +349,13 @@ async def branch_base(root: Path, branch: str | None, configured: str | None = N
         if ref == own or (branch and short.rsplit("/", 1)[-1] == branch):
             continue  # on the base itself (main, or origin/main from main)
         try:
-            merge_base = (await run_git(root, "merge-base", "HEAD", ref)).strip()
-            counts = await run_git(root, "rev-list", "--count", "--left-right", f"{ref}...HEAD")
+            merge_base, counts = await asyncio.gather(
+                run_git(root, "merge-base", "HEAD", ref),
+                run_git(root, "rev-list", "--count", "--left-right", f"{ref}...HEAD"),
+            )
         except GitError:
             continue  # unrelated histories, a ref gone meanwhile
+        merge_base = merge_base.strip()
         behind, ahead = (int(n) for n in counts.split())
         return BranchBase(short, merge_base, ahead, behind)
     return None
