@@ -207,3 +207,22 @@ async def test_a_served_packet_marks_a_decision_once_its_file_is_saved(tmp_path:
         await client.close()
     [marked] = [e for e in second["sections"]["worklog"]["data"] if e["id"] == decision["id"]]
     assert marked["changedSince"] == ["a.py"] and not second["sections"]["worklog"].get("cached")
+
+
+async def test_a_decision_naming_a_path_outside_the_repository_is_never_checked(tmp_path: Path) -> None:
+    from scribe_ls.context.provider import _named_paths
+    from scribe_ls.model import Entry
+
+    entry = Entry(
+        1, "s-1", "2026-01-01T00:00:00.000Z", "decision", "see ../../etc/passwd and /etc/shadow, a/../../b.py"
+    )
+    assert _named_paths(tmp_path, entry) == []
+    outside = tmp_path / "outside.py"
+    outside.write_text("x = 1\n")
+    repo = make_git_repo(tmp_path / "repo")
+    async with Scribe(repo) as scribe:
+        await scribe.start_session()
+        await scribe.append_entry("compare with ../outside.py", kind="decision")
+        outside.write_text("x = 2\n")
+        worklog = (await scribe.context(sections=["worklog"]))["sections"]["worklog"]["data"]
+    assert not any(e.get("changedSince") for e in worklog)

@@ -81,3 +81,15 @@ def test_store_is_never_read_from_a_configuration_file(tmp_path: Path, where: st
     text = 'store = "../elsewhere"\n'
     (repo / where).write_text("[tool.scribe]\n" + text if where == "pyproject.toml" else text)
     assert any("store is not read from configuration files" in w for w in load_config(repo).warnings)
+
+
+@pytest.mark.parametrize("value", ["--upload-pack=touch x", "main..HEAD", "a b", "", "-main", 5])
+def test_a_base_branch_that_is_not_a_branch_name_is_refused(tmp_path: Path, value: object) -> None:
+    import json
+
+    repo = make_git_repo(tmp_path / "repo")
+    (repo / ".scribe").mkdir()
+    (repo / ".scribe" / "config.toml").write_text(f"base_branch = {json.dumps(value)}\n")
+    config = load_config(repo)
+    assert config.base_branch is None
+    assert any("base_branch must be a branch name" in w for w in config.warnings)

@@ -32,7 +32,9 @@ async def settle(client: ScribeClient) -> None:
     await client.request("scribe/status", {})
 
 
-async def test_git_rewrites_temp_files_and_directories_are_not_work(repo: Path) -> None:
+def two_branches(repo: Path) -> None:
+    """termui.py and app.py committed; a branch "other" whose termui.py differs (checking it
+    out and back makes git rewrite the file); activity entries 0.2 s apart."""
     (repo / "termui.py").write_text("ui = 1\n")
     (repo / "app.py").write_text("app = 1\n")
     git(repo, "add", ".")
@@ -43,6 +45,10 @@ async def test_git_rewrites_temp_files_and_directories_are_not_work(repo: Path) 
     git(repo, "commit", "-qam", "other's termui")
     git(repo, "checkout", "-q", "feature/B-4242-x")
     configure(repo, "activity_window = 0.2\n")
+
+
+async def test_git_rewrites_temp_files_and_directories_are_not_work(repo: Path) -> None:
+    two_branches(repo)
     client = await ScribeClient.spawn(repo)
     try:
         session = await client.request("scribe/startSession", {})
@@ -83,15 +89,7 @@ async def test_git_rewrites_temp_files_and_directories_are_not_work(repo: Path) 
 async def test_a_checkout_raises_no_false_overlap(repo: Path) -> None:
     """Another item's session touched termui.py; this one only checks out a branch that
     rewrites it: no overlap warning, on either side."""
-    (repo / "termui.py").write_text("ui = 1\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "termui")
-    git(repo, "branch", "other")
-    git(repo, "checkout", "-q", "other")
-    (repo / "termui.py").write_text("ui = 2\n")
-    git(repo, "commit", "-qam", "other's termui")
-    git(repo, "checkout", "-q", "feature/B-4242-x")
-    configure(repo, "activity_window = 0.2\n")
+    two_branches(repo)
     client = await ScribeClient.spawn(repo)
     try:
         first = await client.request("scribe/startSession", {"backlogId": "B-2002"})
