@@ -659,14 +659,20 @@ class Scribe:
             if len(touched) >= RESUME_FILES:
                 break
         current = await self.current_session()
-        uncommitted = None
+        uncommitted = branch = None
         if current is not None and current.id == session.id:  # the work tree is this item's
             packet = await self.context(session.id, sections=["diff"], max_chars=1_000_000)
             diff = packet["sections"]["diff"]
             if diff["ok"]:
-                uncommitted = [
-                    {k: f[k] for k in ("path", "added", "deleted") if k in f} for f in diff["data"]["files"]
+                # With a base the diff is the branch's whole work: what is committed there is
+                # the branch's, not uncommitted.
+                files = [
+                    {k: f[k] for k in ("path", "added", "deleted", "state") if k in f}
+                    for f in diff["data"]["files"]
                 ]
+                uncommitted = [f for f in files if f.get("state") != "committed"]
+                if "since" in diff:
+                    branch = {"since": diff["since"], "files": files}
         layout = self.store.layout
         summary_text = await asyncio.to_thread(layout.read_text, layout.summary_path(key))
         idle = max(0.0, (utc_now() - parse_iso(session.last_activity_at)).total_seconds())
@@ -678,6 +684,7 @@ class Scribe:
             "completed": list(summary.completed[-RESUME_ITEMS:]),
             "inProgress": list(summary.in_progress[-RESUME_ITEMS:]),
             "uncommitted": uncommitted,
+            "branch": branch,
             "lastFiles": list(touched)[:RESUME_FILES],
             "secondsSinceActivity": int(idle),
             "lastSummary": (
@@ -768,6 +775,12 @@ def _marked(text: str, marks: dict[str, list[str]]) -> str:
     return f"{text} (files changed since: {', '.join(changed)})" if changed else text
 
 
+def _counts(f: dict[str, Any]) -> str:
+    if "added" not in f:
+        return " (untracked)"
+    return " (binary)" if f["added"] is None else f" (+{f['added']}/-{f['deleted']})"
+
+
 def _resume_markdown(packet: dict[str, Any]) -> str:
     """A resume packet for a person or a prompt; what came from the repository and its notes
     is quoted (:mod:`scribe_ls.context.quoting`) and said to be data."""
@@ -792,9 +805,12 @@ def _resume_markdown(packet: dict[str, Any]) -> str:
             lines += ["", f"## {heading}", "", *(f"- {inline(item)}" for item in items)]
     if packet["uncommitted"]:
         lines += ["", "## Uncommitted", ""]
-        for f in packet["uncommitted"]:
-            counts = f" (+{f['added']}/-{f['deleted']})" if f.get("added") is not None else " (untracked)"
-            lines.append(f"- {inline(f['path'])}{counts}")
+        lines += [f"- {inline(f['path'])}{_counts(f)}" for f in packet["uncommitted"]]
+    if packet.get("branch"):
+        committed = [f for f in packet["branch"]["files"] if f.get("state", "").startswith("committed")]
+        if committed:
+            lines += ["", f"## Committed on this branch since {inline(packet['branch']['since'])}", ""]
+            lines += [f"- {inline(f['path'])}{_counts(f)}" for f in committed]
     if packet["lastFiles"]:
         lines += ["", "## Files touched last", "", *(f"- {inline(path)}" for path in packet["lastFiles"])]
     if packet["lastSummary"]:

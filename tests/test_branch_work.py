@@ -124,8 +124,10 @@ async def test_resume_shows_the_branchs_files(forked: tuple[Path, str]) -> None:
     async with Scribe(repo) as scribe:
         await scribe.start_session()
         packet = await scribe.resume()
-    paths = {f["path"] for f in packet["uncommitted"]}
-    assert {"a.py", "b.py", "c.py", "d.txt"} <= paths
+    # Uncommitted is what is not committed; the branch's committed work is said apart.
+    assert {f["path"] for f in packet["uncommitted"]} == {"b.py", "c.py", "d.txt"}
+    assert {f["path"] for f in packet["branch"]["files"]} == {"a.py", "b.py", "c.py", "d.txt"}
+    assert "## Committed on this branch since main\n\n- a.py (+1/-0)\n- b.py (+1/-0)" in packet["markdown"]
 
 
 async def test_search_finds_the_files_entries_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
