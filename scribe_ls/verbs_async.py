@@ -41,19 +41,32 @@ async def _resolve(scribe: Scribe, target: str | None) -> str | None:
 
 
 async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
+    from .packet_text import agent_json, packet_text
+
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
-    packet = await scribe.context(
-        await _resolve(scribe, args.target),
-        sections=sections,
+    if args.json and args.format == "markdown":
+        # The whole packet (its sections and its Markdown) as JSON, for a script.
+        packet = await scribe.context(
+            await _resolve(scribe, args.target),
+            sections=sections,
+            max_chars=args.max_chars,
+            format=args.format,
+            max_tokens=args.max_tokens,
+        )
+        print(agent_json(packet, indent=None))
+        return 0
+    # The packet as read (Markdown, or compact JSON in which no text from the repository can
+    # open a tag), within both budgets.
+    text, _ = await packet_text(
+        scribe,
         max_chars=args.max_chars,
-        format=args.format,
         max_tokens=args.max_tokens,
+        format=args.format,
+        sections=sections,
+        session_id=await _resolve(scribe, args.target),
+        etag_line=False,
     )
-    if args.format == "markdown" and not args.json:
-        print(packet["markdown"].rstrip("\n"))
-    else:
-        # Compact: the budget bounds the JSON as the packet measured it (one line).
-        print(json.dumps(packet, ensure_ascii=False, separators=(",", ":")))
+    print(text)
     return 0
 
 

@@ -6,6 +6,7 @@ its top, that what follows is data."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from scribe_ls.context.quoting import DATA_NOTICE, code_span, fenced, inline
 
-from .conftest import git, make_git_repo
+from .conftest import git, make_git_repo, run_cli
 from .rawrpc import RawPeer
 from .test_mcp import agent
 
@@ -117,6 +118,8 @@ async def _everything(repo: Path) -> dict[str, str]:
         resume = (await peer.request(24, "scribe/resume", {}))["result"]
     finally:
         await peer.close()
+    cli_json = await asyncio.to_thread(run_cli, repo, "context", "--format", "json", "--max-chars", "100000")
+    cli_markdown = await asyncio.to_thread(run_cli, repo, "context", "--max-chars", "100000")
     async with agent(repo) as client:
         prompt = await client.get_prompt("resume", {})
         tool = await client.call_tool("scribe_context", {"max_chars": 100_000})
@@ -130,6 +133,8 @@ async def _everything(repo: Path) -> dict[str, str]:
         "prompt-resource": prompt.messages[1].content.resource.text,
         "mcp-tool": " ".join(getattr(part, "text", "") for part in tool.content),
         "mcp-json": " ".join(getattr(part, "text", "") for part in as_json.content),
+        "cli-json": cli_json.stdout,
+        "cli-markdown": cli_markdown.stdout,
     }
 
 
@@ -172,3 +177,7 @@ async def test_no_channel_can_forge_a_heading_a_fence_or_a_tag(hostile: Path) ->
     # in which no tag can open (the same data).
     _assert_unsteerable(seen["mcp-tool"])
     assert "<" not in seen["mcp-json"] and "\\u003csystem\\u003e" in seen["mcp-json"]
+    # The CLI's packet, as a script or an agent in a shell reads it: the same.
+    _assert_unsteerable(seen["cli-markdown"])
+    assert "<" not in seen["cli-json"] and "\\u003csystem\\u003e" in seen["cli-json"]
+    assert "\n## " not in json.loads(seen["cli-json"])["sections"]["git"]["data"]["branch"]

@@ -22,8 +22,8 @@ from typing import Any
 import dspy
 
 from ..errors import ScribeError
+from ..packet_text import packet_text
 from ..service import Scribe
-from .packet_text import packet_text
 
 
 async def _text(work: Awaitable[str]) -> str:

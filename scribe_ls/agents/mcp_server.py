@@ -44,8 +44,8 @@ from .._version import __version__
 from ..context.tokens import estimate_tokens
 from ..errors import ScribeError
 from ..events import ENTRY_ADDED, SESSION_CHANGED, Notification
+from ..packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
 from ..service import Scribe
-from .packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""The context packet as the text an agent reads, whatever tool hands it over (MCP's
-``scribe_context``, the DSPy tool): the packet's Markdown (or its JSON) and a last line with
-its etag, to pass back as ``since``, within both budgets together.
+"""The context packet as the text its reader gets, whatever hands it over (MCP's
+``scribe_context``, the DSPy tool, ``scribe-ls context``): the packet's Markdown (or its
+JSON) and, for an agent, a last line with its etag to pass back as ``since``, within both
+budgets together.
 
 JSON written for a model has ``<`` and ``>`` as ``\\u003c`` and ``\\u003e`` (the same data
 when read back): no text from the repository can open a tag in it.
@@ -12,8 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..context.tokens import estimate_tokens
-from ..service import Scribe
+from .context.tokens import estimate_tokens
+from .service import Scribe
 
 ETAG_LINE = "\n\n(etag {etag}: pass it as since to get only what changed)"
 ETAG_LINE_CHARS = len(ETAG_LINE.format(etag="0" * 16))  # an etag is 16 hex digits
@@ -37,17 +38,19 @@ async def packet_text(
     sections: Sequence[str] | None = None,
     session_id: str | None = None,
     since: str | None = None,
+    etag_line: bool = True,
 ) -> tuple[str, dict[str, Any]]:
     """The text (at most ``max_chars`` characters and ``max_tokens`` estimated tokens) and
     the packet it came from."""
-    chars = max_chars - ETAG_LINE_CHARS
-    tokens = None if max_tokens is None else max_tokens - ETAG_LINE_TOKENS
+    line_chars, line_tokens = (ETAG_LINE_CHARS, ETAG_LINE_TOKENS) if etag_line else (0, 0)
+    chars = max_chars - line_chars
+    tokens = None if max_tokens is None else max_tokens - line_tokens
     for _ in range(4):  # JSON's escaped < > can push the text past the budget: ask for less
         packet = await scribe.context(
             session_id, sections=sections, max_chars=chars, format=format, max_tokens=tokens, since=since
         )
         body = packet["markdown"] if format == "markdown" else agent_json(packet, indent=None)
-        text = body.rstrip("\n") + ETAG_LINE.format(etag=packet["etag"])
+        text = body.rstrip("\n") + (ETAG_LINE.format(etag=packet["etag"]) if etag_line else "")
         over = len(text) - max_chars
         over_tokens = 0 if max_tokens is None else estimate_tokens(text) - max_tokens
         if over <= 0 and over_tokens <= 0:
