@@ -120,17 +120,57 @@ class FrameReader:
 
 _DECODER = json.JSONDecoder()
 
+# How deep arrays and objects may nest in one message. LSP's deepest (initialize's
+# capabilities) is under ten levels; Python's decoder and everything after it recurse, and
+# past ~990 levels the decoder itself gives up with RecursionError.
+MAX_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """Valid JSON nested deeper than :data:`MAX_DEPTH`."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(f"the message nests arrays and objects deeper than {MAX_DEPTH} levels (the limit)")
+        self.value = value
+
 
 def decode_body(body: bytes | str) -> Any:
     """The JSON value a body starts with. Trailing bytes after a complete value (what a
     frame declared too long drags in when the next frame is not there yet) are logged and
-    dropped. Raises ValueError (UnicodeDecodeError included) for anything else."""
+    dropped. Raises :class:`TooDeep` for a value nested past :data:`MAX_DEPTH` and
+    ValueError (UnicodeDecodeError included) for anything else, nesting too deep for the
+    decoder itself included."""
     text = body.decode("utf-8") if isinstance(body, bytes) else body
     text = text.lstrip()
-    value, end = _DECODER.raw_decode(text)
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except RecursionError:
+        raise ValueError(f"nested far deeper than {MAX_DEPTH} levels (the limit)") from None
     if text[end:].strip():
         log.warning("ignored %d bytes after a complete message", len(text) - end)
+    # Counting brackets is one C pass; only a message with that many containers is walked.
+    if text.count("[", 0, end) + text.count("{", 0, end) > MAX_DEPTH and nesting_depth(value) > MAX_DEPTH:
+        raise TooDeep(value)
     return value
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep arrays and objects nest in a decoded JSON value (iterative: no recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def salvage_id(body: bytes) -> int | str | None:
@@ -154,6 +194,11 @@ def error_response(msg_id: Any, code: int, message: str, data: Any = None) -> di
 
 def parse_error(body: bytes, problem: str) -> dict[str, Any]:
     return error_response(salvage_id(body), PARSE_ERROR, f"parse error: {problem}")
+
+
+def too_deep(exc: TooDeep) -> dict[str, Any]:
+    """The -32600 answer to a message nested past the limit (its id, when it has one)."""
+    return _invalid(exc.value, str(exc).removeprefix("the message "))
 
 
 def valid_id(value: Any) -> bool:

@@ -28,8 +28,15 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.uris import to_fs_path
 
 from .._version import __version__
-from ..errors import INTERNAL_ERROR, SERVER_NOT_INITIALIZED, UNAUTHORIZED, ScribeError, wire_field
-from ..events import RESUME_AVAILABLE, SHOW_MESSAGE, Notification
+from ..errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    SERVER_NOT_INITIALIZED,
+    UNAUTHORIZED,
+    ScribeError,
+    wire_field,
+)
+from ..events import NOTIFICATIONS, RESUME_AVAILABLE, SHOW_MESSAGE, Notification
 from ..layout import find_repo_root
 from ..metrics import METRICS
 from ..service import Scribe
@@ -39,6 +46,13 @@ from .methods import METHODS, Method, capabilities, dispatch, progress_token
 from .params import InitOptions
 
 log = logging.getLogger(__name__)
+
+# Methods that are notifications by definition: LSP's (either direction) and scribe-ls's
+# pushes. One sent with an id expects an answer it would never get from a notification
+# handler, so it is refused (-32600) instead. scribe/heartbeat may be either.
+NOTIFICATION_METHODS = frozenset(
+    method for method, (kind, *_) in types.METHOD_TO_TYPES.items() if kind.__name__.endswith("Notification")
+) | frozenset(NOTIFICATIONS)
 
 # Requests of one connection being handled at once; past this we stop reading its input,
 # so a client that floods us is slowed down instead of growing our memory.
@@ -145,15 +159,30 @@ class ScribeProtocol(LanguageServerProtocol):
         objects stay data, whatever keys they hold), check the envelope, dispatch."""
         try:
             data = framing.decode_body(body)
+        except framing.TooDeep as exc:
+            log.warning("refused a message: %s", exc)
+            self._send_data(framing.too_deep(exc))
+            return
         except ValueError as exc:  # also UnicodeDecodeError
             raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-            log.warning("unreadable message (%d bytes): %s", len(raw), str(exc).splitlines()[0][:200])
-            self._send_data(framing.parse_error(raw, "the body is not valid UTF-8 JSON"))
+            problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            log.warning("unreadable message (%d bytes): %s", len(raw), problem)
+            why = problem if "(the limit)" in problem else "the body is not valid UTF-8 JSON"
+            self._send_data(framing.parse_error(raw, why))
             return
         verdict = framing.check_envelope(data, shutting_down=self._shutdown)
         for answer in verdict.answers:
             self._send_data(answer)
         if verdict.message is None:
+            return
+        if "id" in verdict.message and verdict.message.get("method") in NOTIFICATION_METHODS:
+            self._send_data(
+                framing.error_response(
+                    verdict.message["id"],
+                    INVALID_REQUEST,
+                    f"invalid request: {verdict.message['method']} is a notification; send it without an id",
+                )
+            )
             return
         try:
             message = self.structure_message(verdict.message)
