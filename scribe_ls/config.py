@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .layout import Layout, UnsafeStore
+from .repofiles import read_regular
 from .userdirs import user_config_path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -145,9 +146,10 @@ def _read_text(path: Path, layout: Layout) -> str | None:
     holds nothing for scribe: most do, and then nothing is parsed)."""
     if path.parent == layout.dir:
         return layout.read_text(path)  # never through a link planted in .scribe/
-    if not path.is_file():
+    # pyproject.toml is the repository's: never through a link, never blocking on a FIFO.
+    text = read_regular(path, errors="replace")
+    if text is None:
         return None
-    text = path.read_text(encoding="utf-8")
     return text if "scribe" in text or path.name != "pyproject.toml" else None
 
 

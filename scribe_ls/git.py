@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from . import gitsafe
 from .gitfiles import read_branch
 from .metrics import METRICS
+from .repofiles import printable_name
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class GitError(Exception):
 _in_flight: dict[Hashable, asyncio.Future[Any]] = {}
 
 
-async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
+async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT, errors: str = "replace") -> str:
     """``git <args>`` in ``root``, hardened (:mod:`scribe_ls.gitsafe`: nothing the repository
     names is run, the work tree is ``root``); at most MAX_CONCURRENT_GIT run at once per
     process, and a call identical to one still running waits for that one instead of
@@ -55,7 +56,7 @@ async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
         return await _spawn(root, await _environment(root, timeout), args, timeout)
 
     out: bytes = await _shared(("git", root, args), start)
-    return out.decode("utf-8", "replace")
+    return out.decode("utf-8", errors)
 
 
 async def _shared(key: tuple[Any, ...], start: Callable[[], Awaitable[T]]) -> T:
@@ -111,6 +112,9 @@ async def _spawn(root: Path, env: dict[str, str], args: tuple[str, ...], timeout
             raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
         finally:
             METRICS.observe("git", (time.perf_counter() - started) * 1000)
+            if proc.returncode is None:
+                # Cancelled (the CLI ending, a section's own deadline): no git outlives us.
+                proc.kill()
     if proc.returncode != 0:
         lines = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
@@ -206,14 +210,16 @@ async def changed_among(root: Path, paths: list[str]) -> set[str]:
     (a checkout, a merge, a stash, a reset), not a temporary file that is gone, not a
     directory."""
     args = ["status", "--porcelain=v2", "-z", "--untracked-files=all", "--ignore-submodules=dirty"]
-    if len(paths) <= MAX_PATHSPECS:
+    # ``paths`` are as recorded (printable_name); one with an escape in it is not the name
+    # on disk, so such a batch asks about the whole tree instead of naming the paths.
+    if len(paths) <= MAX_PATHSPECS and not any("\\" in path for path in paths):
         args += ["--", *paths]  # literal (--literal-pathspecs): a name is never a glob
-    out = await run_git(root, "--literal-pathspecs", *args)
+    out = await run_git(root, "--literal-pathspecs", *args, errors="surrogateescape")
     changed: set[str] = set()
     for f in parse_status_v2(out).files:
-        changed.add(f.path)
+        changed.add(printable_name(f.path))
         if f.orig_path:
-            changed.add(f.orig_path)
+            changed.add(printable_name(f.orig_path))
     return changed & set(paths)
 
 

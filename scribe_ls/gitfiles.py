@@ -10,6 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from .repofiles import read_regular
+
+# packed-refs of a big repository runs to megabytes; read that much, never more.
+PACKED_REFS_LIMIT = 64 << 20
+
 
 class GitDirs(NamedTuple):
     git_dir: Path  # this work tree's git dir (differs from common_dir in a linked worktree)
@@ -20,21 +25,15 @@ def find_git_dirs(root: Path) -> GitDirs | None:
     dot_git = root / ".git"
     if dot_git.is_dir():
         return GitDirs(dot_git, dot_git)
-    if dot_git.is_file():
-        # A linked worktree or submodule: ".git" holds "gitdir: <path>".
-        try:
-            text = dot_git.read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        if not text.startswith("gitdir:"):
-            return None
-        git_dir = (root / text.removeprefix("gitdir:").strip()).resolve()
-        common = git_dir
-        commondir_file = git_dir / "commondir"
-        if commondir_file.is_file():
-            common = (git_dir / commondir_file.read_text(encoding="utf-8").strip()).resolve()
-        return GitDirs(git_dir, common)
-    return None
+    # A linked worktree or submodule: ".git" is a file holding "gitdir: <path>".
+    text = (read_regular(dot_git, errors="surrogateescape") or "").strip()
+    if not text.startswith("gitdir:"):
+        return None
+    git_dir = (root / text.removeprefix("gitdir:").strip()).resolve()
+    common = git_dir
+    if commondir := (read_regular(git_dir / "commondir", errors="surrogateescape") or "").strip():
+        common = (git_dir / commondir).resolve()
+    return GitDirs(git_dir, common)
 
 
 def read_branch(root: Path) -> str | None:
@@ -42,10 +41,8 @@ def read_branch(root: Path) -> str | None:
     dirs = find_git_dirs(root)
     if dirs is None:
         return None
-    try:
-        head = (dirs.git_dir / "HEAD").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
+    # A branch name that is not UTF-8 is shown escaped (feat/caf\xe9), never an error.
+    head = (read_regular(dirs.git_dir / "HEAD") or "").strip()
     if head.startswith("ref: refs/heads/"):
         return head.removeprefix("ref: refs/heads/")
     return None
@@ -56,22 +53,19 @@ def read_head_sha(root: Path) -> str | None:
     dirs = find_git_dirs(root)
     if dirs is None:
         return None
-    try:
-        head = (dirs.git_dir / "HEAD").read_text(encoding="utf-8").strip()
-        if not head.startswith("ref: "):
-            return head or None
-        ref = head.removeprefix("ref: ")
-        loose = dirs.common_dir / ref
-        if loose.is_file():
-            return loose.read_text(encoding="utf-8").strip() or None
-        packed = dirs.common_dir / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text(encoding="utf-8").splitlines():
-                sha, _, name = line.partition(" ")
-                if name == ref:
-                    return sha
-    except OSError:
-        return None
+    head = (read_regular(dirs.git_dir / "HEAD", errors="surrogateescape") or "").strip()
+    if not head.startswith("ref: "):
+        return head or None
+    ref = head.removeprefix("ref: ")
+    if ".." in ref.split("/"):
+        return None  # a ref never climbs out of the git dir
+    if loose := (read_regular(dirs.common_dir / ref, errors="surrogateescape") or "").strip():
+        return loose
+    packed = read_regular(dirs.common_dir / "packed-refs", limit=PACKED_REFS_LIMIT, errors="surrogateescape")
+    for line in (packed or "").splitlines():
+        sha, _, name = line.partition(" ")
+        if name == ref:
+            return sha
     return None
 
 
@@ -117,10 +111,7 @@ def sibling_worktrees(root: Path) -> list[Path]:
 
 
 def _read_pointer(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
+    return (read_regular(path, errors="surrogateescape") or "").strip() or None
 
 
 def _points_back(tree: Path, git_dir: Path) -> bool:

@@ -36,6 +36,7 @@ Synchronous and lean: the CLI uses it too.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import threading
 import time
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .gitfiles import GitDirs, find_git_dirs
+from .repofiles import read_regular_bytes
 
 # Settings every git process gets, beating anything in the repository's files.
 FIXED_CONFIG: tuple[tuple[str, str], ...] = (
@@ -180,10 +182,40 @@ _known_lock = threading.Lock()
 MAX_KNOWN = 64
 
 
+# Files git opens with a plain open(2) on every status, diff or log. A FIFO there makes git
+# wait for a writer forever (a device or socket fails oddly): such a repository gets no git
+# process at all, and a clear error instead of a hung request.
+_GIT_DIR_FILES = ("HEAD", "config.worktree", "index", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+_COMMON_DIR_FILES = ("config", "commondir", "packed-refs", "info/exclude", "info/attributes")
+_COMMON_DIR_FILES += ("objects/info/alternates", "shallow")
+_TREE_FILES = (".gitignore", ".gitattributes", ".gitmodules")
+
+
+def special_file(root: Path, dirs: GitDirs) -> Path | None:
+    """The first file git would open that is a FIFO, a device or a socket (a directory
+    fails git's open at once and is left to git)."""
+    paths = [dirs.git_dir / name for name in _GIT_DIR_FILES]
+    paths += [dirs.common_dir / name for name in _COMMON_DIR_FILES]
+    paths += [root / name for name in _TREE_FILES]
+    for path in paths:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            continue  # absent (or a dangling link: git treats it as absent too)
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            return path
+    return None
+
+
 def repo_dirs(root: Path) -> GitDirs:
     dirs = find_git_dirs(root)
     if dirs is None:
         raise NotARepository(f"{root} is not a git repository")
+    if (odd := special_file(root, dirs)) is not None:
+        raise NotARepository(
+            f"git is not run in {root}: {odd} is a FIFO, a device or a socket, which would leave"
+            " git waiting forever; replace it with a regular file"
+        )
     return dirs
 
 
@@ -229,11 +261,7 @@ def _may_name_drivers(dirs: GitDirs) -> bool:
     written as it is (any case), so a file with neither "filter" nor "include" in it
     defines none and includes nothing."""
     for path in (dirs.common_dir / "config", dirs.git_dir / "config.worktree"):
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read(4_000_000).lower()
-        except OSError:
-            continue
+        text = (read_regular_bytes(path, limit=4_000_000) or b"").lower()
         if b"filter" in text or b"include" in text or len(text) == 4_000_000:
             return True
     return False

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .gitfiles import find_git_dirs
+from .repofiles import read_regular_bytes
 
 SCRIBE_DIR = ".scribe"
 DB_NAME = "scribe.db"
@@ -344,7 +345,7 @@ class Layout:
     def read_text(self, path: Path) -> str | None:
         """A file's text, or None if it does not exist. Never reads through a link."""
         try:
-            fd = self.open_fd(path, os.O_RDONLY)
+            fd = self.open_fd(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
         except FileNotFoundError:
             return None
         with os.fdopen(fd, "r", encoding="utf-8", errors="replace", newline="") as handle:
@@ -445,14 +446,18 @@ class Layout:
             return []
 
 
+INDEX_READ_LIMIT = 256 << 20
+
+
 def _index_may_track(git_dir: Path, prefix: str) -> bool:
     """Cheap pre-check before running ``git ls-files``: the index lists full paths (up to
     version 3), so a prefix that is not in its bytes is not tracked. Version 4 compresses
     paths and a split index keeps them elsewhere: then only git can tell."""
-    try:
-        data = (git_dir / "index").read_bytes()
-    except OSError:
-        return False  # no index: nothing is tracked
+    data = read_regular_bytes(git_dir / "index", limit=INDEX_READ_LIMIT)
+    if data is None:
+        return False  # no index (or a FIFO, on which git itself is never run): nothing tracked
+    if len(data) == INDEX_READ_LIMIT:
+        return True  # too big to look through here: git tells
     if len(data) < 12 or data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") >= 4:
         return True
     if b"link" in data[-4096:] or any(git_dir.glob("sharedindex.*")):

@@ -13,6 +13,7 @@ import contextlib
 import os
 import random
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,12 +300,20 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _header_problem(path: Path) -> str | None:
     """Why the file at ``path`` cannot be an SQLite database, if its first bytes say so."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(100)
+        # O_NONBLOCK: a FIFO shipped as .scribe/scribe.db must not block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
         return f"unreadable: {exc.strerror}"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file"
+        head = os.read(fd, 100)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    finally:
+        os.close(fd)
     if not head:
         return None  # an empty file is an empty database
     if not head.startswith(_SQLITE_HEADER):

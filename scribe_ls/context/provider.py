@@ -85,7 +85,10 @@ def _repo_facts(root: Path) -> RepoFacts:
     if dirs is not None:
         # While in this thread: whether git's configuration moved, so the sections' git
         # calls need no look of their own (gitsafe.fresh_overrides).
-        gitsafe.cached_overrides(root)
+        try:
+            gitsafe.cached_overrides(root)
+        except gitsafe.NotARepository as exc:
+            refused = str(exc)  # a FIFO where git reads: the git sections say so, run nothing
     return RepoFacts(dirs, gitfiles.read_head_sha(root), refused, gitfiles.read_branch(root))
 
 

@@ -16,18 +16,9 @@ from pathspec import GitIgnoreSpec
 from ..gitfiles import GitDirs
 from ..layout import SCRIBE_DIR
 from ..lazylog import get_logger
+from ..repofiles import printable_name, read_regular
 
 log = get_logger(__name__)
-
-
-def printable_path(path: str) -> str:
-    """A path as it is recorded: bytes that are not UTF-8 (``os`` hands them over as
-    surrogates) become ``\\xff`` escapes, so every path can be stored and sent."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class IgnoreRules:
@@ -91,10 +82,8 @@ def _check(spec: GitIgnoreSpec, rel: str, verdict: bool | None) -> bool | None:
 
 
 def _read_spec(path: Path) -> GitIgnoreSpec | None:
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
+    # Not through a link (git ignores a symlinked .gitignore too), never blocking on a FIFO.
+    lines = (read_regular(path, errors="replace") or "").splitlines()
     return GitIgnoreSpec.from_lines(lines) if lines else None
 
 
@@ -166,7 +155,7 @@ class TreeFilter:
         """The work-tree path to record, or None for anything we never record."""
         if not path.startswith(self._root_prefix):
             return None
-        rel = printable_path(path[len(self._root_prefix) :].replace(os.sep, "/"))
+        rel = printable_name(path[len(self._root_prefix) :].replace(os.sep, "/"))
         first = rel.split("/", 1)[0]
         if first in (".git", SCRIBE_DIR) or rel == self._store or rel.startswith(self._store + "/"):
             return None

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from .. import git, gitfiles
 from ..async_store import AsyncStore
 from ..config import Config
+from ..errors import ScribeError
 from ..events import ACTIVITY, OVERLAP
 from ..metrics import METRICS
 from ..model import Entry, Session, iso, utc_now
@@ -364,7 +365,12 @@ class Recorder:
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.scribe.config.activity_window)
         self._flush_task = None
-        await self._flush()
+        try:
+            await self._flush()
+        except ScribeError as exc:
+            # Said in the log, never a task exception nobody reads (the store's own
+            # errors, full disk and the like, are what can still end up here).
+            log.warning("activity entry not written in %s: %s", self.root, exc)
 
     async def _flush(self) -> None:
         """Write the waiting paths as one legacy-style ``Changes: N file(s)`` entry."""
