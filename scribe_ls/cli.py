@@ -136,7 +136,21 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     )
     serve.add_argument(
         "--token",
-        help="token TCP and WebSocket clients must present (default: $SCRIBE_LS_TOKEN, else a random one)",
+        help="token TCP and WebSocket clients must present (default: $SCRIBE_LS_TOKEN, else a random"
+        " one). Any local user can read a command line (/proc/PID/cmdline): prefer $SCRIBE_LS_TOKEN"
+        " or --token-file",
+    )
+    serve.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the token from PATH (a file only you can read: chmod 600)",
+    )
+    serve.add_argument(
+        "--allow-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="TCP/WebSocket: another repository clients may open (default: only the one served); repeatable",
     )
     serve.add_argument(
         "--allow-origin",
@@ -294,7 +308,12 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     )
     dashboard.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     dashboard.add_argument("--open", action="store_true", dest="open_browser", help="open it in a browser")
-    dashboard.add_argument("--token", help="the page's token (default: $SCRIBE_LS_TOKEN, else a random one)")
+    dashboard.add_argument(
+        "--token",
+        help="the page's token (default: $SCRIBE_LS_TOKEN, else a random one); visible to"
+        " other local users in /proc: prefer $SCRIBE_LS_TOKEN or --token-file",
+    )
+    dashboard.add_argument("--token-file", metavar="PATH", help="read the token from PATH (chmod 600)")
 
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
     call.add_argument("method", help="e.g. scribe/status")
@@ -534,13 +553,16 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
     if args.tcp or args.ws:
         host, port = _host_port("--tcp" if args.tcp else "--ws", args.tcp or args.ws)
-        token, made = _token(args.token)
+        token, made = _token(args.token, args.token_file)
         if made:
             # stderr: the token is for the person starting the server, never the protocol.
             print(f"scribe-ls: token: {token}", file=sys.stderr, flush=True)
+        served = [root, *(find_repo_root(Path(extra)) for extra in args.allow_root)]
         if args.tcp:
-            return server.serve_tcp(host, port, token=token, max_message_bytes=limit)
-        return server.serve_ws(host, port, token=token, origins=args.allow_origin, max_message_bytes=limit)
+            return server.serve_tcp(host, port, token=token, max_message_bytes=limit, allowed_roots=served)
+        return server.serve_ws(
+            host, port, token=token, origins=args.allow_origin, max_message_bytes=limit, allowed_roots=served
+        )
     if sys.stdin.isatty():
         print("scribe-ls: serving JSON-RPC on stdin/stdout for an editor; Ctrl-C stops", file=sys.stderr)
     return server.serve_stdio(max_message_bytes=limit)
@@ -590,7 +612,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     root = find_repo_root(Path(args.root))
     config = load_config(root)
     setup_logging(Layout(root), config)
-    token, _ = _token(args.token)
+    token, _ = _token(args.token, args.token_file)
     from .dashboard.serve import serve_dashboard
 
     def ready(url: str) -> None:
@@ -641,14 +663,48 @@ def _redact(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
-def _token(given: str | None) -> tuple[str, bool]:
-    """The token clients of a port must present: ``--token``, else ``$SCRIBE_LS_TOKEN``,
-    else a random one (then True: the person starting the server must be told it)."""
-    if token := given or os.environ.get("SCRIBE_LS_TOKEN"):
+def _token(given: str | None, token_file: str | None = None) -> tuple[str, bool]:
+    """The token clients of a port must present: ``--token-file``, ``--token``, else
+    ``$SCRIBE_LS_TOKEN``, else a random one (then True: the person starting the server must
+    be told it)."""
+    if token_file is not None:
+        return _read_token_file(Path(token_file)), False
+    if given:
+        # Every local user can read /proc/PID/cmdline: the token is as good as public.
+        print(
+            "scribe-ls: warning: --token is visible to every local user (/proc/PID/cmdline);"
+            " use $SCRIBE_LS_TOKEN or --token-file",
+            file=sys.stderr,
+        )
+        return given, False
+    if token := os.environ.get("SCRIBE_LS_TOKEN"):
         return token, False
     import secrets
 
     return secrets.token_urlsafe(24), True
+
+
+def _read_token_file(path: Path) -> str:
+    """The token in ``path``: a regular file of this user's that no one else can read."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UsageError(f"--token-file: cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"--token-file: {path} is not a regular file")
+        if info.st_mode & 0o077 or info.st_uid != os.getuid():
+            raise UsageError(
+                f"--token-file: {path} can be read by others (mode {stat.S_IMODE(info.st_mode):o});"
+                f" chmod 600 {path}"
+            )
+        token = handle.read(4096).decode("utf-8", "replace").strip()
+    if len(token) < 16:
+        raise UsageError(f"--token-file: {path} holds {len(token)} characters; a token needs at least 16")
+    return token
 
 
 def _host_port(option: str, value: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -301,6 +301,7 @@ class ScribeLanguageServer(LanguageServer):
         on_exit: Callable[[int], Any],
         token: str | None = None,
         root: Path | None = None,
+        allowed_roots: Sequence[Path] | None = None,
     ) -> None:
         super().__init__(
             name="scribe-ls",
@@ -319,6 +320,9 @@ class ScribeLanguageServer(LanguageServer):
         # A transport for one repository (the dashboard) fixes the root: what a client
         # names in initialize is not looked at.
         self._root = root
+        # A transport that holds a token (TCP, WebSocket) serves only the repositories it
+        # was started for: whoever has the token cannot name any other store on the disk.
+        self._allowed_roots = None if allowed_roots is None else {p.resolve() for p in allowed_roots}
         self.close_after_answer = False
         self.exit_task: asyncio.Future[None] | None = None
         self._remove_listener: Callable[[], None] | None = None
@@ -405,6 +409,16 @@ class ScribeLanguageServer(LanguageServer):
         root = self._root or pick_root(params, options)
         if not root.is_dir():
             raise ScribeRpcError(f"rootUri: {root} is not a directory", -32602)
+        if self._allowed_roots is not None and self._root is None:
+            repo = (await asyncio.to_thread(find_repo_root, root)).resolve()
+            if repo not in self._allowed_roots:
+                log.warning("refused a client naming a repository this server does not serve: %s", repo)
+                served = ", ".join(sorted(str(p) for p in self._allowed_roots))
+                raise ScribeRpcError(
+                    f"rootUri: {repo} is not served here (this server serves {served}); start"
+                    " `scribe-ls serve` in that repository, or add it with --allow-root",
+                    -32602,
+                )
         try:
             self.service = await self.hub.acquire(root)
         except ScribeError as exc:

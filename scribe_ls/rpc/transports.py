@@ -171,20 +171,65 @@ class _LooksLikeHttp(Exception):
     pass
 
 
+# Before a TCP client has presented the token (initialize), it is anyone on the machine:
+# it gets LOGIN_DEADLINE seconds, frames of at most PRE_LOGIN_MAX_BYTES, and at most
+# MAX_PENDING_LOGINS such connections are open at once: a new one closes the oldest waiting
+# (a real client logs in within milliseconds), so clients that never log in cannot hold
+# memory or descriptors, nor keep the real ones out.
+LOGIN_DEADLINE = 10.0
+PRE_LOGIN_MAX_BYTES = 256 * 1024
+MAX_PENDING_LOGINS = 32
+
+
+class BurstLog:
+    """One log line for a burst of the same event, not one per connection: the first is
+    logged, the rest are counted and said at most every ``window`` seconds."""
+
+    def __init__(self, message: str, window: float = 10.0) -> None:
+        self._message = message
+        self._window = window
+        self._last = float("-inf")
+        self._unsaid = 0
+
+    def event(self, detail: str = "") -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last < self._window:
+            self._unsaid += 1
+            return
+        more = f" ({self._unsaid} more like it in the last {now - self._last:.0f} s)" if self._unsaid else ""
+        log.warning("%s%s%s", self._message, f": {detail}" if detail else "", more)
+        self._last, self._unsaid = now, 0
+
+
 def _stream_connection(
-    hub: ServiceHub, *, token: str | None, max_message_bytes: int
+    hub: ServiceHub, *, token: str | None, max_message_bytes: int, allowed_roots: Sequence[Path] | None = None
 ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]:
-    """A TCP or Unix-socket connection handler: one pygls server object per connection."""
+    """A TCP or Unix-socket connection handler: one pygls server object per connection.
+    With a token (TCP), a connection is bounded until it has logged in (see LOGIN_DEADLINE)."""
+    # This listener's open TCP connections, oldest first, with the event that closes each.
+    guarded_servers: dict[ScribeLanguageServer, asyncio.Event] = {}
+    crowded = BurstLog(f"closed the oldest connection waiting to log in ({MAX_PENDING_LOGINS} were waiting)")
+    late = BurstLog(f"closed connections that did not log in within {LOGIN_DEADLINE:.0f} s")
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        guarded = token is not None
+        waiting = [other for other in guarded_servers if other.service is None]
+        if guarded and len(waiting) >= MAX_PENDING_LOGINS:
+            crowded.event()
+            guarded_servers.pop(waiting[0]).set()  # out of the count at once, closing
         done = asyncio.Event()
-        server = ScribeLanguageServer(hub, on_exit=lambda code: done.set(), token=token)
+        server = ScribeLanguageServer(
+            hub, on_exit=lambda code: done.set(), token=token, allowed_roots=allowed_roots
+        )
         limit = unread_output_limit(max_message_bytes)
         server.protocol.set_writer(BoundedWriter(writer.transport, limit, server.close_connection))  # type: ignore[arg-type]
         first = True
+        frames = framing.FrameReader(lambda n: read(n), PRE_LOGIN_MAX_BYTES if guarded else max_message_bytes)
 
         async def read(n: int) -> bytes:
             nonlocal first
+            if frames.max_bytes != max_message_bytes and server.service is not None:
+                frames.max_bytes = max_message_bytes  # logged in: the full message size
             data = await reader.read(n)
             if first and data:
                 first = False
@@ -194,9 +239,21 @@ def _stream_connection(
                     raise _LooksLikeHttp
             return data
 
-        loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
+        async def login_deadline() -> None:
+            await asyncio.sleep(LOGIN_DEADLINE)
+            if server.service is None:
+                late.event()
+                done.set()
+
+        if guarded:
+            guarded_servers[server] = done
+        loop_task = asyncio.ensure_future(read_frames(frames, server))
         exit_task = asyncio.ensure_future(done.wait())
-        await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
+        deadline_task = asyncio.ensure_future(login_deadline() if guarded else asyncio.sleep(0))
+        try:
+            await asyncio.wait({loop_task, exit_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            guarded_servers.pop(server, None)
         if (
             loop_task.done()
             and not loop_task.cancelled()
@@ -204,7 +261,7 @@ def _stream_connection(
         ):
             log.warning("refused an HTTP request on the JSON-RPC port")
             writer.write(_HTTP_REFUSAL)
-        for task in (loop_task, exit_task):
+        for task in (loop_task, exit_task, deadline_task):
             task.cancel()
         await server.detach()
         try:
@@ -217,17 +274,25 @@ def _stream_connection(
 
 
 def serve_tcp(
-    host: str, port: int, *, token: str, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES
+    host: str,
+    port: int,
+    *,
+    token: str,
+    max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES,
+    allowed_roots: Sequence[Path] | None = None,
 ) -> int:
     """Serve any number of clients on ``host:port``; ``exit`` closes only that connection.
 
     Any local user (and any web page, through the browser) can reach a TCP port, so every
-    client must present the token in ``initialize``; anything that looks like HTTP is
-    answered with a 400 and closed."""
+    client must present the token in ``initialize``, within LOGIN_DEADLINE, and may open
+    only ``allowed_roots`` (None: any); anything that looks like HTTP is answered with a
+    400 and closed."""
 
     async def main() -> None:
         hub = ServiceHub()
-        handler = _stream_connection(hub, token=token, max_message_bytes=max_message_bytes)
+        handler = _stream_connection(
+            hub, token=token, max_message_bytes=max_message_bytes, allowed_roots=allowed_roots
+        )
         tcp = await asyncio.start_server(handler, host, port, limit=framing.READ_CHUNK)
         log.info("serving JSON-RPC on tcp://%s:%d (token required)", host, tcp.sockets[0].getsockname()[1])
         async with tcp:
@@ -301,14 +366,23 @@ class _TextWebSocketWriter:
 
 
 def ws_connection(
-    hub: ServiceHub, *, token: str | None = None, root: Path | None = None
+    hub: ServiceHub,
+    *,
+    token: str | None = None,
+    root: Path | None = None,
+    allowed_roots: Sequence[Path] | None = None,
 ) -> Callable[[Any], Coroutine[Any, Any, None]]:
     """A WebSocket connection handler: one pygls server object per connection, JSON in
-    text frames. ``token``: initialize must carry it; ``root``: the one repository served."""
+    text frames. ``token``: initialize must carry it; ``root``: the one repository served;
+    ``allowed_roots``: the repositories a client may name (None: any)."""
 
     async def connection(ws: Any) -> None:
         hub_server = ScribeLanguageServer(
-            hub, on_exit=lambda code: asyncio.ensure_future(ws.close()), token=token, root=root
+            hub,
+            on_exit=lambda code: asyncio.ensure_future(ws.close()),
+            token=token,
+            root=root,
+            allowed_roots=allowed_roots,
         )
         hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
         try:
@@ -328,6 +402,7 @@ def serve_ws(
     token: str,
     origins: Sequence[str] = (),
     max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES,
+    allowed_roots: Sequence[Path] | None = None,
 ) -> int:
     """Serve JSON-RPC over WebSocket to any number of clients over one shared service.
 
@@ -351,7 +426,7 @@ def serve_ws(
         return None
 
     hub = ServiceHub()
-    connection = ws_connection(hub)
+    connection = ws_connection(hub, allowed_roots=allowed_roots)
 
     async def main() -> None:
         allowed: list[str | None] = [None, *origins]
