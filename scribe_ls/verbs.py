@@ -209,7 +209,20 @@ def _hand_to_daemon(ledger: Ledger, args: argparse.Namespace) -> None:
         if handed == "started" and not args.quiet and not args.json:
             print("scribe-ls: recording in the background (scribe-ls daemon status)", file=sys.stderr)
     except (OSError, control.DaemonError) as exc:
-        print(f"scribe-ls: not recording in the background: {exc}", file=sys.stderr)
+        # The truth, and what to do: the session is started, but saves are recorded only
+        # while an editor's server, `scribe-ls live` or a daemon runs.
+        if isinstance(exc, OSError):
+            fix = (
+                f"the daemon keeps its socket in {control.socket_path().parent}; set XDG_RUNTIME_DIR"
+                " to a directory of yours"
+            )
+        else:
+            fix = f"its log: {control.log_path()}"
+        print(
+            f"scribe-ls: not recording in the background: {exc}\n"
+            f"  {fix}; meanwhile `scribe-ls live` or an editor with scribe-ls records this session",
+            file=sys.stderr,
+        )
 
 
 def _stop(ledger: Ledger, args: argparse.Namespace) -> int:

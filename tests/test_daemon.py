@@ -444,3 +444,17 @@ def test_three_roots_at_once_a_storm_in_one_and_an_editor_relaying_on_another(
     wait_until(lambda: "with_editor.py" in activity_paths(user, calm), "the save recorded")
     time.sleep(1.0)  # five activity windows: a second recorder would have written its own by now
     assert activity_paths(user, calm).count("with_editor.py") == 1
+
+
+def test_start_says_why_nothing_records_when_the_runtime_dir_is_unusable(user: User, repo: Path) -> None:
+    """An XDG_RUNTIME_DIR that is not a usable directory: no daemon can listen, and start
+    says so, with what to do, instead of claiming to record."""
+    blocker = Path(user.env["XDG_RUNTIME_DIR"]).parent / "not-a-dir"
+    blocker.write_text("")
+    user.env["XDG_RUNTIME_DIR"] = str(blocker)
+    done = user.cli(repo, "start")
+    assert done.returncode == 0 and done.stdout.startswith("started: ")
+    assert "recording in the background (" not in done.stderr
+    assert "scribe-ls: not recording in the background: " in done.stderr
+    assert "set XDG_RUNTIME_DIR to a directory of yours" in done.stderr
+    assert "scribe-ls live" in done.stderr
