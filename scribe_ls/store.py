@@ -22,6 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from pathlib import Path
+from time import monotonic
 from typing import Any, NamedTuple
 
 from .errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailable
@@ -29,7 +30,7 @@ from .layout import Layout
 from .model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
 from .schema import SCHEMA_VERSION
 from .storefile import Savepoint, Transaction, open_store
-from .timesheet import IDLE_GAP, Pulse, TimeRow, apply_pulse, end_span, time_rows
+from .timesheet import CLOCK_STEP, IDLE_GAP, Pulse, TimeRow, apply_pulse, end_span, time_rows
 from .worklog import WorklogItem
 
 # The change feed only has to cover the gap between a write and the other processes
@@ -40,6 +41,9 @@ CHANGES_KEPT = 5000
 # What a write did to one session: the session after it, the sessionChanged name
 # (started, resumed, paused, stopped, updated, branchChanged) and the entries it added.
 Touched = tuple[Session, str, list[Entry]]
+
+
+MAX_PULSE_CLOCKS = 256  # sessions whose last pulse's clocks are kept (bounded)
 
 
 class StartResult(NamedTuple):
@@ -94,6 +98,9 @@ class Store:
         # What ends a span of active time (the config's idle_gap), and the zone whose
         # calendar days the roll-ups count in (None: this machine's).
         self.idle_gap: float = IDLE_GAP
+        # Each session's last live pulse here: (wall clock, monotonic clock), to see the
+        # wall clock being set between two pulses (timesheet.apply_pulse's steady_gap).
+        self._pulse_clocks: dict[str, tuple[float, float]] = {}
         self.tz: tzinfo | None = None
         self._opened_blocks: set[str] = set()
         self._grouped = False  # in grouped(): a write is a savepoint of the group's transaction
@@ -243,15 +250,28 @@ class Store:
         )
         self._record(session_id, "entryAdded", entry_id)
         if pulse if pulse is not None else kind != "system":
-            self._pulse(session_id, parse_iso(at).timestamp())
+            self._pulse(session_id, parse_iso(at).timestamp(), live=True)
         return entry_id
 
-    def _pulse(self, session_id: str, at: float) -> None:
+    def _pulse(self, session_id: str, at: float, *, live: bool = False) -> None:
+        """Credit the session with a pulse at ``at``. ``live``: stamped by this process's
+        clock just now; then the gap since its previous live pulse here is also measured
+        with the monotonic clock, and where the wall clock was set meanwhile (back, or
+        ahead), the monotonic gap is what counts."""
+        steady_gap = None
+        if live:
+            now = monotonic()
+            previous = self._pulse_clocks.pop(session_id, None)
+            if previous is not None and abs((at - previous[0]) - (now - previous[1])) > CLOCK_STEP:
+                steady_gap = now - previous[1]
+            self._pulse_clocks[session_id] = (at, now)
+            if len(self._pulse_clocks) > MAX_PULSE_CLOCKS:
+                self._pulse_clocks.pop(next(iter(self._pulse_clocks)))
         row = self.conn.execute(
             "SELECT backlog_id, branch FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
         pulse = Pulse(session_id, row["backlog_id"] or session_id, row["branch"] or "", at)
-        added = apply_pulse(self.conn, pulse, self.idle_gap, self.tz)
+        added = apply_pulse(self.conn, pulse, self.idle_gap, self.tz, steady_gap=steady_gap)
         if added:
             self.conn.execute(
                 "UPDATE sessions SET active_seconds = active_seconds + ? WHERE id = ?", (added, session_id)
@@ -263,7 +283,7 @@ class Store:
         moment = at or utc_now()
         with self._tx() as conn:
             self._session_row(session_id)
-            self._pulse(session_id, moment.timestamp())
+            self._pulse(session_id, moment.timestamp(), live=at is None)
             conn.execute(
                 "UPDATE sessions SET last_activity_at = MAX(last_activity_at, ?) WHERE id = ?",
                 (iso(moment), session_id),

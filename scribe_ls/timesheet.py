@@ -22,6 +22,13 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
 IDLE_GAP = 300  # seconds: the default gap that ends a span
+# A pulse this much before its session's span ends came late (another process committed
+# first): it is inside time already counted. Further back, the clock was set back (or the
+# span's end was stamped by a clock that ran ahead): the span is left, a new one opens.
+LATE_TOLERANCE = 60.0
+# Wall and monotonic clocks disagreeing by more than this between two pulses of one
+# process: the wall clock was set.
+CLOCK_STEP = 2.0
 GROUPINGS = ("item", "day", "branch")
 
 
@@ -57,24 +64,41 @@ def day_slices(start: float, end: float, tz: tzinfo | None) -> list[tuple[str, f
     return slices
 
 
-def apply_pulse(conn: sqlite3.Connection, pulse: Pulse, idle_gap: float, tz: tzinfo | None) -> float:
+def apply_pulse(
+    conn: sqlite3.Connection,
+    pulse: Pulse,
+    idle_gap: float,
+    tz: tzinfo | None,
+    *,
+    steady_gap: float | None = None,
+) -> float:
     """Merge ``pulse`` into its session's spans and the roll-ups; returns the seconds it
-    added to the session's active time."""
+    added to the session's active time.
+
+    Clocks jump: a span whose end lies well after the pulse (a clock set back, an entry
+    stamped by a clock running ahead) is left and a new span opens, so time never freezes
+    until the clock catches up. ``steady_gap``: the seconds since the session's previous
+    pulse by this process's monotonic clock, given when the wall clock was set between
+    them; that gap counts (up to ``idle_gap``) and the span goes on from the new time."""
     owner = conn.execute("SELECT value FROM meta WHERE key = 'pulse'").fetchone()
     span = conn.execute(
         "SELECT id, started_at, ended_at, branch FROM spans WHERE session_id = ? ORDER BY id DESC LIMIT 1",
         (pulse.session_id,),
     ).fetchone()
     added = 0.0
-    if span is not None and pulse.at <= span[2]:
+    continuing = (
+        span is not None and owner is not None and owner[0] == pulse.session_id and span[3] == pulse.branch
+    )
+    if span is not None and continuing and steady_gap is not None and 0 <= steady_gap <= idle_gap:
+        conn.execute(
+            "INSERT INTO spans (session_id, item, branch, started_at, ended_at) VALUES (?, ?, ?, ?, ?)",
+            (pulse.session_id, pulse.item, pulse.branch, pulse.at, pulse.at),
+        )
+        _add_daily(conn, local_day(pulse.at, tz).isoformat(), pulse, steady_gap, 0)
+        added = steady_gap
+    elif span is not None and span[2] - LATE_TOLERANCE <= pulse.at <= span[2]:
         pass  # not after the open span's end: inside time already counted, or late
-    elif (
-        span is not None
-        and owner is not None
-        and owner[0] == pulse.session_id
-        and span[3] == pulse.branch
-        and span[2] < pulse.at <= span[2] + idle_gap
-    ):
+    elif span is not None and continuing and span[2] < pulse.at <= span[2] + idle_gap:
         conn.execute("UPDATE spans SET ended_at = ? WHERE id = ?", (pulse.at, span[0]))
         for day, seconds in day_slices(span[2], pulse.at, tz):
             _add_daily(conn, day, pulse, seconds, 0)

@@ -36,22 +36,37 @@ NEW_YORK = ZoneInfo("America/New_York")  # two DST changes a year: days of 23 an
 
 
 class Clock:
-    """The store's clock, moved by hand: what every write is stamped with."""
+    """The store's clocks, moved by hand: the wall clock every write is stamped with, and
+    the monotonic clock that runs on however the wall clock is set (``set`` moves both
+    by the same amount, as time passing does; ``set_wall`` only the wall clock, as a
+    person or NTP setting it does)."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self.steady = 1000.0
 
     def __call__(self) -> datetime:
         return self.now
 
     def set(self, moment: datetime) -> None:
+        self.steady += (moment - self.now).total_seconds()
         self.now = moment
+
+    def advance(self, seconds: float) -> None:
+        self.set(self.now + timedelta(seconds=seconds))
+
+    def set_wall(self, moment: datetime) -> None:
+        self.now = moment
+
+    def monotonic(self) -> float:
+        return self.steady
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
     monkeypatch.setattr("scribe_ls.store.utc_now", fake)
+    monkeypatch.setattr("scribe_ls.store.monotonic", fake.monotonic)
     monkeypatch.setattr("scribe_ls.ledger.utc_now", fake)
     return fake
 
@@ -122,6 +137,59 @@ def test_an_idle_pause_adds_no_time_and_a_stop_by_hand_does(repo: Path, clock: C
     clock.set(started + timedelta(minutes=50))
     stopped = ledger.stop_session(session.id).session
     assert stopped is not None and stopped.stats.active_seconds == 600
+    ledger.store.close()
+
+
+def test_a_clock_set_back_never_swallows_the_time_after_it(repo: Path, clock: Clock) -> None:
+    ledger = open_ledger(repo)
+    session = ledger.start_session("B-1").session
+    assert session is not None
+    clock.advance(60)
+    ledger.append_entry("a minute in", "note", session.id)
+    # The clock is set back an hour; the developer goes on writing a note a minute.
+    clock.set_wall(clock.now - timedelta(hours=1))
+    for minute in range(4):
+        clock.advance(60)
+        ledger.append_entry(f"note {minute}", "note", session.id)
+    # Every minute counts, the hour that never happened does not: 1 + 4 minutes.
+    assert ledger.get_session(session.id).stats.active_seconds == 5 * 60
+    # And the clock set ahead a month, then back: no freeze, no month of work.
+    clock.set_wall(clock.now + timedelta(days=30))
+    clock.advance(60)
+    ledger.append_entry("a month ahead", "note", session.id)
+    clock.set_wall(clock.now - timedelta(days=30))
+    clock.advance(60)
+    ledger.append_entry("back again", "note", session.id)
+    assert ledger.get_session(session.id).stats.active_seconds == 7 * 60
+    ledger.store.close()
+
+
+def test_an_entry_from_the_future_does_not_freeze_time_in_other_processes(repo: Path, clock: Clock) -> None:
+    """Another process's pulse stamped a month ahead (its clock was wrong): pulses of this
+    process's right clock open a new span instead of waiting a month to count."""
+    ledger = open_ledger(repo)
+    session = ledger.start_session("B-2").session
+    assert session is not None
+    ahead = clock.now + timedelta(days=30)
+    ledger.heartbeat(session.id, ahead)  # an explicit time: not this process's live clock
+    for _ in range(8):
+        clock.advance(60)
+        ledger.append_entry("working", "note", session.id)
+    # The first note after the future pulse opens a span; the 7 minutes after it count.
+    assert ledger.get_session(session.id).stats.active_seconds == 7 * 60
+    ledger.store.close()
+
+
+def test_a_pulse_slightly_late_is_inside_counted_time(repo: Path, clock: Clock) -> None:
+    ledger = open_ledger(repo)
+    session = ledger.start_session("B-3").session
+    assert session is not None
+    clock.advance(120)
+    ledger.append_entry("two minutes", "note", session.id)
+    ledger.heartbeat(session.id, clock.now - timedelta(seconds=30))  # committed late
+    clock.advance(60)
+    ledger.append_entry("three", "note", session.id)
+    assert ledger.get_session(session.id).stats.active_seconds == 3 * 60
     ledger.store.close()
 
 
