@@ -259,7 +259,8 @@ class Store:
         with the monotonic clock, and where the wall clock was set meanwhile (back, or
         ahead), the monotonic gap is what counts."""
         steady_gap = None
-        if live:
+        # A time written "now" by a caller recreating history is not this clock's reading.
+        if live and abs(at - utc_now().timestamp()) <= CLOCK_STEP:
             now = monotonic()
             previous = self._pulse_clocks.pop(session_id, None)
             if previous is not None and abs((at - previous[0]) - (now - previous[1])) > CLOCK_STEP:
