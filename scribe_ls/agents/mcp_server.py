@@ -46,6 +46,7 @@ from ..errors import ScribeError
 from ..events import ENTRY_ADDED, SESSION_CHANGED, Notification
 from ..packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
 from ..service import Scribe
+from .mcp_stdio import run_stdio
 
 log = logging.getLogger(__name__)
 
@@ -435,7 +436,7 @@ async def serve(root: Path) -> int:
         server, updates = build(scribe)
         remove = updates.start()
         try:
-            await server.run_stdio_async()
+            await run_stdio(server)
         finally:
             remove()
             updates.stop()

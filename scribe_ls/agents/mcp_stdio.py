@@ -1,0 +1,159 @@
+"""MCP on stdio with exactly one answer per request, whatever the bytes.
+
+The SDK's stdio transport drops a line it cannot read (invalid JSON, bytes that are not
+UTF-8, nesting too deep for its parser, an envelope it does not accept): the request is
+never answered and the client waits. Here each line is checked first with the language
+server's own rules (:mod:`scribe_ls.rpc.framing`), so an MCP client gets the same answers
+in the same words as an editor: -32700 for what is not JSON (with the request's id when
+it can be read), -32600 for what is not a request (and for nesting past the limit),
+-32602 naming the field for text that holds a lone surrogate. Only what passes reaches the
+SDK, through its own ``stdio_server`` (which keeps stray prints off the wire).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+
+from ..errors import INVALID_PARAMS, INVALID_REQUEST
+from ..rpc import framing
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+Answer = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def check_line(line: bytes) -> tuple[str | None, list[dict[str, Any]]]:
+    """One line of input: the text to hand to the SDK (None: nothing), and the error
+    answers owed for it."""
+    if not line.strip():
+        return None, []
+    try:
+        value = framing.decode_body(line)
+    except framing.TooDeep as exc:
+        return None, [framing.too_deep(exc)]
+    except ValueError as exc:
+        problem = str(exc) if "(the limit)" in str(exc) else "the line is not valid UTF-8 JSON"
+        return None, [framing.parse_error(line, problem)]
+    if isinstance(value, list):
+        # MCP has no batches: one line, one answer.
+        problem = "invalid request: batches are not supported; send one message per line"
+        return None, [framing.error_response(None, INVALID_REQUEST, problem)]
+    verdict = framing.check_envelope(value)
+    answers = list(verdict.answers)
+    message = verdict.message
+    if message is None:
+        return None, answers
+    if (where := surrogate_at(message.get("params"), "params")) is not None:
+        if "id" not in message or "method" not in message:
+            log.warning("dropped a notification holding a lone surrogate at %s", where)
+            return None, answers
+        problem = f"{where}: holds a lone surrogate, which is not a character (send UTF-8 text)"
+        return None, [*answers, framing.error_response(message["id"], INVALID_PARAMS, problem)]
+    try:
+        types.jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except ValueError as exc:
+        if "id" in message and "method" in message:
+            first = str(exc).splitlines()[1:2] or ["not an MCP message"]
+            answer = framing.error_response(message["id"], INVALID_REQUEST, f"invalid request: {first[0]}")
+            return None, [*answers, answer]
+        log.warning("dropped a message the MCP SDK cannot read: %s", str(exc).splitlines()[0])
+        return None, answers
+    return line.decode("utf-8"), answers
+
+
+def surrogate_at(value: Any, path: str) -> str | None:
+    """Where in ``value`` a string holds a lone surrogate (``params.arguments.text``)."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE_RE.search(item):
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE_RE.search(key):
+                    return f"{where} (a key)"
+                stack.append((child, f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return None
+
+
+class CheckedLines:
+    """stdin's lines as the SDK's ``stdio_server`` reads them (an async iterable of str),
+    each checked first; what fails gets its answer through ``answer``. A line longer than
+    ``max_bytes`` is answered -32600 and skipped to its end, never held whole."""
+
+    def __init__(self, source: anyio.AsyncFile[bytes], max_bytes: int) -> None:
+        self._source = source
+        self._max_bytes = max_bytes
+        self.answer: Answer | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[str]:
+        buffer = bytearray()
+        skipping = False
+        while True:
+            chunk = await self._source.read1(READ_CHUNK)
+            if not chunk:
+                return
+            buffer += chunk
+            while (end := buffer.find(b"\n")) >= 0:
+                line = bytes(buffer[:end])
+                del buffer[: end + 1]
+                if skipping:
+                    skipping = False
+                    continue
+                text, answers = check_line(line)
+                for answer in answers:
+                    await self._send(answer)
+                if text is not None:
+                    yield text
+            if len(buffer) > self._max_bytes and not skipping:
+                await self._send(
+                    framing.error_response(
+                        framing.salvage_id(bytes(buffer[:4096])),
+                        INVALID_REQUEST,
+                        f"invalid request: a message over the limit of {self._max_bytes} bytes",
+                    )
+                )
+                skipping = True
+            if skipping:
+                buffer.clear()
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        if self.answer is not None:
+            await self.answer(payload)
+
+
+async def run_stdio(server: MCPServer, *, max_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    """``server.run_stdio_async()``, with every line checked first (see the module)."""
+    lines = CheckedLines(anyio.wrap_file(sys.stdin.buffer), max_bytes)
+    async with stdio_server(stdin=lines) as (read_stream, write_stream):  # type: ignore[arg-type]
+        outgoing = write_stream.clone()
+
+        async def answer(payload: dict[str, Any]) -> None:
+            message = types.jsonrpc_message_adapter.validate_python(payload)
+            try:
+                await outgoing.send(SessionMessage(message))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # the server is ending: nobody is left to read the answer
+
+        lines.answer = answer
+        lowlevel = server._lowlevel_server  # what run_stdio_async runs; the SDK has no public name for it
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

@@ -1,0 +1,141 @@
+"""MCP on stdio, byte for byte: every request line gets exactly one answer, in the language
+server's words, and the server goes on (what an MCP client's bugs or a fuzzer send)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scribe_ls.agents.mcp_stdio import check_line, surrogate_at
+
+pytestmark = pytest.mark.timeout(60)
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}
+
+# (line, the id of its answer, code, words the message holds)
+CASES: list[tuple[bytes, Any, int, str]] = [
+    (b'{"jsonrpc":"2.0","id":1,"method":', 1, -32700, "not valid UTF-8 JSON"),
+    (b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"x":"\xff"}}', 2, -32700, "not valid UTF-8"),
+    (
+        b'{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"x":' + b"[" * 5000 + b"]" * 5000 + b"}}",
+        3, -32700, "deeper than 64 levels (the limit)",
+    ),
+    (
+        b'{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"x":' + b"[" * 100 + b"]" * 100 + b"}}",
+        4, -32600, "deeper than 64 levels (the limit)",
+    ),
+    (
+        b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"scribe_note",'
+        b'"arguments":{"text":"a\\ud800b"}}}',
+        5, -32602, "params.arguments.text: holds a lone surrogate",
+    ),
+    (b"[1,2]", None, -32600, "batches are not supported"),
+    (b'{"jsonrpc":"2.0","id":8}', 8, -32600, "method is missing"),
+    (b'{"jsonrpc":"2.0","id":9,"method":"tools/list","params":[1]}', 9, -32600, "invalid request"),
+    (b'{"jsonrpc":"1.0","id":10,"method":"tools/list"}', 10, -32600, 'jsonrpc must be "2.0"'),
+    (b'"hello"', None, -32600, "expected a JSON object"),
+    (b'{"jsonrpc":"2.0","id":{"a":1},"method":"tools/list"}', None, -32600, "id must be a string"),
+]  # fmt: skip
+
+
+class RawMcp:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def send(self, line: bytes | dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        data = json.dumps(line).encode() if isinstance(line, dict) else line
+        self.proc.stdin.write(data + b"\n")
+        await self.proc.stdin.drain()
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        assert line, "the server closed its output"
+        return json.loads(line)
+
+    async def nothing_more(self) -> None:
+        """No second answer is on its way: the next answer is to a probe request."""
+        await self.send({"jsonrpc": "2.0", "id": "probe", "method": "tools/list"})
+        answer = await self.receive()
+        assert answer["id"] == "probe" and "result" in answer, answer
+
+
+async def start(repo: Path) -> RawMcp:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "mcp", cwd=repo, limit=2**24,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=tempfile.TemporaryFile(),
+    )  # fmt: skip
+    peer = RawMcp(proc)
+    await peer.send(INIT)
+    assert "result" in await peer.receive()
+    await peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return peer
+
+
+async def test_every_malformed_request_line_gets_exactly_one_answer(repo: Path) -> None:
+    peer = await start(repo)
+    try:
+        for line, msg_id, code, words in CASES:
+            await peer.send(line)
+            answer = await peer.receive()
+            assert answer["id"] == msg_id, (line[:60], answer)
+            assert answer["error"]["code"] == code, (line[:60], answer)
+            assert words in answer["error"]["message"], (line[:60], answer)
+            await peer.nothing_more()
+        # A NUL in a tool's text is the tool's error, naming the field.
+        await peer.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 20,
+                "method": "tools/call",
+                "params": {"name": "scribe_note", "arguments": {"text": "a\u0000b"}},
+            }
+        )
+        answer = await peer.receive()
+        assert (
+            answer["result"]["isError"]
+            and "text: must not contain NUL" in answer["result"]["content"][0]["text"]
+        )
+        # A line over the message limit is answered and skipped, the next one is read.
+        await peer.send(
+            b'{"jsonrpc":"2.0","id":21,"method":"tools/list","params":{"x":"' + b"a" * (17 << 20) + b'"}}'
+        )
+        answer = await peer.receive()
+        assert (
+            answer["id"] == 21
+            and answer["error"]["code"] == -32600
+            and "over the limit" in answer["error"]["message"]
+        )
+        await peer.nothing_more()
+    finally:
+        peer.proc.kill()
+        await peer.proc.wait()
+
+
+def test_check_line_passes_good_lines_untouched() -> None:
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+    assert check_line(line) == (line.decode(), [])
+    assert check_line(b"   ") == (None, [])
+    notification = json.dumps({"jsonrpc": "2.0", "method": "notifications/x", "params": {"t": "\ud800"}})
+    assert check_line(notification.encode()) == (None, [])  # nothing to answer, dropped
+
+
+def test_surrogate_at_names_the_path() -> None:
+    assert surrogate_at({"a": [1, {"b": "ok"}, "x\udfffy"]}, "params") == "params.a[2]"
+    assert surrogate_at({"a": "fine"}, "params") is None
