@@ -46,16 +46,23 @@ class GitError(Exception):
 _in_flight: dict[Hashable, asyncio.Future[Any]] = {}
 
 
-async def run_git(root: Path, *args: str, timeout: float = GIT_TIMEOUT, errors: str = "replace") -> str:
+async def run_git(
+    root: Path,
+    *args: str,
+    timeout: float = GIT_TIMEOUT,
+    errors: str = "replace",
+    max_bytes: int | None = None,
+) -> str:
     """``git <args>`` in ``root``, hardened (:mod:`scribe_ls.gitsafe`: nothing the repository
     names is run, the work tree is ``root``); at most MAX_CONCURRENT_GIT run at once per
     process, and a call identical to one still running waits for that one instead of
-    starting another."""
+    starting another. ``max_bytes``: read at most that much output, plus one byte to say
+    there was more (git is then stopped: a 500 MB diff never sits in memory)."""
 
     async def start() -> bytes:
-        return await _spawn(root, await _environment(root, timeout), args, timeout)
+        return await _spawn(root, await _environment(root, timeout), args, timeout, max_bytes)
 
-    out: bytes = await _shared(("git", root, args), start)
+    out: bytes = await _shared(("git", root, args, max_bytes), start)
     return out.decode("utf-8", errors)
 
 
@@ -89,7 +96,44 @@ async def _resolve_environment(root: Path, timeout: float) -> dict[str, str]:
     return gitsafe.environment(root, dirs, overrides)
 
 
-async def _spawn(root: Path, env: dict[str, str], args: tuple[str, ...], timeout: float) -> bytes:
+async def _read_capped(stream: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of ``stream`` and one more if there was more (then True);
+    nothing past that is read."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await stream.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[: limit + 1], True
+
+
+async def _drain_capped(stream: asyncio.StreamReader, keep: int) -> bytes:
+    """Everything ``stream`` says, keeping only its last ``keep`` bytes (git's stderr)."""
+    tail = b""
+    while chunk := await stream.read(64 * 1024):
+        tail = (tail + chunk)[-keep:]
+    return tail
+
+
+async def _capped_output(proc: asyncio.subprocess.Process, max_bytes: int) -> tuple[bytes, bytes, bool]:
+    assert proc.stdout is not None and proc.stderr is not None
+    err_task = asyncio.ensure_future(_drain_capped(proc.stderr, 64 * 1024))
+    try:
+        out, cut = await _read_capped(proc.stdout, max_bytes)
+        if cut:
+            proc.kill()  # the rest is not wanted: stop git writing it
+        await proc.wait()
+        return out, await err_task, cut
+    finally:
+        err_task.cancel()
+
+
+async def _spawn(
+    root: Path, env: dict[str, str], args: tuple[str, ...], timeout: float, max_bytes: int | None = None
+) -> bytes:
     slots = _git_slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(MAX_CONCURRENT_GIT))
     async with slots:
         started = time.perf_counter()
@@ -104,8 +148,12 @@ async def _spawn(root: Path, env: dict[str, str], args: tuple[str, ...], timeout
             )
         except FileNotFoundError as exc:
             raise GitError("git is not installed (not found on PATH)") from exc
+        cut = False
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            if max_bytes is None:
+                out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            else:
+                out, err, cut = await asyncio.wait_for(_capped_output(proc, max_bytes), timeout)
         except TimeoutError as exc:
             proc.kill()
             await proc.wait()
@@ -115,7 +163,7 @@ async def _spawn(root: Path, env: dict[str, str], args: tuple[str, ...], timeout
             if proc.returncode is None:
                 # Cancelled (the CLI ending, a section's own deadline): no git outlives us.
                 proc.kill()
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not cut:
         lines = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
     return out
@@ -275,7 +323,7 @@ async def work_tree_diff(root: Path, base: str = "HEAD", *, max_bytes: int = 4_0
     one ``git diff`` (the counts are the numstat, without a second git process)."""
     out = await run_git(
         root, "diff", base, "--no-color", "-U3", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/",
-        *gitsafe.DIFF_OPTIONS,
+        *gitsafe.DIFF_OPTIONS, max_bytes=max_bytes,
     )  # fmt: skip
     cut = len(out) > max_bytes
     if cut:

@@ -146,3 +146,33 @@ def test_read_regular_refuses_fifos_links_and_bounds_its_read(tmp_path: Path) ->
     (tmp_path / "latin").write_bytes(b"caf\xe9")
     assert read_regular(tmp_path / "latin") == "caf\\xe9"
     assert read_regular(tmp_path / "missing") is None
+
+
+def peak_rss_mb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no VmHWM")
+
+
+async def test_a_huge_diff_is_cut_with_memory_bounded(repo: Path) -> None:
+    """A 150 MB text diff: the packet says the diff was cut, and the server never holds it
+    (before: the whole diff was read, decoded and split, ~3x its size in memory)."""
+    line = "y" * 99 + "\n"
+    with (repo / "README.md").open("w") as handle:
+        for _ in range(150):
+            handle.write(line * 10_000)  # 1 MB at a time
+    client = await ScribeClient.spawn(repo)
+    try:
+        await client.request("scribe/startSession", {})
+        packet = await asyncio.wait_for(
+            client.request("scribe/getContext", {"sections": ["diff"], "maxChars": 8000}), 60
+        )
+        diff = packet["sections"]["diff"]
+        assert diff["ok"] and diff["data"]["files"][0]["path"] == "README.md"
+        assert diff["data"]["files"][0]["added"] == 1_500_000  # the counts are whole
+        assert diff["data"]["cut"] or diff.get("leftOut"), diff.keys()
+        assert client.process is not None
+        assert peak_rss_mb(client.process.pid) < 150  # well under the diff's own size
+    finally:
+        await client.close()
