@@ -10,11 +10,14 @@
   again; what it acknowledged must survive, and the next start renders the worklog;
 - full and read-only disk (a small tmpfs, where root can mount one): writes answer -32013,
   nothing acknowledged is lost, reads go on;
-- hostile repository: a clone with tracked .scribe/ links; files changed outside it.
+- hostile repository: a clone with tracked .scribe/ links; files changed outside it;
+- soak: rounds of pre-login floods, 16 MiB frames announced before login, malformed frames
+  and a client that never reads, against a TCP server: its memory and descriptors per
+  round (flat), and requests left unanswered (0).
 
 Targets: crashes 0, hangs 0, acknowledged entries lost 0, files changed outside 0.
 
-    python bench/faults.py [--fuzz 5000] [--kills 10] [--seed 7]
+    python bench/faults.py [--fuzz 5000] [--kills 10] [--seed 7] [--soak-rounds 5]
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any
 import _common as common
 
 from scribe_ls.errors import ScribeError
-from scribe_ls.rpc.client import ScribeClient
+from scribe_ls.rpc.client import ScribeClient, read_frame
 from scribe_ls.rpc.methods import REQUEST_FIELDS, REQUESTS
 
 SERVER = [sys.executable, "-m", "scribe_ls", "serve"]
@@ -337,11 +340,119 @@ async def hostile(base: Path) -> dict[str, int]:
     return {"changed_outside": sum(1 for k in set(before) | set(after) if before.get(k) != after.get(k))}
 
 
+SOAK_TOKEN = "soak-token-0123456789abcdef"
+
+
+def process_figures(pid: int) -> tuple[float, int]:
+    """(resident MB, open descriptors) of a process, from /proc."""
+    rss = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+async def soak(root: Path, rounds: int) -> dict[str, Any]:
+    """A TCP server under rounds of abuse: 300 connections that never log in, 20 that
+    announce a 16 MiB frame before logging in, a logged-in client sending malformed frames
+    (deep nesting, invalid JSON, notifications with an id) and one that never reads its
+    answers. After each round, with its connections closed: the server's memory and
+    descriptors (flat: the last round within 25 % + 10 MB and 5 descriptors of the first),
+    and whether a real client is answered during the flood."""
+    port = common_free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *SERVER, "--tcp", f"127.0.0.1:{port}", cwd=root, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "SCRIBE_LS_TOKEN": SOAK_TOKEN},
+    )  # fmt: skip
+    for _ in range(200):
+        try:
+            _, probe = await asyncio.open_connection("127.0.0.1", port)
+            probe.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    real = await ScribeClient.connect("127.0.0.1", port, root, token=SOAK_TOKEN)
+    await real.request("scribe/startSession", {})
+    figures: list[dict[str, Any]] = []
+    unanswered = 0
+    malformed = [
+        b'{"jsonrpc":"2.0","id":1,"method":"scribe/status","params":{"x":'
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}}",
+        b'{"jsonrpc":"2.0","id":2,"method":',
+        b'{"jsonrpc":"2.0","id":3,"method":"initialized","params":{}}',
+        b'{"jsonrpc":"2.0","id":4,"method":"scribe/status","params":{"x":' + b"[" * 100 + b"]" * 100 + b"}}",
+    ]
+    try:
+        for _ in range(rounds):
+            idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(300)]
+            partial = []
+            for _ in range(20):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"Content-Length: 16777216\r\n\r\n" + b"a" * 100_000)
+                partial.append((reader, writer))
+            await asyncio.sleep(2.0)  # the server has taken every connection by now
+            _, fds_during = process_figures(proc.pid)  # at most MAX_PENDING_LOGINS of them held
+            # During the flood, a real client is answered.
+            try:
+                await asyncio.wait_for(real.request("scribe/status", {}), 10)
+            except TimeoutError:
+                unanswered += 1
+            bad_reader, bad_writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
+            init = {
+                "capabilities": {},
+                "rootUri": root.as_uri(),
+                "initializationOptions": {"token": SOAK_TOKEN},
+            }
+            login = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init}
+            bad_writer.write(frame(json.dumps(login).encode()))
+            for body in malformed * 10:
+                bad_writer.write(frame(body))
+            await bad_writer.drain()
+            answered = -1  # the initialize's own answer comes first
+            for _ in range(len(malformed) * 10 + 1):
+                try:
+                    if await asyncio.wait_for(read_frame(bad_reader), 10) is not None:
+                        answered += 1
+                except TimeoutError:
+                    break
+            unanswered += len(malformed) * 10 - answered
+            slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port, limit=2**16)
+            slow_writer.write(frame(json.dumps(login).encode()))
+            for n in range(200):  # answers it never reads
+                request = {"jsonrpc": "2.0", "id": n + 1, "method": "scribe/getContext", "params": {}}
+                slow_writer.write(frame(json.dumps(request).encode()))
+            await slow_writer.drain()
+            await asyncio.sleep(1.0)
+            for _, writer in [*idle, *partial, (slow_reader, slow_writer), (bad_reader, bad_writer)]:
+                writer.close()
+            await asyncio.sleep(1.0)  # the server notices the closes
+            rss, fds = process_figures(proc.pid)
+            figures.append({"rss_mb": round(rss, 1), "fds": fds, "fds_during_flood": fds_during})
+    finally:
+        await real.close()
+        proc.terminate()
+        await proc.wait()
+    first, last = figures[0], figures[-1]
+    flat = last["rss_mb"] <= first["rss_mb"] * 1.25 + 10 and last["fds"] <= first["fds"] + 5
+    return {"rounds": figures, "flat": flat, "unanswered": unanswered}
+
+
+def common_free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fuzz", type=int, default=5000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--soak-rounds", type=int, default=5)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="scribe-faults-"))
     try:
@@ -351,6 +462,7 @@ async def main() -> None:
             "kill9": await kill_loops(make_repo(base / "kill"), args.kills, args.seed),
             "disks": await disks(base),
             "hostile": await hostile(base / "hostile"),
+            "soak": await soak(make_repo(base / "soak"), args.soak_rounds),
         }
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -368,6 +480,14 @@ async def main() -> None:
         ("disk full / read-only", json.dumps(results["disks"]), "-"),
         ("acknowledged entries lost", lost, "0"),
         ("files changed outside the repository", results["hostile"]["changed_outside"], "0"),
+        ("soak: server MB per round", " ".join(str(r["rss_mb"]) for r in results["soak"]["rounds"]), "flat"),
+        ("soak: descriptors per round", " ".join(str(r["fds"]) for r in results["soak"]["rounds"]), "flat"),
+        (
+            "soak: descriptors during a flood of 320",
+            max(r["fds_during_flood"] for r in results["soak"]["rounds"]),
+            "< 60",
+        ),
+        ("soak: requests unanswered", results["soak"]["unanswered"], "0"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'measured':<12}  target")
@@ -379,6 +499,8 @@ async def main() -> None:
         "bad_codes": fuzzed["bad_codes"] == 0,
         "lost": lost == 0,
         "changed_outside": results["hostile"]["changed_outside"] == 0,
+        "soak_flat": results["soak"]["flat"],
+        "soak_answered": results["soak"]["unanswered"] == 0,
     }
     print(
         json.dumps(

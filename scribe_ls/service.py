@@ -195,8 +195,18 @@ class Scribe:
             for key in await self.store.run(self.ledger.worklogs.stale_keys):
                 if self._stop.is_set():
                     return
-                await self.store.run(self.ledger.worklogs.render_quietly, key)
-                log.info("worklog %s was behind the store; rendered it", key)
+                worklogs = self.ledger.worklogs
+                kept_before = len(worklogs.kept)
+                await self.store.run(worklogs.render_quietly, key)
+                log.info("worklog %s was out of step with the store; rendered it", key)
+                for kept_key, kept in worklogs.kept[kept_before:]:
+                    message = (
+                        f"the worklog of {kept_key} held entries the store does not have (the store is"
+                        f" older than it: restored, or emptied); kept it as {kept} and wrote it again"
+                        " from the store"
+                    )
+                    self.notices.append((MESSAGE_WARNING, f"scribe-ls: {message}"))
+                    self.warn(message)
         except ScribeError as exc:
             log.warning("worklogs not brought up to date: %s", exc.message)
 

@@ -893,6 +893,15 @@ class Store:
         ).fetchall()
         return {row["key"]: row["last"] for row in rows}
 
+    def last_entry_of(self, key: str) -> int:
+        """The newest entry id of the worklog ``key`` (0: none)."""
+        row = self.conn.execute(
+            "SELECT MAX(e.id) FROM sessions s JOIN entries e ON e.session_id = s.id"
+            " WHERE COALESCE(s.backlog_id, s.id) = ?",
+            (key,),
+        ).fetchone()
+        return int(row[0] or 0)
+
     def worklog_keys(self) -> list[str]:
         rows = self.conn.execute("SELECT DISTINCT COALESCE(backlog_id, id) AS key FROM sessions ORDER BY key")
         return [row["key"] for row in rows]

@@ -59,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
                 layout.keep_out_of_git()
             return VERBS[args.verb](ledger, args)
     finally:
+        for key, kept in ledger.worklogs.kept:
+            print(
+                f"scribe-ls: the worklog of {key} held text the store does not have (edited by hand,"
+                f" or the store is older than it); kept it as {kept} and wrote it again from the store",
+                file=sys.stderr,
+            )
         store.close()
 
 
@@ -363,8 +369,11 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
         if actual == worklogs.expected(key):
             continue
         if args.fix:
-            worklogs.render(key)
-            fixed.append(str(path))
+            worklogs.render(key, full=True)  # whole: an append cannot fix a file out of step
+            if store.layout.read_text(path) == worklogs.expected(key):
+                fixed.append(str(path))
+            else:
+                problems.append(f"{path}: differs from the store, and rendering it again did not fix it")
         else:
             problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
     size = store.size_report()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import worklog
 from .lazylog import get_logger
+from .model import utc_now
 from .store import Store
 
 log = get_logger(__name__)
@@ -25,6 +26,7 @@ class Worklogs:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.layout = store.layout
+        self.kept: list[tuple[str, Path]] = []  # worklogs kept aside by this process, to tell
 
     def path(self, key: str) -> Path:
         return self.layout.worklog_path(key)
@@ -37,6 +39,12 @@ class Worklogs:
             # Entries other processes added since the last render have higher ids, so
             # adding everything past its last id always gives the full, correct worklog.
             state = None if full else self._state(key)
+            if state is not None and state[0] > self.store.last_entry_of(key):
+                # The worklog shows entries past the store's newest: the store went back
+                # (restored from a backup, emptied). New entries would sort before what the
+                # file shows and never be appended: render it whole, the old one kept.
+                log.warning("worklog %s shows entries up to %d, past the store's newest", key, state[0])
+                state = None
             if state is not None:
                 last_id, last_heading = state
                 rows = self.store.worklog_items(key, after_id=last_id)
@@ -44,12 +52,32 @@ class Worklogs:
                     self.layout.append_text(path, worklog.block(last_heading, [item for _, item in rows]))
             else:
                 rows = self.store.worklog_items(key)
-                self.layout.write_atomic(path, worklog.render(key, [item for _, item in rows]))
+                text = worklog.render(key, [item for _, item in rows])
+                self._keep_if_not_ours(key, path, text)
+                self.layout.write_atomic(path, text)
                 last_id, last_heading = 0, ""
             if rows:
                 last_id, last_heading = rows[-1][0], worklog.heading_time(rows[-1][1].at)
             self._save_state(key, last_id, last_heading)
         return path
+
+    def _keep_if_not_ours(self, key: str, path: Path, text: str) -> None:
+        """Before ``path`` is replaced with ``text``: if it holds what no render of ours
+        wrote (edited by hand, or entries the store does not have), keep it beside, as
+        ``<key>.md.kept-<UTC time>``. A file torn by a crash is a start of ``text``: not kept."""
+        old = self.layout.read_text(path)
+        if old is None or old == text or text.startswith(old):
+            return
+        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+        kept = path.with_name(f"{path.name}.kept-{stamp}")
+        self.layout.write_atomic(kept, old)
+        self.kept.append((key, kept))
+        log.warning(
+            "worklog %s held text the store does not (edited by hand, or the store is older than it);"
+            " kept it as %s before rendering it again from the store",
+            key,
+            kept,
+        )
 
     def render_quietly(self, key: str) -> None:
         """:meth:`render`, for after a change is committed: the store already holds it, so
@@ -70,11 +98,12 @@ class Worklogs:
         stale = []
         for key, last in self.store.last_entry_per_key().items():
             state = self._read_state(key)
-            if (
-                state is None
-                or int(state.get("lastId", 0)) < last
-                or self.layout.stat(self.path(key)) is None
-            ):
+            try:
+                rendered = int(state.get("lastId", 0)) if state is not None else None  # type: ignore[call-overload]
+            except (TypeError, ValueError):
+                rendered = None
+            # Behind the store (a crash), or ahead of it (an older store put back).
+            if rendered is None or rendered != last or self.layout.stat(self.path(key)) is None:
                 stale.append(key)
         return stale
 
