@@ -118,6 +118,8 @@ SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
     "faults": [
         ("fuzzed frames: crashes", "0", "targets.crashes", "", None),
         ("acknowledged entries lost", "0", "lost", "", at_most(0)),
+        ("soak: server memory and descriptors per round", "flat", "soak.flat", "", None),
+        ("soak: requests unanswered (floods, malformed frames)", "0", "soak.unanswered", "", at_most(0)),
     ],
     "scale": [
         ("store 10k -> 100k: appendEntry p50", "<= 1.5x", "store.ratios.appendEntry", "x", at_most(1.5)),
