@@ -128,6 +128,29 @@ async def test_every_malformed_request_line_gets_exactly_one_answer(repo: Path) 
         await peer.proc.wait()
 
 
+async def test_argument_errors_name_the_field_in_the_servers_words(repo: Path) -> None:
+    peer = await start(repo)
+    try:
+        calls = [
+            ("prompts/get", {"name": "resume", "arguments": {"backlog_id": "B-1\u0000"}}),
+            ("tools/call", {"name": "scribe_context", "arguments": {"sections": ["gti"]}}),
+            ("tools/call", {"name": "scribe_note", "arguments": {}}),
+        ]
+        for msg_id, (method, params) in enumerate(calls, start=1):
+            await peer.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        prompt = await peer.receive()
+        assert prompt["error"]["code"] == -32602  # was code 0, "Error rendering prompt resume"
+        assert prompt["error"]["message"] == "backlog_id: must not contain NUL characters"
+        context = (await peer.receive())["result"]["content"][0]["text"]
+        assert "sections[0]: must be one of 'session', 'git'" in context and 'got "gti"' in context
+        assert "pydantic" not in context and "validation error" not in context
+        note = (await peer.receive())["result"]["content"][0]["text"]
+        assert note == "Error executing tool scribe_note: text: is required"
+    finally:
+        peer.proc.kill()
+        await peer.proc.wait()
+
+
 def test_check_line_passes_good_lines_untouched() -> None:
     line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
     assert check_line(line) == (line.decode(), [])

@@ -37,7 +37,7 @@ from mcp_types import (
     TextResourceContents,
     UnsubscribeRequestParams,
 )
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from .. import checks
 from .._version import __version__
@@ -178,10 +178,47 @@ class Updates:
         return uris
 
 
+def in_our_words(error: ValidationError) -> str:
+    """The SDK's check of a tool's arguments, said as the language server says a bad
+    field: ``sections[0]: must be one of 'session', 'git', ...; got 'gti'``."""
+    said = []
+    for problem in error.errors()[:3]:
+        field = ""
+        for part in problem["loc"]:
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        kind = problem["type"]
+        if kind == "literal_error":
+            what = f"must be one of {problem.get('ctx', {}).get('expected', '')}"
+        elif kind == "missing":
+            said.append(f"{field or 'arguments'}: is required")
+            continue
+        else:
+            what = problem["msg"][:1].lower() + problem["msg"][1:]
+        got = json.dumps(problem.get("input"), ensure_ascii=True)[:80]
+        said.append(f"{field or 'arguments'}: {what}; got {got}")
+    more = len(error.errors()) - len(said)
+    return "; ".join(said) + (f" (and {more} more)" if more > 0 else "")
+
+
+class ScribeMCPServer(MCPServer):
+    """MCPServer whose argument errors name the field in the language server's words
+    instead of pydantic's report (with its links and its types)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(f"Error executing tool {name}: {in_our_words(exc.__cause__)}") from None
+            raise
+
+
 def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
     """The MCP server over ``scribe`` (opened by the caller), and its resource updates."""
     bus = InMemorySubscriptionBus()
-    server = MCPServer(name="scribe-ls", version=__version__, instructions=INSTRUCTIONS, subscriptions=bus)
+    server = ScribeMCPServer(
+        name="scribe-ls", version=__version__, instructions=INSTRUCTIONS, subscriptions=bus
+    )
     updates = Updates(scribe, bus)
     lowlevel = server._lowlevel_server  # the SDK's documented seam for methods MCPServer leaves out
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, updates.subscribe)
@@ -411,7 +448,12 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         description="Where was I? The state of a backlog item's work, to pick it up again.",
     )
     async def resume(backlog_id: str | None = None) -> list[UserMessage]:
-        packet = await _call(scribe.resume(backlog_id))
+        try:
+            packet = await scribe.resume(backlog_id)
+        except ScribeError as exc:
+            # A prompt's error is a JSON-RPC error (an MCPError passes the SDK unchanged;
+            # anything else becomes "Error rendering prompt", code 0).
+            raise MCPError(exc.code, exc.message, exc.data) from None
         key = packet["session"]["backlogId"] or packet["session"]["id"]
         # The request is ours; what the repository and its notes say comes as a quoted
         # resource beside it, never as the user's own words.
