@@ -243,8 +243,9 @@ def parse_status_v2(out: str) -> GitStatus:
 async def status(root: Path) -> GitStatus:
     out = await run_git(
         root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-        "--ignore-submodules=dirty",
+        "--ignore-submodules=dirty", errors="backslashreplace",
     )  # fmt: skip
+    # Names that are not UTF-8 (a branch, a file) shown escaped (caf\xe9), as recorded.
     return parse_status_v2(out)
 
 

@@ -65,6 +65,7 @@ async def test_a_branch_name_that_is_not_utf8_answers_every_request(repo: Path) 
         assert status["currentSession"]["id"] == session["id"]
         packet = await client.request("scribe/getContext", {})
         assert all(section["ok"] for section in packet["sections"].values()), packet
+        assert packet["sections"]["git"]["data"]["branch"] == "feature/B-4242-caf\\xe9"
         await client.request("scribe/appendEntry", {"text": "still works"})
         # Markdown escapes the backslash: a reader sees feature/B-4242-caf\xe9.
         assert "caf\\\\xe9" in (await client.request("scribe/resume", {}))["markdown"]
