@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,68 @@ def test_decode_body_refuses_past_the_limit_and_keeps_the_value_for_its_id() -> 
     assert framing.decode_body(json.dumps({"text": "[" * 10_000})) == {"text": "[" * 10_000}
     with pytest.raises(ValueError, match="the limit"):
         framing.decode_body("[" * 100_000 + "]" * 100_000)
+
+
+async def test_deep_json_and_notifications_with_an_id_on_the_unix_socket(repo: Path, tmp_path: Path) -> None:
+    path = tmp_path / "sock" / "scribe.sock"
+    server = await asyncio.create_subprocess_exec(
+        *SERVER, "--socket", str(path), cwd=repo, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        for _ in range(200):
+            try:
+                reader, writer = await asyncio.open_unix_connection(str(path), limit=2**24)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+
+        async def ask(payload: str | dict[str, Any]) -> Any:
+            writer.write(frame(payload))
+            await writer.drain()
+            return await read_message(reader)
+
+        init = {"capabilities": {}, "rootUri": repo.as_uri()}
+        assert "result" in await ask({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
+        for msg_id, (depth, code) in enumerate(DEPTHS, start=10):
+            check_depth_answer(await ask(nested(msg_id, depth)), msg_id, code)
+        answer = await ask({"jsonrpc": "2.0", "id": 50, "method": "initialized", "params": {}})
+        assert answer["id"] == 50 and answer["error"]["code"] == -32600
+        writer.close()
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+async def test_deep_json_and_notifications_with_an_id_on_the_dashboard(repo: Path) -> None:
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), cwd=repo,
+        stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "SCRIBE_LS_TOKEN": TOKEN},
+    )  # fmt: skip
+    own = f"127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                _, probe = await asyncio.open_connection("127.0.0.1", port)
+                probe.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        async with connect(f"ws://{own}/rpc", origin=f"http://{own}", max_size=2**24) as ws:  # type: ignore[arg-type]
+
+            async def ask(payload: str | dict[str, Any]) -> Any:
+                await ws.send(payload if isinstance(payload, str) else json.dumps(payload))
+                while True:
+                    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if "method" not in reply:
+                        return reply
+
+            init = {"capabilities": {}, "initializationOptions": {"token": TOKEN}}
+            assert "result" in await ask({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
+            for msg_id, (depth, code) in enumerate(DEPTHS, start=10):
+                check_depth_answer(await ask(nested(msg_id, depth)), msg_id, code)
+            answer = await ask({"jsonrpc": "2.0", "id": 50, "method": "initialized", "params": {}})
+            assert answer["id"] == 50 and answer["error"]["code"] == -32600
+    finally:
+        server.terminate()
+        await server.wait()
