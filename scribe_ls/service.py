@@ -199,16 +199,23 @@ class Scribe:
                 kept_before = len(worklogs.kept)
                 await self.store.run(worklogs.render_quietly, key)
                 log.info("worklog %s was out of step with the store; rendered it", key)
-                for kept_key, kept in worklogs.kept[kept_before:]:
-                    message = (
-                        f"the worklog of {kept_key} held entries the store does not have (the store is"
-                        f" older than it: restored, or emptied); kept it as {kept} and wrote it again"
-                        " from the store"
+                for kept_key, kept, missing in worklogs.kept[kept_before:]:
+                    self._tell(
+                        f"the worklog of {kept_key} held {missing} (the store is older than it:"
+                        f" restored, or emptied); kept it as {kept} and wrote it again from the store"
                     )
-                    self.notices.append((MESSAGE_WARNING, f"scribe-ls: {message}"))
-                    self.warn(message)
+            for key, missing in await self.store.run(self.ledger.worklogs.orphans):
+                self._tell(
+                    f"the worklog of {key} shows {missing} (the store was emptied or replaced by an"
+                    " older one); the file is kept as it is"
+                )
         except ScribeError as exc:
             log.warning("worklogs not brought up to date: %s", exc.message)
+
+    def _tell(self, message: str) -> None:
+        """A finding at start: for clients attaching later (notices) and those attached now."""
+        self.notices.append((MESSAGE_WARNING, f"scribe-ls: {message}"))
+        self.warn(message)
 
     async def close(self) -> None:
         if not self._opened:

@@ -59,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
                 layout.keep_out_of_git()
             return VERBS[args.verb](ledger, args)
     finally:
-        for key, kept in ledger.worklogs.kept:
+        for key, kept, missing in ledger.worklogs.kept:
             print(
-                f"scribe-ls: the worklog of {key} held text the store does not have (edited by hand,"
-                f" or the store is older than it); kept it as {kept} and wrote it again from the store",
+                f"scribe-ls: the worklog of {key} held text the store does not have ({missing}); kept it"
+                f" as {kept} and wrote it again from the store",
                 file=sys.stderr,
             )
         store.close()
@@ -376,6 +376,12 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
                 problems.append(f"{path}: differs from the store, and rendering it again did not fix it")
         else:
             problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
+    for key, missing in worklogs.orphans():
+        # Nothing to render them from: said, kept as they are (fixing cannot make entries).
+        problems.append(
+            f"{worklogs.path(key)}: shows {missing} (the store was emptied or replaced by an older"
+            " one); the file is kept as it is"
+        )
     size = store.size_report()
     if args.json:
         print_json(

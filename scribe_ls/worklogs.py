@@ -26,7 +26,8 @@ class Worklogs:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.layout = store.layout
-        self.kept: list[tuple[str, Path]] = []  # worklogs kept aside by this process, to tell
+        # Worklogs kept aside by this process, to tell: (key, where, what the store lacks).
+        self.kept: list[tuple[str, Path, str]] = []
 
     def path(self, key: str) -> Path:
         return self.layout.worklog_path(key)
@@ -71,13 +72,27 @@ class Worklogs:
         stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
         kept = path.with_name(f"{path.name}.kept-{stamp}")
         self.layout.write_atomic(kept, old)
-        self.kept.append((key, kept))
-        log.warning(
-            "worklog %s held text the store does not (edited by hand, or the store is older than it);"
-            " kept it as %s before rendering it again from the store",
-            key,
-            kept,
-        )
+        missing = missing_entries(old, text)
+        self.kept.append((key, kept, missing))
+        log.warning("worklog %s kept as %s before rendering it again: %s", key, kept, missing)
+
+    def orphans(self) -> list[tuple[str, str]]:
+        """Worklogs on disk that show entries while the store has none of their key (the
+        store was emptied, or an older one put back): (key, what the store is missing)."""
+        known = self.store.last_entry_per_key()
+        found = []
+        for name in self.layout.list_names(self.layout.worklog_dir, ".md"):
+            key = name.removesuffix(".md")
+            if key in known:
+                continue
+            try:
+                text = self.layout.read_text(self.path(key))
+            except (OSError, ValueError):
+                continue
+            items = worklog.parse(text or "").items
+            if items:
+                found.append((key, f"{len(items)} entries, {_span(items)}, that the store does not have"))
+        return found
 
     def render_quietly(self, key: str) -> None:
         """:meth:`render`, for after a change is committed: the store already holds it, so
@@ -140,3 +155,18 @@ class Worklogs:
         # In place, not through a rename (a rename per append was a fifth of its cost): a
         # torn state file reads as no state, and no state means a full render.
         self.layout.overwrite(self.layout.render_state_path(key), json.dumps(state))
+
+
+def _span(items: list[worklog.WorklogItem]) -> str:
+    first, last = min(item.at for item in items), max(item.at for item in items)
+    return f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+
+
+def missing_entries(old: str, new: str) -> str:
+    """What a worklog about to be replaced shows that its new text does not: "3 entries,
+    from ... to ..., that the store does not have", or that it was edited by hand."""
+    have = {(item.at, item.text) for item in worklog.parse(new).items}
+    lost = [item for item in worklog.parse(old).items if (item.at, item.text) not in have]
+    if not lost:
+        return "edited by hand (no entry is missing from the store)"
+    return f"{len(lost)} entries, {_span(lost)}, that the store does not have"

@@ -55,7 +55,8 @@ def test_an_older_store_put_back_under_newer_worklogs(repo: Path, tmp_path: Path
     # ...and what the old worklog held that the store lacks was kept, and said.
     kept = kept_files(repo)
     assert len(kept) == 1 and "after the backup 2" in kept[0].read_text()
-    assert "held text the store does not have" in done.stderr and str(kept[0]) in done.stderr
+    assert "held text the store does not have (3 entries, from " in done.stderr
+    assert str(kept[0]) in done.stderr
     assert run_cli(repo, "validate").returncode == 0
 
 
@@ -65,6 +66,10 @@ def test_an_emptied_store_keeps_the_worklog_it_cannot_show(repo: Path) -> None:
     for name in ("scribe.db-wal", "scribe.db-shm"):
         (repo / ".scribe" / name).unlink(missing_ok=True)
     (repo / ".scribe" / "scribe.db").write_bytes(b"")  # 0 bytes
+    # Found before anything is written: the worklog shows what the store does not have.
+    checked = run_cli(repo, "validate")
+    assert checked.returncode == 1
+    assert "B-4242.md: shows 3 entries, from " in checked.stdout and "the store was emptied" in checked.stdout
     assert run_cli(repo, "start").returncode == 0
     assert run_cli(repo, "append", "after emptying").returncode == 0
     assert "after emptying" in worklog(repo).read_text()
@@ -80,7 +85,8 @@ async def test_a_server_started_on_an_older_store_says_so_and_renders(repo: Path
     client = await ScribeClient.spawn(repo)
     try:
         message = await client.next_notification("window/showMessage", timeout=10)
-        assert "held entries the store does not have" in message["message"]
+        assert "held 1 entries, from " in message["message"]
+        assert "that the store does not have (the store is older than it" in message["message"]
         await client.request("scribe/appendEntry", {"text": "from the server"})
         status = await client.request("scribe/status", {})
         assert status["root"]
@@ -99,6 +105,7 @@ def test_a_worklog_edited_by_hand_is_kept_before_it_is_rewritten(repo: Path) -> 
     kept = kept_files(repo)
     assert len(kept) == 1 and "my own line, typed by hand" in kept[0].read_text()
     assert "a note after the edit" in path.read_text()
+    assert "(edited by hand (no entry is missing from the store))" in done.stderr
 
 
 def test_validate_fix_fixes_what_it_reports(repo: Path, tmp_path: Path) -> None:
