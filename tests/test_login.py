@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -202,3 +203,39 @@ async def test_burst_log_says_one_line_per_window() -> None:
         assert len(records) == 2 and "49 more like it" in records[1]
     finally:
         transports.log.removeHandler(handler)
+
+
+async def test_the_dashboards_websocket_waits_for_a_login_no_longer_than_tcp(repo: Path) -> None:
+    """The dashboard takes its token in initialize: until then a WebSocket is anyone's."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), cwd=repo,
+        stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "SCRIBE_LS_TOKEN": TOKEN},
+    )  # fmt: skip
+    own = f"127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                _, probe = await asyncio.open_connection("127.0.0.1", port)
+                probe.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        flood = [
+            await connect(f"ws://{own}/rpc", origin=f"http://{own}")  # type: ignore[arg-type]
+            for _ in range(transports.MAX_PENDING_LOGINS + 8)
+        ]
+        # The 8 oldest were closed to make room; the newest wait, until their deadline.
+        for ws in flood[:8]:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(flood[-1].recv(), transports.LOGIN_DEADLINE + 5)
+        for ws in flood:
+            await ws.close()
+    finally:
+        server.terminate()
+        await server.wait()

@@ -376,6 +376,13 @@ def ws_connection(
     text frames. ``token``: initialize must carry it; ``root``: the one repository served;
     ``allowed_roots``: the repositories a client may name (None: any)."""
 
+    # With a token in initialize (the dashboard's page), a connection is anyone's until it
+    # logs in: bounded as TCP's are (LOGIN_DEADLINE, MAX_PENDING_LOGINS, the oldest out).
+    waiting: dict[ScribeLanguageServer, Any] = {}
+    closing: set[asyncio.Future[Any]] = set()  # closes under way (a reference keeps each alive)
+    crowded = BurstLog(f"closed the oldest WebSocket waiting to log in ({MAX_PENDING_LOGINS} were waiting)")
+    late = BurstLog(f"closed WebSockets that did not log in within {LOGIN_DEADLINE:.0f} s")
+
     async def connection(ws: Any) -> None:
         hub_server = ScribeLanguageServer(
             hub,
@@ -385,11 +392,31 @@ def ws_connection(
             allowed_roots=allowed_roots,
         )
         hub_server.protocol.set_writer(_TextWebSocketWriter(ws), include_headers=False)
+        deadline: asyncio.Future[Any] | None = None
+        if token is not None:
+            pending = [other for other in waiting if other.service is None]
+            if len(pending) >= MAX_PENDING_LOGINS:
+                crowded.event()
+                task = asyncio.ensure_future(waiting.pop(pending[0]).close())
+                closing.add(task)
+                task.add_done_callback(closing.discard)
+            waiting[hub_server] = ws
+
+            async def login_deadline() -> None:
+                await asyncio.sleep(LOGIN_DEADLINE)
+                if hub_server.service is None:
+                    late.event()
+                    await ws.close()
+
+            deadline = asyncio.ensure_future(login_deadline())
         try:
             async for data in ws:
                 await hub_server.room.wait()  # backpressure, as for stdio and TCP
                 hub_server.protocol.receive(data)
         finally:
+            waiting.pop(hub_server, None)
+            if deadline is not None:
+                deadline.cancel()
             await hub_server.detach()
 
     return connection
