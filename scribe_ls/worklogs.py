@@ -66,7 +66,10 @@ class Worklogs:
         """Before ``path`` is replaced with ``text``: if it holds what no render of ours
         wrote (edited by hand, or entries the store does not have), keep it beside, as
         ``<key>.md.kept-<UTC time>``. A file torn by a crash is a start of ``text``: not kept."""
-        old = self.layout.read_text(path)
+        try:
+            old = self.layout.read_text(path)
+        except OSError:  # UnsafeStore included
+            return  # a link planted in its place (never followed, replaced) or unreadable: nothing of ours
         if old is None or old == text or text.startswith(old):
             return
         stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
