@@ -89,6 +89,19 @@ def files_outside_scribe(root: Path) -> set[str]:
     return found
 
 
+async def port_listening(port: int, seconds: float = 10) -> None:
+    """Wait until a server that is starting accepts connections on 127.0.0.1:``port``."""
+    for _ in range(int(seconds / 0.05)):
+        try:
+            _, probe = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        probe.close()
+        return
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now, on loopback."""
     with socket.socket() as sock:

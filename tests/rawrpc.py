@@ -121,3 +121,12 @@ class RawPeer:
         """What the server wrote on stderr so far (its log)."""
         self._stderr.seek(0)
         return self._stderr.read().decode("utf-8", "replace")
+
+
+async def ask(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes | str | dict[str, Any]
+) -> Any:
+    """Send one frame on a stream connection and read the next message."""
+    writer.write(frame(payload))
+    await writer.drain()
+    return await read_message(reader)

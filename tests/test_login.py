@@ -18,7 +18,7 @@ import pytest
 from scribe_ls.rpc import transports
 from scribe_ls.rpc.client import ScribeClient, encode_frame
 
-from .conftest import SERVER, free_port, make_git_repo, run_cli
+from .conftest import SERVER, free_port, make_git_repo, port_listening, run_cli
 from .rawrpc import frame, read_message
 
 pytestmark = pytest.mark.timeout(90)
@@ -45,13 +45,7 @@ async def start_tcp(repo: Path, *extra: str) -> TcpServer:
         *SERVER, "--tcp", f"127.0.0.1:{port}", *extra, cwd=repo, stderr=log,
         env={**os.environ, "SCRIBE_LS_TOKEN": TOKEN},
     )  # fmt: skip
-    for _ in range(200):
-        try:
-            _, probe = await asyncio.open_connection("127.0.0.1", port)
-            probe.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
+    await port_listening(port)
     return TcpServer(proc, port, log)
 
 
@@ -218,13 +212,7 @@ async def test_the_dashboards_websocket_waits_for_a_login_no_longer_than_tcp(rep
     )  # fmt: skip
     own = f"127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                _, probe = await asyncio.open_connection("127.0.0.1", port)
-                probe.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await port_listening(port)
         flood = [
             await connect(f"ws://{own}/rpc", origin=f"http://{own}")  # type: ignore[arg-type]
             for _ in range(transports.MAX_PENDING_LOGINS + 8)

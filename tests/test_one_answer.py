@@ -15,8 +15,9 @@ from websockets.asyncio.client import connect
 
 from scribe_ls.rpc import framing
 
-from .conftest import SERVER, free_port
-from .rawrpc import RawPeer, frame, read_message
+from .conftest import SERVER, free_port, port_listening
+from .rawrpc import RawPeer
+from .rawrpc import ask as ask_frame
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,17 +83,11 @@ async def test_deep_json_and_notifications_with_an_id_over_tcp(repo: Path) -> No
         *SERVER, "--tcp", f"127.0.0.1:{port}", "--token", TOKEN, cwd=repo, stderr=asyncio.subprocess.DEVNULL
     )
     try:
-        for _ in range(200):
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await port_listening(port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
         async def ask(payload: str | dict[str, Any]) -> Any:
-            writer.write(frame(payload))
-            await writer.drain()
-            return await read_message(reader)
+            return await ask_frame(reader, writer, payload)
 
         init = {"capabilities": {}, "rootUri": repo.as_uri(), "initializationOptions": {"token": TOKEN}}
         assert "result" in await ask({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
@@ -114,13 +109,7 @@ async def test_deep_json_and_notifications_with_an_id_over_websocket(repo: Path)
         cwd=repo, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(200):
-            try:
-                _, probe = await asyncio.open_connection("127.0.0.1", port)
-                probe.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await port_listening(port)
         async with connect(f"ws://127.0.0.1:{port}/?token={TOKEN}", max_size=2**24) as ws:
 
             async def ask(payload: str | dict[str, Any]) -> Any:
@@ -172,17 +161,14 @@ async def test_deep_json_and_notifications_with_an_id_on_the_unix_socket(repo: P
         *SERVER, "--socket", str(path), cwd=repo, stderr=asyncio.subprocess.DEVNULL
     )
     try:
-        for _ in range(200):
-            try:
-                reader, writer = await asyncio.open_unix_connection(str(path), limit=2**24)
+        for _ in range(200):  # the socket appears when the server is ready
+            if path.exists():
                 break
-            except OSError:
-                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=2**24)
 
         async def ask(payload: str | dict[str, Any]) -> Any:
-            writer.write(frame(payload))
-            await writer.drain()
-            return await read_message(reader)
+            return await ask_frame(reader, writer, payload)
 
         init = {"capabilities": {}, "rootUri": repo.as_uri()}
         assert "result" in await ask({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
@@ -204,13 +190,7 @@ async def test_deep_json_and_notifications_with_an_id_on_the_dashboard(repo: Pat
     )  # fmt: skip
     own = f"127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                _, probe = await asyncio.open_connection("127.0.0.1", port)
-                probe.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await port_listening(port)
         async with connect(f"ws://{own}/rpc", origin=f"http://{own}", max_size=2**24) as ws:  # type: ignore[arg-type]
 
             async def ask(payload: str | dict[str, Any]) -> Any:
