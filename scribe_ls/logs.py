@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from .layout import UnsafeStore
@@ -86,3 +87,25 @@ def setup_logging(layout: Layout | None, config: Config, *, stderr: bool = True)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
     # watchfiles logs every batch ("3 changes detected") at INFO.
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
+
+
+class BurstLog:
+    """One log line for a burst of the same event, not one per connection (a flood must not
+    fill the disk): the first is logged, the rest counted and said with the next line, at
+    most one every ``window`` seconds."""
+
+    def __init__(self, logger: logging.Logger, message: str, window: float = 10.0) -> None:
+        self._logger = logger
+        self._message = message
+        self._window = window
+        self._last = float("-inf")
+        self._unsaid = 0
+
+    def event(self, detail: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last < self._window:
+            self._unsaid += 1
+            return
+        more = f" ({self._unsaid} more like it in the last {now - self._last:.0f} s)" if self._unsaid else ""
+        self._logger.warning("%s%s%s", self._message, f": {detail}" if detail else "", more)
+        self._last, self._unsaid = now, 0

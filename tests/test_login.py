@@ -180,6 +180,8 @@ async def test_token_file_must_be_private_and_token_on_the_command_line_is_warne
 
 
 async def test_burst_log_says_one_line_per_window() -> None:
+    from scribe_ls.logs import BurstLog
+
     records: list[str] = []
 
     class Keep(__import__("logging").Handler):
@@ -189,7 +191,7 @@ async def test_burst_log_says_one_line_per_window() -> None:
     handler = Keep()
     transports.log.addHandler(handler)
     try:
-        burst = transports.BurstLog("refused", window=0.2)
+        burst = BurstLog(transports.log, "refused", window=0.2)
         for _ in range(50):
             burst.event()
         assert records == ["refused"]
@@ -228,3 +230,13 @@ async def test_the_dashboards_websocket_waits_for_a_login_no_longer_than_tcp(rep
     finally:
         server.terminate()
         await server.wait()
+
+
+async def test_wrong_tokens_are_logged_once_per_burst(tcp: TcpServer, repo: Path) -> None:
+    for _ in range(20):
+        reader, writer = await tcp.connect()
+        writer.write(frame(initialize(repo, token="guess-guess-guess")))
+        answer = await read_message(reader)
+        assert answer["error"]["code"] == -32014
+        writer.close()
+    assert tcp.log_text().count("refused a connection without the right token") == 1

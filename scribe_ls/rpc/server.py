@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..events import NOTIFICATIONS, RESUME_AVAILABLE, SHOW_MESSAGE, Notification
 from ..layout import find_repo_root
+from ..logs import BurstLog
 from ..metrics import METRICS
 from ..service import Scribe
 from . import framing
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 NOTIFICATION_METHODS = frozenset(
     method for method, (kind, *_) in types.METHOD_TO_TYPES.items() if kind.__name__.endswith("Notification")
 ) | frozenset(NOTIFICATIONS)
+
+# Wrong or missing tokens come in floods too: one log line per burst.
+_REFUSED = BurstLog(log, "refused a connection without the right token")
 
 # Requests of one connection being handled at once; past this we stop reading its input,
 # so a client that floods us is slowed down instead of growing our memory.
@@ -390,7 +394,7 @@ class ScribeLanguageServer(LanguageServer):
             return
         supplied = options.get("token") if isinstance(options, dict) else None
         if not isinstance(supplied, str) or not hmac.compare_digest(supplied.encode(), self._token.encode()):
-            log.warning("refused a connection without the right token")
+            _REFUSED.event()
             self.close_after_answer = True
             raise ScribeRpcError(
                 "initializationOptions.token: missing or wrong token (printed by the server at start,"

@@ -23,6 +23,7 @@ from typing import Any
 from pygls.io_ import StdoutWriter
 
 from ..errors import INVALID_REQUEST
+from ..logs import BurstLog
 from ..userdirs import prepare_socket_dir, runtime_dir
 from . import framing
 from .server import ScribeLanguageServer, ServiceHub
@@ -181,26 +182,6 @@ PRE_LOGIN_MAX_BYTES = 256 * 1024
 MAX_PENDING_LOGINS = 32
 
 
-class BurstLog:
-    """One log line for a burst of the same event, not one per connection: the first is
-    logged, the rest are counted and said at most every ``window`` seconds."""
-
-    def __init__(self, message: str, window: float = 10.0) -> None:
-        self._message = message
-        self._window = window
-        self._last = float("-inf")
-        self._unsaid = 0
-
-    def event(self, detail: str = "") -> None:
-        now = asyncio.get_running_loop().time()
-        if now - self._last < self._window:
-            self._unsaid += 1
-            return
-        more = f" ({self._unsaid} more like it in the last {now - self._last:.0f} s)" if self._unsaid else ""
-        log.warning("%s%s%s", self._message, f": {detail}" if detail else "", more)
-        self._last, self._unsaid = now, 0
-
-
 def _stream_connection(
     hub: ServiceHub, *, token: str | None, max_message_bytes: int, allowed_roots: Sequence[Path] | None = None
 ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]:
@@ -208,8 +189,10 @@ def _stream_connection(
     With a token (TCP), a connection is bounded until it has logged in (see LOGIN_DEADLINE)."""
     # This listener's open TCP connections, oldest first, with the event that closes each.
     guarded_servers: dict[ScribeLanguageServer, asyncio.Event] = {}
-    crowded = BurstLog(f"closed the oldest connection waiting to log in ({MAX_PENDING_LOGINS} were waiting)")
-    late = BurstLog(f"closed connections that did not log in within {LOGIN_DEADLINE:.0f} s")
+    crowded = BurstLog(
+        log, f"closed the oldest connection waiting to log in ({MAX_PENDING_LOGINS} were waiting)"
+    )
+    late = BurstLog(log, f"closed connections that did not log in within {LOGIN_DEADLINE:.0f} s")
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         guarded = token is not None
@@ -380,8 +363,10 @@ def ws_connection(
     # logs in: bounded as TCP's are (LOGIN_DEADLINE, MAX_PENDING_LOGINS, the oldest out).
     waiting: dict[ScribeLanguageServer, Any] = {}
     closing: set[asyncio.Future[Any]] = set()  # closes under way (a reference keeps each alive)
-    crowded = BurstLog(f"closed the oldest WebSocket waiting to log in ({MAX_PENDING_LOGINS} were waiting)")
-    late = BurstLog(f"closed WebSockets that did not log in within {LOGIN_DEADLINE:.0f} s")
+    crowded = BurstLog(
+        log, f"closed the oldest WebSocket waiting to log in ({MAX_PENDING_LOGINS} were waiting)"
+    )
+    late = BurstLog(log, f"closed WebSockets that did not log in within {LOGIN_DEADLINE:.0f} s")
 
     async def connection(ws: Any) -> None:
         hub_server = ScribeLanguageServer(
