@@ -50,14 +50,16 @@ async def run_git(
     root: Path,
     *args: str,
     timeout: float = GIT_TIMEOUT,
-    errors: str = "replace",
+    errors: str = "backslashreplace",
     max_bytes: int | None = None,
 ) -> str:
     """``git <args>`` in ``root``, hardened (:mod:`scribe_ls.gitsafe`: nothing the repository
     names is run, the work tree is ``root``); at most MAX_CONCURRENT_GIT run at once per
     process, and a call identical to one still running waits for that one instead of
     starting another. ``max_bytes``: read at most that much output, plus one byte to say
-    there was more (git is then stopped: a 500 MB diff never sits in memory)."""
+    there was more (git is then stopped: a 500 MB diff never sits in memory). Output is
+    decoded with ``errors``: by default bytes that are not UTF-8 (a branch, a file name, a
+    commit subject) read as ``\\xff`` escapes, as file names are recorded."""
 
     async def start() -> bytes:
         return await _spawn(root, await _environment(root, timeout), args, timeout, max_bytes)
@@ -243,9 +245,8 @@ def parse_status_v2(out: str) -> GitStatus:
 async def status(root: Path) -> GitStatus:
     out = await run_git(
         root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-        "--ignore-submodules=dirty", errors="backslashreplace",
+        "--ignore-submodules=dirty",
     )  # fmt: skip
-    # Names that are not UTF-8 (a branch, a file) shown escaped (caf\xe9), as recorded.
     return parse_status_v2(out)
 
 

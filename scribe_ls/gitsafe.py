@@ -192,8 +192,8 @@ _TREE_FILES = (".gitignore", ".gitattributes", ".gitmodules")
 
 
 def special_file(root: Path, dirs: GitDirs) -> Path | None:
-    """The first file git would open that is a FIFO, a device or a socket (a directory
-    fails git's open at once and is left to git)."""
+    """The first file git would open that is neither a regular file nor a directory: a
+    FIFO, a device or a socket (a directory fails git's open at once and is left to git)."""
     paths = [dirs.git_dir / name for name in _GIT_DIR_FILES]
     paths += [dirs.common_dir / name for name in _COMMON_DIR_FILES]
     paths += [root / name for name in _TREE_FILES]
@@ -202,7 +202,7 @@ def special_file(root: Path, dirs: GitDirs) -> Path | None:
             mode = os.stat(path).st_mode
         except (OSError, ValueError):
             continue  # absent (or a dangling link: git treats it as absent too)
-        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # stat followed any link
             return path
     return None
 
