@@ -58,6 +58,7 @@ from .model import (
 )
 from .redact import redact
 from .store import Store
+from .worklogs import EDITED_BY_HAND
 
 if TYPE_CHECKING:
     from .background import BackgroundSummaries
@@ -200,15 +201,18 @@ class Scribe:
                 await self.store.run(worklogs.render_quietly, key)
                 log.info("worklog %s was out of step with the store; rendered it", key)
                 for kept_key, kept, missing in worklogs.kept[kept_before:]:
-                    self._tell(
-                        f"the worklog of {kept_key} held {missing} (the store is older than it:"
-                        f" restored, or emptied); kept it as {kept} and wrote it again from the store"
+                    # Only entries the store lacks say the store is older; a hand edit does not.
+                    why = (
+                        ""
+                        if missing == EDITED_BY_HAND
+                        else " (the store is older than it: restored, or emptied)"
                     )
-            for key, missing in await self.store.run(self.ledger.worklogs.orphans):
-                self._tell(
-                    f"the worklog of {key} shows {missing} (the store was emptied or replaced by an"
-                    " older one); the file is kept as it is"
-                )
+                    self._tell(
+                        f"the worklog of {kept_key} held {missing}{why}; kept it as {kept} and wrote it"
+                        " again from the store"
+                    )
+            for key, found in await self.store.run(self.ledger.worklogs.orphans):
+                self._tell(f"the worklog of {key} {found}")
         except ScribeError as exc:
             log.warning("worklogs not brought up to date: %s", exc.message)
 

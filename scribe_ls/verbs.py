@@ -376,12 +376,9 @@ def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
                 problems.append(f"{path}: differs from the store, and rendering it again did not fix it")
         else:
             problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
-    for key, missing in worklogs.orphans():
+    for key, found in worklogs.orphans():
         # Nothing to render them from: said, kept as they are (fixing cannot make entries).
-        problems.append(
-            f"{worklogs.path(key)}: shows {missing} (the store was emptied or replaced by an older"
-            " one); the file is kept as it is"
-        )
+        problems.append(f"{worklogs.path(key)}: {found}")
     size = store.size_report()
     if args.json:
         print_json(

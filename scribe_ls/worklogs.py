@@ -81,7 +81,7 @@ class Worklogs:
 
     def orphans(self) -> list[tuple[str, str]]:
         """Worklogs on disk that show entries while the store has none of their key (the
-        store was emptied, or an older one put back): (key, what the store is missing)."""
+        store was emptied, or an older one put back): (key, what it shows and what is done)."""
         known = self.store.last_entry_per_key()
         found = []
         for name in self.layout.list_names(self.layout.worklog_dir, ".md"):
@@ -94,7 +94,13 @@ class Worklogs:
                 continue
             items = worklog.parse(text or "").items
             if items:
-                found.append((key, f"{len(items)} entries, {_span(items)}, that the store does not have"))
+                found.append(
+                    (
+                        key,
+                        f"shows {_lacking(items)} (the store was emptied or replaced by an older one);"
+                        " the file is kept as it is",
+                    )
+                )
         return found
 
     def render_quietly(self, key: str) -> None:
@@ -160,9 +166,14 @@ class Worklogs:
         self.layout.overwrite(self.layout.render_state_path(key), json.dumps(state))
 
 
-def _span(items: list[worklog.WorklogItem]) -> str:
+def _lacking(items: list[worklog.WorklogItem]) -> str:
+    """``3 entries, from <first> to <last> UTC, that the store does not have``."""
     first, last = min(item.at for item in items), max(item.at for item in items)
-    return f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+    span = f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+    return f"{len(items)} entries, {span}, that the store does not have"
+
+
+EDITED_BY_HAND = "edited by hand (no entry is missing from the store)"
 
 
 def missing_entries(old: str, new: str) -> str:
@@ -170,6 +181,4 @@ def missing_entries(old: str, new: str) -> str:
     from ... to ..., that the store does not have", or that it was edited by hand."""
     have = {(item.at, item.text) for item in worklog.parse(new).items}
     lost = [item for item in worklog.parse(old).items if (item.at, item.text) not in have]
-    if not lost:
-        return "edited by hand (no entry is missing from the store)"
-    return f"{len(lost)} entries, {_span(lost)}, that the store does not have"
+    return _lacking(lost) if lost else EDITED_BY_HAND
