@@ -202,14 +202,14 @@ class Scribe:
                 log.info("worklog %s was out of step with the store; rendered it", key)
                 for kept_key, kept, missing in worklogs.kept[kept_before:]:
                     # Only entries the store lacks say the store is older; a hand edit does not.
-                    why = (
-                        ""
+                    what = (
+                        "was edited by hand"
                         if missing == EDITED_BY_HAND
-                        else " (the store is older than it: restored, or emptied)"
+                        else f"held {missing} (the store is older than it: restored, or emptied)"
                     )
                     self._tell(
-                        f"the worklog of {kept_key} held {missing}{why}; kept it as {kept} and wrote it"
-                        " again from the store"
+                        f"the worklog of {kept_key} {what}; kept it as {kept} and wrote it again"
+                        " from the store"
                     )
             for key, found in await self.store.run(self.ledger.worklogs.orphans):
                 self._tell(f"the worklog of {key} {found}")
