@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,3 +56,10 @@ def cli_command() -> list[str]:
         return [str(beside)]
     found = shutil.which("scribe-ls")
     return [found] if found else [sys.executable, "-m", "scribe_ls"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -359,7 +359,7 @@ async def soak(root: Path, rounds: int) -> dict[str, Any]:
     answers. After each round, with its connections closed: the server's memory and
     descriptors (flat: the last round within 25 % + 10 MB and 5 descriptors of the first),
     and whether a real client is answered during the flood."""
-    port = common_free_port()
+    port = common.free_port()
     proc = await asyncio.create_subprocess_exec(
         *SERVER, "--tcp", f"127.0.0.1:{port}", cwd=root, stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "SCRIBE_LS_TOKEN": SOAK_TOKEN},
@@ -437,14 +437,6 @@ async def soak(root: Path, rounds: int) -> dict[str, Any]:
     first, last = figures[0], figures[-1]
     flat = last["rss_mb"] <= first["rss_mb"] * 1.25 + 10 and last["fds"] <= first["fds"] + 5
     return {"rounds": figures, "flat": flat, "unanswered": unanswered}
-
-
-def common_free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def main() -> None:
