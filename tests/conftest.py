@@ -102,6 +102,17 @@ async def port_listening(port: int, seconds: float = 10) -> None:
     raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
 
 
+async def start_dashboard(repo: Path, token: str) -> tuple[asyncio.subprocess.Process, int]:
+    """``scribe-ls dashboard`` for ``repo`` on a free port with ``token``, listening."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), cwd=repo,
+        stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "SCRIBE_LS_TOKEN": token},
+    )  # fmt: skip
+    await port_listening(port)
+    return server, port
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now, on loopback."""
     with socket.socket() as sock:

@@ -130,3 +130,12 @@ async def ask(
     writer.write(frame(payload))
     await writer.drain()
     return await read_message(reader)
+
+
+async def ws_ask(ws: Any, payload: str | dict[str, Any]) -> Any:
+    """Send one message on a WebSocket and read the next answer (pushes are skipped)."""
+    await ws.send(payload if isinstance(payload, str) else json.dumps(payload))
+    while True:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), READ_TIMEOUT))
+        if "method" not in reply:
+            return reply

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from scribe_ls.rpc import transports
 from scribe_ls.rpc.client import ScribeClient, encode_frame
 
-from .conftest import SERVER, free_port, make_git_repo, port_listening, run_cli
+from .conftest import SERVER, free_port, make_git_repo, port_listening, run_cli, start_dashboard
 from .rawrpc import frame, read_message
 
 pytestmark = pytest.mark.timeout(90)
@@ -207,14 +206,9 @@ async def test_the_dashboards_websocket_waits_for_a_login_no_longer_than_tcp(rep
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), cwd=repo,
-        stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "SCRIBE_LS_TOKEN": TOKEN},
-    )  # fmt: skip
+    server, port = await start_dashboard(repo, TOKEN)
     own = f"127.0.0.1:{port}"
     try:
-        await port_listening(port)
         flood = [
             await connect(f"ws://{own}/rpc", origin=f"http://{own}")  # type: ignore[arg-type]
             for _ in range(transports.MAX_PENDING_LOGINS + 8)

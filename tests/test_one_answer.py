@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ from websockets.asyncio.client import connect
 
 from scribe_ls.rpc import framing
 
-from .conftest import SERVER, free_port, port_listening
-from .rawrpc import RawPeer
+from .conftest import SERVER, free_port, port_listening, start_dashboard
+from .rawrpc import RawPeer, ws_ask
 from .rawrpc import ask as ask_frame
 
 pytestmark = pytest.mark.timeout(60)
@@ -113,11 +112,7 @@ async def test_deep_json_and_notifications_with_an_id_over_websocket(repo: Path)
         async with connect(f"ws://127.0.0.1:{port}/?token={TOKEN}", max_size=2**24) as ws:
 
             async def ask(payload: str | dict[str, Any]) -> Any:
-                await ws.send(payload if isinstance(payload, str) else json.dumps(payload))
-                while True:
-                    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if "method" not in reply:
-                        return reply
+                return await ws_ask(ws, payload)
 
             init = {"capabilities": {}, "rootUri": repo.as_uri()}
             assert "result" in await ask({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
@@ -183,22 +178,13 @@ async def test_deep_json_and_notifications_with_an_id_on_the_unix_socket(repo: P
 
 
 async def test_deep_json_and_notifications_with_an_id_on_the_dashboard(repo: Path) -> None:
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scribe_ls", "dashboard", "--port", str(port), cwd=repo,
-        stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "SCRIBE_LS_TOKEN": TOKEN},
-    )  # fmt: skip
+    server, port = await start_dashboard(repo, TOKEN)
     own = f"127.0.0.1:{port}"
     try:
-        await port_listening(port)
         async with connect(f"ws://{own}/rpc", origin=f"http://{own}", max_size=2**24) as ws:  # type: ignore[arg-type]
 
             async def ask(payload: str | dict[str, Any]) -> Any:
-                await ws.send(payload if isinstance(payload, str) else json.dumps(payload))
-                while True:
-                    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if "method" not in reply:
-                        return reply
+                return await ws_ask(ws, payload)
 
             init = {"capabilities": {}, "initializationOptions": {"token": TOKEN}}
             assert "result" in await ask({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
