@@ -99,21 +99,33 @@ def string(
     return value
 
 
+def required_string(value: Any, field: str, *, max_len: int = MAX_LABEL) -> str:
+    """:func:`string` with ``required``: never None."""
+    checked = string(value, field, max_len=max_len, required=True)
+    assert checked is not None  # string() raised instead
+    return checked
+
+
 def text(value: Any, field: str = "text") -> str:
     """An entry's text: required, up to MAX_TEXT characters; outer blank lines dropped."""
-    checked = string(value, field, max_len=MAX_TEXT, required=True)
-    assert checked is not None  # required
-    return checked.strip("\n")
+    return required_string(value, field, max_len=MAX_TEXT).strip("\n")
 
 
 def backlog_id(value: Any, field: str = "backlog_id") -> str | None:
     return string(value, field, max_len=16, pattern=BACKLOG_ID_RE, hint="B-<digits>")
 
 
-def session_id(value: Any, field: str = "session_id", *, required: bool = False) -> str | None:
+MAX_SESSION_ID = 128
+
+
+def session_id(value: Any, field: str = "session_id") -> str | None:
     # Any string is looked up: an id that names no session is -32010, not -32602, so a
     # client can tell "wrong type" from "gone".
-    return string(value, field, max_len=128, required=required)
+    return string(value, field, max_len=MAX_SESSION_ID)
+
+
+def required_session_id(value: Any, field: str = "session_id") -> str:
+    return required_string(value, field, max_len=MAX_SESSION_ID)
 
 
 def kind(value: Any, field: str = "kind", *, default: str = "note") -> str:

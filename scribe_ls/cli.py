@@ -63,7 +63,7 @@ class _Verbs:
 # argparse looks every message up in gettext's catalogues (~0.4 ms a string, a search of
 # the locale directories each time). Python ships no argparse translations and ours are
 # English, so the lookup finds nothing: skip it.
-argparse._ = str  # type: ignore[attr-defined]
+argparse._ = str  # type: ignore[attr-defined]  # a private name, replaced on purpose
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -443,11 +443,11 @@ WIRE_WORDS = {
 def cli_terms(error: ScribeError, verb: str | None) -> tuple[str, str | None]:
     """``error``'s message and field in the CLI's words: flags, not argument names."""
     message = error.message
-    field = error.field if isinstance(error, InvalidParams) else None
-    if field is None and message.startswith("sessionId: "):
+    field = None
+    if isinstance(error, InvalidParams):
+        field, message = error.field, error.problem
+    elif message.startswith("sessionId: "):
         field, message = "session_id", message.removeprefix("sessionId: ")
-    elif field is not None:
-        message = error.problem  # type: ignore[attr-defined]
     if field is not None:
         name = field.partition("[")[0]
         flag = "target" if name == "session_id" and verb in TARGET_VERBS else FLAGS.get(name, name)

@@ -134,8 +134,8 @@ def compact(
         else:
             left = store.vacuum_step(VACUUM_STEP_PAGES)
             while left:  # a step at a time, each a short write; stop if one frees nothing
-                before, left = left, store.vacuum_step(VACUUM_STEP_PAGES)
-                if left is not None and left >= before:
+                freed_before, left = left, store.vacuum_step(VACUUM_STEP_PAGES)
+                if left is not None and left >= freed_before:
                     break
     done.size_after = store.size_report()
     return done

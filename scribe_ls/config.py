@@ -209,7 +209,9 @@ def _cached(layout: Layout, key: list[list[int] | None], user_text: str | None) 
         # narrowed again by the user's settings (the cache is in .scribe/, which can come
         # in an archive: it may say anything; narrowing what the user allows changes
         # nothing in a cache that scribe-ls wrote).
-        checked = {name: (_check(name, value), None) for name, value in values.items()}
+        checked: dict[str, tuple[Any, str | None]] = {
+            name: (_check(name, value), None) for name, value in values.items()
+        }
         user = _user_values(user_text) if user_text else {}
         return Config(**_narrow(checked, user, []), warnings=warnings)
     except (OSError, ValueError, TypeError, KeyError):

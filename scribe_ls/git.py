@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import gitsafe
-from .gitfiles import read_branch
+from .gitfiles import GitDirs, read_branch
 from .metrics import METRICS
 from .repofiles import printable_name
 
@@ -87,10 +87,12 @@ async def _environment(root: Path, timeout: float) -> dict[str, str]:
 async def _resolve_environment(root: Path, timeout: float) -> dict[str, str]:
     """The repository's filter drivers as last read, or read now (one ``git config --list``)."""
     fresh = gitsafe.fresh_overrides(root)  # looked at just now (a packet's RepoFacts)
+    known: tuple[GitDirs, tuple[tuple[str, str], ...] | None]
     try:
-        dirs, overrides = fresh or await asyncio.to_thread(gitsafe.cached_overrides, root)
+        known = fresh if fresh is not None else await asyncio.to_thread(gitsafe.cached_overrides, root)
     except gitsafe.NotARepository as exc:
         raise GitError(str(exc)) from None
+    dirs, overrides = known
     if overrides is None:
         args, env = gitsafe.CONFIG_LIST_ARGS, gitsafe.environment(root, dirs)
         listed = await _shared(("git", root, args), lambda: _spawn(root, env, args, timeout))

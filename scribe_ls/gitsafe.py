@@ -153,7 +153,7 @@ def _watched_files(root: Path, dirs: GitDirs, entries: list[ConfigEntry]) -> lis
 
 
 def _stamp(paths: list[Path]) -> tuple[tuple[int, int, int] | None, ...]:
-    stamps = []
+    stamps: list[tuple[int, int, int] | None] = []
     for path in paths:
         try:
             info = os.stat(path)
@@ -186,8 +186,8 @@ MAX_KNOWN = 64
 # wait for a writer forever (a device or socket fails oddly): such a repository gets no git
 # process at all, and a clear error instead of a hung request.
 _GIT_DIR_FILES = ("HEAD", "config.worktree", "index", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
-_COMMON_DIR_FILES = ("config", "commondir", "packed-refs", "info/exclude", "info/attributes")
-_COMMON_DIR_FILES += ("objects/info/alternates", "shallow")
+_COMMON_DIR_FILES: tuple[str, ...] = ("config", "commondir", "packed-refs", "info/exclude")
+_COMMON_DIR_FILES += ("info/attributes", "objects/info/alternates", "shallow")
 _TREE_FILES = (".gitignore", ".gitattributes", ".gitmodules")
 
 

@@ -119,7 +119,7 @@ class Ledger:
         return session
 
     def get_session(self, session_id: str) -> Session:
-        return self.store.get_session(checks.session_id(session_id, required=True))  # type: ignore[arg-type]
+        return self.store.get_session(checks.required_session_id(session_id))
 
     def list_sessions(
         self,
@@ -145,7 +145,7 @@ class Ledger:
         kinds: Sequence[str] | None = (),
     ) -> tuple[list[Entry], int | None]:
         return self.store.get_entries(
-            checks.session_id(session_id, required=True),  # type: ignore[arg-type]
+            checks.required_session_id(session_id),
             after_id=checks.integer(after_id, "after_id", low=0, high=2**62, default=0),
             limit=checks.integer(limit, "limit", low=1, high=checks.MAX_LIMIT, default=100),
             kinds=checks.kinds(kinds),
@@ -154,12 +154,12 @@ class Ledger:
     def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
         """The newest ``limit`` entries of a session, oldest first."""
         return self.store.recent_entries(
-            checks.session_id(session_id, required=True),  # type: ignore[arg-type]
+            checks.required_session_id(session_id),
             checks.integer(limit, "limit", low=0, high=checks.MAX_LIMIT, default=10),
         )
 
     def summary_counts(self, session_id: str) -> SessionSummary:
-        return self.store.summary_counts(checks.session_id(session_id, required=True))  # type: ignore[arg-type]
+        return self.store.summary_counts(checks.required_session_id(session_id))
 
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions of this root, then those of the repository's linked
@@ -207,7 +207,7 @@ class Ledger:
         }
 
     def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
-        query = checks.string(query, "query", max_len=1000, required=True)  # type: ignore[assignment]
+        query = checks.required_string(query, "query", max_len=1000)
         return self.store.search(query, checks.integer(limit, "limit", low=1, high=200, default=20))
 
     def report(
@@ -333,7 +333,7 @@ class Ledger:
         remove_tags: Sequence[str] | None = (),
     ) -> Outcome:
         """Pause or resume (resuming one pauses the active one), retitle, tag."""
-        session_id = checks.session_id(session_id, required=True)  # type: ignore[assignment]
+        session_id = checks.required_session_id(session_id)
         status = checks.string(status, "status", choices=("active", "paused"))
         title = checks.string(title, "title")
         session, touched = self.store.update_session(

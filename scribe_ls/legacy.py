@@ -144,8 +144,8 @@ def read_registry(text: str) -> list[LegacySession]:
     for key, raw in sessions.items() if isinstance(sessions, dict) else ():
         if not isinstance(raw, dict):
             continue
-        context = raw.get("context") if isinstance(raw.get("context"), dict) else {}
-        tags = context.get("tags") if isinstance(context.get("tags"), list) else []
+        context: dict[str, Any] = raw["context"] if isinstance(raw.get("context"), dict) else {}
+        tags: list[Any] = context["tags"] if isinstance(context.get("tags"), list) else []
         timeout = raw.get("idle_timeout")
         result.append(
             LegacySession(

@@ -8,6 +8,7 @@ The log file is opened without following a link (see :mod:`scribe_ls.layout`).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -39,7 +40,7 @@ class NoFollowFileHandler(logging.FileHandler):
         self._layout = layout
         super().__init__(layout.log_path, encoding="utf-8")
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> io.TextIOWrapper:
         fd = self._layout.open_fd(self._layout.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 

@@ -56,7 +56,7 @@ def title_from_branch(branch: str | None, backlog_id: str | None) -> str | None:
     """The words of a branch named for the item (``feature/B-2001-better-help`` -> ``better
     help``): a session's title when none is given. None for a branch of another item."""
     named = backlog_id_from_branch(branch)
-    if named is None or (backlog_id and named != backlog_id):
+    if branch is None or named is None or (backlog_id and named != backlog_id):
         return None  # not a branch named for an item, or another item's
     name = BACKLOG_IN_TEXT_RE.sub(" ", branch.rsplit("/", 1)[-1])
     words = " ".join(word for word in re.split(r"[-_.\s]+", name) if word)

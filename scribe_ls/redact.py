@@ -20,6 +20,7 @@ example, which the tests hold it to (:data:`RULES`, ``scribe-ls redact --check``
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 REDACTED = "[REDACTED]"
@@ -463,7 +464,7 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_all(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def redact_all(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(redact(value) for value in values)
 
 

@@ -113,7 +113,7 @@ class Store:
 
     def _tx(self) -> Transaction | Savepoint:
         # A new write: the first entry it adds to each session opens a worklog block.
-        self._opened_blocks: set[str] = set()
+        self._opened_blocks = set()
         self._check_writable()
         return Savepoint(self.conn) if self._grouped else Transaction(self.conn)
 

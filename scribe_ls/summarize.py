@@ -137,8 +137,8 @@ def extract_summary(
             elif step := _NEXT_RE.match(text):
                 next_steps.append(text[step.end() :] or text)
     # A step that was later reported done is no longer a next step.
-    done = {_same(item) for item in completed}
-    next_steps = [step for step in next_steps if _same(step) not in done]
+    reported_done = {_same(item) for item in completed}
+    next_steps = [step for step in next_steps if _same(step) not in reported_done]
     if uncommitted:
         shown = ", ".join(uncommitted[:5]) + (
             f" (+{len(uncommitted) - 5} more)" if len(uncommitted) > 5 else ""

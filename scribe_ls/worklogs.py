@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from . import worklog
 from .lazylog import get_logger
@@ -123,7 +124,7 @@ class Worklogs:
         for key, last in self.store.last_entry_per_key().items():
             state = self._read_state(key)
             try:
-                rendered = int(state.get("lastId", 0)) if state is not None else None  # type: ignore[call-overload]
+                rendered = int(state.get("lastId", 0)) if state is not None else None
             except (TypeError, ValueError):
                 rendered = None
             # Behind the store (a crash), or ahead of it (an older store put back).
@@ -131,7 +132,7 @@ class Worklogs:
                 stale.append(key)
         return stale
 
-    def _read_state(self, key: str) -> dict[str, object] | None:
+    def _read_state(self, key: str) -> dict[str, Any] | None:
         try:
             state = json.loads(self.layout.read_text(self.layout.render_state_path(key)) or "null")
         except (OSError, ValueError):
@@ -147,7 +148,7 @@ class Worklogs:
         try:
             if (stat.st_size, stat.st_mtime_ns) != (state["size"], state["mtimeNs"]):
                 return None
-            return int(state["lastId"]), str(state["lastHeading"])  # type: ignore[call-overload]
+            return int(state["lastId"]), str(state["lastHeading"])
         except (KeyError, TypeError, ValueError):
             return None
 

@@ -144,6 +144,7 @@ class CheckedLines:
 async def run_stdio(server: MCPServer, *, max_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> None:
     """``server.run_stdio_async()``, with every line checked first (see the module)."""
     lines = CheckedLines(anyio.wrap_file(sys.stdin.buffer), max_bytes)
+    # stdio_server only iterates its stdin (``async for line``), which CheckedLines provides.
     async with stdio_server(stdin=lines) as (read_stream, write_stream):  # type: ignore[arg-type]
         outgoing = write_stream.clone()
 

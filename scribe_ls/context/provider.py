@@ -102,10 +102,16 @@ class ContextSource(Protocol):
     that a cached packet can be trusted until the generation moves."""
 
     root: Path
-    generation: int
-    tree_generation: int  # moves with what git sees (saves, commits, branch switches)
-    store_generation: int  # moves with everything else told (entries, sessions, summaries)
     config: Config
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def tree_generation(self) -> int: ...  # moves with what git sees (saves, commits, branch switches)
+
+    @property
+    def store_generation(self) -> int: ...  # moves with everything else told (entries, sessions, summaries)
 
     @property
     def watching(self) -> bool: ...

@@ -10,6 +10,12 @@ import threading
 from ..layout import Layout
 
 
+def _settle(acquired: asyncio.Future[None]) -> None:
+    """On the loop: the lock is ours (unless the waiter gave up meanwhile)."""
+    if not acquired.done():
+        acquired.set_result(None)
+
+
 class RecorderLease:
     """An advisory ``flock`` on ``.scribe/recorder.lock``: whoever holds it records.
 
@@ -55,7 +61,7 @@ class RecorderLease:
                 os.close(fd)
                 return
             self._take(fd)
-            loop.call_soon_threadsafe(lambda: acquired.done() or acquired.set_result(None))
+            loop.call_soon_threadsafe(_settle, acquired)
 
         threading.Thread(target=block, name="scribe-lease", daemon=True).start()
         await acquired

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from watchfiles import Change
 from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust backend
@@ -153,7 +153,9 @@ async def watch_changes(
         while True:
             hot = time.monotonic() - last_change < HOT_SECONDS
             step = STEP_MS if hot else idle_step_ms
-            running = loop.run_in_executor(executor, notify.watch, DEBOUNCE_MS, step, RUST_TIMEOUT_MS, halt)
+            # The stub asks for an AbstractEvent; the Rust loop calls only is_set(), which _Halt has.
+            watch = cast(Callable[..., Any], notify.watch)
+            running = loop.run_in_executor(executor, watch, DEBOUNCE_MS, step, RUST_TIMEOUT_MS, halt)
             # Shielded: a cancelled watch waits below for the thread to leave notify.watch
             # (closing the watcher while it runs there fails).
             raw = await asyncio.shield(running)
@@ -199,10 +201,10 @@ async def store_file_batches(scribe_dir: Path, stop: asyncio.Event) -> AsyncIter
         def store_files(change: Change, path: str) -> bool:
             return Path(path).name in names
 
-        async for batch in watch_changes(
+        async for changes in watch_changes(
             [scribe_dir], stop, idle_step_ms=STORE_IDLE_STEP_MS, recursive=False, keep=store_files
         ):
-            yield {Path(path).name for _, path in batch}
+            yield {Path(path).name for _, path in changes}
         return
     from inotify_simple import flags
 
@@ -278,7 +280,7 @@ async def watch_store(
         pending.cancel()
 
 
-async def _relay_safely(on_change: Callable[[], Awaitable[None]]) -> None:
+async def _relay_safely(on_change: Callable[[], Awaitable[object]]) -> None:
     try:
         await on_change()
     except Exception:  # a failed relay must not end the watch

@@ -101,7 +101,7 @@ class ScribeClient:
             limit=2**24,
         )
         assert process.stdout is not None and process.stdin is not None
-        client = cls(process.stdout, process.stdin, process)  # type: ignore[arg-type]
+        client = cls(process.stdout, process.stdin, process)
         if initialize:
             await client.initialize(root, initialization_options)
         return client
@@ -228,7 +228,8 @@ class ScribeClient:
                 self._notifications.get_nowait()
             self._notifications.put_nowait((method, params))
             return
-        future = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        answer_id = message.get("id")
+        future = self._pending.get(answer_id) if isinstance(answer_id, int | str) else None
         if future is None or future.done():
             return
         if "error" in message:

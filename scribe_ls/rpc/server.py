@@ -298,6 +298,8 @@ class ServiceHub:
 class ScribeLanguageServer(LanguageServer):
     """One client connection."""
 
+    protocol: ScribeProtocol  # pygls builds it from protocol_cls below
+
     def __init__(
         self,
         hub: ServiceHub,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import io
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pygls.io_ import StdoutWriter
 
@@ -118,13 +119,15 @@ def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -
             server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
         # One thread blocks in read1(); it may still be blocked there when we exit.
         stdin_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-stdin")
-        stdin = sys.stdin.buffer
+        # A buffered reader when stdin is a pipe or file, which is what read1 needs.
+        stdin = cast(io.BufferedReader, sys.stdin.buffer)
 
         def read(n: int) -> Any:
             return loop.run_in_executor(stdin_thread, stdin.read1, n)
 
         loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
-        await asyncio.wait({loop_task, exit_code}, return_when=asyncio.FIRST_COMPLETED)
+        ends: set[asyncio.Future[Any]] = {loop_task, exit_code}
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         if loop_task.done() and not loop_task.cancelled() and (failure := loop_task.exception()):
             log.error("reading stdin failed: %r", failure)
         loop_task.cancel()
@@ -205,7 +208,7 @@ def _stream_connection(
             hub, on_exit=lambda code: done.set(), token=token, allowed_roots=allowed_roots
         )
         limit = unread_output_limit(max_message_bytes)
-        server.protocol.set_writer(BoundedWriter(writer.transport, limit, server.close_connection))  # type: ignore[arg-type]
+        server.protocol.set_writer(BoundedWriter(writer.transport, limit, server.close_connection))
         first = True
         frames = framing.FrameReader(lambda n: read(n), PRE_LOGIN_MAX_BYTES if guarded else max_message_bytes)
 
@@ -426,6 +429,7 @@ def serve_ws(
     from urllib.parse import parse_qs, urlsplit
 
     from websockets.asyncio.server import ServerConnection, serve
+    from websockets.typing import Origin
 
     def check_token(connection: ServerConnection, request: Any) -> Any:
         supplied = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
@@ -441,7 +445,7 @@ def serve_ws(
     connection = ws_connection(hub, allowed_roots=allowed_roots)
 
     async def main() -> None:
-        allowed: list[str | None] = [None, *origins]
+        allowed: list[Origin | None] = [None, *(Origin(origin) for origin in origins)]
         async with serve(
             connection, host, port, origins=allowed, process_request=check_token, max_size=max_message_bytes
         ) as ws_server:
