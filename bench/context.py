@@ -13,7 +13,7 @@ several hunks each, a few untracked), a session with 50 entries, then in one run
 Also: the tokens of a full packet against the delta after one note (``since``), and the
 warm ``scribe_context`` round trip over MCP (``scribe-ls mcp``, the SDK's own client).
 
-The git hardening (``scribe_ls/gitsafe.py``) is measured in the same run: cold parallel
+The git hardening (``scribe_ls/git/safety.py``) is measured in the same run: cold parallel
 packets with git run as before it (the user's environment as it was, no overrides, no
 ``git config --list``), alternating with hardened ones whose configuration cache is
 emptied first (what a CLI ``context`` pays: one more git process), and the hardened ones
@@ -44,9 +44,10 @@ from pathlib import Path
 
 from _common import GIT
 
-from scribe_ls import Scribe, gitsafe
-from scribe_ls import git as scribe_git
+from scribe_ls import Scribe
 from scribe_ls.context import ContextProvider, ContextRequest
+from scribe_ls.git import commands as scribe_git
+from scribe_ls.git import safety as gitsafe
 from scribe_ls.model import CONTEXT_SECTIONS
 from scribe_ls.rpc.client import ScribeClient
 

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from _common import GIT
 
-from scribe_ls import Scribe, gitsafe
+from scribe_ls import Scribe
+from scribe_ls.git import safety as gitsafe
 
 BUDGETS = (1000, 2000, 4000, 8000)
 

@@ -38,10 +38,10 @@ from storm import peak_rss_mb
 from storm import run as storm_run
 
 from scribe_ls.config import load_config
-from scribe_ls.ledger import Ledger
+from scribe_ls.core.operations import Ledger
 from scribe_ls.model import iso, utc_now
 from scribe_ls.rpc.client import ScribeClient
-from scribe_ls.store import Store
+from scribe_ls.store.database import Store
 
 COMMON = ["cache", "context", "session", "packet", "review", "fix", "test", "store", "watch", "diff"]
 # In the first RARE_ENTRIES entries only: a rare word has as many matches at every size, so
@@ -91,7 +91,7 @@ def grow(root: Path, ids: list[str], count: int, rng: random.Random) -> float:
     store.conn.execute("DELETE FROM changes")  # the feed: what a relay prunes anyway
     # Bring the worklogs up to date, as the appends would have (a server start renders
     # the ones behind the store before it answers initialize).
-    from scribe_ls.worklogs import Worklogs
+    from scribe_ls.worklog.files import Worklogs
 
     worklogs = Worklogs(store)
     started = time.perf_counter()

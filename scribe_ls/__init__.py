@@ -13,17 +13,17 @@ from ._version import __version__
 __all__ = ["Scribe", "__version__", "fetch_scribe_context"]
 
 if TYPE_CHECKING:
-    from .legacy import fetch_scribe_context
-    from .service import Scribe
+    from .core.service import Scribe
+    from .worklog.legacy import fetch_scribe_context
 
 
 def __getattr__(name: str) -> Any:
     if name == "Scribe":
-        from .service import Scribe
+        from .core.service import Scribe
 
         return Scribe
     if name == "fetch_scribe_context":
-        from .legacy import fetch_scribe_context
+        from .worklog.legacy import fetch_scribe_context
 
         return fetch_scribe_context
     raise AttributeError(f"module 'scribe_ls' has no attribute {name!r}")

@@ -22,8 +22,8 @@ import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .layout import Layout, UnsafeStore
 from .repofiles import read_regular
+from .store.layout import Layout, UnsafeStore
 from .userdirs import user_config_path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -3,7 +3,7 @@
 Log lines carry text from outside (config keys, paths, branch names, commit subjects); a
 newline in one could forge a line of its own in a file someone later sources or greps. So
 every record is one line: control characters in the message and in tracebacks are escaped.
-The log file is opened without following a link (see :mod:`scribe_ls.layout`).
+The log file is opened without following a link (see :mod:`scribe_ls.store.layout`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from .layout import UnsafeStore
 from .lazylog import defer_setup, escape_controls
 from .redact import redact
+from .store.layout import UnsafeStore
 
 if TYPE_CHECKING:
     from .config import Config
-    from .layout import Layout
+    from .store.layout import Layout
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 

@@ -4,7 +4,7 @@ Immutable records with snake_case fields (``NamedTuple``: a dataclass costs a CL
 ~1 ms of start-up each, and ``dataclasses`` itself ~8 ms), what the store returns and the
 Python API hands out. ``to_wire`` gives each one's JSON shape (camelCase), the one the protocol,
 ``--json`` output and the context packet share. The rules every argument is held to are
-in :mod:`scribe_ls.checks`.
+in :mod:`scribe_ls.spec.rules`.
 """
 
 from __future__ import annotations

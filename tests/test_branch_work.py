@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe_ls.service import Scribe
+from scribe_ls.core.service import Scribe
 
 from .conftest import configure, git, make_git_repo
 
@@ -135,7 +135,7 @@ async def test_search_finds_the_files_entries_name(tmp_path: Path, monkeypatch: 
     made before the index had files (schema 8, migrated)."""
     import sqlite3
 
-    from scribe_ls import schema
+    from scribe_ls.store import schema
 
     old = make_git_repo(tmp_path / "old")
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 8)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from scribe_ls.context.tokens import estimate_tokens
+from scribe_ls.core.service import Scribe
 from scribe_ls.rpc.client import ScribeClient
-from scribe_ls.service import Scribe
 
 from .conftest import Dashboard, git, make_git_repo, run_cli
 from .test_mcp import agent

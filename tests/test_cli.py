@@ -133,7 +133,7 @@ def test_store_verbs_run_without_an_event_loop(repo: Path, verb: tuple[str, ...]
     """The lean path: a store verb imports neither asyncio, pygls nor watchfiles."""
     run_cli(repo, "start")
     code = (
-        f"import sys; from scribe_ls.cli import main; code = main({list(verb)!r});"
+        f"import sys; from scribe_ls.cli.main import main; code = main({list(verb)!r});"
         "print(code, sorted(m for m in ('asyncio', 'pygls', 'watchfiles', 'logging') if m in sys.modules),"
         " file=sys.stderr)"
     )
@@ -283,8 +283,8 @@ async def test_live_shows_the_session_as_it_happens(repo: Path) -> None:
 def test_commit_order_holds_an_entry_until_the_ones_before_it_came() -> None:
     import asyncio
 
-    from scribe_ls.events import Notification
-    from scribe_ls.verbs_async import CommitOrder
+    from scribe_ls.cli.service_verbs import CommitOrder
+    from scribe_ls.core.events import Notification
 
     def entry(entry_id: int) -> Notification:
         return Notification("scribe/entryAdded", {"entry": {"id": entry_id}}, "")

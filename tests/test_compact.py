@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe_ls.store import Store
+from scribe_ls.store.database import Store
 
 from .conftest import run_cli
 

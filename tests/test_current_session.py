@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pytest_lsp import LanguageClient
 
+from scribe_ls.core.service import Scribe
 from scribe_ls.errors import NoCurrentSession
-from scribe_ls.service import Scribe
 
 from .conftest import BRANCH, call, git, run_cli
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scribe_ls import git as scribe_git
-from scribe_ls import gitfiles
+from scribe_ls.git import commands as scribe_git
+from scribe_ls.git import files as gitfiles
 
 from .conftest import git
 

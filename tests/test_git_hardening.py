@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from scribe_ls import git as scribe_git
-from scribe_ls import gitsafe
+from scribe_ls.git import commands as scribe_git
+from scribe_ls.git import safety as gitsafe
 
 from .conftest import git, make_git_repo, run_cli
 from .rawrpc import RawPeer
@@ -203,7 +203,7 @@ def test_each_vector_is_live_for_plain_git(tmp_path: Path, vector: str) -> None:
 
 
 async def _every_hardened_call(repo: Path) -> dict[str, object]:
-    from scribe_ls.layout import Layout
+    from scribe_ls.store.layout import Layout
 
     status = await scribe_git.status(repo)
     diff = await scribe_git.work_tree_diff(repo)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from scribe_ls.core.service import Scribe
 from scribe_ls.errors import ScribeError
-from scribe_ls.service import Scribe
 
 from .conftest import git, make_git_repo, run_cli
 from .rawrpc import RawPeer
@@ -281,7 +281,7 @@ async def test_a_fake_worktree_record_is_not_followed(tmp_path: Path) -> None:
 
 
 def test_a_linked_worktree_that_points_back_is_still_a_sibling(tmp_path: Path) -> None:
-    from scribe_ls.gitfiles import sibling_worktrees
+    from scribe_ls.git.files import sibling_worktrees
 
     repo = make_git_repo(tmp_path / "repo")
     git(repo, "worktree", "add", "-q", "-b", "feature/B-5-x", str(tmp_path / "wt"))

@@ -11,9 +11,9 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from scribe_ls.config import Config
-from scribe_ls.ledger import Ledger
-from scribe_ls.legacy import import_legacy
-from scribe_ls.store import Store
+from scribe_ls.core.operations import Ledger
+from scribe_ls.store.database import Store
+from scribe_ls.worklog.legacy import import_legacy
 
 LEGACY = Path(__file__).parent / "data" / "legacy"
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from scribe_ls import errors
-from scribe_ls.events import NOTIFICATIONS, SHOW_MESSAGE
+from scribe_ls.core.events import NOTIFICATIONS, SHOW_MESSAGE
 from scribe_ls.rpc.client import ScribeClient
 from scribe_ls.rpc.methods import METHODS, REQUESTS, markdown
 

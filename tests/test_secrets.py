@@ -212,7 +212,7 @@ def test_diffs_and_commit_subjects_are_redacted_in_packets(surfaces: dict[str, s
 async def test_every_rule_in_a_title_a_tag_and_a_file_of_an_entry(tmp_path: Path) -> None:
     """Each rule's example as a session title, a tag and an entry's file (where it fits on
     one line): none of them reaches the store, the worklog or an answer."""
-    from scribe_ls.service import Scribe
+    from scribe_ls.core.service import Scribe
 
     repo = make_git_repo(tmp_path / "repo")
     fits = [(line, secret) for _, line, secret in ALL if "\n" not in line and len(line) <= 200]

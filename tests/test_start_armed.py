@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from scribe_ls.core.service import Scribe
 from scribe_ls.rpc.client import ScribeClient
-from scribe_ls.service import Scribe
 
 from .conftest import configure, make_git_repo, run_cli, wait_until
 from .test_daemon import User

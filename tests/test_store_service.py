@@ -14,7 +14,7 @@ from scribe_ls import Scribe
 from scribe_ls.config import Config, load_config
 from scribe_ls.errors import LimitReached, NoCurrentSession, ScribeError, SessionNotFound
 from scribe_ls.rpc.methods import dispatch
-from scribe_ls.schema import SCHEMA_VERSION
+from scribe_ls.store.schema import SCHEMA_VERSION
 
 from .conftest import configure
 
@@ -256,7 +256,7 @@ def test_a_writer_waits_for_another_process_lock_then_writes_or_gives_up(
     import threading
     import time
 
-    from scribe_ls import storefile
+    from scribe_ls.store import opening as storefile
 
     db = tmp_path / "t.db"
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
@@ -283,8 +283,8 @@ def test_a_relay_reads_another_process_feed_a_page_at_a_time_and_skips_its_own(r
     """Store.foreign_changes: one visit per page; a full page keeps the old version so the
     relay reads on; our own commits are read past, never told; nothing new: nothing read."""
     from scribe_ls.config import load_config
-    from scribe_ls.ledger import Ledger
-    from scribe_ls.store import Store
+    from scribe_ls.core.operations import Ledger
+    from scribe_ls.store.database import Store
 
     theirs, ours = Store(repo, origin="theirs"), Store(repo, origin="ours")
     theirs.open()
@@ -321,7 +321,7 @@ def test_a_relay_reads_another_process_feed_a_page_at_a_time_and_skips_its_own(r
 def test_a_sessions_latest_entries_of_a_kind_are_an_index_seek(repo: Path) -> None:
     """The packet's summary asks for a session's newest decisions, ideas and todos: with
     the (session, kind, id) index that is a seek, not a scan of the whole session."""
-    from scribe_ls.store import Store
+    from scribe_ls.store.database import Store
 
     store = Store(repo)
     store.open()

@@ -120,8 +120,8 @@ def test_summary_file_keeps_the_legacy_layout() -> None:
     import re
     from datetime import UTC, datetime
 
+    from scribe_ls.core.summarize import extract_summary, render_summary
     from scribe_ls.model import Entry, Session, SessionStats
-    from scribe_ls.summarize import extract_summary, render_summary
 
     legacy = (Path(__file__).parent / "data" / "legacy" / "summaries-B-093-summary.md").read_text()
     session = Session(
@@ -178,9 +178,9 @@ async def test_a_big_items_summary_is_refreshed_at_most_a_tenth_of_the_time(
     asking but the next refresh waits nine seconds (REFRESH_SHARE); a stop always asks."""
     from types import SimpleNamespace
 
-    from scribe_ls import background
     from scribe_ls.config import Config
-    from scribe_ls.events import ENTRY_ADDED, SESSION_CHANGED, Notification
+    from scribe_ls.core import background_summaries as background
+    from scribe_ls.core.events import ENTRY_ADDED, SESSION_CHANGED, Notification
 
     now = [100.0]
     monkeypatch.setattr(background.time, "monotonic", lambda: now[0])

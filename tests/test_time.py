@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scribe_ls import reports
 from scribe_ls.config import Config
-from scribe_ls.ledger import Ledger
+from scribe_ls.core import reports
+from scribe_ls.core.operations import Ledger
+from scribe_ls.core.timesheet import day_slices
 from scribe_ls.model import iso
 from scribe_ls.rpc.client import ScribeClient
-from scribe_ls.schema import MIGRATIONS, split_sql
-from scribe_ls.store import Store
-from scribe_ls.timesheet import day_slices
+from scribe_ls.store.database import Store
+from scribe_ls.store.schema import MIGRATIONS, split_sql
 
 from .conftest import configure, git, run_cli
 
@@ -65,9 +65,9 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
-    monkeypatch.setattr("scribe_ls.store.utc_now", fake)
-    monkeypatch.setattr("scribe_ls.store.monotonic", fake.monotonic)
-    monkeypatch.setattr("scribe_ls.ledger.utc_now", fake)
+    monkeypatch.setattr("scribe_ls.store.database.utc_now", fake)
+    monkeypatch.setattr("scribe_ls.store.database.monotonic", fake.monotonic)
+    monkeypatch.setattr("scribe_ls.core.operations.utc_now", fake)
     return fake
 
 

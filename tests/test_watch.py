@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scribe_ls.gitfiles import find_git_dirs
+from scribe_ls.git.files import find_git_dirs
 from scribe_ls.recording.ignore import IgnoreRules, TreeFilter
 from scribe_ls.recording.watch import _inotify_for, store_file_batches
 from scribe_ls.rpc.client import ScribeClient

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scribe_ls import worklog
-from scribe_ls.worklog import WorklogItem
+from scribe_ls.worklog import format as worklog
+from scribe_ls.worklog.format import WorklogItem
 
 LEGACY = Path(__file__).parent / "data" / "legacy"
 
@@ -96,7 +96,7 @@ def test_render_parse_render_is_stable(entries: list[WorklogItem]) -> None:
 
 
 def test_a_link_planted_as_the_render_state_is_replaced_never_followed(tmp_path: Path) -> None:
-    from scribe_ls.layout import Layout
+    from scribe_ls.store.layout import Layout
 
     root = tmp_path / "repo"
     root.mkdir()

@@ -21,9 +21,9 @@ from typing import Any
 
 import dspy
 
+from ..context.packet_text import packet_text
+from ..core.service import Scribe
 from ..errors import ScribeError
-from ..packet_text import packet_text
-from ..service import Scribe
 
 
 async def _text(work: Awaitable[str]) -> str:

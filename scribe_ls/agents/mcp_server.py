@@ -39,13 +39,13 @@ from mcp_types import (
 )
 from pydantic import Field, ValidationError
 
-from .. import checks
 from .._version import __version__
+from ..context.packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
 from ..context.tokens import estimate_tokens
+from ..core.events import ENTRY_ADDED, SESSION_CHANGED, Notification
+from ..core.service import Scribe
 from ..errors import ScribeError
-from ..events import ENTRY_ADDED, SESSION_CHANGED, Notification
-from ..packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
-from ..service import Scribe
+from ..spec import rules as checks
 from .mcp_stdio import run_stdio
 
 log = logging.getLogger(__name__)

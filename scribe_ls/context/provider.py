@@ -25,10 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from .. import git, gitfiles, gitsafe
 from ..config import Config
-from ..layout import foreign_repository
+from ..git import commands as git
+from ..git import files as gitfiles
+from ..git import safety as gitsafe
 from ..model import Entry, Overlap, Session, SessionSummary, parse_iso
+from ..store.layout import foreign_repository
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
 from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown

@@ -2,7 +2,7 @@
 open session, so a developer who only uses the CLI gets activity, commits, branch
 following and active time, as the legacy ``scribe start`` daemon gave them.
 
-Each root is a :class:`~scribe_ls.service.Scribe` with ``record=True``: it takes the
+Each root is a :class:`~scribe_ls.core.service.Scribe` with ``record=True``: it takes the
 root's recorder lease, so an editor's server on the same root relays instead of
 recording twice (and takes over at once if the daemon dies). A root is let go when its
 last open session stops (heard through the change feed, whoever stopped it); the daemon
@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import daemon_control as control
-from ..events import SESSION_CHANGED, Notification
-from ..layout import find_repo_root
+from ..core.events import SESSION_CHANGED, Notification
+from ..core.service import Scribe
 from ..metrics import snapshot
-from ..service import Scribe
+from ..store.layout import find_repo_root
 from ..userdirs import ensure_private_dir, prepare_socket_dir
+from . import client as control
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from ..layout import Layout
 from ..rpc import framing
 from ..rpc.server import ServiceHub
 from ..rpc.transports import run_and_exit, until_stopped, ws_connection
+from ..store.layout import Layout
 from .site import Site, is_upgrade
 
 log = logging.getLogger(__name__)

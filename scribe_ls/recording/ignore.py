@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from ..gitfiles import GitDirs
-from ..layout import SCRIBE_DIR
+from ..git.files import GitDirs
 from ..lazylog import get_logger
 from ..repofiles import printable_name, read_regular
+from ..store.layout import SCRIBE_DIR
 
 log = get_logger(__name__)
 

@@ -7,7 +7,7 @@ import fcntl
 import os
 import threading
 
-from ..layout import Layout
+from ..store.layout import Layout
 
 
 def _settle(acquired: asyncio.Future[None]) -> None:

@@ -21,14 +21,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import git, gitfiles
-from ..async_store import AsyncStore
 from ..config import Config
+from ..core.events import ACTIVITY, OVERLAP
 from ..errors import ScribeError
-from ..events import ACTIVITY, OVERLAP
+from ..git import commands as git
+from ..git import files as gitfiles
 from ..metrics import METRICS
 from ..model import Entry, Session, iso, utc_now
 from ..redact import redact
+from ..store.threaded import AsyncStore
 from .ignore import IgnoreRules, TreeFilter
 from .lease import RecorderLease
 from .watch import FileChange, TreeBatch, undecodable_path, watch_tree
@@ -294,7 +295,7 @@ class Recorder:
 
     async def _check_overlaps(self) -> None:
         """Tell clients, once per other session and file, that a file this session touched
-        was changed by another open session too (scribe_ls/overlaps.py)."""
+        was changed by another open session too (scribe_ls/core/overlaps.py)."""
         try:
             await asyncio.sleep(OVERLAP_EVERY)
             waiting, self._overlap_paths = self._overlap_paths, {}

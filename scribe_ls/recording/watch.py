@@ -32,7 +32,7 @@ from typing import Any, cast
 from watchfiles import Change
 from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust backend
 
-from ..layout import CONFIG_NAME, DB_NAME
+from ..store.layout import CONFIG_NAME, DB_NAME
 from .ignore import TreeFilter
 from .inotify import DEBOUNCE_MS, InotifyBatches, new_inotify, tree_changes
 

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.events import NOTIFICATIONS
 from ..errors import METHOD_NOT_FOUND, InvalidParams, ScribeError, on_wire
-from ..events import NOTIFICATIONS
 from .params import Param, api_arguments, params_object, work_done_token
 
 if TYPE_CHECKING:
-    from ..service import Progress, Scribe
+    from ..core.service import Progress, Scribe
 
 PROTOCOL_VERSION = 1
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import checks
-from ..checks import json_type
 from ..errors import InvalidParams
+from ..spec import rules as checks
+from ..spec.rules import json_type
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""JSON-RPC wiring: pygls in, :class:`~scribe_ls.service.Scribe` calls out. No logic here.
+"""JSON-RPC wiring: pygls in, :class:`~scribe_ls.core.service.Scribe` calls out. No logic here.
 
 Every method of the table (:mod:`scribe_ls.rpc.methods`) is registered twice, as a
 request and as a ``workspace/executeCommand`` command (``scribe.startSession``), both
@@ -28,6 +28,8 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.uris import to_fs_path
 
 from .._version import __version__
+from ..core.events import NOTIFICATIONS, RESUME_AVAILABLE, SHOW_MESSAGE, Notification
+from ..core.service import Scribe
 from ..errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -36,11 +38,9 @@ from ..errors import (
     ScribeError,
     wire_field,
 )
-from ..events import NOTIFICATIONS, RESUME_AVAILABLE, SHOW_MESSAGE, Notification
-from ..layout import find_repo_root
 from ..logs import BurstLog
 from ..metrics import METRICS
-from ..service import Scribe
+from ..store.layout import find_repo_root
 from . import framing
 from .methods import BY_NAME as METHODS_BY_NAME
 from .methods import METHODS, Method, capabilities, dispatch, progress_token

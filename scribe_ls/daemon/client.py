@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .userdirs import runtime_dir, state_dir
+from ..userdirs import runtime_dir, state_dir
 
 # Set to 0 (or `daemon = false` in the config) to record only while a server or `live`
 # runs, as before the daemon; the test suite does, except where it tests the daemon.

@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import ScribeError
-from .gitfiles import sibling_worktrees
-from .layout import Layout
-from .model import Overlap, Session
-from .store import Store
+from ..errors import ScribeError
+from ..git.files import sibling_worktrees
+from ..model import Overlap, Session
+from ..store.database import Store
+from ..store.layout import Layout
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Synchronous on purpose: a CLI verb calls it directly (no event loop to start for one
 row), and the async service runs the very same methods in one thread that owns the
-connection (:mod:`scribe_ls.async_store`). Other processes (the CLI, a second editor) open
+connection (:mod:`scribe_ls.store.threaded`). Other processes (the CLI, a second editor) open
 the same file; SQLite's locking makes that safe and every write is one ``BEGIN IMMEDIATE``
 transaction, so a read-check-write (idempotent start, the active-session limit) cannot
 interleave with another process's.
@@ -25,13 +25,13 @@ from pathlib import Path
 from time import monotonic
 from typing import Any, NamedTuple
 
-from .errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailable
+from ..core.timesheet import CLOCK_STEP, IDLE_GAP, Pulse, TimeRow, apply_pulse, end_span, time_rows
+from ..errors import InvalidParams, LimitReached, SessionNotFound, StoreUnavailable
+from ..model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
+from ..worklog.format import WorklogItem
 from .layout import Layout
-from .model import Entry, Overlap, SearchHit, Session, SessionStats, SessionSummary, iso, parse_iso, utc_now
+from .opening import Savepoint, Transaction, open_store
 from .schema import SCHEMA_VERSION
-from .storefile import Savepoint, Transaction, open_store
-from .timesheet import CLOCK_STEP, IDLE_GAP, Pulse, TimeRow, apply_pulse, end_span, time_rows
-from .worklog import WorklogItem
 
 # The change feed only has to cover the gap between a write and the other processes
 # noticing it; keep it short.
@@ -139,7 +139,7 @@ class Store:
                 self._grouped = False
 
     def open(self, *, thorough: bool = False) -> None:
-        """Open (creating if needed) and migrate; see :mod:`scribe_ls.storefile`. A store
+        """Open (creating if needed) and migrate; see :mod:`scribe_ls.store.opening`. A store
         that cannot be used raises StoreUnavailable, and every later call repeats why."""
         try:
             opened = open_store(self.layout, thorough=thorough)

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .gitfiles import find_git_dirs
-from .repofiles import read_regular_bytes
+from ..git.files import find_git_dirs
+from ..repofiles import read_regular_bytes
 
 SCRIBE_DIR = ".scribe"
 DB_NAME = "scribe.db"
@@ -274,7 +274,7 @@ class Layout:
             return
         import subprocess  # rarely needed: not on the CLI's start-up path
 
-        from . import gitsafe
+        from ..git import safety as gitsafe
 
         try:
             out = gitsafe.run(self.root, "ls-files", "-z", "--", tracked_name)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .model import Entry, Session
+from ..model import Entry, Session
 
 SUMMARY_DIR = "summaries"
 MAX_ITEMS = 50  # per list in the result and the file; the newest are kept
@@ -170,7 +170,7 @@ def _legacy_time(value: str | None) -> str:
 
 def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> str:
     """The summary file: the legacy layout, then the extracted lists (empty ones left out)."""
-    from .context.quoting import code_span, inline  # what the repository and its notes say, quoted
+    from ..context.quoting import code_span, inline
 
     latest = summary.sessions[-1] if summary.sessions else None
     branch = inline(latest.branch if latest and latest.branch else "")

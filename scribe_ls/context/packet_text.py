@@ -13,8 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .context.tokens import estimate_tokens
-from .service import Scribe
+from ..core.service import Scribe
+from .tokens import estimate_tokens
 
 ETAG_LINE = "\n\n(etag {etag}: pass it as since to get only what changed)"
 ETAG_LINE_CHARS = len(ETAG_LINE.format(etag="0" * 16))  # an etag is 16 hex digits

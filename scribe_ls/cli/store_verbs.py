@@ -16,15 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .checks import BACKLOG_ID_RE
-from .config import Config, load_config
-from .errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
-from .layout import Layout, find_repo_root, foreign_repository
-from .lazylog import defer_setup, escape_controls, get_logger
-from .ledger import Ledger, Outcome
-from .model import Entry, Session, SessionChange
-from .store import Store
-from .storefile import store_errors
+from ..config import Config, load_config
+from ..core.operations import Ledger, Outcome
+from ..errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
+from ..lazylog import defer_setup, escape_controls, get_logger
+from ..model import Entry, Session, SessionChange
+from ..spec.rules import BACKLOG_ID_RE
+from ..store.database import Store
+from ..store.layout import Layout, find_repo_root, foreign_repository
+from ..store.opening import store_errors
 
 log = get_logger(__name__)
 
@@ -81,7 +81,7 @@ def no_store_here(root: Path) -> ScribeError:
 
 
 def _log_to_file(layout: Layout, config: Config) -> None:
-    from .logs import setup_logging
+    from ..logs import setup_logging
 
     setup_logging(layout, config, stderr=False)
 
@@ -208,7 +208,7 @@ def _hand_to_daemon(ledger: Ledger, args: argparse.Namespace) -> None:
     """Have the background recorder record this root (starting it if none runs), unless
     the config or ``$SCRIBE_LS_DAEMON`` says not to. Its failure is said, not fatal: the
     session is started either way."""
-    from . import daemon_control as control
+    from ..daemon import client as control
 
     try:
         handed = control.hand_off(ledger.root, configured=ledger.config.daemon)
@@ -276,7 +276,7 @@ def _status(ledger: Ledger, args: argparse.Namespace) -> int:
 
 def _daemon_metrics() -> dict[str, Any] | None:
     """The background recorder's metrics (it records, so it measures); None without one."""
-    from . import daemon_control as control
+    from ..daemon import client as control
 
     try:
         return control.request("status").get("metrics")
@@ -412,7 +412,7 @@ def _mib(size: int) -> str:
 
 
 def _compact(ledger: Ledger, args: argparse.Namespace) -> int:
-    from .compaction import DEFAULT_DAYS, compact
+    from ..core.compaction import DEFAULT_DAYS, compact
 
     days = DEFAULT_DAYS if args.older_than is None else args.older_than
     done = compact(ledger.store, ledger.worklogs, days, dry_run=args.dry_run, vacuum=args.vacuum)
@@ -448,7 +448,7 @@ def _search(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _report(ledger: Ledger, args: argparse.Namespace) -> int:
-    from . import reports
+    from ..core import reports
 
     fmt = "json" if args.json else args.format or "table"
     if args.kind == "standup" and fmt == "csv":
@@ -462,7 +462,7 @@ def _report(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _import(ledger: Ledger, args: argparse.Namespace) -> int:
-    from .legacy import import_legacy
+    from ..worklog.legacy import import_legacy
 
     for given in args.paths:
         if not Path(given).exists():

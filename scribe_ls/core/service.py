@@ -9,7 +9,7 @@ async with Scribe("/path/to/repo") as s:
 ```
 
 No pygls here and no wire shapes: the ``rpc`` package maps JSON-RPC onto these methods.
-Every operation is a :class:`~scribe_ls.ledger.Ledger` call (checks, redaction, one
+Every operation is a :class:`~scribe_ls.core.operations.Ledger` call (checks, redaction, one
 transaction, the worklog brought up to date) run in the store's thread; its events are
 then told to listeners. Other processes' writes arrive through the :class:`Relay`.
 """
@@ -26,23 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import checks, git
-from .async_store import AsyncStore
-from .config import Config, load_config
-from .errors import InvalidParams, ScribeError, StoreUnavailable
-from .events import (
-    SHOW_MESSAGE,
-    SUBSCRIBER_QUEUE,
-    SUMMARY_READY,
-    EventBus,
-    Listener,
-    Relay,
-    Subscription,
-)
-from .group_commit import GroupCommit
-from .layout import find_repo_root
-from .ledger import AppendRequest, Ledger, Outcome
-from .model import (
+from ..config import Config, load_config
+from ..errors import InvalidParams, ScribeError, StoreUnavailable
+from ..git import commands as git
+from ..model import (
     CONTEXT_FORMATS,
     CONTEXT_SECTIONS,
     MESSAGE_ERROR,
@@ -56,14 +43,20 @@ from .model import (
     parse_iso,
     utc_now,
 )
-from .redact import redact
-from .store import Store
-from .worklogs import EDITED_BY_HAND
+from ..redact import redact
+from ..spec import rules as checks
+from ..store.database import Store
+from ..store.layout import find_repo_root
+from ..store.threaded import AsyncStore
+from ..worklog.files import EDITED_BY_HAND
+from .events import SHOW_MESSAGE, SUBSCRIBER_QUEUE, SUMMARY_READY, EventBus, Listener, Relay, Subscription
+from .group_commit import GroupCommit
+from .operations import AppendRequest, Ledger, Outcome
 
 if TYPE_CHECKING:
-    from .background import BackgroundSummaries
-    from .context import ContextProvider
-    from .recording.recorder import Recorder
+    from ..context import ContextProvider
+    from ..recording.recorder import Recorder
+    from .background_summaries import BackgroundSummaries
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +163,7 @@ class Scribe:
 
     async def _start_watching(self) -> None:
         if self._relay is not None:
-            from .recording.watch import watch_store  # watchfiles: a server's cost only
+            from ..recording.watch import watch_store
 
             await self._relay.start()
             self._relay_task = asyncio.create_task(
@@ -179,8 +172,8 @@ class Scribe:
         if self.watching and self.store.read_only is None:
             self._stale_task = asyncio.create_task(self._render_stale_worklogs())
         if self._record and self.store.read_only is None:
-            from .background import BackgroundSummaries
-            from .recording.recorder import Recorder
+            from ..recording.recorder import Recorder
+            from .background_summaries import BackgroundSummaries
 
             self.recorder = Recorder(self)
             self._recorder_task = asyncio.create_task(self.recorder.run(self._stop))
@@ -359,7 +352,7 @@ class Scribe:
         if self.recorder is not None:
             await self.recording_ready()  # a save right after the answer is seen
         if not self._record and self._daemon is not False:
-            from . import daemon_control as control
+            from ..daemon import client as control
 
             try:
                 if self._daemon:  # asked for: whatever the config and environment say
@@ -462,7 +455,7 @@ class Scribe:
         """Add an entry; it is durable when this returns, secrets redacted. A retry with the
         same ``request_id`` returns the entry stored the first time; ``author`` names the
         agent writing it (see :meth:`Ledger.append_entry
-        <scribe_ls.ledger.Ledger.append_entry>`)."""
+        <scribe_ls.core.operations.Ledger.append_entry>`)."""
         request = AppendRequest(text, kind, session_id, files, stat_files, request_id, author)
         outcome = await self._appends.submit(request)
         assert outcome.entry is not None
@@ -508,7 +501,7 @@ class Scribe:
 
     async def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
         """Entries matching every word of ``query``: whole-word matches first, then word
-        starts, each newest first (see :meth:`Store.search <scribe_ls.store.Store.search>`)."""
+        starts, each newest first (see :meth:`Store.search <scribe_ls.store.database.Store.search>`)."""
         return await self.store.run(self.ledger.search, query, limit)
 
     # -- context and summaries --------------------------------------------------------------
@@ -528,8 +521,8 @@ class Scribe:
         too (:mod:`scribe_ls.context.tokens`); every section says what it costs. ``since``:
         the ``etag`` of a packet the caller has; only what changed comes back
         (:mod:`scribe_ls.context.delta`), or a full packet with ``full: true``."""
-        from .context import ContextProvider, ContextRequest
-        from .context.provider import json_floor
+        from ..context import ContextProvider, ContextRequest
+        from ..context.provider import json_floor
 
         session_id = checks.session_id(session_id)
         chosen = checks.string_list(
@@ -568,7 +561,7 @@ class Scribe:
         """Summarize a session (default: the current one) with every other session of its
         backlog item, write ``.scribe/summaries/<key>-summary.md``, and tell listeners
         (``scribe/summaryReady``). Returns what ``scribe/summarize`` answers."""
-        from .summarize import extract_summary, render_summary  # not on start-up
+        from .summarize import extract_summary, render_summary
 
         report = progress or (lambda message, percentage: None)
         session = await self.session_or_current(session_id)
@@ -617,7 +610,7 @@ class Scribe:
         by: str | None = None,
     ) -> dict[str, Any]:
         """What ``scribe/report`` answers: a time report or a stand-up (see
-        :meth:`Ledger.report <scribe_ls.ledger.Ledger.report>`), read from the daily
+        :meth:`Ledger.report <scribe_ls.core.operations.Ledger.report>`), read from the daily
         roll-ups."""
         built = await self.store.run(self.ledger.report, kind, since=since, until=until, by=by)
         return built.to_wire()
@@ -659,7 +652,7 @@ class Scribe:
         decisions, open todos, the work tree's uncommitted changes (when the item is the
         one checked out), the files touched last, how long since the last activity and
         the last summary written, with a Markdown rendering of it all."""
-        from .summarize import extract_summary  # not on start-up
+        from .summarize import extract_summary
 
         backlog_id = checks.backlog_id(backlog_id)
         if backlog_id is not None and session_id is None:
@@ -719,7 +712,7 @@ class Scribe:
 
     async def _changed_marks(self, entries: Sequence[Entry]) -> dict[str, list[str]]:
         """Decisions' and todos' texts, with the files they name that changed since."""
-        from .context.provider import CLAIMS, files_changed_since
+        from ..context.provider import CLAIMS, files_changed_since
 
         claims = [e for e in entries if e.kind in CLAIMS][-4 * RESUME_ITEMS :]
         changed = await files_changed_since(self.root, claims)
@@ -728,7 +721,7 @@ class Scribe:
     async def overlaps(self, session_id: str, paths: list[str]) -> list[dict[str, Any]]:
         """Other open sessions (this root's, or a linked worktree's) that touched any of
         ``paths``, which ``session_id`` just changed; a sibling worktree's clients hear
-        the mirror image (see :mod:`scribe_ls.overlaps`)."""
+        the mirror image (see :mod:`scribe_ls.core.overlaps`)."""
         from .overlaps import find_overlaps
 
         session = await self.get_session(session_id)
@@ -744,7 +737,7 @@ class Scribe:
     async def metrics(self) -> dict[str, Any]:
         """What ``scribe/metrics`` answers: this process's bounded histograms and counters
         (shared by every root a process serves), and this root's queues."""
-        from .metrics import snapshot
+        from ..metrics import snapshot
 
         return {
             **snapshot(),
@@ -805,7 +798,7 @@ def _counts(f: dict[str, Any]) -> str:
 def _resume_markdown(packet: dict[str, Any]) -> str:
     """A resume packet for a person or a prompt; what came from the repository and its notes
     is quoted (:mod:`scribe_ls.context.quoting`) and said to be data."""
-    from .context.quoting import DATA_NOTICE, inline
+    from ..context.quoting import DATA_NOTICE, inline
 
     session = packet["session"]
     title = session["backlogId"] or session["id"]

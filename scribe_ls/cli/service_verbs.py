@@ -10,9 +10,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .logs import setup_logging
-from .service import Scribe
-from .verbs import READ_ONLY, no_store_here, print_json, resolve, session_line
+from ..core.service import Scribe
+from ..logs import setup_logging
+from .store_verbs import READ_ONLY, no_store_here, print_json, resolve, session_line
 
 
 class BadJson(ValueError):
@@ -20,7 +20,7 @@ class BadJson(ValueError):
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import verbs
+    from . import store_verbs as verbs
 
     verbs.style = verbs.Style.for_stdout(args)
     return asyncio.run(_run(args))
@@ -41,7 +41,7 @@ async def _resolve(scribe: Scribe, target: str | None) -> str | None:
 
 
 async def _context(scribe: Scribe, args: argparse.Namespace) -> int:
-    from .packet_text import agent_json, packet_text
+    from ..context.packet_text import agent_json, packet_text
 
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
     if args.json and args.format == "markdown":
@@ -94,7 +94,7 @@ async def _summarize(scribe: Scribe, args: argparse.Namespace) -> int:
 
 
 async def _call(scribe: Scribe, args: argparse.Namespace) -> int:
-    from .rpc.methods import dispatch
+    from ..rpc.methods import dispatch
 
     try:
         params = json.loads(args.params)

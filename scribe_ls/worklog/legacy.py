@@ -22,14 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import worklog
-from .checks import BACKLOG_ID_RE
-from .layout import Layout
-from .model import DEFAULT_PRIORITY, DEFAULT_TYPE, Session, iso, utc_now
-from .redact import redact, redact_all
+from ..model import DEFAULT_PRIORITY, DEFAULT_TYPE, Session, iso, utc_now
+from ..redact import redact, redact_all
+from ..spec.rules import BACKLOG_ID_RE
+from ..store.layout import Layout
+from . import format as worklog
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from ..core.operations import Ledger
 
 RECENT_WORKLOGS = 5
 WORKLOG_TAIL = 2000
@@ -69,7 +69,7 @@ def _recent_worklogs(layout: Layout) -> list[dict[str, Any]]:
 
 
 async def fetch_scribe_context_async(root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    from .service import Scribe
+    from ..core.service import Scribe
 
     async with Scribe(root) as scribe:  # the service imports nothing from here
         active = await scribe.list_sessions(status="active", limit=100)

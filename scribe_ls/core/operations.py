@@ -1,6 +1,6 @@
 """One root's session operations, synchronous: the rules, in one place.
 
-Each operation checks its arguments (:mod:`scribe_ls.checks`, Python names), redacts
+Each operation checks its arguments (:mod:`scribe_ls.spec.rules`, Python names), redacts
 secrets from everything it stores, writes in one store transaction and brings the
 worklog up to date before it returns. The lean CLI calls the ledger directly (no event
 loop for one row); the async service runs the very same calls in its store thread and
@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import checks, gitfiles
-from ._version import __version__
-from .config import Config
-from .errors import InvalidParams, NoCurrentSession, ScribeError, StoreUnavailable
-from .model import (
+from .._version import __version__
+from ..config import Config
+from ..errors import InvalidParams, NoCurrentSession, ScribeError, StoreUnavailable
+from ..git import files as gitfiles
+from ..model import (
     DEFAULT_PRIORITY,
     DEFAULT_TYPE,
     Entry,
@@ -33,10 +33,11 @@ from .model import (
     title_from_branch,
     utc_now,
 )
-from .redact import redact, redact_all
-from .store import Store, Touched
-from .storefile import store_errors
-from .worklogs import Worklogs
+from ..redact import redact, redact_all
+from ..spec import rules as checks
+from ..store.database import Store, Touched
+from ..store.opening import store_errors
+from ..worklog.files import Worklogs
 
 if TYPE_CHECKING:
     from .reports import Standup, TimeReport
@@ -164,7 +165,7 @@ class Ledger:
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions of this root, then those of the repository's linked
         worktrees, each with the files both it and ``session_id`` touched."""
-        from .overlaps import sibling_sessions  # packets only: not on the lean CLI's path
+        from .overlaps import sibling_sessions
 
         session_id = checks.session_id(session_id)
         return [*self.store.overlapping_sessions(session_id), *sibling_sessions(self.store, session_id)]
@@ -220,7 +221,7 @@ class Ledger:
     ) -> TimeReport | Standup:
         """A time report (``by`` item, day or branch; default the last 7 days) or a
         stand-up (per backlog item; default since yesterday), from the daily roll-ups."""
-        from . import reports  # not on a plain verb's start-up
+        from . import reports
         from .timesheet import GROUPINGS
 
         kind = reports.choice(kind, "kind", reports.KINDS, "time")

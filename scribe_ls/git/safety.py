@@ -43,8 +43,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from .gitfiles import GitDirs, find_git_dirs
-from .repofiles import read_regular_bytes
+from ..repofiles import read_regular_bytes
+from .files import GitDirs, find_git_dirs
 
 # Settings every git process gets, beating anything in the repository's files.
 FIXED_CONFIG: tuple[tuple[str, str], ...] = (
@@ -308,7 +308,7 @@ def argv(*args: str) -> list[str]:
 
 def run(root: Path, *args: str, timeout: float = CONFIG_TIMEOUT) -> bytes:
     """``git <args>`` in ``root``, hardened, blocking (the CLI's rare git calls; the
-    service uses :func:`scribe_ls.git.run_git`). Raises OSError or
+    service uses :func:`scribe_ls.git.commands.run_git`). Raises OSError or
     ``subprocess.CalledProcessError``/``TimeoutExpired`` as :func:`subprocess.run` does."""
     dirs, overrides = cached_overrides(root)
     if overrides is None:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from .checks import MAX_TEXT
-from .errors import InvalidParams
-from .model import Entry, iso, parse_iso, utc_now
-from .store import Store
+from ..errors import InvalidParams
+from ..model import Entry, iso, parse_iso, utc_now
+from ..spec.rules import MAX_TEXT
+from ..store.database import Store
+from ..worklog.files import Worklogs
 from .timesheet import local_day
-from .worklogs import Worklogs
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 36_500  # a century: further back than any store, and a date Python can still make

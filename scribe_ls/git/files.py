@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from .repofiles import read_regular
+from ..repofiles import read_regular
 
 # packed-refs of a big repository runs to megabytes; read that much, never more.
 PACKED_REFS_LIMIT = 64 << 20

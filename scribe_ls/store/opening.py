@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import StoreUnavailable
+from ..errors import StoreUnavailable
+from ..lazylog import get_logger
+from ..metrics import METRICS
+from ..model import utc_now
 from .layout import DB_NAME, DB_SIDE_FILES, WORKLOGS, Layout, UnsafeStore
-from .lazylog import get_logger
-from .metrics import METRICS
-from .model import utc_now
 from .schema import SCHEMA_VERSION, NewerSchema, migrate
 
 log = get_logger(__name__)
@@ -85,7 +85,7 @@ class Transaction:
 
 
 class Savepoint:
-    """One write inside a group (:meth:`Store.grouped <scribe_ls.store.Store.grouped>`):
+    """One write inside a group (:meth:`Store.grouped <scribe_ls.store.database.Store.grouped>`):
     a write that fails is undone alone; the others commit with the group."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from .metrics import METRICS
+from ..metrics import METRICS
 
 T = TypeVar("T")
 R = TypeVar("R")

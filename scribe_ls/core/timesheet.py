@@ -1,5 +1,5 @@
 """Time per backlog item: pulses merged into spans, rolled up per day. SQL on the store's
-connection, called by :class:`scribe_ls.store.Store` inside its own transactions only.
+connection, called by :class:`scribe_ls.store.database.Store` inside its own transactions only.
 
 A *pulse* is a moment of activity in a session: an entry (a note, a save's activity
 entry, a commit, a start or a stop), or an editor's ``scribe/heartbeat``. Pulses merge

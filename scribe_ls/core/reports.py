@@ -1,4 +1,4 @@
-"""Reports over the time roll-ups (:mod:`scribe_ls.timesheet`): time per item, day or
+"""Reports over the time roll-ups (:mod:`scribe_ls.core.timesheet`): time per item, day or
 branch, and a stand-up per backlog item. Built from a :class:`Store`, rendered as JSON (the
 wire's shape), a text table, CSV or Markdown. No pygls, no event loop: the CLI builds one
 directly, the service in its store thread.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from .errors import InvalidParams
-from .model import Entry, parse_iso
-from .store import Store
+from ..errors import InvalidParams
+from ..model import Entry, parse_iso
+from ..store.database import Store
 from .summarize import extract_summary
 from .timesheet import TimeRow, local_day
 

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any, Protocol
 
-from .config import Config
+from ..config import Config
 from .events import ENTRY_ADDED, SESSION_CHANGED, Notification
 
 

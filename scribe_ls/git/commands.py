@@ -1,9 +1,9 @@
 """Git access without blocking the event loop.
 
 Cheap facts (the current branch, the HEAD commit, where the git dir is) are read straight
-from the files git keeps (:mod:`scribe_ls.gitfiles`), in a worker thread: no process start
+from the files git keeps (:mod:`scribe_ls.git.files`), in a worker thread: no process start
 on the hot path. Anything else runs git as an asyncio subprocess, bounded by a semaphore and
-a timeout, hardened against the repository (:mod:`scribe_ls.gitsafe`) and with optional
+a timeout, hardened against the repository (:mod:`scribe_ls.git.safety`) and with optional
 locks off so we never fight the user's own git.
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import gitsafe
-from .gitfiles import GitDirs, read_branch
-from .metrics import METRICS
-from .repofiles import printable_name
+from ..metrics import METRICS
+from ..repofiles import printable_name
+from . import safety as gitsafe
+from .files import GitDirs, read_branch
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ async def run_git(
     errors: str = "backslashreplace",
     max_bytes: int | None = None,
 ) -> str:
-    """``git <args>`` in ``root``, hardened (:mod:`scribe_ls.gitsafe`: nothing the repository
+    """``git <args>`` in ``root``, hardened (:mod:`scribe_ls.git.safety`: nothing the repository
     names is run, the work tree is ``root``); at most MAX_CONCURRENT_GIT run at once per
     process, and a call identical to one still running waits for that one instead of
     starting another. ``max_bytes``: read at most that much output, plus one byte to say

@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import worklog
-from .lazylog import get_logger
-from .model import utc_now
-from .store import Store
+from ..lazylog import get_logger
+from ..model import utc_now
+from ..store.database import Store
+from . import format as worklog
 
 log = get_logger(__name__)
 

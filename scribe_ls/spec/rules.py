@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import InvalidParams
+from ..errors import InvalidParams
 
 MAX_TEXT = 65536
 MAX_LABEL = 200

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .async_store import AsyncStore
-from .metrics import METRICS
-from .model import Event, SessionChange
+from ..metrics import METRICS
+from ..model import Event, SessionChange
+from ..store.threaded import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ SUMMARY_READY = "scribe/summaryReady"
 # To one client, once, when it opens a root whose current session is paused.
 RESUME_AVAILABLE = "scribe/resumeAvailable"
 # A file the current session touched was changed by another open session (this root's, or
-# a linked worktree's): scribe_ls/overlaps.py.
+# a linked worktree's): scribe_ls/core/overlaps.py.
 OVERLAP = "scribe/overlap"
 NOTIFICATIONS = (SESSION_CHANGED, ENTRY_ADDED, ACTIVITY, SUMMARY_READY, RESUME_AVAILABLE, OVERLAP)
 # LSP's own: problems the user should see (a store that cannot be used, recording stopped).

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._version import __version__
-from .checks import SESSION_STATUSES, USER_KINDS
-from .errors import InvalidParams, ScribeError, on_wire
+from .._version import __version__
+from ..errors import InvalidParams, ScribeError, on_wire
+from ..spec.rules import SESSION_STATUSES, USER_KINDS
 
 # Verbs that need the event loop; every other verb runs without one.
 ASYNC_VERBS = ("live", "context", "summarize", "call", "resume")
@@ -358,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             raise UsageError("which verb? (global options such as --json come with one)")
         if args.store is not None:
-            from .layout import STORE_ENV
+            from ..store.layout import STORE_ENV
 
             # The environment, so a server or helper this run starts uses the same store.
             os.environ[STORE_ENV] = os.path.abspath(args.store)
@@ -373,13 +373,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb == "dashboard":
             return _dashboard(args)
         if args.verb in ASYNC_VERBS:
-            from . import verbs_async
+            from . import service_verbs as verbs_async
 
             try:
                 return verbs_async.run(args)
             except verbs_async.BadJson as exc:
                 raise UsageError(str(exc)) from None
-        from . import verbs
+        from . import store_verbs as verbs
 
         code = verbs.run(args)
         global _closed_everything
@@ -469,17 +469,17 @@ def _report(argv: list[str], code: int, message: str, field: str | None = None) 
 
 
 def _daemon(args: argparse.Namespace) -> int:
-    from . import daemon_control as control
+    from ..daemon import client as control
 
     if args.action == "run":
         if args.max_roots < 1 or args.idle_exit < 0:
             raise UsageError("--max-roots: at least 1; --idle-exit: at least 0")
-        from .daemon import process
+        from ..daemon import process
 
         roots = [os.path.abspath(root) for root in args.watch]
         return process.run(roots, max_roots=args.max_roots, idle_exit=args.idle_exit, quiet=args.quiet)
     if args.action in ("install", "uninstall"):
-        from .daemon import service_files
+        from ..daemon import service_files
 
         service = service_files.for_platform(args.platform)
         if args.action == "install":
@@ -532,14 +532,14 @@ def _print_daemon_status(status: dict[str, Any]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .layout import Layout, find_repo_root
-    from .logs import setup_logging
+    from ..config import load_config
+    from ..logs import setup_logging
+    from ..store.layout import Layout, find_repo_root
 
     root = find_repo_root(Path(args.root))
     config = load_config(root)
     setup_logging(Layout(root), config)
-    from .rpc import transports as server
+    from ..rpc import transports as server
 
     if sum(bool(x) for x in (args.tcp, args.ws, args.socket is not None)) > 1:
         raise UsageError("--tcp, --ws and --socket: choose one transport")
@@ -569,13 +569,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    from .layout import find_repo_root
+    from ..store.layout import find_repo_root
 
     # Claude Code starts servers in the project's directory and says which it is.
     given = args.root if args.root != "." else os.environ.get("CLAUDE_PROJECT_DIR") or "."
     root = find_repo_root(Path(given))
     if args.action == "install":
-        from .agents import mcp_install
+        from ..agents import mcp_install
 
         if args.client is None:
             raise UsageError("mcp install: which client? --client claude, cursor or vscode")
@@ -592,20 +592,20 @@ def _mcp(args: argparse.Namespace) -> int:
         return 0
     import asyncio
 
-    from .config import load_config
-    from .layout import Layout
-    from .logs import setup_logging
+    from ..config import load_config
+    from ..logs import setup_logging
+    from ..store.layout import Layout
 
     setup_logging(Layout(root), load_config(root))  # stderr and the store's log: stdout is MCP's
-    from .agents.mcp_server import serve
+    from ..agents.mcp_server import serve
 
     return asyncio.run(serve(root))
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .layout import Layout, find_repo_root
-    from .logs import setup_logging
+    from ..config import load_config
+    from ..logs import setup_logging
+    from ..store.layout import Layout, find_repo_root
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
@@ -613,7 +613,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     config = load_config(root)
     setup_logging(Layout(root), config)
     token, _ = _token(args.token, args.token_file)
-    from .dashboard.serve import serve_dashboard
+    from ..dashboard.serve import serve_dashboard
 
     def ready(url: str) -> None:
         # The token rides in the fragment: browsers never send it to a server or a log.
@@ -636,7 +636,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _redact(args: argparse.Namespace) -> int:
     import json
 
-    from .redact import findings, redact
+    from ..redact import findings, redact
 
     try:
         if args.path == "-":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .lazylog import get_logger
+from ..lazylog import get_logger
 
 log = get_logger(__name__)
 
@@ -117,7 +117,7 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE entries ADD COLUMN opens_block INTEGER NOT NULL DEFAULT 0;
     """,
     5: """
-    -- Time per backlog item (scribe_ls/timesheet.py): pulses of activity merged into spans,
+    -- Time per backlog item (scribe_ls/core/timesheet.py): pulses of activity merged into spans,
     -- and what they add up to per local day, item and branch, kept as they happen so a
     -- report over a year reads roll-ups, never raw events. Times are unix seconds.
     CREATE TABLE spans (

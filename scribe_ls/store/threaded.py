@@ -1,5 +1,5 @@
-"""The store for the event loop: the same synchronous :class:`~scribe_ls.store.Store` (and
-any :class:`~scribe_ls.ledger.Ledger` call on it), run in one thread that owns the
+"""The store for the event loop: the same synchronous :class:`~scribe_ls.store.database.Store` (and
+any :class:`~scribe_ls.core.operations.Ledger` call on it), run in one thread that owns the
 connection, so nothing blocks the loop and no two statements of this process race."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from .database import Store
 from .layout import Layout
-from .store import Store
-from .storefile import store_errors
+from .opening import store_errors
 
 P = ParamSpec("P")
 R = TypeVar("R")
