@@ -29,7 +29,9 @@ def test_the_requests_section_is_the_method_table() -> None:
     text = DOC.read_text(encoding="utf-8")
     begin = text.index("<!-- methods:begin")
     generated = text[text.index("-->", begin) + 3 : text.index("<!-- methods:end -->")].strip("\n") + "\n"
-    assert generated == markdown(), "run: python -m scribe_ls.rpc.methods, and paste it between the markers"
+    assert generated == markdown(), (
+        "run: python -m scribe_ls.spec.operations, and paste it between the markers"
+    )
 
 
 def test_every_method_notification_and_error_code_is_documented() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe_ls.context.quoting import DATA_NOTICE, code_span, fenced, inline
+from scribe_ls.markdown import DATA_NOTICE, code_span, fenced, inline
 
 from .conftest import git, make_git_repo, run_cli
 from .rawrpc import RawPeer

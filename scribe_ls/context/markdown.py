@@ -1,6 +1,6 @@
 """A context packet as Markdown, for a person or an LLM prompt.
 
-Every value that came from the repository or its notes goes through :mod:`.quoting`
+Every value that came from the repository or its notes goes through :mod:`scribe_ls.markdown`
 (``inline`` on a line of ours, ``fenced`` for a diff hunk), and the packet says under its
 title which parts are such data; the headings, bullets and tables are only ever ours."""
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..markdown import DATA_NOTICE, fenced, inline
 from ..model import Session
-from .quoting import DATA_NOTICE, fenced, inline
 from .tokens import estimate_tokens
 
 TRUNCATED = "\n…[truncated to fit maxChars]\n"

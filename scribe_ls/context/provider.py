@@ -29,12 +29,12 @@ from ..config import Config
 from ..git import commands as git
 from ..git import files as gitfiles
 from ..git import safety as gitsafe
+from ..markdown import DATA_NOTICE, inline
 from ..model import Entry, Overlap, Session, SessionSummary, parse_iso
 from ..store.layout import foreign_repository
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
 from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown
-from .quoting import DATA_NOTICE, inline
 from .tokens import ESTIMATOR, estimate_tokens
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")

@@ -1,6 +1,6 @@
 """One root's session operations, synchronous: the rules, in one place.
 
-Each operation checks its arguments (:mod:`scribe_ls.spec.rules`, Python names), redacts
+Each operation checks its arguments (by its declaration, :mod:`scribe_ls.spec.operations`), redacts
 secrets from everything it stores, writes in one store transaction and brings the
 worklog up to date before it returns. The lean CLI calls the ledger directly (no event
 loop for one row); the async service runs the very same calls in its store thread and
@@ -34,7 +34,21 @@ from ..model import (
     utc_now,
 )
 from ..redact import redact, redact_all
-from ..spec import rules as checks
+from ..spec import rules
+from ..spec.operations import (
+    A_SESSION,
+    APPEND_ENTRY,
+    GET_ENTRIES,
+    GET_SESSION,
+    HEARTBEAT,
+    LIST_SESSIONS,
+    REPORT,
+    SEARCH,
+    SESSION_ID,
+    START_SESSION,
+    STOP_SESSION,
+    UPDATE_SESSION,
+)
 from ..store.database import Store, Touched
 from ..store.opening import store_errors
 from ..worklog.files import Worklogs
@@ -68,14 +82,14 @@ class Outcome:
 
 
 class AppendRequest(NamedTuple):
-    """The arguments of one :meth:`Ledger.append_entry`, for :meth:`Ledger.append_entries`.
-    (A NamedTuple, not a dataclass: the lean CLI imports this module, and ``dataclasses``
-    costs it ~12 ms of start-up.)"""
+    """The arguments of one append, held to APPEND_ENTRY's rules (``APPEND_ENTRY.check``),
+    for :meth:`Ledger.append_entries`. (A NamedTuple, not a dataclass: the lean CLI imports
+    this module; bench/RESULTS.md, "CLI start-up".)"""
 
     text: str
-    kind: str | None = "note"
+    kind: str = "note"
     session_id: str | None = None
-    files: Sequence[str] | None = ()
+    files: Sequence[str] = ()
     stat_files: Sequence[str] = ()
     request_id: str | None = None
     author: str | None = None
@@ -110,7 +124,7 @@ class Ledger:
 
     def session_or_current(self, session_id: str | None) -> Session:
         """The named session, or the current one (error -32011 if there is none)."""
-        session_id = checks.session_id(session_id)
+        session_id = SESSION_ID.check(session_id)
         if session_id is not None:
             return self.store.get_session(session_id)
         branch_item = self._branch_item()
@@ -120,7 +134,7 @@ class Ledger:
         return session
 
     def get_session(self, session_id: str) -> Session:
-        return self.store.get_session(checks.required_session_id(session_id))
+        return self.store.get_session(**GET_SESSION.check(session_id=session_id))
 
     def list_sessions(
         self,
@@ -131,10 +145,7 @@ class Ledger:
         limit: int | None = 50,
     ) -> list[Session]:
         return self.store.list_sessions(
-            status=checks.string(status, "status", choices=checks.SESSION_STATUSES),
-            backlog_id=checks.backlog_id(backlog_id),
-            tag=checks.string(tag, "tag", max_len=checks.MAX_TAG),
-            limit=checks.integer(limit, "limit", low=1, high=checks.MAX_LIMIT, default=50),
+            **LIST_SESSIONS.check(status=status, backlog_id=backlog_id, tag=tag, limit=limit)
         )
 
     def get_entries(
@@ -146,28 +157,25 @@ class Ledger:
         kinds: Sequence[str] | None = (),
     ) -> tuple[list[Entry], int | None]:
         return self.store.get_entries(
-            checks.required_session_id(session_id),
-            after_id=checks.integer(after_id, "after_id", low=0, high=2**62, default=0),
-            limit=checks.integer(limit, "limit", low=1, high=checks.MAX_LIMIT, default=100),
-            kinds=checks.kinds(kinds),
+            **GET_ENTRIES.check(session_id=session_id, after_id=after_id, limit=limit, kinds=kinds)
         )
 
     def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
         """The newest ``limit`` entries of a session, oldest first."""
         return self.store.recent_entries(
-            checks.required_session_id(session_id),
-            checks.integer(limit, "limit", low=0, high=checks.MAX_LIMIT, default=10),
+            A_SESSION.check(session_id),
+            rules.integer(limit, "limit", low=0, high=rules.MAX_LIMIT, default=10),
         )
 
     def summary_counts(self, session_id: str) -> SessionSummary:
-        return self.store.summary_counts(checks.required_session_id(session_id))
+        return self.store.summary_counts(A_SESSION.check(session_id))
 
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions of this root, then those of the repository's linked
         worktrees, each with the files both it and ``session_id`` touched."""
         from .overlaps import sibling_sessions
 
-        session_id = checks.session_id(session_id)
+        session_id = SESSION_ID.check(session_id)
         return [*self.store.overlapping_sessions(session_id), *sibling_sessions(self.store, session_id)]
 
     def status(
@@ -208,8 +216,7 @@ class Ledger:
         }
 
     def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
-        query = checks.required_string(query, "query", max_len=1000)
-        return self.store.search(query, checks.integer(limit, "limit", low=1, high=200, default=20))
+        return self.store.search(**SEARCH.check(query=query, limit=limit))
 
     def report(
         self,
@@ -222,15 +229,14 @@ class Ledger:
         """A time report (``by`` item, day or branch; default the last 7 days) or a
         stand-up (per backlog item; default since yesterday), from the daily roll-ups."""
         from . import reports
-        from .timesheet import GROUPINGS
 
-        kind = reports.choice(kind, "kind", reports.KINDS, "time")
+        given = REPORT.check(kind=kind, since=since, until=until, by=by)
+        since, until, by = given["since"], given["until"], given["by"]
         today = reports.today(self.store.tz)
-        if kind == "time":
-            grouping = reports.choice(by, "by", GROUPINGS, "item")
+        if given["kind"] == "time":
             week = today - timedelta(days=6)
             first, last = reports.day_range(since, until, today=today, default_since=week)
-            return reports.time_report(self.store, first, last, grouping)
+            return reports.time_report(self.store, first, last, by or "item")
         if by is not None:
             raise InvalidParams("by", "only a time report is grouped; a stand-up is per backlog item")
         yesterday = today - timedelta(days=1)
@@ -244,7 +250,7 @@ class Ledger:
         time for the session (default: the one activity belongs to), which also keeps the
         idle timer off and resumes a session it paused. The outcome's session is the one
         credited; None when there is none (no current session, or it was paused by hand)."""
-        session_id = checks.session_id(session_id)
+        session_id = HEARTBEAT.check(session_id=session_id)["session_id"]
         if session_id is None:
             outcome = self.session_for_activity()
         else:
@@ -268,15 +274,13 @@ class Ledger:
         """Start a session, or rejoin the open one of the same backlog item, applying the
         title, tags (added), type and priority given; a paused one is resumed. Whatever was
         active is paused. The backlog id defaults to the checked-out branch's."""
-        backlog_id = checks.backlog_id(backlog_id)
-        title = checks.string(title, "title")
-        tags = checks.tags(tags)
-        type = checks.string(type, "type", max_len=64)
-        priority = checks.string(priority, "priority", max_len=64)
+        given = START_SESSION.check(
+            backlog_id=backlog_id, title=title, tags=tags, type=type, priority=priority
+        )
         # A start applies the switch itself (it pauses what was active), so following the
         # branch here only re-binds and records it.
         followed = self.follow_branch(start_new=False)
-        return followed.then(self._start(backlog_id, title, tags, type, priority))
+        return followed.then(self._start(**given))
 
     def _start(
         self,
@@ -314,7 +318,7 @@ class Ledger:
     ) -> Outcome:
         """Stop a session (default: the current one, also when it is paused); ``pulse``:
         the developer stopped it (the moment counts as activity), not a timer."""
-        session_id = checks.session_id(session_id)
+        session_id = STOP_SESSION.check(session_id=session_id)["session_id"]
         followed = self.follow_branch()
         session = self.session_or_current(session_id)
         stopped, entries = self.store.stop_session(session.id, reason, pulse=pulse)
@@ -334,15 +338,15 @@ class Ledger:
         remove_tags: Sequence[str] | None = (),
     ) -> Outcome:
         """Pause or resume (resuming one pauses the active one), retitle, tag."""
-        session_id = checks.required_session_id(session_id)
-        status = checks.string(status, "status", choices=("active", "paused"))
-        title = checks.string(title, "title")
+        given = UPDATE_SESSION.check(
+            session_id=session_id, status=status, title=title, add_tags=add_tags, remove_tags=remove_tags
+        )
         session, touched = self.store.update_session(
-            session_id,
-            status=status,
-            title=redact(title) if title else None,
-            add_tags=redact_all(checks.tags(add_tags, "add_tags")),
-            remove_tags=redact_all(checks.tags(remove_tags, "remove_tags")),
+            given["session_id"],
+            status=given["status"],
+            title=redact(given["title"]) if given["title"] else None,
+            add_tags=redact_all(given["add_tags"]),
+            remove_tags=redact_all(given["remove_tags"]),
         )
         return self._touched(session, touched)
 
@@ -421,21 +425,23 @@ class Ledger:
         listed. ``request_id``: a client's id for this append; a retry with the same id
         returns the entry stored the first time instead of storing it again. ``author``:
         the agent writing it (shown in worklogs and packets); None for the developer."""
-        text = checks.text(text)
-        kind = checks.kind(kind)
-        files = checks.files(files)
-        request_id = checks.request_id(request_id)
-        session_id = checks.session_id(session_id)
-        author = checks.author(author)
+        given = APPEND_ENTRY.check(
+            text=text, kind=kind, session_id=session_id, files=files, request_id=request_id, author=author
+        )
+        return self._append(AppendRequest(**given, stat_files=stat_files))
+
+    def _append(self, checked: AppendRequest) -> Outcome:
+        """:meth:`append_entry` of arguments already held to APPEND_ENTRY's rules."""
         outcome = self.follow_branch()
-        session = self.session_or_current(session_id)
+        session = self.session_or_current(checked.session_id)
+        author = checked.author
         entry = self.store.append_entry(
             session.id,
-            kind,
-            redact(text),
-            redact_all(files),
-            redact_all(stat_files),
-            request_id=request_id,
+            checked.kind,
+            redact(checked.text),
+            redact_all(checked.files),
+            redact_all(checked.stat_files),
+            request_id=checked.request_id,
             author=redact(author) if author else None,
         )
         self._render(session)
@@ -445,8 +451,9 @@ class Ledger:
 
     def append_entries(self, requests: Sequence[AppendRequest]) -> list[Outcome | ScribeError]:
         """Several appends in one transaction (group commit: one fsync for all), each
-        checked and stored as :meth:`append_entry` stores it; one that fails (a bad
-        argument, an unknown session) fails alone, as its error in the list. None is
+        already checked (by :meth:`Scribe.append_entry
+        <scribe_ls.core.service.Scribe.append_entry>`) and stored as :meth:`append_entry`
+        stores it; one that fails (an unknown session) fails alone, as its error in the list. None is
         durable before this returns, and a failed commit raises for all of them. Each
         worklog is brought up to date once, after the commit."""
         results: list[Outcome | ScribeError] = []
@@ -455,17 +462,7 @@ class Ledger:
             with self.store.grouped():
                 for request in requests:
                     try:
-                        results.append(
-                            self.append_entry(
-                                request.text,
-                                request.kind,
-                                request.session_id,
-                                request.files,
-                                stat_files=request.stat_files,
-                                request_id=request.request_id,
-                                author=request.author,
-                            )
-                        )
+                        results.append(self._append(request))
                     except ScribeError as exc:
                         results.append(exc)
             renders = self._renders_after_commit

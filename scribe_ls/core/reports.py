@@ -23,7 +23,6 @@ from ..store.database import Store
 from .summarize import extract_summary
 from .timesheet import TimeRow, local_day
 
-KINDS = ("time", "standup")
 FORMATS = ("table", "json", "csv", "markdown")
 STANDUP_FORMATS = ("table", "json", "markdown")
 MAX_DAYS = 3660  # ten years: a bound on what one report reads
@@ -65,15 +64,6 @@ def day_range(since: Any, until: Any, *, today: date, default_since: date) -> tu
     if (last - first).days >= MAX_DAYS:
         raise InvalidParams("since", f"a report covers at most {MAX_DAYS} days")
     return first, last
-
-
-def choice(value: Any, field: str, choices: Sequence[str], default: str) -> str:
-    if value is None:
-        return default
-    if not isinstance(value, str) or value not in choices:
-        shown = repr(value)[:40]
-        raise InvalidParams(field, f"must be one of {', '.join(choices)}; got {shown}")
-    return value
 
 
 def duration(seconds: float) -> str:

@@ -30,7 +30,6 @@ from ..config import Config, load_config
 from ..errors import InvalidParams, ScribeError, StoreUnavailable
 from ..git import commands as git
 from ..model import (
-    CONTEXT_FORMATS,
     CONTEXT_SECTIONS,
     MESSAGE_ERROR,
     MESSAGE_WARNING,
@@ -44,7 +43,7 @@ from ..model import (
     utc_now,
 )
 from ..redact import redact
-from ..spec import rules as checks
+from ..spec.operations import APPEND_ENTRY, GET_CONTEXT, HEARTBEAT, RESUME
 from ..store.database import Store
 from ..store.layout import find_repo_root
 from ..store.threaded import AsyncStore
@@ -456,8 +455,10 @@ class Scribe:
         same ``request_id`` returns the entry stored the first time; ``author`` names the
         agent writing it (see :meth:`Ledger.append_entry
         <scribe_ls.core.operations.Ledger.append_entry>`)."""
-        request = AppendRequest(text, kind, session_id, files, stat_files, request_id, author)
-        outcome = await self._appends.submit(request)
+        given = APPEND_ENTRY.check(
+            text=text, kind=kind, session_id=session_id, files=files, request_id=request_id, author=author
+        )
+        outcome = await self._appends.submit(AppendRequest(**given, stat_files=stat_files))
         assert outcome.entry is not None
         return outcome.entry
 
@@ -524,17 +525,16 @@ class Scribe:
         from ..context import ContextProvider, ContextRequest
         from ..context.provider import json_floor
 
-        session_id = checks.session_id(session_id)
-        chosen = checks.string_list(
-            sections, "sections", max_items=len(CONTEXT_SECTIONS), max_len=16, choices=CONTEXT_SECTIONS
+        given = GET_CONTEXT.check(
+            session_id=session_id,
+            sections=sections,
+            max_chars=max_chars,
+            format=format,
+            max_tokens=max_tokens,
+            since=since,
         )
-        budget = checks.integer(max_chars, "max_chars", low=1000, high=1_000_000, default=12000)
-        shape = checks.string(format, "format", choices=CONTEXT_FORMATS) or "json"
-        tokens = (
-            None
-            if max_tokens is None
-            else checks.integer(max_tokens, "max_tokens", low=100, high=250_000, default=0)
-        )
+        chosen, budget, shape = given["sections"], given["max_chars"], given["format"]
+        tokens = given["max_tokens"]
         if shape == "json":
             # A JSON packet's keys and its sections' stubs cost something however much is
             # cut: a budget below that is refused, not silently exceeded.
@@ -551,8 +551,9 @@ class Scribe:
                     )
         if self._context is None:
             self._context = ContextProvider(self)
-        base = checks.string(since, "since", max_len=64)
-        request = ContextRequest(session_id, chosen or CONTEXT_SECTIONS, budget, shape, tokens, base)
+        request = ContextRequest(
+            given["session_id"], chosen or CONTEXT_SECTIONS, budget, shape, tokens, given["since"]
+        )
         return await self._context.get(request)
 
     async def summarize(
@@ -621,7 +622,7 @@ class Scribe:
         than :data:`HEARTBEAT_EVERY` are merged: the latest is written at the end of the
         window, so a chatty client costs one write per window. Returns the session credited
         (None: none, or merged into the next write)."""
-        key = checks.session_id(session_id) or ""
+        key = HEARTBEAT.check(session_id=session_id)["session_id"] or ""
         now = time.monotonic()
         last = self._beats.get(key)
         if last is not None and now - last < HEARTBEAT_EVERY:
@@ -654,7 +655,8 @@ class Scribe:
         the last summary written, with a Markdown rendering of it all."""
         from .summarize import extract_summary
 
-        backlog_id = checks.backlog_id(backlog_id)
+        given = RESUME.check(backlog_id=backlog_id, session_id=session_id)
+        backlog_id, session_id = given["backlog_id"], given["session_id"]
         if backlog_id is not None and session_id is None:
             found = await self.list_sessions(backlog_id=backlog_id, limit=1)
             if not found:
@@ -797,8 +799,8 @@ def _counts(f: dict[str, Any]) -> str:
 
 def _resume_markdown(packet: dict[str, Any]) -> str:
     """A resume packet for a person or a prompt; what came from the repository and its notes
-    is quoted (:mod:`scribe_ls.context.quoting`) and said to be data."""
-    from ..context.quoting import DATA_NOTICE, inline
+    is quoted (:mod:`scribe_ls.markdown`) and said to be data."""
+    from ..markdown import DATA_NOTICE, inline
 
     session = packet["session"]
     title = session["backlogId"] or session["id"]

@@ -170,7 +170,7 @@ def _legacy_time(value: str | None) -> str:
 
 def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> str:
     """The summary file: the legacy layout, then the extracted lists (empty ones left out)."""
-    from ..context.quoting import code_span, inline
+    from ..markdown import code_span, inline
 
     latest = summary.sessions[-1] if summary.sessions else None
     branch = inline(latest.branch if latest and latest.branch else "")

@@ -21,6 +21,8 @@ import sqlite3
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
+from ..spec.operations import REPORT_GROUPINGS
+
 IDLE_GAP = 300  # seconds: the default gap that ends a span
 # A pulse this much before its session's span ends came late (another process committed
 # first): it is inside time already counted. Further back, the clock was set back (or the
@@ -29,7 +31,7 @@ LATE_TOLERANCE = 60.0
 # Wall and monotonic clocks disagreeing by more than this between two pulses of one
 # process: the wall clock was set.
 CLOCK_STEP = 2.0
-GROUPINGS = ("item", "day", "branch")
+GROUPINGS = REPORT_GROUPINGS  # declared with the report operation
 
 
 # NamedTuples, not dataclasses: every CLI verb loads this module, and dataclasses cost a

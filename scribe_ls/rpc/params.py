@@ -1,8 +1,8 @@
-"""Wire shapes: JSON params (camelCase) into the Python API's arguments (snake_case).
+"""Wire shapes: the params object, LSP's ``workDoneToken`` and ``initializationOptions``.
 
-Values are not checked here: the core checks every argument and names the field the
-Python way; :func:`~scribe_ls.errors.on_wire` renames it back (``backlog_id`` ->
-``backlogId``) for the client.
+A request's fields are declared in :mod:`scribe_ls.spec.operations`; the core checks them
+and names a field the Python way, and :func:`~scribe_ls.errors.on_wire` renames it back
+(``backlog_id`` -> ``backlogId``) for the client.
 """
 
 from __future__ import annotations
@@ -16,16 +16,6 @@ from ..spec import rules as checks
 from ..spec.rules import json_type
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One field of a request's params."""
-
-    wire: str  # as the client sends it: "backlogId"
-    api: str | None  # the Python API's argument ("backlog_id"); None: read by the wire layer
-    type: str  # JSON type, for the docs: "string", "string[]", "integer"
-    doc: str
-
-
 def params_object(raw: Any) -> Mapping[str, Any]:
     """Params must be an object; a missing or null ``params`` means ``{}``."""
     if raw is None:
@@ -33,12 +23,6 @@ def params_object(raw: Any) -> Mapping[str, Any]:
     if isinstance(raw, Mapping):
         return raw
     raise InvalidParams("params", f"expected an object, got {json_type(raw)}")
-
-
-def api_arguments(fields: tuple[Param, ...], params: Mapping[str, Any]) -> dict[str, Any]:
-    """The API's keyword arguments: every field (None when absent, which the API reads as
-    its default, or refuses with "required"); fields not in the table are ignored."""
-    return {f.api: params.get(f.wire) for f in fields if f.api is not None}
 
 
 def work_done_token(params: Mapping[str, Any]) -> str | int | None:
