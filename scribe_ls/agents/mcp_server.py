@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -37,7 +37,7 @@ from mcp_types import (
     TextResourceContents,
     UnsubscribeRequestParams,
 )
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from .._version import __version__
 from ..context.packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
@@ -45,7 +45,9 @@ from ..context.tokens import estimate_tokens
 from ..core.events import ENTRY_ADDED, SESSION_CHANGED, Notification
 from ..core.service import Scribe
 from ..errors import ScribeError
-from ..spec import rules as checks
+from ..spec import operations as ops
+from ..spec import rules
+from .mcp_arguments import argument
 from .mcp_stdio import run_stdio
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,40 @@ RESUME_REQUEST = (
     " what I was doing, what I decided, what is left, then suggest the next step."
 )
 
-Kind = Literal["note", "decision", "idea", "todo"]
-Section = Literal["session", "git", "diff", "commits", "worklog", "summary", "sessions"]
+# The tools' arguments: the declared fields (spec/operations.py), with the tool's own words.
+SessionId = argument(ops.SESSION_ID, doc="a session id; default the current session")
+NoteText = argument(ops.APPEND_ENTRY.field("text"), doc="what to record; Markdown is fine")
+NoteKind = argument(
+    ops.APPEND_ENTRY.field("kind"), choices=rules.USER_KINDS, doc="note, decision, idea or todo"
+)
+NoteFiles = argument(ops.APPEND_ENTRY.field("files"), doc="paths the entry is about")
+BacklogId = argument(ops.START_SESSION.field("backlog_id"), doc="B- and digits, e.g. B-1234")
+Title = argument(ops.START_SESSION.field("title"), doc="what the work is")
+Tags = argument(ops.START_SESSION.field("tags"), doc="labels")
+Status = argument(ops.LIST_SESSIONS.field("status"), doc="only these")
+ListLimit = argument(ops.LIST_SESSIONS.field("limit"))
+Query = argument(ops.SEARCH.field("query"))
+SearchLimit = argument(ops.SEARCH.field("limit"))
+# The text an agent gets also carries the packet's etag line: the least budget covers it.
+MaxChars = argument(
+    ops.GET_CONTEXT.field("max_chars").but(low=MIN_CHARS),
+    doc="the most characters the text may have (the packet and its etag line)",
+)
+MaxTokens = argument(
+    ops.GET_CONTEXT.field("max_tokens").but(low=MIN_TOKENS),
+    doc="the most tokens the text may have (estimated offline); default none",
+)
+Since = argument(
+    ops.GET_CONTEXT.field("since"),
+    doc="the etag of a packet you already have: only what changed since comes back",
+)
+Format = argument(ops.GET_CONTEXT.field("format"), doc="markdown: one text to read; json: sections as data")
+Sections = argument(ops.GET_CONTEXT.field("sections"), doc="only these sections; default all")
+ReportKind = argument(ops.REPORT.field("kind"))
+ReportSince = argument(ops.REPORT.field("since"), doc="first day; default 6d (time), yesterday (standup)")
+ReportUntil = argument(ops.REPORT.field("until"), doc="last day; default today")
+ReportBy = argument(ops.REPORT.field("by"), doc="time only")
+ResumeBacklogId = argument(ops.RESUME.field("backlog_id"), doc="B- and digits; default the current session")
 
 
 def _answer(data: dict[str, Any]) -> CallToolResult:
@@ -92,7 +126,7 @@ def _author(ctx: Context) -> str:
     """The MCP client's name (``claude-code``), cut to what an author may be."""
     params = ctx.session.client_params
     name = params.client_info.name if params is not None and params.client_info is not None else ""
-    kept = "".join(ch for ch in name if checks.AUTHOR_RE.fullmatch(ch))[:64].strip()
+    kept = "".join(ch for ch in name if rules.AUTHOR_RE.fullmatch(ch))[:64].strip()
     return kept or DEFAULT_AUTHOR
 
 
@@ -236,36 +270,12 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ),
     )
     async def scribe_context(
-        max_chars: Annotated[
-            int,
-            Field(
-                ge=MIN_CHARS,
-                le=1_000_000,
-                description="the most characters the text may have (the packet and its etag line)",
-            ),
-        ] = 12000,
-        max_tokens: Annotated[
-            int | None,
-            Field(
-                ge=MIN_TOKENS,
-                le=250_000,
-                description="the most tokens the text may have (estimated offline); default none",
-            ),
-        ] = None,
-        since: Annotated[
-            str | None,
-            Field(description="the etag of a packet you already have: only what changed since comes back"),
-        ] = None,
-        format: Annotated[
-            Literal["markdown", "json"],
-            Field(description="markdown: one text to read; json: sections as data"),
-        ] = "markdown",
-        sections: Annotated[
-            list[Section] | None, Field(description="only these sections; default all")
-        ] = None,
-        session_id: Annotated[
-            str | None, Field(description="a session id; default the current session")
-        ] = None,
+        max_chars: MaxChars = 12000,
+        max_tokens: MaxTokens = None,
+        since: Since = None,
+        format: Format = "markdown",
+        sections: Sections = None,
+        session_id: SessionId = None,
     ) -> CallToolResult:
         # The text is what the model reads: the packet itself and its etag line, within
         # both budgets; the structured part is the few keys a client program needs, never a
@@ -297,14 +307,12 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ),
     )
     async def scribe_note(
-        text: Annotated[
-            str, Field(min_length=1, max_length=65536, description="what to record; Markdown is fine")
-        ],
+        text: NoteText,
         ctx: Context,
-        kind: Annotated[Kind, Field(description="note, decision, idea or todo")] = "note",
-        files: Annotated[list[str], Field(max_length=1000, description="paths the entry is about")] = [],  # noqa: B006
+        kind: NoteKind = "note",
+        files: NoteFiles = None,
     ) -> CallToolResult:
-        entry = await _call(scribe.append_entry(text, kind, files=files, author=_author(ctx)))
+        entry = await _call(scribe.append_entry(text, kind, files=files or (), author=_author(ctx)))
         return _answer(entry.to_wire())
 
     @server.tool(
@@ -316,30 +324,24 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ),
     )
     async def scribe_start_session(
-        backlog_id: Annotated[str | None, Field(description="B- and digits, e.g. B-1234")] = None,
-        title: Annotated[str | None, Field(max_length=200, description="what the work is")] = None,
-        tags: Annotated[list[str], Field(max_length=32, description="labels")] = [],  # noqa: B006
+        backlog_id: BacklogId = None,
+        title: Title = None,
+        tags: Tags = None,
     ) -> CallToolResult:
-        started = await _call(scribe.start(backlog_id, title, tags))
+        started = await _call(scribe.start(backlog_id, title, tags or ()))
         return _answer({**started.session.to_wire(), "change": started.change})
 
     @server.tool(
         name="scribe_stop_session",
         description="Stop a session (default: the current one). Stopping a stopped one changes nothing.",
     )
-    async def scribe_stop_session(
-        session_id: Annotated[
-            str | None, Field(description="a session id; default the current session")
-        ] = None,
-    ) -> CallToolResult:
+    async def scribe_stop_session(session_id: SessionId = None) -> CallToolResult:
         return _answer((await _call(scribe.stop_session(session_id))).to_wire())
 
     @server.tool(name="scribe_list_sessions", description="Sessions of this repository, newest first.")
     async def scribe_list_sessions(
-        status: Annotated[
-            Literal["active", "paused", "completed"] | None, Field(description="only these")
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=1000)] = 20,
+        status: Status = None,
+        limit: ListLimit = 20,
     ) -> CallToolResult:
         sessions = await _call(scribe.list_sessions(status=status, limit=limit))
         return _answer({"sessions": [session.to_wire() for session in sessions]})
@@ -352,8 +354,8 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ),
     )
     async def scribe_search(
-        query: Annotated[str, Field(min_length=1, max_length=1000)],
-        limit: Annotated[int, Field(ge=1, le=200)] = 10,
+        query: Query,
+        limit: SearchLimit = 10,
     ) -> CallToolResult:
         return _answer({"hits": [hit.to_wire() for hit in await _call(scribe.search(query, limit))]})
 
@@ -365,11 +367,7 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
             " Also written to .scribe/summaries/<id>-summary.md."
         ),
     )
-    async def scribe_summarize(
-        session_id: Annotated[
-            str | None, Field(description="a session id; default the current session")
-        ] = None,
-    ) -> CallToolResult:
+    async def scribe_summarize(session_id: SessionId = None) -> CallToolResult:
         return _answer(await _call(scribe.summarize(session_id)))
 
     @server.tool(
@@ -381,9 +379,7 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ),
     )
     async def scribe_resume(
-        backlog_id: Annotated[
-            str | None, Field(description="B- and digits; default the current session")
-        ] = None,
+        backlog_id: ResumeBacklogId = None,
     ) -> CallToolResult:
         return _answer(await _call(scribe.resume(backlog_id)))
 
@@ -397,12 +393,10 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         ),
     )
     async def scribe_report(
-        kind: Literal["time", "standup"] = "time",
-        since: Annotated[
-            str | None, Field(description="first day; default 6d (time), yesterday (standup)")
-        ] = None,
-        until: Annotated[str | None, Field(description="last day; default today")] = None,
-        by: Annotated[Literal["item", "day", "branch"] | None, Field(description="time only")] = None,
+        kind: ReportKind = "time",
+        since: ReportSince = None,
+        until: ReportUntil = None,
+        by: ReportBy = None,
     ) -> CallToolResult:
         return _answer(await _call(scribe.report(kind, since=since, until=until, by=by)))
 
@@ -434,7 +428,7 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
     )
     async def worklog_resource(backlog_id: str) -> str:
         try:
-            key = checks.backlog_id(backlog_id) or ""
+            key = rules.backlog_id(backlog_id) or ""
         except ScribeError as exc:
             raise ResourceError(exc.message) from None
         path = scribe.store.layout.worklog_path(key)
