@@ -28,7 +28,7 @@ from _common import cli_command, make_repo, summary
 
 from scribe_ls.config import Config
 from scribe_ls.core.operations import Ledger
-from scribe_ls.store import database as scribe_store
+from scribe_ls.store import base as scribe_store
 from scribe_ls.store.database import Store
 
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()

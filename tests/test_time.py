@@ -65,8 +65,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
-    monkeypatch.setattr("scribe_ls.store.database.utc_now", fake)
-    monkeypatch.setattr("scribe_ls.store.database.monotonic", fake.monotonic)
+    monkeypatch.setattr("scribe_ls.store.base.utc_now", fake)
+    monkeypatch.setattr("scribe_ls.store.base.monotonic", fake.monotonic)
     monkeypatch.setattr("scribe_ls.core.operations.utc_now", fake)
     return fake
 

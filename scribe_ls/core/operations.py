@@ -20,8 +20,6 @@ from ..config import Config
 from ..errors import InvalidParams, NoCurrentSession, ScribeError, StoreUnavailable
 from ..git import files as gitfiles
 from ..model import (
-    DEFAULT_PRIORITY,
-    DEFAULT_TYPE,
     Entry,
     Event,
     Overlap,
@@ -52,6 +50,8 @@ from ..spec.operations import (
 from ..store.database import Store, Touched
 from ..store.opening import store_errors
 from ..worklog.files import Worklogs
+from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED
+from . import lifecycle
 
 if TYPE_CHECKING:
     from .reports import Standup, TimeReport
@@ -294,7 +294,8 @@ class Ledger:
         backlog_id = backlog_id or backlog_id_from_branch(branch)
         # Secrets are redacted in everything stored: a branch or a title can hold one too.
         branch = redact(branch) if branch else branch
-        result = self.store.start_session(
+        result = lifecycle.start(
+            self.store,
             backlog_id=backlog_id,
             branch=branch,
             title=redact(title) if title else None,
@@ -305,23 +306,21 @@ class Ledger:
             tags=redact_all(tags),
             type=type,
             priority=priority,
-            defaults=(DEFAULT_TYPE, DEFAULT_PRIORITY),
             max_open=self.config.max_active_sessions,
-            start_texts=("Session started", f"Branch: {branch}") if branch else ("Session started",),
         )
         outcome = self._touched(result.session, result.touched)
         outcome.change = result.change
         return outcome
 
     def stop_session(
-        self, session_id: str | None = None, *, reason: str = "Session stopped", pulse: bool = True
+        self, session_id: str | None = None, *, reason: str = SESSION_STOPPED, pulse: bool = True
     ) -> Outcome:
         """Stop a session (default: the current one, also when it is paused); ``pulse``:
         the developer stopped it (the moment counts as activity), not a timer."""
         session_id = STOP_SESSION.check(session_id=session_id)["session_id"]
         followed = self.follow_branch()
         session = self.session_or_current(session_id)
-        stopped, entries = self.store.stop_session(session.id, reason, pulse=pulse)
+        stopped, entries = lifecycle.stop(self.store, session.id, reason, pulse=pulse)
         outcome = Outcome(stopped)
         if entries:
             self._render(stopped)
@@ -341,7 +340,8 @@ class Ledger:
         given = UPDATE_SESSION.check(
             session_id=session_id, status=status, title=title, add_tags=add_tags, remove_tags=remove_tags
         )
-        session, touched = self.store.update_session(
+        session, touched = lifecycle.update(
+            self.store,
             given["session_id"],
             status=given["status"],
             title=redact(given["title"]) if given["title"] else None,
@@ -385,7 +385,7 @@ class Ledger:
                 return outcome
         else:
             return outcome
-        session, entries = self.store.set_branch(session.id, new)
+        session, entries = lifecycle.rebind_branch(self.store, session.id, new)
         self._render(session)
         outcome.add(session, "branchChanged", entries)
         return outcome
@@ -395,7 +395,7 @@ class Ledger:
         now = now or utc_now()
         outcome = Outcome(None)
         for idle in self.store.idle_sessions(now, statuses=("active",)):
-            result = self.store.pause_idle(idle.id, "Idle timeout reached; pausing session", now)
+            result = lifecycle.pause_idle(self.store, idle.id, IDLE_PAUSE, now)
             if result is not None:
                 session, entries = result
                 self._render(session)
@@ -405,7 +405,7 @@ class Ledger:
     def cleanup(self) -> list[Outcome]:
         """Stop every open session idle for longer than its idle timeout."""
         return [
-            self.stop_session(session.id, reason="Idle timeout reached; stopping scribe", pulse=False)
+            self.stop_session(session.id, reason=IDLE_STOP, pulse=False)
             for session in self.store.idle_sessions(utc_now())
         ]
 

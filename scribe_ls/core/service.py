@@ -48,6 +48,7 @@ from ..store.database import Store
 from ..store.layout import find_repo_root
 from ..store.threaded import AsyncStore
 from ..worklog.files import EDITED_BY_HAND
+from ..worklog.format import SESSION_STOPPED
 from .events import SHOW_MESSAGE, SUBSCRIBER_QUEUE, SUMMARY_READY, EventBus, Listener, Relay, Subscription
 from .group_commit import GroupCommit
 from .operations import AppendRequest, Ledger, Outcome
@@ -373,9 +374,7 @@ class Scribe:
             return False
         return True
 
-    async def stop_session(
-        self, session_id: str | None = None, *, reason: str = "Session stopped"
-    ) -> Session:
+    async def stop_session(self, session_id: str | None = None, *, reason: str = SESSION_STOPPED) -> Session:
         outcome = await self._write(self.ledger.stop_session, session_id, reason=reason)
         assert outcome.session is not None
         return outcome.session

@@ -31,6 +31,18 @@ from typing import NamedTuple
 
 HEADING_FORMAT = "%Y-%m-%d %H:%M:%S"
 
+# What a session's lifecycle writes (system entries), in the legacy tool's words: its
+# worklogs and its import (worklog/legacy.py) read them back, so they stay as they were.
+SESSION_STARTED = "Session started"
+SESSION_STOPPED = "Session stopped"
+SESSION_PAUSED = "Session paused"
+SESSION_RESUMED = "Session resumed"
+SWITCHED_TO = "Session paused; switched to {}"  # another session was started or resumed
+BRANCH = "Branch: {}"
+DETACHED = "(detached)"  # the branch of a detached HEAD
+IDLE_PAUSE = "Idle timeout reached; pausing session"
+IDLE_STOP = "Idle timeout reached; stopping scribe"
+
 _KIND_PREFIX = {"decision": "Decision: ", "idea": "Idea: ", "todo": "TODO: ", "commit": "Commit: "}
 _PREFIX_KIND = {prefix: kind for kind, prefix in _KIND_PREFIX.items()}
 _CHANGES_RE = re.compile(r"^Changes: (\d+) file\(s\)")
