@@ -212,7 +212,7 @@ async def test_a_served_packet_marks_a_decision_once_its_file_is_saved(tmp_path:
 
 
 async def test_a_decision_naming_a_path_outside_the_repository_is_never_checked(tmp_path: Path) -> None:
-    from scribe_ls.context.provider import _named_paths
+    from scribe_ls.context.changed_since import _named_paths
     from scribe_ls.model import Entry
 
     entry = Entry(

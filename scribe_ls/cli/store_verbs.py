@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..core.operations import Ledger, Outcome
+from ..core.status import store_status
 from ..errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
 from ..lazylog import defer_setup, escape_controls, get_logger
 from ..model import Entry, Session, SessionChange
@@ -255,7 +256,7 @@ def _append(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _status(ledger: Ledger, args: argparse.Namespace) -> int:
-    status = ledger.status()
+    status = store_status(ledger)
     if args.metrics:
         status["metrics"] = _daemon_metrics()
     if args.json:

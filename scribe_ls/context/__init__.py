@@ -2,6 +2,7 @@
 budgeted, optionally as Markdown. It reads the store through a narrow port
 (:class:`ContextSource`), not the service."""
 
-from .provider import ContextProvider, ContextRequest, ContextSource
+from .provider import ContextProvider, ContextSource
+from .request import ContextRequest
 
 __all__ = ["ContextProvider", "ContextRequest", "ContextSource"]

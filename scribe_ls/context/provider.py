@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
-import re
-import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,11 +27,13 @@ from ..git import commands as git
 from ..git import files as gitfiles
 from ..git import safety as gitsafe
 from ..markdown import DATA_NOTICE, inline
-from ..model import Entry, Overlap, Session, SessionSummary, parse_iso
+from ..model import Entry, Overlap, Session, SessionSummary
 from ..store.layout import foreign_repository
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
+from .changed_since import files_changed_since, names_files
 from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown
+from .request import ContextRequest, widest_envelope
 from .tokens import ESTIMATOR, estimate_tokens
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
@@ -48,22 +47,6 @@ RECENT_COMMITS = 10  # the repository's own history, where the branch has no bas
 BRANCH_COMMITS = 50  # a branch's commits since its base, newest first (the rest counted)
 RECENT_ENTRIES = 20
 MAX_ENTRY_TEXT = 500
-# Entries whose files are checked for changes made after them (marked changedSince).
-CLAIMS = frozenset({"decision", "idea", "todo"})
-# A repository path in an entry's text: a word with a slash or a file extension.
-_PATH_IN_TEXT = re.compile(
-    r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\.[A-Za-z0-9]{1,8}|[\w.-]+(?:/[\w.-]+)+)(?![\w/])"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ContextRequest:
-    session_id: str | None
-    sections: tuple[str, ...]
-    max_chars: int
-    format: str  # json | markdown
-    max_tokens: int | None = None  # a second bound, in estimated tokens (tokens.py)
-    since: str | None = None  # the etag of a packet the client has: answer what changed (delta.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +252,7 @@ class ContextProvider:
             # the result (a worklog whose decisions name files it marks as changed since).
             before = self._depends(name, repo, True)
             result = await fetch(name)
-            follows_tree = name in TREE_SECTIONS or (name == "worklog" and _names_files(result))
+            follows_tree = name in TREE_SECTIONS or (name == "worklog" and names_files(result))
             if self.scribe.watching and result["ok"] and self._depends(name, repo, True) == before:
                 if len(self._sections) >= CACHE_SIZE:
                     self._sections.pop(next(iter(self._sections)))
@@ -342,7 +325,7 @@ class ContextProvider:
         else:
             # The budget bounds the whole answer a client reads: the sections and, around
             # them, the packet's own keys (etag, tokens, ...), reserved at their widest.
-            envelope = _widest_envelope(packet["sessionId"], sections)
+            envelope = widest_envelope(packet["sessionId"], sections)
             room = request.max_chars - size(envelope)
             truncated = fit(sections, room, size, json_hunk_cost, lambda item: size(item) + 1)
             if tokens is not None:
@@ -503,102 +486,10 @@ class ContextProvider:
         return [{**other.to_wire(), "linkedWorktree": other.root != here} for other in others]
 
 
-def json_floor(sections: tuple[str, ...]) -> tuple[int, int]:
-    """The characters and estimated tokens of the smallest JSON packet of ``sections``: its
-    keys, and every section left out saying so. A budget below it cannot be kept."""
-    dropped = {
-        "ok": False,
-        "error": "left out to fit the budget (9999999 changed files)",
-        "elapsedMs": 99999.99,
-    }
-    skeleton = {
-        **_widest_envelope("s-000000000000", dict.fromkeys(sections)),
-        "sections": dict.fromkeys(sections, dropped),
-    }
-    return size(skeleton), estimate_tokens(to_json(skeleton))
-
-
-def _widest_envelope(session_id: str | None, sections: dict[str, Any]) -> dict[str, Any]:
-    """A JSON packet's keys around its sections, each at the widest it can be."""
-    return {
-        "sessionId": session_id,
-        "sections": {},
-        "truncated": False,
-        "sectionTokens": {name: 9_999_999 for name in sections},
-        "tokens": 9_999_999,
-        "tokenEstimator": ESTIMATOR,
-        "etag": "0" * 16,
-        "full": False,
-        "cached": False,
-        "elapsedMs": 9_999_999.99,
-    }
-
-
 def _base_wire(found: git.BranchBase | None) -> dict[str, Any] | None:
     if found is None:
         return None
     return {"name": found.name, "mergeBase": found.merge_base, "ahead": found.ahead, "behind": found.behind}
-
-
-async def files_changed_since(root: Path, entries: list[Entry]) -> dict[int, list[str]]:
-    """For each decision, idea or todo among ``entries`` that names files (its ``files``, or
-    paths in its text): those changed since it was written, committed after it or edited
-    after it and not committed. An agent acting on it then knows it may be stale."""
-    named = {e.id: paths for e in entries if e.kind in CLAIMS and (paths := _named_paths(root, e))}
-    if not named:
-        return {}
-    paths = sorted({path for found in named.values() for path in found})
-    oldest = min(e.at for e in entries if e.id in named)
-    try:
-        committed, status = await asyncio.gather(git.last_committed(root, paths, oldest), git.status(root))
-    except git.GitError:
-        return {}
-    dirty = {f.path for f in status.files}
-    edited = await asyncio.to_thread(_mtimes, root, [p for p in paths if p in dirty])
-    when = {e.id: parse_iso(e.at) for e in entries if e.id in named}
-    return {
-        entry_id: changed
-        for entry_id, found in named.items()
-        if (
-            changed := [
-                path
-                for path in found
-                if (path in committed and parse_iso(committed[path]) > when[entry_id])
-                or (path in edited and edited[path] > when[entry_id].timestamp())
-            ]
-        )
-    }
-
-
-def _names_files(section: dict[str, Any]) -> bool:
-    """Whether a worklog section holds a decision, idea or todo (their files are checked)."""
-    return any(item["kind"] in CLAIMS for item in section.get("data") or [])
-
-
-def _named_paths(root: Path, entry: Entry) -> list[str]:
-    """The repository files an entry names: its ``files``, and what looks like a path in
-    its text (a word with a slash or an extension; never one that climbs out with ..), at
-    most ten. git and lstat tell later which of them are files."""
-    found = dict.fromkeys(entry.files[:10])
-    for match in _PATH_IN_TEXT.finditer(entry.text[:MAX_ENTRY_TEXT]):
-        candidate = match.group(1)
-        if len(found) >= 10 or candidate.startswith(("../", "/")) or ".." in candidate.split("/"):
-            continue
-        found[candidate] = None
-    return list(found)
-
-
-def _mtimes(root: Path, paths: list[str]) -> dict[str, float]:
-    """When each of ``paths`` (relative, inside ``root``) was last written; files only."""
-    found = {}
-    for path in paths:
-        try:
-            info = os.lstat(root / path)
-        except (OSError, ValueError):
-            continue
-        if stat.S_ISREG(info.st_mode):
-            found[path] = info.st_mtime
-    return found
 
 
 async def _nothing() -> set[str]:

@@ -10,14 +10,12 @@ the store's change feed either way.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .._version import __version__
 from ..config import Config
-from ..errors import InvalidParams, NoCurrentSession, ScribeError, StoreUnavailable
+from ..errors import InvalidParams, NoCurrentSession, ScribeError
 from ..git import files as gitfiles
 from ..model import (
     Entry,
@@ -48,7 +46,6 @@ from ..spec.operations import (
     UPDATE_SESSION,
 )
 from ..store.database import Store, Touched
-from ..store.opening import store_errors
 from ..worklog.files import Worklogs
 from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED
 from . import lifecycle
@@ -177,43 +174,6 @@ class Ledger:
 
         session_id = SESSION_ID.check(session_id)
         return [*self.store.overlapping_sessions(session_id), *sibling_sessions(self.store, session_id)]
-
-    def status(
-        self, *, watcher: dict[str, Any] | None = None, pending: int = 0, uptime: float = 0.0
-    ) -> dict[str, Any]:
-        """What ``scribe/status`` answers. Answers even when the store cannot be used
-        (``storeError`` says why); ``watcher`` is the recorder's report, if one runs here."""
-        counts, current, store_error = {"active": 0, "total": 0, "paused": 0}, None, None
-        try:
-            with store_errors(self.store.dir):
-                counts = self.store.counts()
-                current = self.current_session()
-        except StoreUnavailable as exc:
-            store_error = exc.message
-        return {
-            "version": __version__,
-            "root": str(self.root),
-            "pid": os.getpid(),
-            "uptimeSeconds": round(uptime, 3),
-            "sessions": {"active": counts["active"], "total": counts["total"], "paused": counts["paused"]},
-            "currentSessionId": current.id if current else None,
-            # The session itself, so a client needs no getSession after status.
-            "currentSession": current.to_wire() if current else None,
-            "store": str(self.store.path),
-            "storeError": store_error,
-            "storeReadOnly": self.store.read_only is not None,
-            "watcher": watcher
-            or {
-                "running": False,
-                "recorder": False,
-                "events": 0,
-                "lastEventAt": None,
-                "lastError": None,
-                "restarts": 0,
-                "mode": None,
-            },
-            "queue": {"pending": pending},
-        }
 
     def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
         return self.store.search(**SEARCH.check(query=query, limit=limit))

@@ -17,7 +17,6 @@ then told to listeners. Other processes' writes arrive through the :class:`Relay
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -27,31 +26,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, load_config
-from ..errors import InvalidParams, ScribeError, StoreUnavailable
-from ..git import commands as git
+from ..errors import ScribeError, StoreUnavailable
 from ..model import (
-    CONTEXT_SECTIONS,
     MESSAGE_ERROR,
     MESSAGE_WARNING,
     Entry,
-    Overlap,
-    SearchHit,
     Session,
     SessionChange,
-    SessionSummary,
-    parse_iso,
-    utc_now,
 )
-from ..redact import redact
-from ..spec.operations import APPEND_ENTRY, GET_CONTEXT, HEARTBEAT, RESUME
+from ..spec.operations import APPEND_ENTRY, GET_CONTEXT, HEARTBEAT, RESUME, SUMMARIZE
 from ..store.database import Store
 from ..store.layout import find_repo_root
 from ..store.threaded import AsyncStore
-from ..worklog.files import EDITED_BY_HAND
 from ..worklog.format import SESSION_STOPPED
-from .events import SHOW_MESSAGE, SUBSCRIBER_QUEUE, SUMMARY_READY, EventBus, Listener, Relay, Subscription
+from .events import SHOW_MESSAGE, SUBSCRIBER_QUEUE, EventBus, Listener, Relay, Subscription
 from .group_commit import GroupCommit
+from .heartbeats import Heartbeats
 from .operations import AppendRequest, Ledger, Outcome
+from .ports import Progress
+from .reads import Reads
 
 if TYPE_CHECKING:
     from ..context import ContextProvider
@@ -60,25 +53,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Reports how far a long request got: (message, percentage 0..100). The server turns it
-# into ``$/progress`` for a client that offered a workDoneToken.
-Progress = Callable[[str, int], None]
 
 # How long a start waits for the recorder's watch (a huge tree takes a while to walk).
 READY_TIMEOUT = 5.0
-# A resume packet's lists: the newest this many of each; files touched; summary excerpt.
-RESUME_ITEMS = 10
-RESUME_FILES = 20
-RESUME_SUMMARY_CHARS = 2000
 
-# Heartbeats closer together than this (seconds) are merged into one write.
-HEARTBEAT_EVERY = 30.0
-MAX_BEAT_KEYS = 256
 
 __all__ = ["Progress", "Scribe", "Subscription"]
 
 
-class Scribe:
+class Scribe(Reads):
     """One repository's session service. Open it with ``async with`` or :meth:`open`."""
 
     def __init__(
@@ -122,11 +105,7 @@ class Scribe:
         self._summaries_task: asyncio.Task[None] | None = None
         # (LSP MessageType, text): problems found at open, told once to each client.
         self.notices: list[tuple[int, str]] = []
-        # Heartbeats per session ("" = the current one): when the last was written, the
-        # wall time of one merged since, and the write due at the end of its window.
-        self._beats: dict[str, float] = {}
-        self._beat_wall: dict[str, datetime] = {}
-        self._beat_later: dict[str, asyncio.Task[None]] = {}
+        self._heartbeats = Heartbeats(self._write_beat)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -170,7 +149,9 @@ class Scribe:
                 watch_store(self.store.dir, self._relay.relay_changes, self._stop, self.reload_config)
             )
         if self.watching and self.store.read_only is None:
-            self._stale_task = asyncio.create_task(self._render_stale_worklogs())
+            from .catch_up import render_stale_worklogs
+
+            self._stale_task = asyncio.create_task(render_stale_worklogs(self))
         if self._record and self.store.read_only is None:
             from ..recording.recorder import Recorder
             from .background_summaries import BackgroundSummaries
@@ -181,35 +162,7 @@ class Scribe:
             self.add_listener(self.summaries.heard)
             self._summaries_task = asyncio.create_task(self.summaries.run(self._stop))
 
-    async def _render_stale_worklogs(self) -> None:
-        """After a crash (or another process's), a worklog may be behind the store: render
-        those in the background, one store visit each, so that initialize is answered at
-        once and requests go in between (a big store's catch-up took over 30 s)."""
-        try:
-            for key in await self.store.run(self.ledger.worklogs.stale_keys):
-                if self._stop.is_set():
-                    return
-                worklogs = self.ledger.worklogs
-                kept_before = len(worklogs.kept)
-                await self.store.run(worklogs.render_quietly, key)
-                log.info("worklog %s was out of step with the store; rendered it", key)
-                for kept_key, kept, missing in worklogs.kept[kept_before:]:
-                    # Only entries the store lacks say the store is older; a hand edit does not.
-                    what = (
-                        "was edited by hand"
-                        if missing == EDITED_BY_HAND
-                        else f"held {missing} (the store is older than it: restored, or emptied)"
-                    )
-                    self._tell(
-                        f"the worklog of {kept_key} {what}; kept it as {kept} and wrote it again"
-                        " from the store"
-                    )
-            for key, found in await self.store.run(self.ledger.worklogs.orphans):
-                self._tell(f"the worklog of {key} {found}")
-        except ScribeError as exc:
-            log.warning("worklogs not brought up to date: %s", exc.message)
-
-    def _tell(self, message: str) -> None:
+    def tell(self, message: str) -> None:
         """A finding at start: for clients attaching later (notices) and those attached now."""
         self.notices.append((MESSAGE_WARNING, f"scribe-ls: {message}"))
         self.warn(message)
@@ -229,26 +182,24 @@ class Scribe:
             except Exception:
                 log.exception("background task failed while closing")
         self._recorder_task = self._relay_task = self._summaries_task = self._stale_task = None
-        await self._write_merged_beats()
+        await self._heartbeats.flush()
         await self.store.shutdown()
-
-    async def _write_merged_beats(self) -> None:
-        """Closing: a heartbeat merged into a window not over yet is written now."""
-        for key, task in list(self._beat_later.items()):
-            task.cancel()
-            at = self._beat_wall.pop(key, None)
-            if at is None:
-                continue
-            try:
-                await self._write(self.ledger.heartbeat, key or None, at)
-            except ScribeError as exc:
-                log.info("late heartbeat not recorded: %s", exc.message)
 
     async def __aenter__(self) -> Scribe:
         return await self.open()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    @property
+    def stopping(self) -> bool:
+        """The service is closing: background work stops at its next step."""
+        return self._stop.is_set()
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since this service was made."""
+        return time.monotonic() - self._started
 
     @property
     def watching(self) -> bool:
@@ -317,13 +268,6 @@ class Scribe:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    async def session_or_current(self, session_id: str | None) -> Session:
-        """The named session, or the current one (error -32011 if there is none)."""
-        return await self.store.run(self.ledger.session_or_current, session_id)
-
-    async def current_session(self) -> Session | None:
-        return await self.store.run(self.ledger.current_session)
-
     async def start_session(
         self,
         backlog_id: str | None = None,
@@ -354,13 +298,7 @@ class Scribe:
         if not self._record and self._daemon is not False:
             from ..daemon import client as control
 
-            try:
-                if self._daemon:  # asked for: whatever the config and environment say
-                    await asyncio.to_thread(control.hand_root, self.root)
-                else:  # None: as the config and $SCRIBE_LS_DAEMON say
-                    await asyncio.to_thread(control.hand_off, self.root, configured=self.config.daemon)
-            except (OSError, control.DaemonError) as exc:
-                log.warning("not recording %s in the background: %s", self.root, exc)
+            await asyncio.to_thread(control.hand_off_quietly, self.root, self._daemon, self.config.daemon)
         return SessionChange(outcome.session, outcome.change)
 
     async def recording_ready(self, timeout: float = READY_TIMEOUT) -> bool:
@@ -415,21 +353,6 @@ class Scribe:
         outcome = await self._write(self.ledger.pause_idle_sessions)
         return [event.session for event in outcome.events if isinstance(event, SessionChange)]
 
-    async def get_session(self, session_id: str) -> Session:
-        return await self.store.run(self.ledger.get_session, session_id)
-
-    async def list_sessions(
-        self,
-        *,
-        status: str | None = None,
-        backlog_id: str | None = None,
-        tag: str | None = None,
-        limit: int | None = 50,
-    ) -> list[Session]:
-        return await self.store.run(
-            self.ledger.list_sessions, status=status, backlog_id=backlog_id, tag=tag, limit=limit
-        )
-
     async def cleanup(self) -> list[Session]:
         """Stop every open session idle for longer than its idle timeout."""
         outcomes = await self.store.run(self.ledger.cleanup)
@@ -474,36 +397,6 @@ class Scribe:
         """Agent-friendly spelling of :meth:`append_entry` on the current session."""
         return await self.append_entry(text, kind=kind, files=files, author=author)
 
-    async def get_entries(
-        self,
-        session_id: str,
-        *,
-        after_id: int | None = 0,
-        limit: int | None = 100,
-        kinds: Sequence[str] | None = (),
-    ) -> tuple[list[Entry], int | None]:
-        return await self.store.run(
-            self.ledger.get_entries, session_id, after_id=after_id, limit=limit, kinds=kinds
-        )
-
-    async def recent_entries(self, session_id: str, limit: int) -> list[Entry]:
-        """The newest ``limit`` entries of a session, oldest first."""
-        return await self.store.run(self.ledger.recent_entries, session_id, limit)
-
-    async def summary_counts(self, session_id: str) -> SessionSummary:
-        """Counts and the latest decisions, ideas and todos of a session."""
-        return await self.store.run(self.ledger.summary_counts, session_id)
-
-    async def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
-        """Other open sessions (this root's, then the linked worktrees'), each with the
-        files both it and this one touched."""
-        return await self.store.run(self.ledger.overlapping_sessions, session_id)
-
-    async def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
-        """Entries matching every word of ``query``: whole-word matches first, then word
-        starts, each newest first (see :meth:`Store.search <scribe_ls.store.database.Store.search>`)."""
-        return await self.store.run(self.ledger.search, query, limit)
-
     # -- context and summaries --------------------------------------------------------------
 
     async def context(
@@ -521,38 +414,21 @@ class Scribe:
         too (:mod:`scribe_ls.context.tokens`); every section says what it costs. ``since``:
         the ``etag`` of a packet the caller has; only what changed comes back
         (:mod:`scribe_ls.context.delta`), or a full packet with ``full: true``."""
-        from ..context import ContextProvider, ContextRequest
-        from ..context.provider import json_floor
+        from ..context import ContextProvider
+        from ..context.request import context_request
 
-        given = GET_CONTEXT.check(
-            session_id=session_id,
-            sections=sections,
-            max_chars=max_chars,
-            format=format,
-            max_tokens=max_tokens,
-            since=since,
+        request = context_request(
+            GET_CONTEXT.check(
+                session_id=session_id,
+                sections=sections,
+                max_chars=max_chars,
+                format=format,
+                max_tokens=max_tokens,
+                since=since,
+            )
         )
-        chosen, budget, shape = given["sections"], given["max_chars"], given["format"]
-        tokens = given["max_tokens"]
-        if shape == "json":
-            # A JSON packet's keys and its sections' stubs cost something however much is
-            # cut: a budget below that is refused, not silently exceeded.
-            floor_chars, floor_tokens = json_floor(tuple(chosen or CONTEXT_SECTIONS))
-            for field, asked, floor in (
-                ("max_chars", budget, floor_chars),
-                ("max_tokens", tokens, floor_tokens),
-            ):
-                if asked is not None and asked < floor:
-                    raise InvalidParams(
-                        field,
-                        f"a JSON packet of these sections needs at least {floor} (its keys, and what each"
-                        " section left out): ask for fewer sections, a larger budget, or format markdown",
-                    )
         if self._context is None:
             self._context = ContextProvider(self)
-        request = ContextRequest(
-            given["session_id"], chosen or CONTEXT_SECTIONS, budget, shape, tokens, given["since"]
-        )
         return await self._context.get(request)
 
     async def summarize(
@@ -560,46 +436,12 @@ class Scribe:
     ) -> dict[str, Any]:
         """Summarize a session (default: the current one) with every other session of its
         backlog item, write ``.scribe/summaries/<key>-summary.md``, and tell listeners
-        (``scribe/summaryReady``). Returns what ``scribe/summarize`` answers."""
-        from .summarize import extract_summary, render_summary
+        (``scribe/summaryReady``); see :func:`~scribe_ls.core.summary_file.write_summary`."""
+        from .summary_file import write_summary
 
-        report = progress or (lambda message, percentage: None)
-        session = await self.session_or_current(session_id)
-        key = session.worklog_key
-        report(f"Reading the entries of {key}", 10)
-        sessions, entries = await self.store.sessions_and_entries(key)
-        report("Reading the work tree", 50)
-        uncommitted: list[str] | None = None
-        current = await self.current_session()
-        # The work tree is the checked-out item's: a completed or imported item, or one on
-        # another branch, has nothing in progress there.
-        if current is not None and current.id == session.id:
-            try:
-                # A file's name can hold a secret (AKIA….txt): redacted like every other path.
-                files = (await git.status(self.root)).files
-                uncommitted = [redact(f.path) for f in files if not f.path.startswith(".scribe/")]
-            except git.GitError:
-                pass  # not a repository, or git is missing: say nothing about it
-        report("Writing the summary", 80)
-        layout = self.store.layout
-        path = layout.summary_path(key)
-        relative = layout.relative(path)
-
-        def extract() -> tuple[Any, str]:
-            # All of an item's entries: CPU work for a worker thread, not the event loop.
-            found = extract_summary(key, sessions, entries, uncommitted)
-            return found, render_summary(found, layout.relative(layout.worklog_path(key)), relative)
-
-        summary, markdown = await asyncio.to_thread(extract)
-        try:
-            await asyncio.to_thread(layout.write_atomic, path, markdown)
-        except OSError as exc:  # read-only or full disk, or a planted link: the store's state
-            raise StoreUnavailable(f"cannot write {relative}: {exc.strerror or exc}") from exc
-        payload = {"sessionId": session.id, "path": str(path)}
-        await self.store.publish("summary", session.id, json.dumps(payload))
-        self.emit(SUMMARY_READY, payload)
-        report(f"Summary written to {relative}", 100)
-        return summary.to_wire(session.id, str(path), markdown)
+        return await write_summary(
+            self, SUMMARIZE.check(session_id=session_id)["session_id"], progress=progress
+        )
 
     async def report(
         self,
@@ -617,217 +459,31 @@ class Scribe:
 
     async def heartbeat(self, session_id: str | None = None) -> Session | None:
         """An editor says the developer is at work now (focus, typing): a pulse of active
-        time for the session (default: the one activity belongs to). Beats closer together
-        than :data:`HEARTBEAT_EVERY` are merged: the latest is written at the end of the
-        window, so a chatty client costs one write per window. Returns the session credited
+        time for the session (default: the one activity belongs to). Beats are merged, one
+        write a window (:mod:`scribe_ls.core.heartbeats`). Returns the session credited
         (None: none, or merged into the next write)."""
-        key = HEARTBEAT.check(session_id=session_id)["session_id"] or ""
-        now = time.monotonic()
-        last = self._beats.get(key)
-        if last is not None and now - last < HEARTBEAT_EVERY:
-            if key not in self._beat_later:
-                self._beat_later[key] = asyncio.create_task(self._beat_at_window_end(key, last))
-            self._beat_wall[key] = utc_now()
-            return None
-        if len(self._beats) >= MAX_BEAT_KEYS:  # bounded: forget windows long over
-            self._beats = {k: t for k, t in self._beats.items() if now - t < HEARTBEAT_EVERY}
-        self._beats[key] = now
-        outcome = await self._write(self.ledger.heartbeat, session_id)
-        return outcome.session
+        return await self._heartbeats.beat(HEARTBEAT.check(session_id=session_id)["session_id"])
 
-    async def _beat_at_window_end(self, key: str, window_start: float) -> None:
-        try:
-            await asyncio.sleep(max(0.0, window_start + HEARTBEAT_EVERY - time.monotonic()))
-            self._beats[key] = time.monotonic()
-            at = self._beat_wall.pop(key, None)
-            await self._write(self.ledger.heartbeat, key or None, at)
-        except ScribeError as exc:  # the session went away meanwhile: nothing to credit
-            log.info("late heartbeat not recorded: %s", exc.message)
-        finally:
-            self._beat_later.pop(key, None)
+    async def _write_beat(self, session_id: str | None, at: datetime | None) -> Session | None:
+        return (await self._write(self.ledger.heartbeat, session_id, at)).session
 
     async def resume(self, backlog_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
         """What ``scribe/resume`` answers: where a backlog item's work stands, to pick it up
-        (default: the current session; ``backlog_id``: that item's latest session). Last
-        decisions, open todos, the work tree's uncommitted changes (when the item is the
-        one checked out), the files touched last, how long since the last activity and
-        the last summary written, with a Markdown rendering of it all."""
-        from .summarize import extract_summary
+        (default: the current session; ``backlog_id``: that item's latest session); see
+        :func:`~scribe_ls.core.resume.resume_packet`."""
+        from .resume import resume_packet
 
-        given = RESUME.check(backlog_id=backlog_id, session_id=session_id)
-        backlog_id, session_id = given["backlog_id"], given["session_id"]
-        if backlog_id is not None and session_id is None:
-            found = await self.list_sessions(backlog_id=backlog_id, limit=1)
-            if not found:
-                raise InvalidParams("backlog_id", f"no session for {backlog_id}")
-            session = found[0]
-        else:
-            session = await self.session_or_current(session_id)
-        key = session.worklog_key
-        sessions, entries = await self.store.sessions_and_entries(key)
-        # All of an item's entries (as for summarize): a worker thread's work, not the loop's.
-        summary = await asyncio.to_thread(extract_summary, key, sessions, entries, None)
-        touched: dict[str, None] = {}
-        for entry in reversed(entries):
-            for path in entry.files:
-                touched.setdefault(path, None)
-            if len(touched) >= RESUME_FILES:
-                break
-        current = await self.current_session()
-        uncommitted = branch = None
-        if current is not None and current.id == session.id:  # the work tree is this item's
-            packet = await self.context(session.id, sections=["diff"], max_chars=1_000_000)
-            diff = packet["sections"]["diff"]
-            if diff["ok"]:
-                # With a base the diff is the branch's whole work: what is committed there is
-                # the branch's, not uncommitted.
-                files = [
-                    {k: f[k] for k in ("path", "added", "deleted", "state") if k in f}
-                    for f in diff["data"]["files"]
-                ]
-                uncommitted = [f for f in files if f.get("state") != "committed"]
-                if "since" in diff:
-                    branch = {"since": diff["since"], "files": files}
-        layout = self.store.layout
-        summary_text = await asyncio.to_thread(layout.read_text, layout.summary_path(key))
-        idle = max(0.0, (utc_now() - parse_iso(session.last_activity_at)).total_seconds())
-        marks = await self._changed_marks(entries) if uncommitted is not None else {}
-        result: dict[str, Any] = {
-            "session": session.to_wire(),
-            "decisions": [_marked(text, marks) for text in summary.decisions[-RESUME_ITEMS:]],
-            "openTodos": [_marked(text, marks) for text in summary.next_steps[-RESUME_ITEMS:]],
-            "completed": list(summary.completed[-RESUME_ITEMS:]),
-            "inProgress": list(summary.in_progress[-RESUME_ITEMS:]),
-            "uncommitted": uncommitted,
-            "branch": branch,
-            "lastFiles": list(touched)[:RESUME_FILES],
-            "secondsSinceActivity": int(idle),
-            "lastSummary": (
-                {"path": str(layout.summary_path(key)), "text": summary_text[:RESUME_SUMMARY_CHARS]}
-                if summary_text
-                else None
-            ),
-        }
-        result["markdown"] = _resume_markdown(result)
-        return result
-
-    async def _changed_marks(self, entries: Sequence[Entry]) -> dict[str, list[str]]:
-        """Decisions' and todos' texts, with the files they name that changed since."""
-        from ..context.provider import CLAIMS, files_changed_since
-
-        claims = [e for e in entries if e.kind in CLAIMS][-4 * RESUME_ITEMS :]
-        changed = await files_changed_since(self.root, claims)
-        return {e.text: changed[e.id] for e in claims if e.id in changed}
-
-    async def overlaps(self, session_id: str, paths: list[str]) -> list[dict[str, Any]]:
-        """Other open sessions (this root's, or a linked worktree's) that touched any of
-        ``paths``, which ``session_id`` just changed; a sibling worktree's clients hear
-        the mirror image (see :mod:`scribe_ls.core.overlaps`)."""
-        from .overlaps import find_overlaps
-
-        session = await self.get_session(session_id)
-        return await self.store.run(find_overlaps, self.store.sync, session, paths)
-
-    async def tell_sibling(self, session_id: str, overlap: dict[str, Any]) -> None:
-        """The mirror image of an overlap, to the linked worktree it involves."""
-        from .overlaps import tell_sibling
-
-        session = await self.get_session(session_id)
-        await self.store.run(tell_sibling, self.store.sync, session, overlap)
+        return await resume_packet(self, **RESUME.check(backlog_id=backlog_id, session_id=session_id))
 
     async def metrics(self) -> dict[str, Any]:
-        """What ``scribe/metrics`` answers: this process's bounded histograms and counters
-        (shared by every root a process serves), and this root's queues."""
-        from ..metrics import snapshot
+        """What ``scribe/metrics`` answers (:func:`~scribe_ls.core.status.metrics_report`)."""
+        from .status import metrics_report
 
-        return {
-            **snapshot(),
-            "queues": {
-                "store": self.store.pending,
-                "summaries": self.summaries.queue.qsize() if self.summaries is not None else 0,
-            },
-            "watcherRestarts": self.recorder.restarts if self.recorder is not None else 0,
-        }
+        return metrics_report(self)
 
     async def status(self) -> dict[str, Any]:
-        """Answers even when the store cannot be used (``storeError`` says why)."""
-        recorder = self.recorder
-        watcher = None  # the ledger reports "not recording"
-        if recorder is not None:
-            watcher = {
-                "running": recorder.running,
-                "recorder": recorder.holds_lease,
-                "events": recorder.events,
-                "lastEventAt": recorder.last_event_at,
-                "lastError": recorder.last_error,
-                "restarts": recorder.restarts,
-                "mode": self.config.watch,  # events (inotify and friends) or poll
-            }
-        report = await self.store.run(
-            self.ledger.status, watcher=watcher, uptime=time.monotonic() - self._started
-        )
-        # This status call itself is not waiting any more when it reads the count.
-        report["queue"] = {"pending": self.store.pending}
-        report["summaries"] = (
-            self.summaries.status()
-            if self.summaries is not None
-            else {"enabled": False, "pending": 0, "done": 0, "dropped": 0, "lastError": None}
-        )
-        return report
+        """What ``scribe/status`` answers, also when the store cannot be used
+        (:func:`~scribe_ls.core.status.status_report`)."""
+        from .status import status_report
 
-
-def _ago(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours = minutes // 60
-    return f"{hours} h {minutes % 60} min" if hours < 48 else f"{hours // 24} days"
-
-
-def _marked(text: str, marks: dict[str, list[str]]) -> str:
-    """A decision or todo as resume lists it, saying which of its files changed since."""
-    changed = marks.get(text)
-    return f"{text} (files changed since: {', '.join(changed)})" if changed else text
-
-
-def _counts(f: dict[str, Any]) -> str:
-    if "added" not in f:
-        return " (untracked)"
-    return " (binary)" if f["added"] is None else f" (+{f['added']}/-{f['deleted']})"
-
-
-def _resume_markdown(packet: dict[str, Any]) -> str:
-    """A resume packet for a person or a prompt; what came from the repository and its notes
-    is quoted (:mod:`scribe_ls.markdown`) and said to be data."""
-    from ..markdown import DATA_NOTICE, inline
-
-    session = packet["session"]
-    title = session["backlogId"] or session["id"]
-    lines = [
-        f"# Resume {title}: {inline(session['title'])}",
-        "",
-        DATA_NOTICE,
-        f"{session['status']} · branch {inline(session['branch'] or '-')} · last activity"
-        f" {_ago(packet['secondsSinceActivity'])} ago · {session['stats']['entries']} entries",
-    ]
-    for heading, items in (
-        ("Decisions", packet["decisions"]),
-        ("Open todos", packet["openTodos"]),
-        ("In progress", packet["inProgress"]),
-        ("Completed", packet["completed"]),
-    ):
-        if items:
-            lines += ["", f"## {heading}", "", *(f"- {inline(item)}" for item in items)]
-    if packet["uncommitted"]:
-        lines += ["", "## Uncommitted", ""]
-        lines += [f"- {inline(f['path'])}{_counts(f)}" for f in packet["uncommitted"]]
-    if packet.get("branch"):
-        committed = [f for f in packet["branch"]["files"] if f.get("state", "").startswith("committed")]
-        if committed:
-            lines += ["", f"## Committed on this branch since {inline(packet['branch']['since'])}", ""]
-            lines += [f"- {inline(f['path'])}{_counts(f)}" for f in committed]
-    if packet["lastFiles"]:
-        lines += ["", "## Files touched last", "", *(f"- {inline(path)}" for path in packet["lastFiles"])]
-    if packet["lastSummary"]:
-        lines += ["", f"Last summary: {inline(packet['lastSummary']['path'])}"]
-    return "\n".join(lines) + "\n"
+        return await status_report(self)

@@ -20,7 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..lazylog import get_logger
 from ..userdirs import runtime_dir, state_dir
+
+log = get_logger(__name__)
 
 # Set to 0 (or `daemon = false` in the config) to record only while a server or `live`
 # runs, as before the daemon; the test suite does, except where it tests the daemon.
@@ -55,6 +58,19 @@ def hand_off(root: Path, *, configured: bool) -> str | None:
     if not configured or not enabled():
         return None
     return hand_root(root)
+
+
+def hand_off_quietly(root: Path, asked: bool | None, configured: bool) -> None:
+    """After a start in a process that does not record: ``asked`` True hands ``root`` over
+    whatever the config and the environment say, None as they say (:func:`hand_off`). A
+    failure is logged: the session is started either way."""
+    try:
+        if asked:
+            hand_root(root)
+        else:
+            hand_off(root, configured=configured)
+    except (OSError, DaemonError) as exc:
+        log.warning("not recording %s in the background: %s", root, exc)
 
 
 def _check_ours(directory: Path) -> None:

@@ -74,10 +74,6 @@ class RecordingTarget(Protocol):
 
     async def stop_session(self, session_id: str | None = ..., *, reason: str = ...) -> Session: ...
 
-    async def overlaps(self, session_id: str, paths: list[str]) -> list[dict[str, Any]]: ...
-
-    async def tell_sibling(self, session_id: str, overlap: dict[str, Any]) -> None: ...
-
     def add_listener(self, listener: Callable[[Any], None]) -> Callable[[], None]: ...
 
 
@@ -296,6 +292,9 @@ class Recorder:
     async def _check_overlaps(self) -> None:
         """Tell clients, once per other session and file, that a file this session touched
         was changed by another open session too (scribe_ls/core/overlaps.py)."""
+        from ..core.overlaps import find_overlaps, tell_sibling
+
+        store = self.scribe.store
         try:
             await asyncio.sleep(OVERLAP_EVERY)
             waiting, self._overlap_paths = self._overlap_paths, {}
@@ -303,7 +302,9 @@ class Recorder:
                 changed = await self._really_changed(list(paths))
                 if not changed:
                     continue
-                for overlap in await self.scribe.overlaps(session_id, changed):
+                session = await self.scribe.get_session(session_id)
+                # Other open sessions (this root's, or a linked worktree's) that touched them.
+                for overlap in await store.run(find_overlaps, store.sync, session, changed):
                     other = overlap["otherSession"]
                     fresh = [
                         f for f in overlap["files"] if (session_id, other["id"], f) not in self._overlaps_told
@@ -316,7 +317,8 @@ class Recorder:
                     told = {**overlap, "files": fresh}
                     self.scribe.emit(OVERLAP, told)
                     if Path(other["root"]) != self._resolved_root:
-                        await self.scribe.tell_sibling(session_id, told)
+                        # The mirror image, to the linked worktree it involves.
+                        await store.run(tell_sibling, store.sync, session, told)
         except Exception:  # an overlap check never stops recording
             log.exception("checking overlaps failed")
         finally:
