@@ -1,5 +1,5 @@
 #!/bin/sh
-# Debian's chromium and chromium-driver for the dashboard's browser tests (tests/test_dashboard.py).
+# Debian's chromium and chromium-driver for the dashboard's browser tests (tests/e2e/test_dashboard.py).
 # Installs them when they are missing and this user may (root, or sudo without a password);
 # otherwise says loudly that those tests will be skipped. Never fails the run by itself.
 set -u

@@ -101,7 +101,14 @@ _cache: dict[str, bytes] = {}
 
 
 def read_asset(name: str) -> bytes:
-    """A static file of the package (read once: they never change while running)."""
+    """A static file of the package (read once: they never change while running). The page
+    takes its limits from the declarations: a note is held to appendEntry's ``text``."""
     if name not in _cache:
-        _cache[name] = resources.files("scribe_ls.dashboard").joinpath("static", name).read_bytes()
+        data = resources.files("scribe_ls.dashboard").joinpath("static", name).read_bytes()
+        if name == "index.html":
+            from ..spec.operations import APPEND_ENTRY
+
+            limit = APPEND_ENTRY.field("text").max_len
+            data = data.replace(b"{{MAX_TEXT}}", str(limit).encode())
+        _cache[name] = data
     return _cache[name]

@@ -14,7 +14,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import type { ScribeConnection } from '../src/protocol';
 
-// CI passes the venv's interpreter (tests/test_vscode.py sets it); by hand, python3.
+// CI passes the venv's interpreter (tests/e2e/test_vscode.py sets it); by hand, python3.
 export const PYTHON = process.env.SCRIBE_PYTHON || 'python3';
 export const BRANCH = 'feature/B-4242-x';
 export const PUSH_TIMEOUT_MS = 5000;
