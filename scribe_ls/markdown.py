@@ -80,10 +80,11 @@ def cell(text: str) -> str:
     return _BREAKS.sub(" ", text).replace("|", "\\|")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """A pipe table's lines; cells are written as given (quote them first)."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[str] = ()) -> list[str]:
+    """A pipe table's lines; cells are written as given (quote them first). Columns named
+    in ``right`` are right-aligned (numbers)."""
     lines = ["|" + "|".join(f" {h} " if h else " " for h in headers) + "|"]
-    lines.append("|" + "|".join(" --- " for _ in headers) + "|")
+    lines.append("|" + "|".join(" ---: " if h in right else " --- " for h in headers) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 

@@ -487,12 +487,13 @@ def findings(text: str) -> list[Finding]:
 
 def rules_markdown() -> str:
     """The rule table of docs/secrets.md (``python -m scribe_ls.redact``)."""
-    lines = ["| rule | what | keywords |", "| --- | --- | --- |"]
-    for rule in RULES:
-        keywords = ", ".join(f"`{keyword}`" for keyword in sorted(rule.keywords))
-        description = rule.description.replace("|", "\\|")
-        lines.append(f"| `{rule.name}` | {description} | {keywords} |")
-    return "\n".join(lines) + "\n"
+    from .markdown import cell, table
+
+    rows = [
+        (f"`{rule.name}`", cell(rule.description), ", ".join(f"`{k}`" for k in sorted(rule.keywords)))
+        for rule in RULES
+    ]
+    return "\n".join(table(("rule", "what", "keywords"), rows)) + "\n"
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from ..errors import InvalidParams
+from ..markdown import bullets, cell, inline, table
 from ..model import Entry, parse_iso
 from ..store.database import Store
 from .summarize import extract_summary
@@ -153,18 +154,11 @@ def render_time(report: TimeReport, fmt: str) -> str:
     total = ["total", *([""] * (len(header) - 4)), "", duration(report.total_seconds)]
     total.append(f"{report.total_seconds / 3600:.2f}")
     if fmt == "markdown":
-        lines = [f"## {title}", "", "| " + " | ".join(header) + " |"]
-        lines.append("| " + " | ".join("---:" if h in ("time", "hours") else "---" for h in header) + " |")
-        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in body]
-        lines.append("| " + " | ".join(f"**{v}**" if v else "" for v in total) + " |")
-        return "\n".join(lines) + "\n"
+        rows = [[cell(v) for v in row] for row in body] + [[f"**{v}**" if v else "" for v in total]]
+        return "\n".join([f"## {title}", "", *table(header, rows, right=("time", "hours"))]) + "\n"
     if not body:
         return f"{title}\n  no recorded time\n"
     return title + "\n" + _table([header, *body, total], right=("time", "hours"))
-
-
-def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
 
 
 def _table(rows: list[list[str]], right: Sequence[str]) -> str:
@@ -278,7 +272,8 @@ def render_standup(report: Standup, fmt: str) -> str:
             if not values:
                 continue
             lines += ["", f"**{label}**", ""] if markdown else [f"  {label}:"]
-            lines += [f"- {v}" if markdown else f"    - {v}" for v in values]
+            # What the notes say is data: one line each, opening nothing (scribe_ls.markdown).
+            lines += bullets(inline(v) for v in values) if markdown else [f"    - {v}" for v in values]
     return "\n".join(lines) + "\n"
 
 

@@ -119,7 +119,7 @@ def _counts(f: dict[str, Any]) -> str:
 def _resume_markdown(packet: dict[str, Any]) -> str:
     """A resume packet for a person or a prompt; what came from the repository and its notes
     is quoted (:mod:`scribe_ls.markdown`) and said to be data."""
-    from ..markdown import DATA_NOTICE, inline
+    from ..markdown import DATA_NOTICE, bullets, inline
 
     session = packet["session"]
     title = session["backlogId"] or session["id"]
@@ -137,17 +137,17 @@ def _resume_markdown(packet: dict[str, Any]) -> str:
         ("Completed", packet["completed"]),
     ):
         if items:
-            lines += ["", f"## {heading}", "", *(f"- {inline(item)}" for item in items)]
+            lines += ["", f"## {heading}", "", *bullets(inline(item) for item in items)]
     if packet["uncommitted"]:
         lines += ["", "## Uncommitted", ""]
-        lines += [f"- {inline(f['path'])}{_counts(f)}" for f in packet["uncommitted"]]
+        lines += bullets(f"{inline(f['path'])}{_counts(f)}" for f in packet["uncommitted"])
     if packet.get("branch"):
         committed = [f for f in packet["branch"]["files"] if f.get("state", "").startswith("committed")]
         if committed:
             lines += ["", f"## Committed on this branch since {inline(packet['branch']['since'])}", ""]
-            lines += [f"- {inline(f['path'])}{_counts(f)}" for f in committed]
+            lines += bullets(f"{inline(f['path'])}{_counts(f)}" for f in committed)
     if packet["lastFiles"]:
-        lines += ["", "## Files touched last", "", *(f"- {inline(path)}" for path in packet["lastFiles"])]
+        lines += ["", "## Files touched last", "", *bullets(inline(path) for path in packet["lastFiles"])]
     if packet["lastSummary"]:
         lines += ["", f"Last summary: {inline(packet['lastSummary']['path'])}"]
     return "\n".join(lines) + "\n"

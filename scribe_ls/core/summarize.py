@@ -170,7 +170,7 @@ def _legacy_time(value: str | None) -> str:
 
 def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> str:
     """The summary file: the legacy layout, then the extracted lists (empty ones left out)."""
-    from ..markdown import code_span, inline
+    from ..markdown import bullets, code_span, inline
 
     latest = summary.sessions[-1] if summary.sessions else None
     branch = inline(latest.branch if latest and latest.branch else "")
@@ -218,9 +218,9 @@ def render_summary(summary: Summary, worklog_path: str, summary_path: str) -> st
         ("Next Steps", summary.next_steps),
     ):
         if items:
-            lines += ["", f"## {title}", *(f"- {inline(item)}" for item in items)]
+            lines += ["", f"## {title}", *bullets(inline(item) for item in items)]
     if summary.files:
-        lines += ["", "## Files Modified", *(f"- {code_span(path)}" for path in summary.files)]
+        lines += ["", "## Files Modified", *bullets(code_span(path) for path in summary.files)]
     lines += [
         "",
         "## Graph Integration",
