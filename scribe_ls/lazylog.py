@@ -1,9 +1,10 @@
 """Loggers that cost nothing until something is logged, and one-line escaping.
 
-Importing ``logging`` (with ``traceback`` and friends) costs a CLI verb ~6 ms, and most
-verbs log nothing. Modules on the CLI's path take their logger from :func:`get_logger`;
-the first record imports ``logging`` and runs the setup the CLI deferred with
-:func:`defer_setup` (the log file under ``.scribe/``). Servers set logging up at start, so
+Importing ``logging`` (with ``traceback`` and friends) costs a CLI verb's start-up
+(bench/RESULTS.md, "The lean CLI and the reshaped core"), and most verbs log nothing.
+Modules on the CLI's path take their logger from :func:`get_logger`; the first record
+imports ``logging`` and runs the setup the CLI deferred with :func:`defer_setup` (the log
+file under ``.scribe/``). Servers set logging up at start, so
 for them this is a plain ``logging.getLogger``.
 """
 

@@ -46,7 +46,7 @@ class NoFollowFileHandler(logging.FileHandler):
 
 
 def _rotating_handler(layout: Layout) -> logging.Handler:
-    # logging.handlers costs a CLI verb ~5 ms of imports; only servers rotate.
+    # logging.handlers costs a CLI verb's start-up (bench/RESULTS.md); only servers rotate.
     from logging.handlers import RotatingFileHandler
 
     class NoFollowRotatingHandler(RotatingFileHandler):

@@ -1,7 +1,7 @@
 """The domain: sessions, entries, search hits and overlaps, and the time helpers.
 
-Immutable records with snake_case fields (``NamedTuple``: a dataclass costs a CLI verb
-~1 ms of start-up each, and ``dataclasses`` itself ~8 ms), what the store returns and the
+Immutable records with snake_case fields (``NamedTuple``: dataclasses cost a CLI verb's
+start-up, bench/RESULTS.md, "The lean CLI and the reshaped core"), what the store returns and the
 Python API hands out. ``to_wire`` gives each one's JSON shape (camelCase), the one the protocol,
 ``--json`` output and the context packet share. The rules every argument is held to are
 in :mod:`scribe_ls.spec.rules`.

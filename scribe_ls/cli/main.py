@@ -36,7 +36,7 @@ _closed_everything = False
 def run() -> NoReturn:
     """The ``scribe-ls`` command. After a store verb, which closed what it opened, the
     process ends without the interpreter's teardown: freeing every loaded module costs
-    ~15 ms, more than the verb itself."""
+    more than the verb itself (bench/RESULTS.md, "The lean CLI and the reshaped core")."""
     code = main()
     if not _closed_everything:
         raise SystemExit(code)

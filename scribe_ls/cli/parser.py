@@ -36,8 +36,9 @@ class _Skipped:
 
 
 class _Verbs:
-    """``add_subparsers()``, building only the verb this run uses (argparse spends ~9 ms
-    building all twenty; ``--help`` and mistakes get the full parser)."""
+    """``add_subparsers()``, building only the verb this run uses (building all twenty
+    costs start-up: bench/RESULTS.md, "The lean CLI and the reshaped core"); ``--help``
+    and mistakes get the full parser."""
 
     def __init__(self, verbs: Any, only: str | None) -> None:
         self._verbs = verbs
@@ -51,9 +52,9 @@ class _Verbs:
         return self._verbs.add_parser(name, **kwargs)
 
 
-# argparse looks every message up in gettext's catalogues (~0.4 ms a string, a search of
-# the locale directories each time). Python ships no argparse translations and ours are
-# English, so the lookup finds nothing: skip it.
+# argparse looks every message up in gettext's catalogues (a search of the locale
+# directories for each string; the same section of bench/RESULTS.md). Python ships no
+# argparse translations and ours are English, so the lookup finds nothing: skip it.
 argparse._ = str  # type: ignore[attr-defined]  # a private name, replaced on purpose
 
 

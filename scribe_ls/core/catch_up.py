@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 async def render_stale_worklogs(scribe: ServicePort) -> None:
     """After a crash (or another process's), a worklog may be behind the store: render
     those in the background, one store visit each, so that initialize is answered at
-    once and requests go in between (a big store's catch-up took over 30 s)."""
+    once and requests go in between (a big store's catch-up takes long: bench/scale.py)."""
     try:
         for key in await scribe.store.run(scribe.ledger.worklogs.stale_keys):
             if scribe.stopping:

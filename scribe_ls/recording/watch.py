@@ -38,15 +38,16 @@ from .inotify import DEBOUNCE_MS, InotifyBatches, new_inotify, tree_changes
 
 log = logging.getLogger(__name__)
 
-# watchfiles' defaults (1600 ms debounce, 50 ms step) add ~50 ms+ of latency; DEBOUNCE_MS
-# (50, shared with the inotify watches) and a 10 ms step give ~15 ms while still folding a
-# burst of writes into one batch.
+# watchfiles' defaults (1600 ms debounce, 50 ms step) add latency a user notices;
+# DEBOUNCE_MS (50, shared with the inotify watches) and a 10 ms step keep a save's push
+# prompt while still folding a burst of writes into one batch (save -> push: bench/latency.py,
+# bench/RESULTS.md).
 STEP_MS = 10
-# The Rust side wakes every step to look for changes (taking the GIL): at 10 ms, each watch
-# costs ~0.3 % of a core doing nothing, and a daemon recording 5 roots runs 10 of them. A
-# watch that saw nothing for HOT_SECONDS steps slower: the first change after a quiet spell
-# takes up to two idle steps to arrive (a save 200 ms, another process's write to the store
-# 800 ms), the ones after it ~15 ms again.
+# The Rust side wakes every step to look for changes (taking the GIL): an idle watch costs
+# CPU at every step, and a daemon recording 5 roots runs 10 of them (bench/idle.py and
+# bench/daemon.py; bench/RESULTS.md, "Scale, idle and concurrent writers"). A watch that
+# saw nothing for HOT_SECONDS steps slower: the first change after a quiet spell takes up to
+# two idle steps to arrive, the ones after it one hot step again.
 HOT_SECONDS = 10.0
 TREE_IDLE_STEP_MS = 100
 STORE_IDLE_STEP_MS = 400

@@ -125,7 +125,8 @@ class EntryTables(StoreBase):
         ("colo" finds "colour"; newest first).
 
         Newest first, not bm25: FTS5 ranks by scoring every match, so a common word cost
-        O(matches) (12x from 10k to 1M entries), while walking the index from its newest
+        O(matches) (bench/scale.py; bench/RESULTS.md, "Scale, idle and concurrent writers"),
+        while walking the index from its newest
         rowid stops after ``limit`` matches. The prefix pass runs only when the whole words
         did not fill the page, because a prefix merges every term it starts."""
         words = [w for w in query.split() if w]
