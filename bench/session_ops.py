@@ -148,11 +148,15 @@ with open(worklog, "a") as handle:
 """
 
 
-def measure_processes(root: Path, legacy_dir: Path, sessions: int, runs: int) -> dict[str, dict[str, float]]:
+def measure_processes(
+    root: Path, legacy_dir: Path, sessions: int, runs: int, also: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
     """One process per call, as a user (or a script, or the legacy tool) runs them:
     ``scribe-ls append/status/list`` on the seeded store, the legacy tool's append (read
     the JSON registry, rewrite it, append to the worklog) and a bare interpreter, in
-    shuffled order within each round so that a slow moment of the machine hits all alike."""
+    shuffled order within each round so that a slow moment of the machine hits all alike.
+    ``also``: other installed ``scribe-ls`` commands by name (another version, installed
+    with ``pip install`` in a venv of its own), timed in the same rounds."""
     registry_path = legacy_dir / "session_registry.json"
     legacy_registry(registry_path, sessions)
     legacy = [
@@ -171,6 +175,9 @@ def measure_processes(root: Path, legacy_dir: Path, sessions: int, runs: int) ->
         "scribe-ls list": [*cli, "list"],
         "legacy append": legacy,
     }
+    for name, other in (also or {}).items():
+        for verb in (["append", "x", "--session", "B-1000"], ["status"], ["list"]):
+            commands[f"{name} {verb[0]}"] = [other, *verb]
     # pip byte-compiles a package when it installs it; an editable install under
     # PYTHONDONTWRITEBYTECODE (as on this CI) never does, and would charge every run for
     # compiling the source. Measure the installed state.
@@ -276,6 +283,13 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--writer-appends", type=int, default=200)
     parser.add_argument("--in-flight", type=int, default=8, help="requests outstanding per writer, 2nd run")
+    parser.add_argument(
+        "--also-cli",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also time this installed scribe-ls in the same rounds (before=/tmp/v-before/bin/scribe-ls)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="scribe-bench-") as tmp:
@@ -292,7 +306,8 @@ def main() -> None:
         legacy = measure_legacy(legacy_dir, args.sessions, args.ops)
         legacy_process_dir = Path(tmp) / "legacy-process"
         legacy_process_dir.mkdir()
-        processes = measure_processes(root, legacy_process_dir, args.sessions, args.cli_runs)
+        also = dict(item.split("=", 1) for item in args.also_cli)
+        processes = measure_processes(root, legacy_process_dir, args.sessions, args.cli_runs, also)
         bare_rate = measure_bare_writers(Path(tmp), args.writers, args.writer_appends)
         ours_rate = asyncio.run(measure_concurrent_appends(root, args.writers, args.writer_appends))
         grouped_rate = asyncio.run(
@@ -334,6 +349,8 @@ def main() -> None:
             target = "<= bare + 25"
             cli[name.split()[1] + "_overhead_ms"] = round(over, 1)
             cli[name.split()[1] + "_ms"] = row["p50_ms"]
+        elif name.split()[0] in also:
+            cli[name.replace(" ", "_") + "_overhead_ms"] = round(over, 1)
         print(f"{name:<22}{row['p50_ms']:>10.1f}{row['p95_ms']:>10.1f}{over:>11.1f}{target:>22}")
     cli["append_over_legacy_ratio"] = round(cli["append_ms"] / legacy_append, 2)
     print(

@@ -8,9 +8,9 @@ update takes a lock (a few hundred nanoseconds).
 
 from __future__ import annotations
 
+import _thread  # a lock without the threading module: the CLI's start-up imports this
 import bisect
 import math
-import threading
 from typing import Any
 
 # Upper bounds of the buckets, in milliseconds: 10 ** (k / 8) for k = -16 .. 46.
@@ -56,7 +56,7 @@ class Histogram:
 
 class Metrics:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self.histograms: dict[str, Histogram] = {}
         self.counters: dict[str, int] = {}
 

@@ -23,8 +23,6 @@ from typing import Any, NoReturn
 
 from ..errors import InvalidParams, ScribeError, on_wire
 from .parser import UsageError, build_parser, cli_terms, parse_args, verb_of
-from .serving import dashboard as _dashboard
-from .serving import serve as _serve
 
 # Verbs that need the event loop; every other verb runs without one.
 ASYNC_VERBS = ("live", "context", "summarize", "call", "resume")
@@ -72,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The environment, so a server or helper this run starts uses the same store.
             os.environ[STORE_ENV] = os.path.abspath(args.store)
         if args.verb == "serve":
-            return _serve(args)
+            from .serving import serve  # servers only: not on a store verb's start-up
+
+            return serve(args)
         if args.verb == "redact":
             return _redact(args)  # reads a file; no store needed
         if args.verb == "daemon":
@@ -80,17 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb == "mcp":
             return _mcp(args)
         if args.verb == "dashboard":
-            return _dashboard(args)
+            from .serving import dashboard
+
+            return dashboard(args)
         if args.verb in ASYNC_VERBS:
-            from . import service_verbs as verbs_async
+            from . import service_verbs
 
             try:
-                return verbs_async.run(args)
-            except verbs_async.BadJson as exc:
+                return service_verbs.run(args)
+            except service_verbs.BadJson as exc:
                 raise UsageError(str(exc)) from None
-        from . import store_verbs as verbs
+        from . import store_verbs
 
-        code = verbs.run(args)
+        code = store_verbs.run(args)
         global _closed_everything
         _closed_everything = True  # the store is closed; nothing runs in the background
         return code

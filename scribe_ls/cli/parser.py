@@ -10,6 +10,8 @@ flag instead.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any, NoReturn
 
 from .._version import __version__
@@ -21,6 +23,31 @@ from ..spec.rules import USER_KINDS
 
 class UsageError(Exception):
     """Bad command-line use: one line on stderr, exit code 2."""
+
+
+def _terminal_width() -> int:
+    """What ``shutil.get_terminal_size`` says (``$COLUMNS``, else stdout's terminal, else
+    80), without importing ``shutil``: it brings the compression modules, which cost a verb
+    more start-up than anything of ours (bench/RESULTS.md, "CLI start-up")."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return columns
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, its width found as :func:`_terminal_width` does. argparse
+    makes one for every argument it is given, so the default one imported ``shutil`` on
+    every run, help or not."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width=_terminal_width() - 2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,7 +76,7 @@ class _Verbs:
         if self._only is not None and name != self._only:
             return _Skipped()
         self.built.append(name)
-        return self._verbs.add_parser(name, **kwargs)
+        return self._verbs.add_parser(name, formatter_class=_Formatter, **kwargs)
 
 
 # argparse looks every message up in gettext's catalogues (a search of the locale
@@ -81,9 +108,10 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     parser = _Parser(
         prog="scribe-ls",
         description="Keep your working session next to the code. Without a verb: serve JSON-RPC on stdio.",
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"scribe-ls {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
     # Before or after the verb: the top-level parser holds the defaults, and a verb's copy
     # only sets what was given after it.
     for holder, default_root, default_flag, default_store in (

@@ -12,7 +12,9 @@ from typing import Any
 
 from ..core.service import Scribe
 from ..logs import setup_logging
-from .store_verbs import READ_ONLY, no_store_here, print_json, resolve, session_line
+from . import output
+from .output import print_json, session_line
+from .store_verbs import READ_ONLY, no_store_here, resolve
 
 
 class BadJson(ValueError):
@@ -20,9 +22,7 @@ class BadJson(ValueError):
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import store_verbs as verbs
-
-    verbs.style = verbs.Style.for_stdout(args)
+    output.style = output.Style.for_stdout(args)
     return asyncio.run(_run(args))
 
 

@@ -9,7 +9,6 @@ Output is text, or with ``--json`` the protocol's JSON shapes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -18,22 +17,22 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..core.operations import Ledger, Outcome
-from ..core.status import store_status
 from ..errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
 from ..lazylog import defer_setup, escape_controls, get_logger
-from ..model import Entry, Session, SessionChange
+from ..model import Session, SessionChange
 from ..spec.rules import BACKLOG_ID_RE
 from ..store.database import Store
 from ..store.layout import Layout, find_repo_root, foreign_repository
 from ..store.opening import store_errors
+from . import output
+from .output import Style, entry_line, print_json, session_line
 
 log = get_logger(__name__)
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the root's store, run the verb, close."""
-    global style
-    style = Style.for_stdout(args)
+    output.style = Style.for_stdout(args)
     root = find_repo_root(Path(args.root))
     if not (root / ".git").exists() and (refused := foreign_repository(root)):
         print(f"scribe-ls: {refused}", file=sys.stderr)  # git refuses it too; say why, once
@@ -88,57 +87,6 @@ def _log_to_file(layout: Layout, config: Config) -> None:
 
 
 # -- output -------------------------------------------------------------------------------
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-class Style:
-    """ANSI colour for a terminal; nothing when output is piped, ``$NO_COLOR`` is set
-    (https://no-color.org) or ``--no-color`` was given."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    @classmethod
-    def for_stdout(cls, args: argparse.Namespace) -> Style:
-        wanted = not getattr(args, "no_color", False) and not os.environ.get("NO_COLOR")
-        return cls(wanted and os.environ.get("TERM") != "dumb" and sys.stdout.isatty())
-
-    def __call__(self, text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
-
-    def highlights(self, snippet: str) -> str:
-        """A search snippet's ``**match**`` marks as bold yellow (kept as ``**`` when plain)."""
-        if not self.enabled:
-            return snippet
-        parts = snippet.split("**")
-        return "".join(self(part, "1;33") if i % 2 else part for i, part in enumerate(parts))
-
-
-STATUS_COLOURS = {"active": "32", "paused": "33", "completed": "2"}
-# Set per run by the verb runner; plain until then (library use, tests).
-style = Style(False)
-
-
-def session_line(session: Session) -> str:
-    marker = {"active": "●", "paused": "‖", "completed": "✓"}[session.status]
-    tags = f"  [{', '.join(session.tags)}]" if session.tags else ""
-    label = session.backlog_id or "-"
-    stats = session.stats
-    counts = f"{_count(stats.entries, 'entry', 'entries')}, {_count(stats.files_changed, 'file')}"
-    state = style(f"{marker} {label:<8} {session.status:<9}", STATUS_COLOURS[session.status])
-    return f"{state} {session.id}  {session.title}{tags}  ({counts})"
-
-
-def _count(number: int, one: str, many: str | None = None) -> str:
-    return f"{number} {one if number == 1 else many or one + 's'}"
-
-
-def _entry_line(entry: Entry) -> str:
-    text = entry.text.replace("\n", " ⏎ ")
-    return f"  #{entry.id:<5} {entry.at[:19].replace('T', ' ')}  {entry.kind:<8} {text}"
 
 
 def _show_session(args: argparse.Namespace, session: Session, verb: str) -> int:
@@ -256,6 +204,8 @@ def _append(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _status(ledger: Ledger, args: argparse.Namespace) -> int:
+    from ..core.status import store_status  # this verb's only
+
     status = store_status(ledger)
     if args.metrics:
         status["metrics"] = _daemon_metrics()
@@ -343,7 +293,7 @@ def _info(ledger: Ledger, args: argparse.Namespace) -> int:
     print(f"  started {session.started_at}  last activity {session.last_activity_at}")
     print(f"  active {session.stats.active_seconds // 60} min  worklog {session.worklog_path}")
     for entry in recent:
-        print(_entry_line(entry))
+        print(entry_line(entry))
     return 0
 
 
@@ -360,79 +310,15 @@ def _cleanup(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _validate(ledger: Ledger, args: argparse.Namespace) -> int:
-    store, worklogs = ledger.store, ledger.worklogs
-    problems = store.integrity_check()
-    quarantined = [str(store.dir / name) for name in store.layout.quarantined()]
-    fixed = []
-    for key in store.worklog_keys():
-        path = worklogs.path(key)
-        actual = store.layout.read_text(path)
-        if actual == worklogs.expected(key):
-            continue
-        if args.fix:
-            worklogs.render(key, full=True)  # whole: an append cannot fix a file out of step
-            if store.layout.read_text(path) == worklogs.expected(key):
-                fixed.append(str(path))
-            else:
-                problems.append(f"{path}: differs from the store, and rendering it again did not fix it")
-        else:
-            problems.append(f"{path}: {'missing' if actual is None else 'differs from the store'}")
-    for key, found in worklogs.orphans():
-        # Nothing to render them from: said, kept as they are (fixing cannot make entries).
-        problems.append(f"{worklogs.path(key)}: {found}")
-    size = store.size_report()
-    if args.json:
-        print_json(
-            {
-                "ok": not problems,
-                "problems": problems,
-                "fixed": fixed,
-                "quarantined": quarantined,
-                "size": size,
-            }
-        )
-    else:
-        for line in problems:
-            print(f"problem: {line}")
-        for line in fixed:
-            print(f"fixed: {line}")
-        for line in quarantined:
-            print(f"quarantined: {line} (a damaged store moved aside; see scribe-ls import)")
-        if not problems:
-            print(f"ok: store {store.path} and worklogs are consistent")
-        per_entry = f", {size['bytesPerEntry']:,} bytes per entry" if size["bytesPerEntry"] else ""
-        print(
-            f"size: {_mib(size['bytes'])} ({size['entries']:,} entries{per_entry}),"
-            f" {size['freePercent']}% free pages, WAL {_mib(size['walBytes'])}"
-        )
-    return 0 if not problems else 1
+    from .upkeep_verbs import validate  # the upkeep verbs: not on the everyday verbs' start-up
 
-
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB"
+    return validate(ledger, args)
 
 
 def _compact(ledger: Ledger, args: argparse.Namespace) -> int:
-    from ..core.compaction import DEFAULT_DAYS, compact
+    from .upkeep_verbs import compact_store
 
-    days = DEFAULT_DAYS if args.older_than is None else args.older_than
-    done = compact(ledger.store, ledger.worklogs, days, dry_run=args.dry_run, vacuum=args.vacuum)
-    if args.json:
-        print_json(done.to_wire())
-        return 0
-    verb = "would roll up" if args.dry_run else "rolled up"
-    print(
-        f"{verb} {done.entries_removed + done.rollups:,} activity entries older than {days} days"
-        f" (before {done.before[:10]}) into {done.rollups:,}, in {done.sessions:,} sessions"
-    )
-    before, after = done.size_before, done.size_after
-    print(
-        f"entries: {before['entries']:,} -> {after['entries']:,}; size: {_mib(before['bytes'])}"
-        f" -> {_mib(after['bytes'])}, {after['freePercent']}% free pages"
-    )
-    for key in done.worklogs if not args.dry_run else ():
-        print(f"rendered again: {ledger.worklogs.path(key)}")
-    return 0
+    return compact_store(ledger, args)
 
 
 def _search(ledger: Ledger, args: argparse.Namespace) -> int:
@@ -444,7 +330,7 @@ def _search(ledger: Ledger, args: argparse.Namespace) -> int:
     else:
         for hit in hits:
             label = hit.backlog_id or hit.entry.session_id
-            print(f"{label:<8} #{hit.entry.id:<5} {hit.entry.kind:<8} {style.highlights(hit.snippet)}")
+            print(f"{label:<8} #{hit.entry.id:<5} {hit.entry.kind:<8} {output.style.highlights(hit.snippet)}")
     return 0
 
 

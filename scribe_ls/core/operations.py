@@ -48,7 +48,6 @@ from ..spec.operations import (
 from ..store.database import Store, Touched
 from ..worklog.files import Worklogs
 from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED
-from . import lifecycle
 
 if TYPE_CHECKING:
     from .reports import Standup, TimeReport
@@ -254,6 +253,8 @@ class Ledger:
         backlog_id = backlog_id or backlog_id_from_branch(branch)
         # Secrets are redacted in everything stored: a branch or a title can hold one too.
         branch = redact(branch) if branch else branch
+        from . import lifecycle  # when a status changes: not on an append's start-up
+
         result = lifecycle.start(
             self.store,
             backlog_id=backlog_id,
@@ -280,6 +281,8 @@ class Ledger:
         session_id = STOP_SESSION.check(session_id=session_id)["session_id"]
         followed = self.follow_branch()
         session = self.session_or_current(session_id)
+        from . import lifecycle  # when a status changes: not on an append's start-up
+
         stopped, entries = lifecycle.stop(self.store, session.id, reason, pulse=pulse)
         outcome = Outcome(stopped)
         if entries:
@@ -300,6 +303,8 @@ class Ledger:
         given = UPDATE_SESSION.check(
             session_id=session_id, status=status, title=title, add_tags=add_tags, remove_tags=remove_tags
         )
+        from . import lifecycle  # when a status changes: not on an append's start-up
+
         session, touched = lifecycle.update(
             self.store,
             given["session_id"],
@@ -345,6 +350,8 @@ class Ledger:
                 return outcome
         else:
             return outcome
+        from . import lifecycle  # when a status changes: not on an append's start-up
+
         session, entries = lifecycle.rebind_branch(self.store, session.id, new)
         self._render(session)
         outcome.add(session, "branchChanged", entries)
@@ -355,6 +362,8 @@ class Ledger:
         now = now or utc_now()
         outcome = Outcome(None)
         for idle in self.store.idle_sessions(now, statuses=("active",)):
+            from . import lifecycle  # when a status changes: not on an append's start-up
+
             result = lifecycle.pause_idle(self.store, idle.id, IDLE_PAUSE, now)
             if result is not None:
                 session, entries = result

@@ -2,14 +2,14 @@
 
 Everything a client can be told about a field comes from here: the check (through
 :mod:`scribe_ls.spec.rules`), the line of ``docs/protocol.md``, the JSON Schema of an MCP
-tool's argument and the CLI flag's help. A ``NamedTuple``, not a dataclass: the lean CLI
-imports the declarations, and a dataclass costs start-up (bench/RESULTS.md, "CLI start-up").
+tool's argument and the CLI flag's help. The lean CLI imports the
+declarations at start-up (what that costs: bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import rules
 
@@ -19,26 +19,74 @@ STRINGS = "string[]"
 TOKEN = "string | integer"  # LSP's workDoneToken: read by the wire layer only
 
 
-class Field(NamedTuple):
-    """A field of a request's params, as the wire, the Python API and the CLI name it."""
+class Field:
+    """A field of a request's params, as the wire, the Python API and the CLI name it.
 
-    wire: str  # as a client sends it: "backlogId"
-    name: str | None  # the Python API's argument: "backlog_id"; None: read by the wire layer
-    type: str  # STRING, INTEGER, STRINGS or TOKEN
-    doc: str = ""  # what the field means (limits and defaults are said from the values below)
-    required: bool = False
-    default: Any = None  # what an absent field means, when that is a value
-    default_doc: str = ""  # what an absent field means, when it is not a plain value
-    max_len: int | None = None  # a string's characters (each item's, for a list)
-    low: int | None = None  # an integer's bounds
-    high: int | None = None
-    max_items: int | None = None  # a list's length
-    choices: tuple[str, ...] = ()
-    pattern: re.Pattern[str] | None = None
-    hint: str = ""  # the pattern in words, for the message when a value does not match
-    one_line: bool = False  # list items without line breaks (paths)
-    trim: bool = False  # outer blank lines dropped (an entry's text)
-    cli: str | None = None  # the CLI's flag ("--backlog-id") or positional name ("text")
+    A plain class with slots, not a NamedTuple or a dataclass: the lean CLI builds every
+    declaration at start-up, and making those classes costs it (bench/RESULTS.md, "The lean
+    CLI and the reshaped core")."""
+
+    __slots__ = (
+        "choices",
+        "cli",
+        "default",
+        "default_doc",
+        "doc",
+        "high",
+        "hint",
+        "low",
+        "max_items",
+        "max_len",
+        "name",
+        "one_line",
+        "pattern",
+        "required",
+        "trim",
+        "type",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        wire: str,
+        name: str | None,
+        type: str,
+        doc: str = "",
+        *,
+        required: bool = False,
+        default: Any = None,
+        default_doc: str = "",
+        max_len: int | None = None,
+        low: int | None = None,
+        high: int | None = None,
+        max_items: int | None = None,
+        choices: tuple[str, ...] = (),
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "",
+        one_line: bool = False,
+        trim: bool = False,
+        cli: str | None = None,
+    ) -> None:
+        self.wire = wire  # as a client sends it: "backlogId"
+        self.name = name  # the Python API's argument: "backlog_id"; None: read by the wire layer
+        self.type = type  # STRING, INTEGER, STRINGS or TOKEN
+        self.doc = doc  # what the field means (limits and defaults are said from the values below)
+        self.required = required
+        self.default = default  # what an absent field means, when that is a value
+        self.default_doc = default_doc  # what an absent field means, when it is not a plain value
+        self.max_len = max_len  # a string's characters (each item's, for a list)
+        self.low = low  # an integer's bounds
+        self.high = high
+        self.max_items = max_items  # a list's length
+        self.choices = choices
+        self.pattern = pattern
+        self.hint = hint  # the pattern in words, for the message when a value does not match
+        self.one_line = one_line  # list items without line breaks (paths)
+        self.trim = trim  # outer blank lines dropped (an entry's text)
+        self.cli = cli  # the CLI's flag ("--backlog-id") or positional name ("text")
+
+    def __repr__(self) -> str:
+        return f"Field({self.wire!r})"
 
     def check(self, value: Any) -> Any:
         """The value to use, or :class:`~scribe_ls.errors.InvalidParams` naming the field."""
@@ -121,4 +169,12 @@ class Field(NamedTuple):
 
     def but(self, **changes: Any) -> Field:
         """The same field with a few things said differently (another doc, required)."""
-        return self._replace(**changes)
+        given = {slot: getattr(self, slot) for slot in self.__slots__}
+        wire, name, type = (
+            changes.pop("wire", self.wire),
+            changes.pop("name", self.name),
+            changes.pop("type", self.type),
+        )
+        for positional in ("wire", "name", "type"):
+            given.pop(positional)
+        return Field(wire, name, type, **{**given, **changes})

@@ -16,7 +16,7 @@ several fields share).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..model import CONTEXT_FORMATS, CONTEXT_SECTIONS
 from . import rules
@@ -28,15 +28,30 @@ MAX_QUERY = 1000
 MAX_SINCE = 64
 
 
-class Operation(NamedTuple):
-    """One request: what it is called, reads, does and answers."""
+class Operation:
+    """One request: what it is called, reads, does and answers (a slotted class, as
+    :class:`~scribe_ls.spec.fields.Field` is, for the CLI's start-up)."""
 
-    name: str  # the JSON-RPC method: "scribe/appendEntry"
-    summary: str
-    fields: tuple[Field, ...]
-    handler: str  # the Scribe method that does it: "append_entry"
-    result: str  # the result's JSON shape, for the docs
-    progress: str | None = None  # the $/progress title, for a request that reports progress
+    __slots__ = ("fields", "handler", "name", "progress", "result", "summary")
+
+    def __init__(
+        self,
+        name: str,
+        summary: str,
+        fields: tuple[Field, ...],
+        handler: str,
+        result: str,
+        progress: str | None = None,
+    ) -> None:
+        self.name = name  # the JSON-RPC method: "scribe/appendEntry"
+        self.summary = summary
+        self.fields = fields
+        self.handler = handler  # the Scribe method that does it: "append_entry"
+        self.result = result  # the result's JSON shape, for the docs
+        self.progress = progress  # the $/progress title, for a request that reports progress
+
+    def __repr__(self) -> str:
+        return f"Operation({self.name!r})"
 
     def field(self, name: str) -> Field:
         """A field by its Python name (or its wire name)."""

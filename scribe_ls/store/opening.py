@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import sqlite3
 import stat
 import time
@@ -70,7 +69,11 @@ class Transaction:
                 except sqlite3.OperationalError as exc:
                     if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                         raise
-                time.sleep(wait * random.uniform(0.5, 1.5))  # apart, not in step with the others
+                # Apart, not in step with the others (random only here: a busy store is rare,
+                # and the module costs every CLI verb's start-up).
+                import random
+
+                time.sleep(wait * random.uniform(0.5, 1.5))
                 wait = min(wait * 1.5, WRITE_LOCK_MAX_WAIT)
         finally:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
