@@ -9,9 +9,12 @@ async with Scribe("/path/to/repo") as s:
 ```
 
 No pygls here and no wire shapes: the ``rpc`` package maps JSON-RPC onto these methods.
-Every operation is a :class:`~scribe_ls.core.operations.Ledger` call (checks, redaction, one
-transaction, the worklog brought up to date) run in the store's thread; its events are
-then told to listeners. Other processes' writes arrive through the :class:`Relay`.
+Each method is an operation declared in :mod:`scribe_ls.spec.operations` (its ``handler``
+names the method; a test holds the two together), checked by that declaration, then one
+:class:`~scribe_ls.core.operations.Ledger` call (redaction, one transaction, the worklog
+brought up to date) run in the store's thread; its events are then told to listeners.
+Other processes' writes arrive through the :class:`Relay`. The service's larger parts are
+modules of their own (reads, resume, summaries, heartbeats, status, the worklog catch-up).
 """
 
 from __future__ import annotations
