@@ -35,6 +35,7 @@ def _terminal_width() -> int:
         columns = 0
     if columns <= 0:
         try:
+            # sys.__stdout__ is None without a stdout at all: AttributeError, then 80.
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):
             columns = 80

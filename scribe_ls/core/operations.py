@@ -343,7 +343,8 @@ class Ledger:
             session = current
         elif start_new and current.status == "active":
             outcome = self._start(new_id)
-            session = outcome.session  # type: ignore[assignment]
+            assert outcome.session is not None  # a start always ends with its session
+            session = outcome.session
             if outcome.change == "started":  # created on this branch: nothing to re-bind
                 self.store.note_change(session.id, "branchChanged")
                 outcome.add(session, "branchChanged")

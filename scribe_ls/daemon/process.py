@@ -59,7 +59,8 @@ class Daemon:
 
     # -- roots ------------------------------------------------------------------------------
 
-    async def watch(self, root: str) -> dict[str, Any]:
+    async def watch(self, root: Any) -> dict[str, Any]:
+        """Record ``root`` (from a request: anything; an absolute path is required)."""
         if not isinstance(root, str) or not root or "\0" in root or not os.path.isabs(root):
             raise Refused("root: an absolute path is required")
         path = find_repo_root(Path(root))
@@ -197,7 +198,7 @@ class Daemon:
                 raise Refused("expected a JSON object")
             op = request.get("op")
             if op == "watch":
-                return {"ok": True, **await self.watch(request.get("root"))}  # type: ignore[arg-type]
+                return {"ok": True, **await self.watch(request.get("root"))}
             if op == "unwatch":
                 root = request.get("root")
                 if not isinstance(root, str) or not os.path.isabs(root):
