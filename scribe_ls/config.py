@@ -75,6 +75,11 @@ class Config(NamedTuple):
     # The branch a feature branch is compared with (its work since it left it); default:
     # its upstream when that is another branch, origin's default branch, main, master.
     base_branch: str | None = None
+    # Coding-agent hooks (scribe-ls hooks install): the context an agent gets at session
+    # start, in estimated tokens; whether its prompts are recorded, and how much of each.
+    agent_context_tokens: int = 1500
+    capture_prompts: bool = True
+    prompt_chars: int = 500
     # What was wrong with the sources (each value ignored), for the user.
     warnings: tuple[str, ...] = ()
 
@@ -122,7 +127,22 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError("must be an integer, at least 1")
         return value
-    if name in ("daemon", "stop_on_push", "notifications", "parallel_context", "background_summaries"):
+    if name == "agent_context_tokens":
+        if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 20000:
+            raise ValueError("must be an integer number of tokens from 200 to 20000")
+        return value
+    if name == "prompt_chars":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65536:
+            raise ValueError("must be an integer number of characters from 0 to 65536")
+        return value
+    if name in (
+        "daemon",
+        "stop_on_push",
+        "notifications",
+        "parallel_context",
+        "background_summaries",
+        "capture_prompts",
+    ):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value

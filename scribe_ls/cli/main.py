@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _daemon(args)
         if args.verb == "mcp":
             return _mcp(args)
+        if args.verb in ("hook", "hooks"):
+            from . import hook_verbs
+
+            return hook_verbs.run_hook(args) if args.verb == "hook" else hook_verbs.hooks(args)
         if args.verb == "dashboard":
             from .serving import dashboard
 

@@ -302,6 +302,29 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
         help="run: exit after this long without roots (default 300; 0: never)",
     )  # fmt: skip
 
+    hooks = verbs.add_parser(
+        "hooks",
+        parents=[common],
+        help="a coding agent's hooks: record its prompts, edits, commands and turns",
+    )
+    hooks.add_argument("action", choices=("install", "uninstall", "status"))
+    hooks.add_argument("--agent", choices=("claude-code",), default="claude-code", help="default claude-code")
+    hooks.add_argument(
+        "--scope",
+        choices=("project", "user"),
+        default="project",
+        help="project: .claude/settings.json in this repository (default); user: ~/.claude/settings.json",
+    )
+    hooks.add_argument(
+        "--print", action="store_true", dest="print_only", help="install: show what would be merged"
+    )
+
+    hook = verbs.add_parser(
+        "hook", parents=[common], help="what an agent's hook runs (the event's JSON on stdin)"
+    )
+    hook.add_argument("agent", choices=("claude-code",))
+    hook.add_argument("event", help="the hook event, e.g. PostToolUse")
+
     mcp = verbs.add_parser(
         "mcp", parents=[common], help="serve MCP on stdio for AI agents; `mcp install` adds it to a client"
     )

@@ -28,8 +28,9 @@ MAX_LIMIT = 1000
 MAX_REQUEST_ID = 128
 
 SESSION_STATUSES = ("active", "paused", "completed")
-ENTRY_KINDS = ("note", "decision", "idea", "todo", "activity", "commit", "system")
-# What a person writes; the others are the recorder's (and the session lifecycle's).
+ENTRY_KINDS = ("note", "decision", "idea", "todo", "activity", "commit", "system", "intent", "agent")
+# What a person writes; the others are the recorder's and the session lifecycle's, and a
+# coding agent's through its hooks (``intent``: a prompt; ``agent``: what the agent did).
 USER_KINDS = ("note", "decision", "idea", "todo")
 
 # ASCII digits only: \d would take any Unicode digit ("B-١٢٣").

@@ -8,7 +8,7 @@ from ..lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -189,6 +189,43 @@ MIGRATIONS: dict[int, str] = {
         INSERT INTO entries_fts(rowid, text, files) VALUES (new.id, new.text, new.files);
     END;
     INSERT INTO entries_fts(entries_fts) VALUES ('rebuild');
+    """,
+    10: """
+    -- A coding agent's own work (its hooks): the prompts that set a turn's direction
+    -- ('intent') and what the agent did (edits, commands and their exit, a turn's end:
+    -- 'agent'). The CHECK lists them, so the table is rebuilt as in version 3, ids kept.
+    CREATE TABLE entries_v10 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (
+            kind IN ('note', 'decision', 'idea', 'todo', 'activity', 'commit', 'system', 'intent', 'agent')
+        ),
+        text TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]',
+        request_id TEXT,
+        opens_block INTEGER NOT NULL DEFAULT 0,
+        author TEXT
+    );
+    INSERT INTO entries_v10 (id, session_id, at, kind, text, files, request_id, opens_block, author)
+        SELECT id, session_id, at, kind, text, files, request_id, opens_block, author FROM entries;
+    DROP TABLE entries;
+    ALTER TABLE entries_v10 RENAME TO entries;
+    CREATE INDEX entries_session ON entries(session_id, id);
+    CREATE UNIQUE INDEX entries_request ON entries(request_id) WHERE request_id IS NOT NULL;
+    CREATE INDEX entries_session_kind ON entries(session_id, kind, id);
+    CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text, files) VALUES (new.id, new.text, new.files);
+    END;
+    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text, files)
+            VALUES ('delete', old.id, old.text, old.files);
+    END;
+    CREATE TRIGGER entries_fts_update AFTER UPDATE OF text, files ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text, files)
+            VALUES ('delete', old.id, old.text, old.files);
+        INSERT INTO entries_fts(rowid, text, files) VALUES (new.id, new.text, new.files);
+    END;
     """,
 }
 

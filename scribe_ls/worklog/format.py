@@ -43,7 +43,14 @@ DETACHED = "(detached)"  # the branch of a detached HEAD
 IDLE_PAUSE = "Idle timeout reached; pausing session"
 IDLE_STOP = "Idle timeout reached; stopping scribe"
 
-_KIND_PREFIX = {"decision": "Decision: ", "idea": "Idea: ", "todo": "TODO: ", "commit": "Commit: "}
+_KIND_PREFIX = {
+    "decision": "Decision: ",
+    "idea": "Idea: ",
+    "todo": "TODO: ",
+    "commit": "Commit: ",
+    "intent": "Prompt: ",  # a coding agent's prompt (its hooks); the legacy tool had none
+    "agent": "Agent: ",
+}
 _PREFIX_KIND = {prefix: kind for kind, prefix in _KIND_PREFIX.items()}
 _CHANGES_RE = re.compile(r"^Changes: (\d+) file\(s\)")
 _MORE_RE = re.compile(r"^\(\+(\d+) more\)$")

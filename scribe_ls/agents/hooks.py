@@ -1,0 +1,149 @@
+"""What a coding agent's hook event records: the documented JSON payload in, the entries
+to write out (kind, text, files), and the answer the agent reads.
+
+Claude Code's payloads (https://code.claude.com/docs/en/hooks, "Hook input"; fixtures in
+``tests/data/hooks/claude-code/``): every event has ``session_id``, ``transcript_path``,
+``cwd``, ``permission_mode`` and ``hook_event_name``; ``SessionStart`` its ``source``
+(startup, resume, clear, compact); ``UserPromptSubmit`` the ``prompt``; ``PostToolUse``
+``tool_name``, ``tool_input`` and ``tool_response``; ``PostToolUseFailure`` the same with an
+``error`` instead of a response; ``Stop``/``SubagentStop`` ``stop_hook_active`` (and
+``agent_type`` in a subagent); ``PreCompact`` its ``trigger``; ``SessionEnd`` its ``reason``.
+Anything else in a payload is ignored, anything missing is said as unknown: the payload is
+the agent's, read as data.
+
+Pure functions: no store, no process. :mod:`scribe_ls.cli.hook_verbs` runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+MAX_COMMAND = 200  # characters of a shell command kept in its entry
+MAX_ERROR = 200
+_EXIT_RE = re.compile(r"exit(?:ed with)? code:? ?(-?\d+)", re.I)
+EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
+
+
+class HookError(Exception):
+    """A payload that cannot be read; the hook says why on stderr and exits 0."""
+
+
+class Record(NamedTuple):
+    """One entry a hook event writes."""
+
+    kind: str  # "intent" (a prompt) or "agent" (what the agent did)
+    text: str
+    files: tuple[str, ...] = ()
+
+
+def author_of(agent: str, payload: Mapping[str, Any]) -> str:
+    """The entries' author: the agent and its session (``claude-code:8c35adc1``), so two
+    runs of one agent (two worktrees, two terminals) are told apart."""
+    session = payload.get("session_id")
+    tag = re.sub(r"[^\w.-]", "", session)[:12] if isinstance(session, str) else ""
+    return f"{agent}:{tag}" if tag else agent
+
+
+def one_line(value: Any, limit: int) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def repository_path(root: Path, value: Any) -> str | None:
+    """A tool's file as a path inside ``root`` (None for one outside it: never recorded)."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        return None
+    path = Path(os.path.normpath(value if os.path.isabs(value) else os.path.join(root, value)))
+    try:
+        text = path.relative_to(root).as_posix()
+    except ValueError:
+        return None  # outside the repository (normpath took every ".." away first)
+    return None if text in ("", ".") else text
+
+
+def _tool_records(root: Path, payload: Mapping[str, Any], failed: bool) -> list[Record]:
+    tool = payload.get("tool_name")
+    given = payload.get("tool_input")
+    tool_input = given if isinstance(given, Mapping) else {}
+    if tool in EDIT_TOOLS:
+        path = repository_path(root, tool_input.get("file_path") or tool_input.get("notebook_path"))
+        if path is None:
+            return []
+        verb = "wrote" if tool == "Write" else "edited"
+        if failed:
+            return [
+                Record("agent", f"{tool} of {path} failed: {one_line(payload.get('error', ''), MAX_ERROR)}")
+            ]
+        return [Record("agent", f"{verb} {path}", (path,))]
+    if tool == "Bash":
+        command = one_line(tool_input.get("command", ""), MAX_COMMAND)
+        if not command:
+            return []
+        if failed:
+            error = str(payload.get("error", ""))
+            found = _EXIT_RE.search(error)
+            status = f"exit {found.group(1)}" if found else "failed"
+            if payload.get("is_interrupt"):
+                status = "interrupted"
+            return [Record("agent", f"ran `{command}` → {status}")]
+        response = payload.get("tool_response")
+        interrupted = isinstance(response, Mapping) and response.get("interrupted") is True
+        return [Record("agent", f"ran `{command}` → {'interrupted' if interrupted else 'exit 0'}")]
+    return []
+
+
+def records(
+    event: str,
+    payload: Mapping[str, Any],
+    root: Path,
+    *,
+    capture_prompts: bool = True,
+    prompt_chars: int = 500,
+) -> list[Record]:
+    """The entries ``event`` writes (none for an event or tool we do not record)."""
+    if event == "SessionStart":
+        source = payload.get("source")
+        return [Record("agent", f"agent session {source if isinstance(source, str) else 'started'}")]
+    if event == "UserPromptSubmit":
+        prompt = payload.get("prompt")
+        if not capture_prompts or not isinstance(prompt, str) or not prompt.strip() or prompt_chars == 0:
+            return []
+        text = prompt.strip()
+        return [Record("intent", text if len(text) <= prompt_chars else text[: prompt_chars - 1] + "…")]
+    if event in ("PostToolUse", "PostToolUseFailure"):
+        return _tool_records(root, payload, failed=event == "PostToolUseFailure")
+    if event == "Stop":
+        return [Record("agent", "turn ended")]
+    if event == "SubagentStop":
+        kind = payload.get("agent_type")
+        return [
+            Record(
+                "agent", f"subagent {one_line(kind, 40)} ended" if isinstance(kind, str) else "subagent ended"
+            )
+        ]
+    if event == "PreCompact":
+        trigger = payload.get("trigger")
+        return [
+            Record(
+                "agent",
+                f"context compacted ({one_line(trigger, 20) if isinstance(trigger, str) else 'auto'})",
+            )
+        ]
+    if event == "SessionEnd":
+        reason = payload.get("reason")
+        return [
+            Record(
+                "agent",
+                f"agent session ended ({one_line(reason, 40) if isinstance(reason, str) else 'other'})",
+            )
+        ]
+    return []
+
+
+def session_start_output(context: str) -> dict[str, Any]:
+    """SessionStart's documented answer: text added to the agent's context."""
+    return {"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": context}}

@@ -1,0 +1,111 @@
+"""What each documented hook payload records, and how our hooks merge into an agent's
+settings: pure, from the payload fixtures in tests/data/hooks/claude-code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scribe_ls.agents import hook_install
+from scribe_ls.agents.hooks import Record, author_of, records, repository_path
+
+FIXTURES = Path(__file__).parents[1] / "data" / "hooks" / "claude-code"
+ROOT = Path("/home/dev/project")
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("SessionStart.startup", [Record("agent", "agent session startup")]),
+        ("UserPromptSubmit", [Record("intent", "Cache the context packet per HEAD and add a test for it")]),
+        ("PostToolUse.Write", [Record("agent", "wrote src/cache.py", ("src/cache.py",))]),
+        ("PostToolUse.Edit", [Record("agent", "edited README.md", ("README.md",))]),
+        ("PostToolUse.Bash", [Record("agent", "ran `pytest -q tests/test_cache.py` → exit 0")]),
+        ("PostToolUseFailure.Bash", [Record("agent", "ran `pytest -q tests/test_cache.py` → exit 1")]),
+        ("Stop", [Record("agent", "turn ended")]),
+        ("SubagentStop", [Record("agent", "subagent code-reviewer ended")]),
+        ("PreCompact", [Record("agent", "context compacted (auto)")]),
+        ("SessionEnd", [Record("agent", "agent session ended (prompt_input_exit)")]),
+    ],
+)
+def test_a_documented_payload_records_what_it_says(name: str, expected: list[Record]) -> None:
+    payload = fixture(name)
+    assert records(payload["hook_event_name"], payload, ROOT) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"tool_name": "Read"}, []),  # reading changes nothing
+        ({"tool_input": "not an object"}, []),
+        ({"tool_input": {"file_path": "/etc/passwd"}}, []),
+        ({"tool_input": {"file_path": "/home/dev/project/../elsewhere.py"}}, []),
+        ({"tool_input": {"file_path": "src/rel.py"}}, [Record("agent", "wrote src/rel.py", ("src/rel.py",))]),
+        ({"tool_input": {"file_path": 7}}, []),
+    ],
+)
+def test_a_tool_payload_out_of_the_ordinary_records_only_what_is_in_the_repository(
+    change: dict[str, Any], expected: list[Record]
+) -> None:
+    payload = fixture("PostToolUse.Write") | change
+    assert records("PostToolUse", payload, ROOT) == expected
+
+
+def test_prompts_follow_the_settings_and_commands_stay_short() -> None:
+    prompt = fixture("UserPromptSubmit")
+    assert records("UserPromptSubmit", prompt, ROOT, capture_prompts=False) == []
+    (cut,) = records("UserPromptSubmit", prompt | {"prompt": "y" * 900}, ROOT, prompt_chars=100)
+    assert len(cut.text) == 100 and cut.text.endswith("…")
+    bash = fixture("PostToolUse.Bash")
+    long = bash | {"tool_input": {"command": "echo " + "z" * 500 + "\nrm -rf x"}}
+    (ran,) = records("PostToolUse", long, ROOT)
+    assert "\n" not in ran.text and len(ran.text) < 230
+    interrupted = fixture("PostToolUseFailure.Bash") | {"is_interrupt": True, "error": ""}
+    assert records("PostToolUseFailure", interrupted, ROOT)[0].text.endswith("→ interrupted")
+
+
+def test_the_author_is_the_agent_and_its_session() -> None:
+    assert author_of("claude-code", fixture("Stop")) == "claude-code:8c35adc1-5d0"
+    assert author_of("claude-code", {"session_id": "<x>;rm"}) == "claude-code:xrm"
+    assert author_of("claude-code", {}) == "claude-code"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/home/dev/project/a/b.py", "a/b.py"),
+        ("a/../b.py", "b.py"),
+        ("/home/dev/project", None),
+        ("/home/dev/projectX/a.py", None),
+        ("../x.py", None),
+        ("a\x00b", None),
+    ],
+)
+def test_a_path_is_kept_only_inside_the_repository(value: str, expected: str | None) -> None:
+    assert repository_path(ROOT, value) == expected
+
+
+def test_install_and_uninstall_touch_only_our_hooks(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    theirs = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}, "env": {"A": "1"}}
+    path.write_text(json.dumps(theirs))
+    assert hook_install.install(path) is True
+    assert hook_install.install(path) is False, "a second install changes nothing"
+    merged = json.loads(path.read_text())
+    assert merged["env"] == {"A": "1"}
+    assert merged["hooks"]["Stop"][0] == theirs["hooks"]["Stop"][0]
+    assert hook_install.status(path)["missing"] == []
+    assert hook_install.uninstall(path) is True
+    assert json.loads(path.read_text()) == theirs
+    path.write_text("[1]")
+    with pytest.raises(hook_install.InstallError, match="JSON object"):
+        hook_install.install(path)
+    assert path.read_text() == "[1]", "a file we cannot read is left as it is"
