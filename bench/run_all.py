@@ -43,6 +43,9 @@ def below(limit: float) -> Check:
     return lambda value: value < limit
 
 
+POST_OVER = "post_tool_use_p50_over_bare_ms"
+START_P50 = "hooks.SessionStart (packet).p50_ms"
+
 # bench -> rows of (figure, target as written, path into its JSON line, unit, check).
 SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
     "idle": [
@@ -59,6 +62,24 @@ SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
             "ms",
             at_most(1000),
         ),
+    ],
+    "hooks": [
+        (
+            "PostToolUse hook over bare python",
+            "<= 30 ms",
+            "post_tool_use_p50_over_bare_ms",
+            "ms",
+            at_most(30),
+        ),
+        ("PostToolUse hook p99", "<= 100 ms", "hooks.PostToolUse (Write).p99_ms", "ms", at_most(100)),
+        (
+            "SessionStart hook with its packet p50",
+            "<= 200 ms",
+            "hooks.SessionStart (packet).p50_ms",
+            "ms",
+            at_most(200),
+        ),
+        ("1,000 hooks in a row: entries lost", "0", "lost", "", at_most(0)),
     ],
     "session_ops": [
         ("appendEntry p50 (stdio)", "<= 5 ms", "scribe.appendEntry.p50_ms", "ms", at_most(5)),
@@ -156,6 +177,7 @@ ORDER = [
     "idle",
     "latency",
     "session_ops",
+    "hooks",
     "context",
     "resume",
     "storm",
