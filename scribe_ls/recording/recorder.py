@@ -30,6 +30,7 @@ from ..metrics import METRICS
 from ..model import Entry, Session, iso, utc_now
 from ..redact import redact
 from ..store.threaded import AsyncStore
+from .attribution import AgentPaths
 from .ignore import IgnoreRules, TreeFilter
 from .lease import RecorderLease
 from .watch import FileChange, TreeBatch, undecodable_path, watch_tree
@@ -56,6 +57,7 @@ class RecordingTarget(Protocol):
         *,
         stat_files: Sequence[str] = ...,
         request_id: str | None = ...,
+        author: str | None = ...,
     ) -> Entry: ...
 
     async def update_session(self, session_id: str, *, status: str | None = ...) -> Session: ...
@@ -124,6 +126,7 @@ class Recorder:
         self._overlap_paths: dict[str, dict[str, None]] = {}
         self._overlap_task: asyncio.Task[None] | None = None
         self._overlaps_told: set[tuple[str, str, str]] = set()
+        self.agent_paths = AgentPaths()  # files a coding agent's hook said it wrote
         self._resolved_root = self.root.resolve()  # overlaps name roots resolved
         # Set once a save is sure to be seen (the watch armed), or once waiting for that is
         # pointless (another process records, or recording could not start).
@@ -156,10 +159,12 @@ class Recorder:
             # Overlaps a sibling worktree already told this root's clients (relayed from
             # its change feed) are not told again by this recorder's own checks.
             unlisten = self.scribe.add_listener(self._heard_overlap)
+            unlisten_agents = self.scribe.add_listener(self.agent_paths.heard)
             try:
                 await self._record(stop)
             finally:
                 unlisten()
+                unlisten_agents()
         finally:
             self.ready.set()
             self.running = False
@@ -392,13 +397,21 @@ class Recorder:
         if not paths:
             return  # git put back what it rewrote, a temporary file came and went: no work
         # The session the saves happened in, even when a branch switch has made another
-        # one current since.
+        # one current since; the files an agent's hook said it wrote are its own entry.
+        person, agents = self.agent_paths.split(paths)
+        for author, written in agents.items():
+            await self._activity(session_id, len(written), written, author)
+        if person:
+            await self._activity(session_id, total - (len(paths) - len(person)), person, None)
+
+    async def _activity(self, session_id: str, total: int, paths: list[str], author: str | None) -> None:
         await self.scribe.append_entry(
             f"Changes: {total} file(s)",
             kind="activity",
             session_id=session_id,
             files=paths[:MAX_ENTRY_FILES],
             stat_files=paths,
+            author=author,
         )
 
     async def _really_changed(self, paths: list[str]) -> list[str]:

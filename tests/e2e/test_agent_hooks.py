@@ -17,7 +17,7 @@ import pytest
 
 from scribe_ls.context.tokens import estimate_tokens
 
-from .helpers import LEGACY, configure, git, make_git_repo, run_cli
+from .helpers import LEGACY, configure, git, make_git_repo, run_cli, wait_until
 
 FIXTURES = LEGACY.parent / "hooks" / "claude-code"
 PLACEHOLDER = "/home/dev/project"
@@ -262,3 +262,37 @@ def test_a_store_of_schema_9_takes_the_agents_kinds_and_keeps_its_entries(tmp_pa
     assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO entries (session_id, at, kind, text) VALUES ('x', 'now', 'rant', 't')")
+
+
+async def test_saves_an_agent_said_it_wrote_are_the_agents_and_the_rest_the_persons(tmp_path: Path) -> None:
+    """A recording server, an agent's Write (the file saved, then its PostToolUse hook)
+    and a person's save in the same activity window: two activity entries, one each."""
+    import asyncio
+
+    from scribe_ls.rpc.client import ScribeClient
+
+    root = make_git_repo(tmp_path / "repo", branch="feature/B-2701-agent-cache")
+    configure(root, "activity_window = 1.0\n")
+    assert run_cli(root, "hooks", "install").returncode == 0
+    client = await ScribeClient.spawn(root)
+    try:
+        await client.request("scribe/startSession", {})
+        armed = await client.request("scribe/status", {})
+        assert armed["watcher"]["running"]
+        (root / "src").mkdir()
+        (root / "src" / "cache.py").write_text("CACHE = {}\n")  # the agent's Write tool
+        hook = await asyncio.to_thread(
+            as_claude_code, root, "PostToolUse", payload("PostToolUse.Write", root)
+        )
+        assert hook.returncode == 0, hook.stderr
+        (root / "notes.md").write_text("the person's own notes\n")  # the person, same minute
+
+        def activity() -> list[dict[str, Any]]:
+            found = [e for e in entries(root) if e["kind"] == "activity"]
+            return found if len(found) >= 2 else []
+
+        written = await asyncio.to_thread(wait_until, activity, "two activity entries", 15)
+    finally:
+        await client.close()
+    by_author = {e["author"]: e["files"] for e in written}
+    assert by_author == {"claude-code:8c35adc1-5d0": ["src/cache.py"], None: ["notes.md"]}

@@ -109,3 +109,30 @@ def test_install_and_uninstall_touch_only_our_hooks(tmp_path: Path) -> None:
     with pytest.raises(hook_install.InstallError, match="JSON object"):
         hook_install.install(path)
     assert path.read_text() == "[1]", "a file we cannot read is left as it is"
+
+
+def test_saves_of_files_an_agent_said_it_wrote_are_its_own_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from scribe_ls.recording import attribution
+
+    clock = [100.0]
+    monkeypatch.setattr(attribution.time, "monotonic", lambda: clock[0])
+    paths = attribution.AgentPaths()
+
+    def entry(kind: str, author: str | None, files: list[str]) -> SimpleNamespace:
+        wire = {"kind": kind, "author": author, "files": files}
+        return SimpleNamespace(method="scribe/entryAdded", params={"entry": wire})
+
+    paths.heard(entry("agent", "claude-code:a", ["src/x.py"]))
+    paths.heard(entry("note", "claude-code:a", ["notes.md"]))  # a note names a file, writes none
+    paths.heard(entry("agent", None, ["y.py"]))
+    paths.heard(SimpleNamespace(method="scribe/activity", params={}))
+    assert paths.split(["src/x.py", "notes.md", "y.py"]) == (
+        ["notes.md", "y.py"],
+        {"claude-code:a": ["src/x.py"]},
+    )
+    clock[0] += attribution.AGENT_WINDOW + 1
+    assert paths.split(["src/x.py"]) == (["src/x.py"], {}), "a save long after is the person's again"
