@@ -21,6 +21,7 @@ from ..errors import InvalidParams
 from ..markdown import bullets, cell, inline, table
 from ..model import Entry, parse_iso
 from ..store.database import Store
+from .agent_work import agent_work, said
 from .summarize import extract_summary
 from .timesheet import TimeRow, local_day
 
@@ -188,6 +189,8 @@ class StandupItem:
     completed: tuple[str, ...]
     commits: tuple[str, ...]
     open_todos: tuple[str, ...]
+    # What coding agents did on it in the range (their hooks' entries; core/agent_work.py).
+    agents: tuple[dict[str, Any], ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -196,6 +199,7 @@ class StandupItem:
             "completed": list(self.completed),
             "commits": list(self.commits),
             "openTodos": list(self.open_todos),
+            "agents": list(self.agents),
         }
 
 
@@ -242,6 +246,7 @@ def standup(store: Store, since: date, until: date) -> Standup:
                 completed=tuple(c for c in done.completed if c not in commits)[-MAX_LISTED:],
                 commits=commits[-MAX_LISTED:],
                 open_todos=everything.next_steps[-MAX_LISTED:],
+                agents=tuple(agent_work(within)),
             )
         )
     return Standup(since, until, tuple(items))
@@ -268,6 +273,7 @@ def render_standup(report: Standup, fmt: str) -> str:
             ("Commits", item.commits),
             ("Decisions", item.decisions),
             ("Open todos", item.open_todos),
+            ("Agents", tuple(said(work) for work in item.agents)),
         ):
             if not values:
                 continue

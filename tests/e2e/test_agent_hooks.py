@@ -163,6 +163,12 @@ def test_each_hook_records_what_its_payload_says_as_the_agents_own(project: Path
     worklog = (project / ".scribe" / "worklogs" / "B-2701.md").read_text()
     assert "- Prompt: Cache the context packet per HEAD" in worklog
     assert "- Agent: wrote src/cache.py (by claude-code:8c35adc1-5d0)" in worklog
+    standup = json.loads(run_cli(project, "report", "standup", "--json").stdout)
+    (item,) = standup["items"]
+    work = {"agent": "claude-code", "runs": 1, "turns": 1, "files": 2, "failedCommands": 1}
+    assert item["agents"] == [work]
+    said = run_cli(project, "report", "standup").stdout
+    assert "claude-code: 1 turn, 2 files, 1 failed command" in said
 
 
 def test_resuming_gives_the_agent_where_the_work_stands_within_the_budget(project: Path) -> None:
