@@ -22,7 +22,12 @@ from ..lazylog import escape_controls, get_logger
 
 log = get_logger(__name__)
 
-MAX_PAYLOAD = 1 << 20  # bytes of a payload read (a Write's content can be large: not ours to keep)
+# Bytes of a payload read: a Write's payload holds the whole file it wrote (not ours to
+# keep, but the edit is recorded), so the bound is the protocol's own message cap.
+MAX_PAYLOAD = 16 << 20
+# The events that are the agent's work: they start a session on the branch's item when
+# none is open. A turn's end, a compaction or the agent's exit only join an open one.
+STARTS_A_SESSION = frozenset({"SessionStart", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure"})
 
 
 def run_hook(args: argparse.Namespace) -> int:
@@ -99,7 +104,8 @@ def _root(args: argparse.Namespace, payload: dict[str, Any]) -> Path:
 
 def _record(agent: str, event: str, payload: dict[str, Any], root: Path) -> str | None:
     """Write the event's entries in the current session (started on the branch's item if
-    there is none); for SessionStart, the context to give the agent."""
+    there is none and the event is the agent's work); for SessionStart, the context to give
+    the agent."""
     from ..config import load_config
     from ..core.operations import Ledger
     from ..store.database import Store
@@ -117,12 +123,12 @@ def _record(agent: str, event: str, payload: dict[str, Any], root: Path) -> str 
         with store_errors(store.dir):
             store.open()
             session = ledger.current_session()
-            if session is None and (found or event == "SessionStart"):
+            if session is None and found and event in STARTS_A_SESSION:
                 session = ledger.start_session().session
             author = author_of(agent, payload)
-            for record in found:
-                assert session is not None
-                ledger.append_entry(record.text, record.kind, session.id, record.files, author=author)
+            if session is not None:
+                for record in found:
+                    ledger.append_entry(record.text, record.kind, session.id, record.files, author=author)
     finally:
         store.close()
     if event != "SessionStart":

@@ -302,3 +302,11 @@ async def test_saves_an_agent_said_it_wrote_are_the_agents_and_the_rest_the_pers
         await client.close()
     by_author = {e["author"]: e["files"] for e in written}
     assert by_author == {"claude-code:8c35adc1-5d0": ["src/cache.py"], None: ["notes.md"]}
+
+
+def test_a_turns_end_joins_an_open_session_and_starts_none(project: Path) -> None:
+    assert as_claude_code(project, "Stop", payload("Stop", project)).returncode == 0
+    assert not (project / ".scribe" / "scribe.db").exists() or entries(project) == []
+    assert as_claude_code(project, "PostToolUse", payload("PostToolUse.Edit", project)).returncode == 0
+    assert as_claude_code(project, "Stop", payload("Stop", project)).returncode == 0
+    assert [e["text"] for e in entries(project) if e["author"]] == ["edited README.md", "turn ended"]
