@@ -96,10 +96,20 @@ class TimeReport:
     by: str
     rows: tuple[TimeRow, ...]
     titles: dict[str, str]
+    # By author: the items' own time, where a minute both were at work counts once.
+    once_seconds: float | None = None
 
     @property
     def total_seconds(self) -> float:
+        if self.once_seconds is not None:
+            return self.once_seconds
         return sum(row.seconds for row in self.rows)
+
+    @property
+    def both_seconds(self) -> float:
+        """By author: the time more than one author was at work (the rows' sum less the
+        total, where it counts once)."""
+        return max(0.0, sum(row.seconds for row in self.rows) - self.total_seconds)
 
     def to_wire(self) -> dict[str, Any]:
         rows = []
@@ -112,8 +122,10 @@ class TimeReport:
                 wire["day"] = row.day
             if self.by == "branch":
                 wire["branch"] = row.branch or None
+            if self.by == "author":
+                wire["author"] = row.author
             rows.append(wire)
-        return {
+        result = {
             "kind": "time",
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
@@ -121,19 +133,31 @@ class TimeReport:
             "totalSeconds": round(self.total_seconds),
             "rows": rows,
         }
+        if self.by == "author":
+            result["bothSeconds"] = round(self.both_seconds)
+        return result
 
 
 def time_report(store: Store, since: date, until: date, by: str) -> TimeReport:
     rows = tuple(store.time_rows(since, until, by))
-    return TimeReport(since, until, by, rows, store.item_titles({row.item for row in rows}))
+    titles = store.item_titles({row.item for row in rows})
+    if by != "author":
+        return TimeReport(since, until, by, rows, titles)
+    once = sum(row.seconds for row in store.time_rows(since, until, "item"))
+    return TimeReport(since, until, by, rows, titles, once_seconds=once)
 
 
 def _columns(report: TimeReport) -> tuple[list[str], list[list[str]]]:
-    lead = {"item": [], "day": ["day"], "branch": ["branch"]}[report.by]
+    lead = {"item": [], "day": ["day"], "branch": ["branch"], "author": ["author"]}[report.by]
     header = [*lead, "item", "title", "time", "hours"]
     body = []
     for row in report.rows:
-        first = {"item": [], "day": [row.day or ""], "branch": [row.branch or "(none)"]}[report.by]
+        first = {
+            "item": [],
+            "day": [row.day or ""],
+            "branch": [row.branch or "(none)"],
+            "author": [row.author or ""],
+        }[report.by]
         title = report.titles.get(row.item, row.item)
         title = "" if title == row.item else title  # a session named after its item
         body.append([*first, row.item, title, duration(row.seconds), f"{row.seconds / 3600:.2f}"])
@@ -154,12 +178,17 @@ def render_time(report: TimeReport, fmt: str) -> str:
     title = f"Time {report.since} .. {report.until}, by {report.by}"
     total = ["total", *([""] * (len(header) - 4)), "", duration(report.total_seconds)]
     total.append(f"{report.total_seconds / 3600:.2f}")
+    both = ""
+    if report.by == "author" and report.both_seconds >= 60:
+        both = f"at work at once: {duration(report.both_seconds)}, counted once in the total"
     if fmt == "markdown":
         rows = [[cell(v) for v in row] for row in body] + [[f"**{v}**" if v else "" for v in total]]
-        return "\n".join([f"## {title}", "", *table(header, rows, right=("time", "hours"))]) + "\n"
+        lines = [f"## {title}", "", *table(header, rows, right=("time", "hours"))]
+        return "\n".join([*lines, *(["", f"({both})"] if both else [])]) + "\n"
     if not body:
         return f"{title}\n  no recorded time\n"
-    return title + "\n" + _table([header, *body, total], right=("time", "hours"))
+    said = f"  ({both})\n" if both else ""
+    return title + "\n" + _table([header, *body, total], right=("time", "hours")) + said
 
 
 def _table(rows: list[list[str]], right: Sequence[str]) -> str:

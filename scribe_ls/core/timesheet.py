@@ -118,8 +118,56 @@ def apply_pulse(
 
 def end_span(conn: sqlite3.Connection, session_id: str) -> None:
     """The session's open span ends here (it was paused or stopped): its next pulse opens a
-    new one, however soon it comes, so paused time is never counted."""
+    new one, however soon it comes, so paused time is never counted (nor any author's)."""
     conn.execute("DELETE FROM meta WHERE key = 'pulse' AND value = ?", (session_id,))
+    conn.execute("DELETE FROM author_spans WHERE session_id = ?", (session_id,))
+
+
+PERSON = "person"  # the author of pulses nobody else claims: the developer's
+
+
+def author_key(author: str | None) -> str:
+    """Whose time a pulse is: the person's (no author), else the agent's name
+    (``claude-code:8c35adc1`` and an MCP client's ``claude-code`` are one agent)."""
+    return PERSON if not author else author.partition(":")[0]
+
+
+def apply_author_pulse(
+    conn: sqlite3.Connection, pulse: Pulse, author: str, idle_gap: float, tz: tzinfo | None
+) -> None:
+    """Count ``pulse`` in ``author``'s own time of the item: a pulse within ``idle_gap``
+    after that author's last one in the session extends it (the gap is counted); otherwise
+    it opens a new one. Beside :func:`apply_pulse` (the item's time, counted once)."""
+    span = conn.execute(
+        "SELECT ended_at FROM author_spans WHERE session_id = ? AND author = ?", (pulse.session_id, author)
+    ).fetchone()
+    if span is not None and span[0] - LATE_TOLERANCE <= pulse.at <= span[0]:
+        pass  # inside time already counted, or late
+    elif span is not None and span[0] < pulse.at <= span[0] + idle_gap:
+        conn.execute(
+            "UPDATE author_spans SET ended_at = ? WHERE session_id = ? AND author = ?",
+            (pulse.at, pulse.session_id, author),
+        )
+        for day, seconds in day_slices(span[0], pulse.at, tz):
+            _add_author_daily(conn, day, pulse.item, author, seconds, 0)
+    else:
+        conn.execute(
+            "INSERT OR REPLACE INTO author_spans (session_id, author, started_at, ended_at)"
+            " VALUES (?, ?, ?, ?)",
+            (pulse.session_id, author, pulse.at, pulse.at),
+        )
+    _add_author_daily(conn, local_day(pulse.at, tz).isoformat(), pulse.item, author, 0.0, 1)
+
+
+def _add_author_daily(
+    conn: sqlite3.Connection, day: str, item: str, author: str, seconds: float, pulses: int
+) -> None:
+    conn.execute(
+        "INSERT INTO time_by_author (day, item, author, seconds, pulses) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (day, item, author) DO UPDATE SET"
+        " seconds = seconds + excluded.seconds, pulses = pulses + excluded.pulses",
+        (day, item, author, seconds, pulses),
+    )
 
 
 def _add_daily(conn: sqlite3.Connection, day: str, pulse: Pulse, seconds: float, pulses: int) -> None:
@@ -132,13 +180,14 @@ def _add_daily(conn: sqlite3.Connection, day: str, pulse: Pulse, seconds: float,
 
 
 class TimeRow(NamedTuple):
-    """Seconds of one item (on one day, or on one branch, by the grouping)."""
+    """Seconds of one item (on one day, on one branch, or of one author, by the grouping)."""
 
     item: str
     seconds: float
     pulses: int
     day: str | None = None
     branch: str | None = None
+    author: str | None = None
 
 
 def time_rows(conn: sqlite3.Connection, since: date, until: date, by: str) -> list[TimeRow]:
@@ -163,4 +212,10 @@ def time_rows(conn: sqlite3.Connection, since: date, until: date, by: str) -> li
             " GROUP BY branch, item ORDER BY 3 DESC, branch, item"
         )
         return [TimeRow(r[1], r[2], r[3], branch=r[0]) for r in conn.execute(sql, span)]
+    if by == "author":
+        sql = (
+            "SELECT author, item, SUM(seconds), SUM(pulses) FROM time_by_author WHERE day BETWEEN ? AND ?"
+            " GROUP BY item, author ORDER BY item, 3 DESC, author"
+        )
+        return [TimeRow(r[1], r[2], r[3], author=r[0]) for r in conn.execute(sql, span)]
     raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")

@@ -23,7 +23,7 @@ from . import rules
 from .fields import INTEGER, STRING, STRINGS, TOKEN, Field
 
 REPORT_KINDS = ("time", "standup")
-REPORT_GROUPINGS = ("item", "day", "branch")
+REPORT_GROUPINGS = ("item", "day", "branch", "author")
 MAX_QUERY = 1000
 MAX_SINCE = 64
 

@@ -26,7 +26,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from time import monotonic
 
-from ..core.timesheet import CLOCK_STEP, IDLE_GAP, Pulse, apply_pulse
+from ..core.timesheet import CLOCK_STEP, IDLE_GAP, Pulse, apply_author_pulse, apply_pulse, author_key
 from ..errors import SessionNotFound, StoreUnavailable
 from ..model import Entry, Session, SessionStats, iso, parse_iso, utc_now
 from .layout import Layout
@@ -217,10 +217,10 @@ class StoreBase:
         )
         self._record(session_id, "entryAdded", entry_id)
         if pulse if pulse is not None else kind != "system":
-            self._pulse(session_id, parse_iso(at).timestamp(), live=True)
+            self._pulse(session_id, parse_iso(at).timestamp(), live=True, author=author)
         return entry_id
 
-    def _pulse(self, session_id: str, at: float, *, live: bool = False) -> None:
+    def _pulse(self, session_id: str, at: float, *, live: bool = False, author: str | None = None) -> None:
         """Credit the session with a pulse at ``at``. ``live``: stamped by this process's
         clock just now; then the gap since its previous live pulse here is also measured
         with the monotonic clock, and where the wall clock was set meanwhile (back, or
@@ -240,6 +240,7 @@ class StoreBase:
         ).fetchone()
         pulse = Pulse(session_id, row["backlog_id"] or session_id, row["branch"] or "", at)
         added = apply_pulse(self.conn, pulse, self.idle_gap, self.tz, steady_gap=steady_gap)
+        apply_author_pulse(self.conn, pulse, author_key(author), self.idle_gap, self.tz)
         if added:
             self.conn.execute(
                 "UPDATE sessions SET active_seconds = active_seconds + ? WHERE id = ?", (added, session_id)

@@ -8,7 +8,7 @@ from ..lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -226,6 +226,27 @@ MIGRATIONS: dict[int, str] = {
             VALUES ('delete', old.id, old.text, old.files);
         INSERT INTO entries_fts(rowid, text, files) VALUES (new.id, new.text, new.files);
     END;
+    """,
+    11: """
+    -- Time per author, beside the item's own (which counts time once, whoever was at
+    -- work): the person's pulses and each agent's apart, so a report can split an item's
+    -- time and say how much of it both were at work at once. One open span per session
+    -- and author (only its end matters), and the roll-up per local day, item and author.
+    CREATE TABLE author_spans (
+        session_id TEXT NOT NULL,
+        author TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        PRIMARY KEY (session_id, author)
+    ) WITHOUT ROWID;
+    CREATE TABLE time_by_author (
+        day TEXT NOT NULL,
+        item TEXT NOT NULL,
+        author TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        pulses INTEGER NOT NULL,
+        PRIMARY KEY (day, item, author)
+    ) WITHOUT ROWID;
     """,
 }
 

@@ -245,11 +245,12 @@ def test_a_store_of_schema_9_takes_the_agents_kinds_and_keeps_its_entries(tmp_pa
     assert run_cli(root, "start").returncode == 0
     assert run_cli(root, "append", "before the agents came", "--file", "src/old.py").returncode == 0
     db = sqlite3.connect(root / ".scribe" / "scribe.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION >= 10
     # Back to version 9's table, as a store written by the previous release holds it.
     script = schema.MIGRATIONS[10].replace("entries_v10", "entries_v9").replace(", 'intent', 'agent'", "")
     for statement in schema.split_sql(script):
         db.execute(statement)
+    db.executescript("DROP TABLE author_spans; DROP TABLE time_by_author;")  # version 11's
     db.execute("PRAGMA user_version = 9")
     db.commit()
     db.close()
@@ -265,7 +266,7 @@ def test_a_store_of_schema_9_takes_the_agents_kinds_and_keeps_its_entries(tmp_pa
     assert ("note", "before the agents came") in kinds and ("intent", "now the agent") in kinds
     assert "src/**old**.py" in run_cli(root, "search", "old").stdout, "the files index follows the rebuild"
     db = sqlite3.connect(root / ".scribe" / "scribe.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO entries (session_id, at, kind, text) VALUES ('x', 'now', 'rant', 't')")
 
@@ -310,3 +311,42 @@ def test_a_turns_end_joins_an_open_session_and_starts_none(project: Path) -> Non
     assert as_claude_code(project, "PostToolUse", payload("PostToolUse.Edit", project)).returncode == 0
     assert as_claude_code(project, "Stop", payload("Stop", project)).returncode == 0
     assert [e["text"] for e in entries(project) if e["author"]] == ["edited README.md", "turn ended"]
+
+
+def test_time_by_author_splits_an_item_and_counts_both_at_work_once(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The person works 9:00-9:20; an agent's turns 9:10-9:30 (prompt, edits, commands):
+    the item has 30 minutes, the person 20, the agent 20, 10 of them at once."""
+    from datetime import UTC, datetime, timedelta
+
+    from .test_time import NEW_YORK, Clock, open_ledger
+
+    clock = Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr("scribe_ls.store.base.utc_now", clock)
+    monkeypatch.setattr("scribe_ls.store.base.monotonic", clock.monotonic)
+    monkeypatch.setattr("scribe_ls.core.operations.utc_now", clock)
+    ledger = open_ledger(repo)
+    t0 = datetime(2026, 6, 1, 9, 0, tzinfo=NEW_YORK)
+    clock.set(t0)
+    session = ledger.start_session().session
+    assert session is not None
+    for minute in range(0, 21, 2):  # the person: notes every two minutes, 9:00-9:20
+        clock.set(t0 + timedelta(minutes=minute))
+        ledger.append_entry(f"note {minute}", "note", session.id)
+        if minute >= 10:  # the agent, 9:10-9:30, at the same moments and after
+            ledger.append_entry("ran `pytest` → exit 0", "agent", session.id, author="claude-code:8c35adc1")
+    for minute in range(22, 31, 2):
+        clock.set(t0 + timedelta(minutes=minute))
+        ledger.append_entry(
+            "edited src/x.py", "agent", session.id, ["src/x.py"], author="claude-code:8c35adc1"
+        )
+    report = ledger.report("time", since="2026-06-01", until="2026-06-01", by="author")
+    wire = report.to_wire()
+    split = {row["author"]: row["seconds"] for row in wire["rows"]}
+    assert split == {"person": 20 * 60, "claude-code": 20 * 60}
+    assert wire["totalSeconds"] == 30 * 60 and wire["bothSeconds"] == 10 * 60
+    ledger.store.close()
+    shown = run_cli(repo, "report", "--by", "author", "--since", "2026-06-01", "--until", "2026-06-01")
+    assert "claude-code" in shown.stdout and "person" in shown.stdout
+    assert "at work at once: 10m, counted once in the total" in shown.stdout

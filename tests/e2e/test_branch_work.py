@@ -135,14 +135,18 @@ async def test_search_finds_the_files_entries_name(tmp_path: Path, monkeypatch: 
     made before the index had files (schema 8, migrated)."""
     import sqlite3
 
-    from scribe_ls.store import schema
+    from scribe_ls.store import base, schema
 
     old = make_git_repo(tmp_path / "old")
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 8)
+    # The code of that time kept no time per author (schema 11): nor does it here.
+    monkeypatch.setattr(base, "apply_author_pulse", lambda *args: None)
     async with Scribe(old) as scribe:
         await scribe.start_session()
         await scribe.append_entry("tuned the prompt", files=["src/click/termui.py"])
+    monkeypatch.undo()
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 9)
+    monkeypatch.setattr(base, "apply_author_pulse", lambda *args: None)
     db = sqlite3.connect(old / ".scribe" / "scribe.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     db.close()
