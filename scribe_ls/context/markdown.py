@@ -89,10 +89,21 @@ def _md_session(section: dict[str, Any], session: Session | None) -> str:
     stats = data["stats"]
     tags = f", tags {inline(', '.join(data['tags']))}" if data["tags"] else ""
     branch = inline(data["branch"] or "-")
-    return (
+    line = (
         f"{data['backlogId'] or '-'} · {data['status']} · branch {branch}"
         f" · {stats['activeSeconds'] // 60} min active · {stats['entries']} entries · "
         f"{stats['filesChanged']} files{tags}\n"
+    )
+    turn = data.get("lastAgentTurn")
+    if not turn:
+        return line
+    asked = f" asked {inline(turn['prompt'])}" if turn["prompt"] else ""
+    did = "; ".join(inline(step) for step in turn["did"]) or "nothing recorded yet"
+    more = f" (and {turn['stepsLeftOut']} steps before)" if turn["stepsLeftOut"] else ""
+    state = "ended" if turn["ended"] else "under way"
+    return line + (
+        f"\nLast agent turn ({inline(turn['author'])}, {turn['at'][11:16]} UTC, {state}):{asked}"
+        f" → {did}{more}\n"
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from ..config import Config
+from ..core.agent_work import last_agent_turn
 from ..git import commands as git
 from ..git import files as gitfiles
 from ..git import safety as gitsafe
@@ -368,6 +369,10 @@ class ContextProvider:
         # The worklog's path is plumbing for editors; in a budgeted packet it only costs room.
         data = session.to_wire()
         del data["worklogPath"]
+        # A coding agent's last turn (its hooks' entries): what it was asked, what it did.
+        turn = last_agent_turn(await self.scribe.recent_entries(session.id, RECENT_ENTRIES))
+        if turn is not None:
+            data["lastAgentTurn"] = turn
         return data
 
     async def _branch_base(self, repo: RepoFacts) -> git.BranchBase | None:
@@ -484,12 +489,6 @@ class ContextProvider:
         others = await self.scribe.overlapping_sessions(session.id if session else None)
         here = str(self.scribe.root)
         return [{**other.to_wire(), "linkedWorktree": other.root != here} for other in others]
-
-
-def _base_wire(found: git.BranchBase | None) -> dict[str, Any] | None:
-    if found is None:
-        return None
-    return {"name": found.name, "mergeBase": found.merge_base, "ahead": found.ahead, "behind": found.behind}
 
 
 async def _nothing() -> set[str]:

@@ -60,3 +60,30 @@ def said(work: dict[str, Any]) -> str:
         count(work["failedCommands"], "failed command"),
     ]
     return f"{work['agent']}: {', '.join(parts)}"
+
+
+MAX_TURN_STEPS = 5  # what an agent did in its last turn, newest kept
+MAX_PROMPT = 300
+
+
+def last_agent_turn(entries: Iterable[Entry]) -> dict[str, Any] | None:
+    """The last turn of a coding agent among ``entries`` (oldest first): who, when, its
+    prompt, what it did (the newest few steps) and whether the turn ended. None when no
+    agent's hook wrote any of them."""
+    listed = [e for e in entries if e.author and ":" in e.author and e.kind in ("intent", "agent")]
+    if not listed:
+        return None
+    author = listed[-1].author
+    mine = [e for e in listed if e.author == author]
+    starts = [i for i, e in enumerate(mine) if e.kind == "intent"]
+    turn = mine[starts[-1] :] if starts else mine
+    steps = [e.text for e in turn if e.kind == "agent" and e.text != "turn ended"]
+    prompt = turn[0].text if turn[0].kind == "intent" else None
+    return {
+        "author": author,
+        "at": turn[0].at,
+        "prompt": prompt if prompt is None or len(prompt) <= MAX_PROMPT else prompt[: MAX_PROMPT - 1] + "…",
+        "did": steps[-MAX_TURN_STEPS:],
+        "stepsLeftOut": max(0, len(steps) - MAX_TURN_STEPS),
+        "ended": any(e.kind == "agent" and e.text == "turn ended" for e in turn),
+    }

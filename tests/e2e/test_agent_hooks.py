@@ -169,6 +169,13 @@ def test_each_hook_records_what_its_payload_says_as_the_agents_own(project: Path
     assert item["agents"] == [work]
     said = run_cli(project, "report", "standup").stdout
     assert "claude-code: 1 turn, 2 files, 1 failed command" in said
+    packet = json.loads(run_cli(project, "context", "--format", "json").stdout)
+    turn = packet["sections"]["session"]["data"]["lastAgentTurn"]
+    assert turn["prompt"] == "Cache the context packet per HEAD and add a test for it"
+    assert turn["did"][1] == "ran `pytest -q tests/test_cache.py` → exit 1" and turn["ended"] is True
+    assert turn["stepsLeftOut"] == 2, "the turn's first steps (the writes) are counted, not listed"
+    text = run_cli(project, "context").stdout
+    assert "Last agent turn (claude-code:8c35adc1-5d0" in text and "asked Cache the context packet" in text
 
 
 def test_resuming_gives_the_agent_where_the_work_stands_within_the_budget(project: Path) -> None:

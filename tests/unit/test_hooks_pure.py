@@ -136,3 +136,31 @@ def test_saves_of_files_an_agent_said_it_wrote_are_its_own_for_a_while(
     )
     clock[0] += attribution.AGENT_WINDOW + 1
     assert paths.split(["src/x.py"]) == (["src/x.py"], {}), "a save long after is the person's again"
+
+
+def test_the_last_agent_turn_is_its_prompt_and_what_it_did() -> None:
+    from scribe_ls.core.agent_work import last_agent_turn
+    from scribe_ls.model import Entry
+
+    def entry(n: int, kind: str, text: str, author: str | None = "claude-code:a") -> Entry:
+        return Entry(n, "s-1", f"2026-06-01T09:{n:02d}:00.000Z", kind, text, (), author)
+
+    assert last_agent_turn([entry(1, "note", "mine", None)]) is None
+    entries = [
+        entry(1, "intent", "first ask"),
+        entry(2, "agent", "edited a.py"),
+        entry(3, "agent", "turn ended"),
+        entry(4, "note", "a person's note", None),
+        entry(5, "intent", "make the tests pass"),
+        *(entry(6 + n, "agent", f"ran `pytest` → exit {n % 2}") for n in range(7)),
+    ]
+    turn = last_agent_turn(entries)
+    assert turn == {
+        "author": "claude-code:a",
+        "at": "2026-06-01T09:05:00.000Z",
+        "prompt": "make the tests pass",
+        "did": [f"ran `pytest` → exit {n % 2}" for n in range(2, 7)],
+        "stepsLeftOut": 2,
+        "ended": False,
+    }
+    assert last_agent_turn([*entries, entry(20, "agent", "turn ended")])["ended"] is True  # type: ignore[index]
