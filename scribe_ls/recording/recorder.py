@@ -396,23 +396,20 @@ class Recorder:
         paths = kept
         if not paths:
             return  # git put back what it rewrote, a temporary file came and went: no work
-        # The session the saves happened in, even when a branch switch has made another
-        # one current since; the files an agent's hook said it wrote are its own entry.
-        person, agents = self.agent_paths.split(paths)
+        # The session the saves happened in, even when a branch switch made another current
+        # since; the files an agent's hook said it wrote are its own (and said, with the
+        # person's changes of them too).
+        person, agents, both = self.agent_paths.split(paths)
+        for overlap in both:
+            self.scribe.warn(overlap)
         for author, written in agents.items():
             await self._activity(session_id, len(written), written, author)
         if person:
             await self._activity(session_id, total - (len(paths) - len(person)), person, None)
 
     async def _activity(self, session_id: str, total: int, paths: list[str], author: str | None) -> None:
-        await self.scribe.append_entry(
-            f"Changes: {total} file(s)",
-            kind="activity",
-            session_id=session_id,
-            files=paths[:MAX_ENTRY_FILES],
-            stat_files=paths,
-            author=author,
-        )
+        text, shown = f"Changes: {total} file(s)", paths[:MAX_ENTRY_FILES]
+        await self.scribe.append_entry(text, "activity", session_id, shown, stat_files=paths, author=author)
 
     async def _really_changed(self, paths: list[str]) -> list[str]:
         """The paths among ``paths`` that git sees as changed: only those are the session's

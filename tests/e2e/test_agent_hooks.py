@@ -312,6 +312,37 @@ async def test_saves_an_agent_said_it_wrote_are_the_agents_and_the_rest_the_pers
     assert by_author == {"claude-code:8c35adc1-5d0": ["src/cache.py"], None: ["notes.md"]}
 
 
+async def test_an_agent_changing_a_file_the_person_just_changed_is_said(tmp_path: Path) -> None:
+    """The person saves notes.md; then the agent's Write of it: every client is told
+    (window/showMessage), once."""
+    import asyncio
+
+    from scribe_ls.rpc.client import ScribeClient
+
+    root = make_git_repo(tmp_path / "repo", branch="feature/B-2701-agent-cache")
+    configure(root, "activity_window = 0.5\n")
+    assert run_cli(root, "hooks", "install").returncode == 0
+    client = await ScribeClient.spawn(root)
+    said: list[str] = []
+    client.on("window/showMessage", lambda params: said.append(params["message"]))
+    try:
+        await client.request("scribe/startSession", {})
+        (root / "notes.md").write_text("the person's notes\n")
+
+        def saved() -> list[dict[str, Any]]:
+            return [e for e in entries(root) if e["kind"] == "activity"]
+
+        await asyncio.to_thread(wait_until, saved, "the person's save")
+        (root / "notes.md").write_text("the agent's rewrite\n")
+        body = payload("PostToolUse.Write", root, tool_input={"file_path": str(root / "notes.md")})
+        assert (await asyncio.to_thread(as_claude_code, root, "PostToolUse", body)).returncode == 0
+        await asyncio.to_thread(wait_until, lambda: [m for m in said if "both changed" in m], "the warning")
+    finally:
+        await client.close()
+    (told,) = [m for m in said if "both changed" in m]
+    assert "claude-code:8c35adc1-5d0 and you both changed notes.md" in told
+
+
 def test_a_turns_end_joins_an_open_session_and_starts_none(project: Path) -> None:
     assert as_claude_code(project, "Stop", payload("Stop", project)).returncode == 0
     assert not (project / ".scribe" / "scribe.db").exists() or entries(project) == []

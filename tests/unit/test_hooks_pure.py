@@ -130,12 +130,20 @@ def test_saves_of_files_an_agent_said_it_wrote_are_its_own_for_a_while(
     paths.heard(entry("note", "claude-code:a", ["notes.md"]))  # a note names a file, writes none
     paths.heard(entry("agent", None, ["y.py"]))
     paths.heard(SimpleNamespace(method="scribe/activity", params={}))
-    assert paths.split(["src/x.py", "notes.md", "y.py"]) == (
-        ["notes.md", "y.py"],
-        {"claude-code:a": ["src/x.py"]},
-    )
+    person, agents, both = paths.split(["src/x.py", "notes.md", "y.py"])
+    assert person == ["notes.md", "y.py"] and agents == {"claude-code:a": ["src/x.py"]} and both == []
     clock[0] += attribution.AGENT_WINDOW + 1
-    assert paths.split(["src/x.py"]) == (["src/x.py"], {}), "a save long after is the person's again"
+    person, agents, both = paths.split(["src/x.py"])
+    assert (person, agents) == (["src/x.py"], {}), "a save long after is the person's again"
+    said = "claude-code:a and you both changed {} in the last 10 minutes"
+    assert both == [said.format("src/x.py")]
+    assert paths.split(["src/x.py"])[2] == [], "said once"
+    clock[0] += 1
+    paths.heard(entry("agent", "claude-code:a", ["notes.md"]))  # the agent writes the person's file
+    assert paths.split(["notes.md"])[2] == [said.format("notes.md")]
+    clock[0] += attribution.BOTH_WINDOW + 1
+    paths.heard(entry("agent", "claude-code:a", ["y.py"]))  # the person's save of y.py is long past
+    assert paths.split(["y.py"])[2] == []
 
 
 def test_the_last_agent_turn_is_its_prompt_and_what_it_did() -> None:
