@@ -51,6 +51,7 @@ def run() -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _closed_everything
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv and sys.stdin.isatty():
         # A person at a terminal, not an editor: serving JSON-RPC would look like a hang.
@@ -82,7 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb in ("hook", "hooks"):
             from . import hook_verbs
 
-            return hook_verbs.run_hook(args) if args.verb == "hook" else hook_verbs.hooks(args)
+            if args.verb == "hooks":
+                return hook_verbs.hooks(args)
+            code = hook_verbs.run_hook(args)
+            # An agent waits on every hook: the lean ones closed what they opened and skip
+            # the interpreter's teardown as a store verb does (SessionStart ran a loop).
+            _closed_everything = args.event != "SessionStart"
+            return code
         if args.verb == "dashboard":
             from .serving import dashboard
 
@@ -97,7 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import store_verbs
 
         code = store_verbs.run(args)
-        global _closed_everything
         _closed_everything = True  # the store is closed; nothing runs in the background
         return code
     except UsageError as exc:
