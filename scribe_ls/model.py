@@ -4,7 +4,7 @@ Immutable records with snake_case fields (``NamedTuple``: dataclasses cost a CLI
 start-up, bench/RESULTS.md, "The lean CLI and the reshaped core"), what the store returns and the
 Python API hands out. ``to_wire`` gives each one's JSON shape (camelCase), the one the protocol,
 ``--json`` output and the context packet share. The rules every argument is held to are
-in :mod:`scribe_ls.spec.rules`.
+in :mod:`scribe_ls.contract.rules`.
 """
 
 from __future__ import annotations

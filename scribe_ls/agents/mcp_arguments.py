@@ -1,4 +1,4 @@
-"""MCP tool arguments, from the operations' declarations (:mod:`scribe_ls.spec.operations`).
+"""MCP tool arguments, from the operations' declarations (:mod:`scribe_ls.contract.operations`).
 
 The SDK reads a tool's JSON Schema from its function's annotations; :func:`argument` makes
 that annotation from a declared field, so a tool's limits, choices and descriptions are the
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field as Constraint
 
-from ..spec.fields import INTEGER, STRINGS, Field
+from ..contract.fields import INTEGER, STRINGS, Field
 
 
 def argument(field: Field, *, choices: tuple[str, ...] | None = None, doc: str | None = None) -> Any:

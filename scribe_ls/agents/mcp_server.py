@@ -42,11 +42,11 @@ from pydantic import ValidationError
 from .._version import __version__
 from ..context.packet_text import MIN_CHARS, MIN_TOKENS, agent_json, packet_text
 from ..context.tokens import estimate_tokens
+from ..contract import operations as ops
+from ..contract import rules
 from ..core.events import ENTRY_ADDED, SESSION_CHANGED, Notification
 from ..core.service import Scribe
 from ..errors import ScribeError
-from ..spec import operations as ops
-from ..spec import rules
 from .mcp_arguments import argument
 from .mcp_stdio import run_stdio
 
@@ -73,7 +73,7 @@ RESUME_REQUEST = (
     " what I was doing, what I decided, what is left, then suggest the next step."
 )
 
-# The tools' arguments: the declared fields (spec/operations.py), with the tool's own words.
+# The tools' arguments: the declared fields (contract/operations.py), with the tool's own words.
 SessionId = argument(ops.SESSION_ID, doc="a session id; default the current session")
 NoteText = argument(ops.APPEND_ENTRY.field("text"), doc="what to record; Markdown is fine")
 NoteKind = argument(

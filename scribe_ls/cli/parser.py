@@ -1,7 +1,7 @@
 """The ``scribe-ls`` argument parser: the verbs, their flags, and the flags' names in errors.
 
 A flag that sets an operation's field is made from its declaration
-(:mod:`scribe_ls.spec.operations`): its spelling, help, choices, type and limits; the CLI
+(:mod:`scribe_ls.contract.operations`): its spelling, help, choices, type and limits; the CLI
 only says where it differs (a default for a person at a terminal, a session given as a
 backlog id). An error from the core names a Python argument; :func:`cli_terms` names the
 flag instead.
@@ -15,10 +15,10 @@ import sys
 from typing import Any, NoReturn
 
 from .._version import __version__
+from ..contract import operations as ops
+from ..contract.fields import INTEGER, STRING, STRINGS, Field
+from ..contract.rules import USER_KINDS
 from ..errors import InvalidParams, ScribeError
-from ..spec import operations as ops
-from ..spec.fields import INTEGER, STRING, STRINGS, Field
-from ..spec.rules import USER_KINDS
 
 
 class UsageError(Exception):

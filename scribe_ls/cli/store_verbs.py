@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, load_config
+from ..contract.rules import BACKLOG_ID_RE
 from ..core.operations import Ledger, Outcome
 from ..errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
 from ..lazylog import defer_setup, escape_controls, get_logger
 from ..model import Session, SessionChange
-from ..spec.rules import BACKLOG_ID_RE
 from ..store.database import Store
 from ..store.layout import Layout, find_repo_root, foreign_repository
 from ..store.opening import store_errors

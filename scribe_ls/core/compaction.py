@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ..contract.rules import MAX_TEXT
 from ..errors import InvalidParams
 from ..model import Entry, iso, parse_iso, utc_now
-from ..spec.rules import MAX_TEXT
 from ..store.database import Store
 from ..worklog.files import Worklogs
 from .timesheet import local_day

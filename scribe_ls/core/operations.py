@@ -1,6 +1,6 @@
 """One root's session operations, synchronous: the rules, in one place.
 
-Each operation checks its arguments (by its declaration, :mod:`scribe_ls.spec.operations`), redacts
+Each operation checks its arguments (by its declaration, :mod:`scribe_ls.contract.operations`), redacts
 secrets from everything it stores, writes in one store transaction and brings the
 worklog up to date before it returns. The lean CLI calls the ledger directly (no event
 loop for one row); the async service runs the very same calls in its store thread and
@@ -15,6 +15,21 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..config import Config
+from ..contract import rules
+from ..contract.operations import (
+    A_SESSION,
+    APPEND_ENTRY,
+    GET_ENTRIES,
+    GET_SESSION,
+    HEARTBEAT,
+    LIST_SESSIONS,
+    REPORT,
+    SEARCH,
+    SESSION_ID,
+    START_SESSION,
+    STOP_SESSION,
+    UPDATE_SESSION,
+)
 from ..errors import InvalidParams, NoCurrentSession, ScribeError
 from ..git import files as gitfiles
 from ..model import (
@@ -30,21 +45,6 @@ from ..model import (
     utc_now,
 )
 from ..redact import redact, redact_all
-from ..spec import rules
-from ..spec.operations import (
-    A_SESSION,
-    APPEND_ENTRY,
-    GET_ENTRIES,
-    GET_SESSION,
-    HEARTBEAT,
-    LIST_SESSIONS,
-    REPORT,
-    SEARCH,
-    SESSION_ID,
-    START_SESSION,
-    STOP_SESSION,
-    UPDATE_SESSION,
-)
 from ..store.database import Store, Touched
 from ..worklog.files import Worklogs
 from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED

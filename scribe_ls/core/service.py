@@ -9,7 +9,7 @@ async with Scribe("/path/to/repo") as s:
 ```
 
 No pygls here and no wire shapes: the ``rpc`` package maps JSON-RPC onto these methods.
-Each method is an operation declared in :mod:`scribe_ls.spec.operations` (its ``handler``
+Each method is an operation declared in :mod:`scribe_ls.contract.operations` (its ``handler``
 names the method; a test holds the two together), checked by that declaration, then one
 :class:`~scribe_ls.core.operations.Ledger` call (redaction, one transaction, the worklog
 brought up to date) run in the store's thread; its events are then told to listeners.
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, load_config
+from ..contract.operations import APPEND_ENTRY, GET_CONTEXT, HEARTBEAT, RESUME, SUMMARIZE
 from ..errors import ScribeError, StoreUnavailable
 from ..model import (
     MESSAGE_ERROR,
@@ -37,7 +38,6 @@ from ..model import (
     Session,
     SessionChange,
 )
-from ..spec.operations import APPEND_ENTRY, GET_CONTEXT, HEARTBEAT, RESUME, SUMMARIZE
 from ..store.database import Store
 from ..store.layout import find_repo_root
 from ..store.threaded import AsyncStore

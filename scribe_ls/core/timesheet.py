@@ -21,7 +21,7 @@ import sqlite3
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
-from ..spec.operations import REPORT_GROUPINGS
+from ..contract.operations import REPORT_GROUPINGS
 
 IDLE_GAP = 300  # seconds: the default gap that ends a span
 # A pulse this much before its session's span ends came late (another process committed

@@ -106,7 +106,7 @@ def read_asset(name: str) -> bytes:
     if name not in _cache:
         data = resources.files("scribe_ls.dashboard").joinpath("static", name).read_bytes()
         if name == "index.html":
-            from ..spec.operations import APPEND_ENTRY
+            from ..contract.operations import APPEND_ENTRY
 
             limit = APPEND_ENTRY.field("text").max_len
             data = data.replace(b"{{MAX_TEXT}}", str(limit).encode())

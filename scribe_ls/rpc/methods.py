@@ -1,4 +1,4 @@
-"""The method table: every declared operation (:mod:`scribe_ls.spec.operations`) as a
+"""The method table: every declared operation (:mod:`scribe_ls.contract.operations`) as a
 JSON-RPC request, and how its answer is shaped.
 
 The server registers what is here (as a request and as a ``workspace/executeCommand``
@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..contract import operations as ops
+from ..contract.operations import Operation, markdown
 from ..core.events import NOTIFICATIONS
 from ..errors import METHOD_NOT_FOUND, InvalidParams, ScribeError, on_wire
-from ..spec import operations as ops
-from ..spec.operations import Operation, markdown
 from .params import params_object, work_done_token
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ async def _heartbeat(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
 
 
 # How each operation's result goes on the wire (the operations are declared, with their
-# fields, rules and docs, in scribe_ls.spec.operations).
+# fields, rules and docs, in scribe_ls.contract.operations).
 ANSWERS: dict[Operation, Call] = {
     ops.START_SESSION: _start_session,
     ops.STOP_SESSION: _stop_session,

@@ -1,6 +1,6 @@
 """Wire shapes: the params object, LSP's ``workDoneToken`` and ``initializationOptions``.
 
-A request's fields are declared in :mod:`scribe_ls.spec.operations`; the core checks them
+A request's fields are declared in :mod:`scribe_ls.contract.operations`; the core checks them
 and names a field the Python way, and :func:`~scribe_ls.errors.on_wire` renames it back
 (``backlog_id`` -> ``backlogId``) for the client.
 """
@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract import rules as checks
+from ..contract.rules import json_type
 from ..errors import InvalidParams
-from ..spec import rules as checks
-from ..spec.rules import json_type
 
 
 def params_object(raw: Any) -> Mapping[str, Any]:

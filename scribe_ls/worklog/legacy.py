@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..contract.rules import BACKLOG_ID_RE
 from ..model import DEFAULT_PRIORITY, DEFAULT_TYPE, Session, iso, utc_now
 from ..redact import redact, redact_all
-from ..spec.rules import BACKLOG_ID_RE
 from ..store.layout import Layout
 from . import format as worklog
 

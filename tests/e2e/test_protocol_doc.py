@@ -30,7 +30,7 @@ def test_the_requests_section_is_the_method_table() -> None:
     begin = text.index("<!-- methods:begin")
     generated = text[text.index("-->", begin) + 3 : text.index("<!-- methods:end -->")].strip("\n") + "\n"
     assert generated == markdown(), (
-        "run: python -m scribe_ls.spec.operations, and paste it between the markers"
+        "run: python -m scribe_ls.contract.operations, and paste it between the markers"
     )
 
 

@@ -11,8 +11,8 @@ import pytest
 from scribe_ls.context.budget import fit, json_hunk_cost, size
 from scribe_ls.context.delta import Remembered, delta_sections, etag_of
 from scribe_ls.context.request import context_request, json_floor
+from scribe_ls.contract import operations as ops
 from scribe_ls.errors import InvalidParams
-from scribe_ls.spec import operations as ops
 
 
 def hunk(path: str, changed: int, text: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Each operation is declared once (scribe_ls/spec/operations.py); what every route shows
+"""Each operation is declared once (scribe_ls/contract/operations.py); what every route shows
 of it is derived from that, and held to it here: the JSON-RPC method table, the Python
 facade, the MCP tools' schemas, the CLI's flags and words, docs/protocol.md and the
 dashboard's note field."""
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from scribe_ls.cli import parser as cli
+from scribe_ls.contract import operations as ops
+from scribe_ls.contract import rules
+from scribe_ls.contract.fields import INTEGER, STRING, STRINGS
 from scribe_ls.core.service import Scribe
 from scribe_ls.rpc.methods import METHODS, REQUEST_FIELDS, capabilities
-from scribe_ls.spec import operations as ops
-from scribe_ls.spec import rules
-from scribe_ls.spec.fields import INTEGER, STRING, STRINGS
 
 ROOT = Path(__file__).parents[2]
 
@@ -57,7 +57,7 @@ def test_the_protocol_doc_holds_the_declarations() -> None:
     begin = text.index("<!-- methods:begin")
     generated = text[text.index("-->", begin) + 3 : text.index("<!-- methods:end -->")].strip("\n") + "\n"
     assert generated == ops.markdown(), (
-        "run python -m scribe_ls.spec.operations; paste it between the markers"
+        "run python -m scribe_ls.contract.operations; paste it between the markers"
     )
     for op in ops.OPERATIONS:
         for field in op.fields:

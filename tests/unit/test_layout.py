@@ -15,7 +15,19 @@ ROOT = Path(__file__).parents[2]
 PACKAGE = ROOT / "scribe_ls"
 MAX_LINES = 500
 # What each layer is: the packages the design names.
-LAYERS = ("spec", "core", "store", "worklog", "git", "cli", "rpc", "context", "recording", "agents", "daemon")
+LAYERS = (
+    "contract",
+    "core",
+    "store",
+    "worklog",
+    "git",
+    "cli",
+    "rpc",
+    "context",
+    "recording",
+    "agents",
+    "daemon",
+)
 
 
 def python_files(*roots: Path) -> list[Path]:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from scribe_ls.contract import operations as ops
+from scribe_ls.contract import rules
 from scribe_ls.errors import InvalidParams
-from scribe_ls.spec import operations as ops
-from scribe_ls.spec import rules
 
 OK = object()  # the value itself comes back
 

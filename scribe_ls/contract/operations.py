@@ -6,10 +6,10 @@ Derived from here: the JSON-RPC method table (:mod:`scribe_ls.rpc.methods`), the
 the core makes (``OPERATION.check(...)`` at the top of each ``Scribe`` method and CLI
 verb), the MCP tools' argument schemas (:mod:`scribe_ls.agents.mcp_server`), the CLI's
 flags, their help and its error wording (:mod:`scribe_ls.cli.main`), and the requests
-section of ``docs/protocol.md`` (``python -m scribe_ls.spec.operations`` prints it).
+section of ``docs/protocol.md`` (``python -m scribe_ls.contract.operations`` prints it).
 ``tests/unit/test_declarations.py`` holds all of them to these declarations.
 
-Changing a limit is one line below (or in :mod:`scribe_ls.spec.rules`, for the limits
+Changing a limit is one line below (or in :mod:`scribe_ls.contract.rules`, for the limits
 several fields share).
 """
 
@@ -30,7 +30,7 @@ MAX_SINCE = 64
 
 class Operation:
     """One request: what it is called, reads, does and answers (a slotted class, as
-    :class:`~scribe_ls.spec.fields.Field` is, for the CLI's start-up)."""
+    :class:`~scribe_ls.contract.fields.Field` is, for the CLI's start-up)."""
 
     __slots__ = ("fields", "handler", "name", "progress", "result", "summary")
 

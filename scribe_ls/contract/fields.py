@@ -1,7 +1,7 @@
 """One field of an operation: its names, its JSON type, its rule and limits, its doc.
 
 Everything a client can be told about a field comes from here: the check (through
-:mod:`scribe_ls.spec.rules`), the line of ``docs/protocol.md``, the JSON Schema of an MCP
+:mod:`scribe_ls.contract.rules`), the line of ``docs/protocol.md``, the JSON Schema of an MCP
 tool's argument and the CLI flag's help. The lean CLI imports the
 declarations at start-up (what that costs: bench/RESULTS.md).
 """
