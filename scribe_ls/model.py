@@ -52,6 +52,11 @@ def backlog_id_from_branch(branch: str | None) -> str | None:
     return found.group(0) if found else None
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, the cut marked with ``…``."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def title_from_branch(branch: str | None, backlog_id: str | None) -> str | None:
     """The words of a branch named for the item (``feature/B-2001-better-help`` -> ``better
     help``): a session's title when none is given. None for a branch of another item."""

@@ -80,6 +80,18 @@ def wanted() -> dict[str, list[dict[str, Any]]]:
     return hooks
 
 
+def _our_commands(hooks: dict[str, Any], event: str) -> list[str]:
+    """The commands of our hooks the settings hold for ``event``."""
+    groups = hooks.get(event)
+    return [
+        hook["command"]
+        for group in (groups if isinstance(groups, list) else [])
+        if isinstance(group, dict) and isinstance(group.get("hooks"), list)
+        for hook in group["hooks"]
+        if _ours(hook)
+    ]
+
+
 def _ours(hook: Any) -> bool:
     return isinstance(hook, dict) and isinstance(hook.get("command"), str) and MARK in hook["command"] + " "
 
@@ -151,28 +163,13 @@ def status(path: Path) -> dict[str, Any]:
             "current": False,
             "problem": str(exc),
         }
-    installed = [
-        event
-        for event in EVENTS
-        if any(
-            _ours(hook)
-            for group in hooks.get(event, []) or []
-            if isinstance(group, dict)
-            for hook in group.get("hooks", []) or []
-        )
-    ]
-    current = all(
-        any(
-            isinstance(group, dict)
-            and hook_command(event) in [h.get("command") for h in group.get("hooks", [])]
-            for group in hooks.get(event, [])
-        )
-        for event in installed
-    )
+    ours = {event: _our_commands(hooks, event) for event in EVENTS}
+    installed = [event for event in EVENTS if ours[event]]
+    current = bool(installed) and all(hook_command(event) in ours[event] for event in installed)
     missing = [event for event in EVENTS if event not in installed]
     return {
         "path": str(path),
         "installed": installed,
         "missing": missing,
-        "current": bool(installed) and current,
+        "current": current,
     }

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..model import clip
+
 MAX_COMMAND = 200  # characters of a shell command kept in its entry
 MAX_ERROR = 200
 _EXIT_RE = re.compile(r"exit(?:ed with)? code:? ?(-?\d+)", re.I)
@@ -49,8 +51,7 @@ def author_of(agent: str, payload: Mapping[str, Any]) -> str:
 
 
 def one_line(value: Any, limit: int) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(" ".join(str(value).split()), limit)
 
 
 def repository_path(root: Path, value: Any) -> str | None:
@@ -113,7 +114,7 @@ def records(
         if not capture_prompts or not isinstance(prompt, str) or not prompt.strip() or prompt_chars == 0:
             return []
         text = prompt.strip()
-        return [Record("intent", text if len(text) <= prompt_chars else text[: prompt_chars - 1] + "…")]
+        return [Record("intent", clip(text, prompt_chars))]
     if event in ("PostToolUse", "PostToolUseFailure"):
         return _tool_records(root, payload, failed=event == "PostToolUseFailure")
     if event == "Stop":

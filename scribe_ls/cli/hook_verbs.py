@@ -54,7 +54,7 @@ def _log_to_the_store(args: argparse.Namespace) -> None:
     store (stderr carries the one line the agent shows; the log keeps the reason)."""
     from ..lazylog import defer_setup
 
-    guess = args.root if args.root != "." else os.environ.get("CLAUDE_PROJECT_DIR") or "."
+    guess = _given_root(args) or "."
 
     def setup() -> None:  # when the first record is logged: logging costs a hook's start-up
         import logging
@@ -76,6 +76,11 @@ def _log_to_the_store(args: argparse.Namespace) -> None:
     defer_setup(setup)
 
 
+def _given_root(args: argparse.Namespace) -> str | None:
+    """``--root`` if given, else the project the agent says it works in."""
+    return args.root if args.root != "." else os.environ.get("CLAUDE_PROJECT_DIR") or None
+
+
 def _payload(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_PAYLOAD:
         raise HookError(f"the payload is over {MAX_PAYLOAD} bytes; not read")
@@ -93,9 +98,8 @@ def _root(args: argparse.Namespace, payload: dict[str, Any]) -> Path:
     (``$CLAUDE_PROJECT_DIR``), else the payload's ``cwd``."""
     from ..store.layout import find_repo_root
 
-    given = args.root if args.root != "." else os.environ.get("CLAUDE_PROJECT_DIR")
     cwd = payload.get("cwd")
-    where = given or (cwd if isinstance(cwd, str) and cwd else ".")
+    where = _given_root(args) or (cwd if isinstance(cwd, str) and cwd else ".")
     path = Path(where)
     if not path.is_dir():
         raise HookError(f"no such directory: {where}")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..model import Entry
+from ..model import Entry, clip
 
 # "ran `pytest …` → exit 1", "→ failed", "→ interrupted": a command that did not succeed.
 _FAILED = re.compile(r"→ (?:exit -?[1-9]\d*|failed|interrupted)$")
@@ -82,7 +82,7 @@ def last_agent_turn(entries: Iterable[Entry]) -> dict[str, Any] | None:
     return {
         "author": author,
         "at": turn[0].at,
-        "prompt": prompt if prompt is None or len(prompt) <= MAX_PROMPT else prompt[: MAX_PROMPT - 1] + "…",
+        "prompt": None if prompt is None else clip(prompt, MAX_PROMPT),
         "did": steps[-MAX_TURN_STEPS:],
         "stepsLeftOut": max(0, len(steps) - MAX_TURN_STEPS),
         "ended": any(e.kind == "agent" and e.text == "turn ended" for e in turn),

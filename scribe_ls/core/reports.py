@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import InvalidParams
 from ..markdown import bullets, cell, inline, table
-from ..model import Entry, parse_iso
+from ..model import Entry, clip, parse_iso
 from ..store.database import Store
 from .agent_work import agent_work, said
 from .summarize import extract_summary
@@ -193,7 +193,7 @@ def render_time(report: TimeReport, fmt: str) -> str:
 
 def _table(rows: list[list[str]], right: Sequence[str]) -> str:
     """A plain text table; titles are cut so a line stays readable."""
-    rows = [[v if len(v) <= 48 else v[:47] + "…" for v in row] for row in rows]
+    rows = [[clip(v, 48) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     aligned = [i for i, name in enumerate(rows[0]) if name in right]
     lines = []

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Entry, Session
+from ..model import Entry, Session, clip
 
 SUMMARY_DIR = "summaries"
 MAX_ITEMS = 50  # per list in the result and the file; the newest are kept
@@ -76,7 +76,7 @@ class Summary:
 
 def _first_line(text: str) -> str:
     line = text.strip().split("\n", 1)[0].strip()
-    return line if len(line) <= MAX_ITEM_CHARS else line[: MAX_ITEM_CHARS - 1] + "…"
+    return clip(line, MAX_ITEM_CHARS)
 
 
 def _same(text: str) -> str:
