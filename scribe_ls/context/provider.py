@@ -18,23 +18,19 @@ import asyncio
 import copy
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from dataclasses import replace
+from typing import Any
 
-from ..config import Config
 from ..core.agent_work import last_agent_turn
 from ..git import commands as git
-from ..git import files as gitfiles
-from ..git import safety as gitsafe
 from ..markdown import DATA_NOTICE, inline
-from ..model import Entry, Overlap, Session, SessionSummary
-from ..store.layout import foreign_repository
+from ..model import Entry, Session
 from .budget import fit, json_hunk_cost, markdown_hunk_cost, redacted, size, to_json
 from .changed_since import files_changed_since, names_files
 from .delta import Remembered, counters, delta_sections, etag_of
 from .markdown import markdown_text, render_markdown, section_markdown
 from .request import ContextRequest, widest_envelope
+from .source import ContextSource, Extra, Once, RepoFacts, SectionError, once, repo_facts
 from .tokens import ESTIMATOR, estimate_tokens
 
 START_ORDER = ("diff", "git", "commits", "sessions", "worklog", "summary", "session")
@@ -48,69 +44,6 @@ RECENT_COMMITS = 10  # the repository's own history, where the branch has no bas
 BRANCH_COMMITS = 50  # a branch's commits since its base, newest first (the rest counted)
 RECENT_ENTRIES = 20
 MAX_ENTRY_TEXT = 500
-
-
-@dataclass(frozen=True, slots=True)
-class RepoFacts:
-    dirs: gitfiles.GitDirs | None  # None: not a git repository
-    head: str | None  # None: no commits yet
-    refused: str | None = None  # why a repository around the root is not used (another user's)
-    branch: str | None = None  # the checked-out branch (None: detached)
-
-
-class Extra(NamedTuple):
-    """A section's data and keys of its own beside it (the commits' ``since`` and ``total``)."""
-
-    data: Any
-    keys: dict[str, Any]
-
-
-def _repo_facts(root: Path) -> RepoFacts:
-    dirs = gitfiles.find_git_dirs(root)
-    refused = foreign_repository(root) if dirs is None else None
-    if dirs is not None:
-        # While in this thread: whether git's configuration moved, so the sections' git
-        # calls need no look of their own (gitsafe.fresh_overrides).
-        try:
-            gitsafe.cached_overrides(root)
-        except gitsafe.NotARepository as exc:
-            refused = str(exc)  # a FIFO where git reads: the git sections say so, run nothing
-    return RepoFacts(dirs, gitfiles.read_head_sha(root), refused, gitfiles.read_branch(root))
-
-
-class SectionError(Exception):
-    """A section that cannot be produced; the message goes to the client."""
-
-
-class ContextSource(Protocol):
-    """What a context packet reads (the service provides it). ``generation`` moves on
-    every notification; ``watching`` says whether this source hears about every change, so
-    that a cached packet can be trusted until the generation moves."""
-
-    root: Path
-    config: Config
-
-    @property
-    def generation(self) -> int: ...
-
-    @property
-    def tree_generation(self) -> int: ...  # moves with what git sees (saves, commits, branch switches)
-
-    @property
-    def store_generation(self) -> int: ...  # moves with everything else told (entries, sessions, summaries)
-
-    @property
-    def watching(self) -> bool: ...
-
-    async def get_session(self, session_id: str) -> Session: ...
-
-    async def current_session(self) -> Session | None: ...
-
-    async def recent_entries(self, session_id: str, limit: int) -> list[Entry]: ...
-
-    async def summary_counts(self, session_id: str) -> SessionSummary: ...
-
-    async def overlapping_sessions(self, session_id: str | None) -> list[Overlap]: ...
 
 
 class ContextProvider:
@@ -217,30 +150,26 @@ class ContextProvider:
         # The session (store thread) and where the repository is and what HEAD is (one
         # worker-thread hop), once per packet and side by side: both precede every section.
         session, repo = await asyncio.gather(
-            self._session(request.session_id), asyncio.to_thread(_repo_facts, self.scribe.root)
+            self._session(request.session_id), asyncio.to_thread(repo_facts, self.scribe.root)
         )
         # parallel_context = false: one section after another (a flag to compare, or to
         # spare a slow disk).
         slots = asyncio.Semaphore(self.concurrency if self.scribe.config.parallel_context else 1)
-        # Where the branch left its base: found once, for the three sections that show it.
-        found_base: list[asyncio.Future[git.BranchBase | None]] = []
-
-        def base() -> asyncio.Future[git.BranchBase | None]:
-            if not found_base:
-                found_base.append(asyncio.ensure_future(self._branch_base(repo)))
-            return found_base[0]
+        # Where the branch left its base: found once, for the three sections that show it;
+        # the session's newest entries: read once, for the two that show them.
+        session_id = session.id if session else None
+        base = once(lambda: self._branch_base(repo))
+        recent = once(lambda: self.scribe.recent_entries(session_id or "", RECENT_ENTRIES))
 
         fetchers: dict[str, Callable[[], Awaitable[Any]]] = {
-            "session": lambda: self._section_session(session),
+            "session": lambda: self._section_session(session, recent),
             "git": lambda: self._section_git(repo, base()),
             "diff": lambda: self._section_diff(repo, base()),
             "commits": lambda: self._section_commits(repo, base()),
-            "worklog": lambda: self._section_worklog(session, repo),
+            "worklog": lambda: self._section_worklog(session, repo, recent),
             "summary": lambda: self._section_summary(session),
             "sessions": lambda: self._section_sessions(session),
         }
-
-        session_id = session.id if session else None
 
         async def run(name: str) -> dict[str, Any]:
             hit = self._sections.get((name, session_id)) if self.scribe.watching else None
@@ -363,14 +292,14 @@ class ContextProvider:
         if repo.dirs is None:
             raise SectionError(repo.refused or f"{self.scribe.root} is not a git repository")
 
-    async def _section_session(self, session: Session | None) -> Any:
+    async def _section_session(self, session: Session | None, recent: Once[list[Entry]]) -> Any:
         if session is None:
             return None
         # The worklog's path is plumbing for editors; in a budgeted packet it only costs room.
         data = session.to_wire()
         del data["worklogPath"]
         # A coding agent's last turn (its hooks' entries): what it was asked, what it did.
-        turn = last_agent_turn(await self.scribe.recent_entries(session.id, RECENT_ENTRIES))
+        turn = last_agent_turn(await asyncio.shield(recent()))  # a timeout ends this wait only
         if turn is not None:
             data["lastAgentTurn"] = turn
         return data
@@ -462,10 +391,12 @@ class ContextProvider:
         data = [{"sha": c.sha, "subject": c.subject, "author": c.author, "at": c.at} for c in commits]
         return Extra(data, {"since": found.name, "total": found.ahead}) if found else data
 
-    async def _section_worklog(self, session: Session | None, repo: RepoFacts) -> Any:
+    async def _section_worklog(
+        self, session: Session | None, repo: RepoFacts, recent: Once[list[Entry]]
+    ) -> Any:
         if session is None:
             return []
-        entries = await self.scribe.recent_entries(session.id, RECENT_ENTRIES)
+        entries = await asyncio.shield(recent())
         changed = await files_changed_since(self.scribe.root, entries) if repo.dirs is not None else {}
         return [
             {

@@ -55,7 +55,12 @@ def test_a_package_init_imports_only_what_it_hands_on(init: Path) -> None:
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     for node in imports:
         assert isinstance(node, ast.ImportFrom) and node.level == 1, f"{init}: only its own modules"
-    assert len(tree.body) <= 4, f"{init} holds code; give it a module of its own"
+    for node in tree.body:  # a docstring, its own modules' names, and __all__: nothing else
+        handed_on = isinstance(node, ast.ImportFrom) or (
+            isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["__all__"]
+        )
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        assert handed_on or docstring, f"{init} holds code; give it a module of its own"
 
 
 def _module(path: Path) -> str:
