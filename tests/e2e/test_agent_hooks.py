@@ -388,3 +388,17 @@ def test_time_by_author_splits_an_item_and_counts_both_at_work_once(
     shown = run_cli(repo, "report", "--by", "author", "--since", "2026-06-01", "--until", "2026-06-01")
     assert "claude-code" in shown.stdout and "person" in shown.stdout
     assert "at work at once: 10m, counted once in the total" in shown.stdout
+
+
+def test_a_payload_over_the_cap_is_not_read_and_still_exits_0(project: Path) -> None:
+    from scribe_ls.cli.hook_verbs import MAX_PAYLOAD
+
+    (group,) = settings(project)["hooks"]["UserPromptSubmit"]
+    body = json.dumps(payload("UserPromptSubmit", project, prompt="x" * (MAX_PAYLOAD + 10)))
+    done = subprocess.run(
+        ["sh", "-c", group["hooks"][0]["command"]],
+        input=body, cwd=project, env={**os.environ, "CLAUDE_PROJECT_DIR": str(project)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0 and "not read" in done.stderr
+    assert not (project / ".scribe" / "scribe.db").exists() or entries(project) == []

@@ -105,10 +105,13 @@ def test_install_and_uninstall_touch_only_our_hooks(tmp_path: Path) -> None:
     assert hook_install.status(path)["missing"] == []
     assert hook_install.uninstall(path) is True
     assert json.loads(path.read_text()) == theirs
-    path.write_text("[1]")
-    with pytest.raises(hook_install.InstallError, match="JSON object"):
-        hook_install.install(path)
-    assert path.read_text() == "[1]", "a file we cannot read is left as it is"
+    for odd, said in (("[1]", "JSON object"), ('{"hooks": []}', "hooks is not an object"),
+                      ('{"hooks": {"Stop": 1}}', "not a list"), ("\udcff", "not valid JSON")):  # fmt: skip
+        path.write_text(odd, errors="surrogateescape")
+        with pytest.raises(hook_install.InstallError, match=said):
+            hook_install.install(path)
+        assert path.read_text(errors="surrogateescape") == odd, "a file we cannot read is left as it is"
+        assert hook_install.status(path)["installed"] == []
 
 
 def test_saves_of_files_an_agent_said_it_wrote_are_its_own_for_a_while(
