@@ -16,6 +16,7 @@ Pure functions: no store, no process. :mod:`scribe_ls.cli.hook_verbs` runs them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -28,6 +29,9 @@ MAX_COMMAND = 200  # characters of a shell command kept in its entry
 MAX_ERROR = 200
 _EXIT_RE = re.compile(r"exit(?:ed with)? code:? ?(-?\d+)", re.I)
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
+# Lines compared line by line at most (difflib is quadratic at worst); a bigger edit is
+# counted as all its old lines out and all its new lines in, which is what the tool replaced.
+MAX_DIFF_LINES = 2000
 
 
 class HookError(Exception):
@@ -66,6 +70,43 @@ def repository_path(root: Path, value: Any) -> str | None:
     return None if text in ("", ".") else text
 
 
+def _changed_lines(old: str, new: str) -> tuple[int, int]:
+    """(added, removed) lines going from ``old`` to ``new``, counted as git counts them."""
+    before, after = old.splitlines(), new.splitlines()
+    if len(before) > MAX_DIFF_LINES or len(after) > MAX_DIFF_LINES:
+        return len(after), len(before)
+    added = removed = 0
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if op != "equal":
+            removed += i2 - i1
+            added += j2 - j1
+    return added, removed
+
+
+def lines_said(tool: Any, tool_input: Mapping[str, Any]) -> str:
+    """`` (+3/-1)``: the lines an edit's payload says it changed; `` (+12)`` for a written
+    file (its lines; what it replaced is not in the payload); nothing where the payload does
+    not say (a replace-all edit's count of places, a notebook cell)."""
+
+    def strings(edit: Any) -> tuple[str, str] | None:
+        if not isinstance(edit, Mapping) or edit.get("replace_all") is True:
+            return None
+        old, new = edit.get("old_string"), edit.get("new_string")
+        return (old, new) if isinstance(old, str) and isinstance(new, str) else None
+
+    if tool == "Write":
+        content = tool_input.get("content")
+        return f" (+{len(content.splitlines())})" if isinstance(content, str) else ""
+    edits = [tool_input] if tool == "Edit" else tool_input.get("edits") if tool == "MultiEdit" else None
+    if not isinstance(edits, list) or not edits:
+        return ""
+    pairs = [strings(edit) for edit in edits]
+    if any(pair is None for pair in pairs):
+        return ""
+    counts = [_changed_lines(*pair) for pair in pairs if pair is not None]
+    return f" (+{sum(a for a, _ in counts)}/-{sum(r for _, r in counts)})"
+
+
 def _tool_records(root: Path, payload: Mapping[str, Any], failed: bool) -> list[Record]:
     tool = payload.get("tool_name")
     given = payload.get("tool_input")
@@ -79,7 +120,7 @@ def _tool_records(root: Path, payload: Mapping[str, Any], failed: bool) -> list[
             return [
                 Record("agent", f"{tool} of {path} failed: {one_line(payload.get('error', ''), MAX_ERROR)}")
             ]
-        return [Record("agent", f"{verb} {path}", (path,))]
+        return [Record("agent", f"{verb} {path}{lines_said(tool, tool_input)}", (path,))]
     if tool == "Bash":
         command = one_line(tool_input.get("command", ""), MAX_COMMAND)
         if not command:

@@ -135,12 +135,18 @@ def _md_diff(section: dict[str, Any], session: Session | None) -> str:
         return ""  # nothing differs
     since = section.get("since")
     lines = [f"Since {inline(since)} (where the branch left it), committed and not:", ""] if since else []
-    lines += ["| file | + | - | state |", "| --- | --- | --- | --- |"]
+    # "by" once an agent changed files of the item: who did (person, an agent), as recorded.
+    by = any("by" in f for f in data["files"])
+    lines += [
+        "| file | + | - | state |" + (" by |" if by else ""),
+        "| --- | --- | --- | --- |" + (" --- |" if by else ""),
+    ]
     for f in data["files"]:
         added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
         deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
         state = "untracked" if f.get("untracked") else f.get("state", "uncommitted")
-        lines.append(f"| {inline(f['path'])} | {added} | {deleted} | {state} |")
+        who = f" {inline(', '.join(f.get('by', []))) or 'not seen'} |" if by else ""
+        lines.append(f"| {inline(f['path'])} | {added} | {deleted} | {state} |{who}")
     lines += _more(left_out, "changed files")
     for hunk in data["hunks"]:
         lines += ["", f"{inline(hunk['path'])}:", fenced(hunk["text"], "diff")]

@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.agent_work import last_agent_turn
+from ..core.timesheet import PERSON
 from ..git import commands as git
 from ..markdown import DATA_NOTICE, inline
 from ..model import Entry, Session
@@ -172,6 +173,15 @@ class ContextProvider:
         }
 
         async def run(name: str) -> dict[str, Any]:
+            result = await cached_or_fetched(name)
+            if name == "diff" and session is not None and result["ok"]:
+                # Who changed each file is the store's, not git's: said on every packet,
+                # also over a diff served from the cache (an agent's hook entry lands after
+                # its save moved the tree).
+                await self._say_who_changed(result["data"]["files"], session)
+            return result
+
+        async def cached_or_fetched(name: str) -> dict[str, Any]:
             hit = self._sections.get((name, session_id)) if self.scribe.watching else None
             if hit is not None:
                 follows_tree, depends, at, kept = hit
@@ -363,7 +373,9 @@ class ContextProvider:
                 return "committed, and changed since" if path in dirty else "committed"
             return "uncommitted"
 
-        files = [{"path": p, "added": a, "deleted": d, "state": state(p)} for p, a, d in diff.files]
+        files: list[dict[str, Any]] = [
+            {"path": p, "added": a, "deleted": d, "state": state(p)} for p, a, d in diff.files
+        ]
         files += [
             {"path": f.path, "added": None, "deleted": None, "untracked": True}
             for f in status.files
@@ -376,6 +388,16 @@ class ContextProvider:
             "cut": diff.cut,
         }
         return Extra(data, {"since": found.name}) if found else data
+
+    async def _say_who_changed(self, files: list[dict[str, Any]], session: Session) -> None:
+        """Once a coding agent changed files of the item: who changed each (``by``: person,
+        the agents' names, as their saves and hooks recorded; empty where none was seen)."""
+        if not files:
+            return
+        authors = await self.scribe.file_authors(session.id)
+        if any(name != PERSON for names in authors.values() for name in names):
+            for f in files:
+                f["by"] = authors.get(f["path"], [])
 
     async def _section_commits(self, repo: RepoFacts, base: Awaitable[git.BranchBase | None]) -> Any:
         """The branch's commits since it left its base (counted past the newest 50); the

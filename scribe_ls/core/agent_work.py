@@ -12,10 +12,14 @@ from ..model import Entry, clip
 
 # "ran `pytest …` → exit 1", "→ failed", "→ interrupted": a command that did not succeed.
 _FAILED = re.compile(r"→ (?:exit -?[1-9]\d*|failed|interrupted)$")
+# "edited src/x.py (+3/-1)", "wrote src/y.py (+12)": the lines its tools said they changed
+# (agents/hooks.py lines_said).
+_LINES = re.compile(r"^(?:edited|wrote) .* \(\+(\d+)(?:/-(\d+))?\)$")
 
 
 def agent_work(entries: Iterable[Entry]) -> list[dict[str, Any]]:
-    """``[{agent, runs, turns, files, failedCommands}]``, one per agent, by name."""
+    """``[{agent, runs, turns, files, linesAdded, linesRemoved, failedCommands}]``, one per
+    agent, by name. The lines are those its edits' payloads stated."""
     found: dict[str, dict[str, Any]] = {}
     for entry in entries:
         if not entry.author or entry.kind not in ("agent", "intent", "activity"):
@@ -24,7 +28,8 @@ def agent_work(entries: Iterable[Entry]) -> list[dict[str, Any]]:
             continue  # a script's or an MCP client's note, not a hook's run
         name, _, run = entry.author.partition(":")
         work = found.setdefault(
-            name, {"agent": name, "runs": set(), "prompts": 0, "stops": 0, "files": set()}
+            name,
+            {"agent": name, "runs": set(), "prompts": 0, "stops": 0, "files": set(), "lines": [0, 0]},
         )
         work["runs"].add(run)
         work.setdefault("failedCommands", 0)
@@ -34,6 +39,9 @@ def agent_work(entries: Iterable[Entry]) -> list[dict[str, Any]]:
             work["stops"] += 1
         elif entry.kind == "agent" and _FAILED.search(entry.text):
             work["failedCommands"] += 1
+        elif entry.kind == "agent" and (lines := _LINES.match(entry.text)):
+            work["lines"][0] += int(lines.group(1))
+            work["lines"][1] += int(lines.group(2) or 0)
         work["files"].update(entry.files)
     return [
         {
@@ -42,6 +50,8 @@ def agent_work(entries: Iterable[Entry]) -> list[dict[str, Any]]:
             # A turn starts with a prompt and ends with a stop; either may be missing.
             "turns": max(work["prompts"], work["stops"]),
             "files": len(work["files"]),
+            "linesAdded": work["lines"][0],
+            "linesRemoved": work["lines"][1],
             "failedCommands": work["failedCommands"],
         }
         for name, work in sorted(found.items())
@@ -49,16 +59,15 @@ def agent_work(entries: Iterable[Entry]) -> list[dict[str, Any]]:
 
 
 def said(work: dict[str, Any]) -> str:
-    """``claude-code: 7 turns, 12 files, 2 failed commands``."""
+    """``claude-code: 7 turns, 12 files (+140/-20 lines), 2 failed commands``."""
 
     def count(n: int, what: str) -> str:
         return f"{n} {what}{'' if n == 1 else 's'}"
 
-    parts = [
-        count(work["turns"], "turn"),
-        count(work["files"], "file"),
-        count(work["failedCommands"], "failed command"),
-    ]
+    files = count(work["files"], "file")
+    if work["linesAdded"] or work["linesRemoved"]:
+        files += f" (+{work['linesAdded']}/-{work['linesRemoved']} lines)"
+    parts = [count(work["turns"], "turn"), files, count(work["failedCommands"], "failed command")]
     return f"{work['agent']}: {', '.join(parts)}"
 
 

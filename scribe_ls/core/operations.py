@@ -52,6 +52,9 @@ from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED
 if TYPE_CHECKING:
     from .reports import Standup, TimeReport
 
+# Files whose authors the packet's diff says at most (it lists fewer; the rest are cut).
+MAX_FILE_AUTHORS = 2000
+
 
 class Outcome:
     """What a write left: the session it is about (None: no session now), the events to
@@ -165,6 +168,11 @@ class Ledger:
 
     def summary_counts(self, session_id: str) -> SessionSummary:
         return self.store.summary_counts(A_SESSION.check(session_id))
+
+    def file_authors(self, session_id: str) -> dict[str, list[str]]:
+        """Who changed each file of a session's item (``person`` or an agent's name)."""
+        session = self.store.get_session(A_SESSION.check(session_id))
+        return self.store.file_authors(session.worklog_key, MAX_FILE_AUTHORS)
 
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions of this root, then those of the repository's linked

@@ -134,7 +134,8 @@ class TimeReport:
             "rows": rows,
         }
         if self.by == "author":
-            result["bothSeconds"] = round(self.both_seconds)
+            # From the rounded figures, so the rows less it make the total as shown.
+            result["bothSeconds"] = max(0, sum(row["seconds"] for row in rows) - result["totalSeconds"])
         return result
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.timesheet import PERSON, author_key
 from ..model import Entry, Overlap, SearchHit, Session, SessionSummary
 from .base import StoreBase
 
@@ -60,6 +61,23 @@ class EntryTables(StoreBase):
             "SELECT * FROM entries WHERE session_id = ? ORDER BY id DESC LIMIT ?", (session_id, limit)
         ).fetchall()
         return [self._entry(row) for row in reversed(rows)]
+
+    def file_authors(self, key: str, limit: int) -> dict[str, list[str]]:
+        """Who changed each file of an item (its worklog key, ``key``): ``person`` or an
+        agent's name, from the recorder's activity entries and the agents' hooks' entries;
+        at most ``limit`` paths and authors, person first."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT j.value, e.author FROM sessions s"
+            " JOIN entries e ON e.session_id = s.id AND e.kind IN ('activity', 'agent'),"
+            " json_each(e.files) j"
+            " WHERE s.backlog_id = ?1 OR (COALESCE(s.backlog_id, '') = '' AND s.id = ?1) LIMIT ?2",
+            (key, limit),
+        ).fetchall()
+        found: dict[str, set[str]] = {}
+        for path, author in rows:
+            if isinstance(path, str):
+                found.setdefault(path, set()).add(author_key(author))
+        return {path: sorted(names, key=lambda n: (n != PERSON, n)) for path, names in found.items()}
 
     def summary_counts(self, session_id: str, per_kind: int = 5) -> SessionSummary:
         """What a session amounts to: counts and the latest decisions, ideas and todos."""

@@ -151,8 +151,8 @@ def test_each_hook_records_what_its_payload_says_as_the_agents_own(project: Path
     assert [(e["kind"], e["text"], e["files"]) for e in agent] == [
         ("agent", "agent session startup", []),
         ("intent", "Cache the context packet per HEAD and add a test for it", []),
-        ("agent", "wrote src/cache.py", ["src/cache.py"]),
-        ("agent", "edited README.md", ["README.md"]),
+        ("agent", "wrote src/cache.py (+1)", ["src/cache.py"]),
+        ("agent", "edited README.md (+1/-1)", ["README.md"]),
         ("agent", "ran `pytest -q tests/test_cache.py` → exit 0", []),
         ("agent", "ran `pytest -q tests/test_cache.py` → exit 1", []),
         ("agent", "context compacted (auto)", []),
@@ -162,13 +162,14 @@ def test_each_hook_records_what_its_payload_says_as_the_agents_own(project: Path
     ]
     worklog = (project / ".scribe" / "worklogs" / "B-2701.md").read_text()
     assert "- Prompt: Cache the context packet per HEAD" in worklog
-    assert "- Agent: wrote src/cache.py (by claude-code:8c35adc1-5d0)" in worklog
+    assert "- Agent: wrote src/cache.py (+1) (by claude-code:8c35adc1-5d0)" in worklog
     standup = json.loads(run_cli(project, "report", "standup", "--json").stdout)
     (item,) = standup["items"]
-    work = {"agent": "claude-code", "runs": 1, "turns": 1, "files": 2, "failedCommands": 1}
+    work = {"agent": "claude-code", "runs": 1, "turns": 1, "files": 2}
+    work |= {"linesAdded": 2, "linesRemoved": 1, "failedCommands": 1}
     assert item["agents"] == [work]
     said = run_cli(project, "report", "standup").stdout
-    assert "claude-code: 1 turn, 2 files, 1 failed command" in said
+    assert "claude-code: 1 turn, 2 files (+2/-1 lines), 1 failed command" in said
     packet = json.loads(run_cli(project, "context", "--format", "json").stdout)
     turn = packet["sections"]["session"]["data"]["lastAgentTurn"]
     assert turn["prompt"] == "Cache the context packet per HEAD and add a test for it"
@@ -348,7 +349,7 @@ def test_a_turns_end_joins_an_open_session_and_starts_none(project: Path) -> Non
     assert not (project / ".scribe" / "scribe.db").exists() or entries(project) == []
     assert as_claude_code(project, "PostToolUse", payload("PostToolUse.Edit", project)).returncode == 0
     assert as_claude_code(project, "Stop", payload("Stop", project)).returncode == 0
-    assert [e["text"] for e in entries(project) if e["author"]] == ["edited README.md", "turn ended"]
+    assert [e["text"] for e in entries(project) if e["author"]] == ["edited README.md (+1/-1)", "turn ended"]
 
 
 def test_time_by_author_splits_an_item_and_counts_both_at_work_once(

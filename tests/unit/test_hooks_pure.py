@@ -25,8 +25,8 @@ def fixture(name: str) -> dict[str, Any]:
     [
         ("SessionStart.startup", [Record("agent", "agent session startup")]),
         ("UserPromptSubmit", [Record("intent", "Cache the context packet per HEAD and add a test for it")]),
-        ("PostToolUse.Write", [Record("agent", "wrote src/cache.py", ("src/cache.py",))]),
-        ("PostToolUse.Edit", [Record("agent", "edited README.md", ("README.md",))]),
+        ("PostToolUse.Write", [Record("agent", "wrote src/cache.py (+1)", ("src/cache.py",))]),
+        ("PostToolUse.Edit", [Record("agent", "edited README.md (+1/-1)", ("README.md",))]),
         ("PostToolUse.Bash", [Record("agent", "ran `pytest -q tests/test_cache.py` → exit 0")]),
         ("PostToolUseFailure.Bash", [Record("agent", "ran `pytest -q tests/test_cache.py` → exit 1")]),
         ("Stop", [Record("agent", "turn ended")]),
@@ -47,7 +47,10 @@ def test_a_documented_payload_records_what_it_says(name: str, expected: list[Rec
         ({"tool_input": "not an object"}, []),
         ({"tool_input": {"file_path": "/etc/passwd"}}, []),
         ({"tool_input": {"file_path": "/home/dev/project/../elsewhere.py"}}, []),
-        ({"tool_input": {"file_path": "src/rel.py"}}, [Record("agent", "wrote src/rel.py", ("src/rel.py",))]),
+        (
+            {"tool_input": {"file_path": "src/rel.py"}},
+            [Record("agent", "wrote src/rel.py", ("src/rel.py",))],
+        ),
         ({"tool_input": {"file_path": 7}}, []),
     ],
 )
@@ -175,3 +178,64 @@ def test_the_last_agent_turn_is_its_prompt_and_what_it_did() -> None:
         "ended": False,
     }
     assert last_agent_turn([*entries, entry(20, "agent", "turn ended")])["ended"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("tool", "tool_input", "said"),
+    [
+        ("Edit", {"old_string": "# demo", "new_string": "# demo, cached"}, " (+1/-1)"),
+        # Lines the edit kept are not counted: one changed, one added.
+        ("Edit", {"old_string": "a\nb\nc", "new_string": "a\nB\nc\nd"}, " (+2/-1)"),
+        ("Edit", {"old_string": "x", "new_string": "y", "replace_all": True}, ""),  # how many places?
+        ("Edit", {"old_string": 3, "new_string": "y"}, ""),
+        (
+            "MultiEdit",
+            {"edits": [{"old_string": "a", "new_string": "b"}, {"old_string": "", "new_string": "x\ny"}]},
+            " (+3/-1)",
+        ),
+        ("MultiEdit", {"edits": "all of them"}, ""),
+        ("Write", {"content": "one\ntwo\nthree\n"}, " (+3)"),
+        ("NotebookEdit", {"new_source": "print(1)"}, ""),
+        # Over the cap every old line goes out and every new one comes in, as the tool replaced them.
+        ("Edit", {"old_string": "k\n" * 2500, "new_string": "k\n" * 2501}, " (+2501/-2500)"),
+    ],
+)
+def test_an_edit_says_the_lines_its_payload_changed(tool: str, tool_input: dict[str, Any], said: str) -> None:
+    from scribe_ls.agents.hooks import lines_said
+
+    assert lines_said(tool, tool_input) == said
+
+
+def test_an_agents_work_adds_up_its_turns_files_lines_and_failures() -> None:
+    from scribe_ls.core.agent_work import agent_work, said
+    from scribe_ls.model import Entry
+
+    def entry(
+        n: int, kind: str, text: str, files: tuple[str, ...] = (), author: str = "claude-code:a"
+    ) -> Entry:
+        return Entry(n, "s-1", f"2026-06-01T09:{n:02d}:00.000Z", kind, text, files, author)
+
+    work = agent_work(
+        [
+            entry(1, "intent", "add a cache"),
+            entry(2, "agent", "wrote src/cache.py (+12)", ("src/cache.py",)),
+            entry(3, "agent", "edited src/app.py (+3/-1)", ("src/app.py",)),
+            entry(4, "agent", "edited src/app.py", ("src/app.py",)),  # a replace-all: no count
+            entry(5, "agent", "ran `pytest` → exit 1"),
+            entry(6, "agent", "turn ended"),
+            entry(7, "intent", "again", author="claude-code:b"),  # a second run of the same agent
+            entry(8, "note", "the person's", author=""),
+        ]
+    )
+    assert work == [
+        {
+            "agent": "claude-code",
+            "runs": 2,
+            "turns": 2,
+            "files": 2,
+            "linesAdded": 15,
+            "linesRemoved": 1,
+            "failedCommands": 1,
+        }
+    ]
+    assert said(work[0]) == "claude-code: 2 turns, 2 files (+15/-1 lines), 1 failed command"
