@@ -299,6 +299,12 @@ def _realistic_session(repo: Path) -> None:
             day = (date.today() - timedelta(days=back)).isoformat()
             db.execute(add, (day, "B-4242", "feature/B-4242-x", mine))
             db.execute(add, (day, "B-096", "main", legacy))
+            # B-4242 was shared with a coding agent: 2/3 the person's, 1/2 the agent's.
+            split = (
+                "INSERT INTO time_by_author VALUES (?, 'B-4242', ?, ?, 10) ON CONFLICT (day, item, author)"
+                " DO UPDATE SET seconds = seconds + excluded.seconds"
+            )
+            db.executemany(split, [(day, "person", mine * 2 // 3), (day, "claude-code", mine // 2)])
 
 
 def test_a_screenshot_of_a_realistic_session_is_written_and_not_blank(
@@ -404,3 +410,50 @@ def test_text_passes_contrast_in_light_and_dark_and_the_form_works_from_the_keyb
         wait_until(shows(browser, "#timeline", f"typed in {scheme}"), "the note sent with Enter")
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_an_agents_turns_and_its_share_of_the_time_are_shown(
+    repo: Path, dashboard: Dashboard, browser: webdriver.Chrome
+) -> None:
+    """A coding agent's hooks (run as Claude Code runs them) write a turn; a day of time
+    split between the person and the agent: the timeline shows the turn as the agent's, the
+    chart a person/agent strip under the item's bar and says the split in words."""
+    import sqlite3
+    from datetime import date
+
+    from .test_agent_hooks import as_claude_code, payload
+
+    started(repo)
+    assert run_cli(repo, "hooks", "install").returncode == 0
+    for event, fixture, changes in (
+        ("UserPromptSubmit", "UserPromptSubmit", {"prompt": "cache the packet per HEAD"}),
+        ("PostToolUseFailure", "PostToolUseFailure.Bash", {}),
+        ("Stop", "Stop", {}),
+    ):
+        assert as_claude_code(repo, event, payload(fixture, repo, **changes)).returncode == 0
+    today = date.today().isoformat()
+    with sqlite3.connect(repo / ".scribe" / "scribe.db") as db:
+        db.execute(
+            "INSERT OR REPLACE INTO time_daily VALUES (?, 'B-4242', 'feature/B-4242-x', 3600, 10)", (today,)
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO time_by_author VALUES (?, 'B-4242', ?, ?, 10)",
+            [(today, "person", 2400), (today, "claude-code", 1800)],
+        )
+    open_page(browser, dashboard.url)
+    wait_until(shows(browser, "#timeline", "cache the packet per HEAD"), "the agent's prompt")
+    turn = browser.find_element(By.CSS_SELECTOR, "#timeline li.turn-start")
+    assert "TURN" in turn.text.upper() and "claude-code:8c35adc1-5d0" in turn.text
+    steps = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li.turn-step")]
+    assert any("→ exit 1" in step for step in steps) and any("turn ended" in step for step in steps)
+    wait_until(shows(browser, "#chart", "person 40m · claude-code 30m, 10m of it at once"), "the split said")
+    strip = browser.execute_script(
+        "return [...document.querySelectorAll('#chart svg rect.split')].map((r) =>"
+        " [r.dataset.author, Number(r.getAttribute('width'))])"
+    )
+    assert [author for author, _ in strip] == ["person", "claude-code"]
+    (_, person), (_, agent) = strip
+    assert abs(person / agent - 2400 / 1800) < 0.01, "each one's share of the item's bar"
+    bar = float(browser.find_element(By.CSS_SELECTOR, "#chart svg rect.bar").get_attribute("width"))
+    assert abs(person + agent - bar) < 0.5, "the strip spans the item's bar, no more"
+    assert "coding agents" in text_of(browser, "#chart .legend")

@@ -2,7 +2,7 @@
 // JSON-RPC methods and pushes every client uses (docs/protocol.md); nothing is kept but a
 // bounded view of them.
 
-import { barChart, formatSeconds } from './chart.js';
+import { barChart, formatSeconds, splitByAuthor, splitLegend, splitSaid } from './chart.js';
 import { renderMarkdown, renderSnippet } from './markdown.js';
 import { Rpc } from './rpc.js';
 
@@ -321,12 +321,19 @@ async function select(id) {
   }
 }
 
+// A coding agent's hooks write `intent` (a prompt: its turn starts) and `agent` entries (what
+// it did: edits, commands, the turn's end); an agent's run is its author's part after ':'.
+const TURN_KINDS = { intent: 'prompt', agent: 'agent' };
+
 function entryItem(entry) {
+  const byHook = entry.author?.includes(':') && entry.kind in TURN_KINDS;
+  const classes = [`kind-${entry.kind}`];
+  if (byHook) classes.push(entry.kind === 'intent' ? 'turn-start' : 'turn-step');
   return h(
     'li',
-    { class: `kind-${entry.kind}`, dataset: { entry: entry.id, kind: entry.kind } },
+    { class: classes.join(' '), dataset: { entry: entry.id, kind: entry.kind } },
     h('div', { class: 'meta' },
-      h('span', { class: 'kind' }, entry.kind), ' · ', when(entry.at),
+      h('span', { class: 'kind' }, byHook && entry.kind === 'intent' ? 'turn' : TURN_KINDS[entry.kind] ?? entry.kind), ' · ', when(entry.at),
       entry.author ? h('span', { class: 'author', title: 'written by an agent' }, `agent: ${entry.author}`) : null),
     h('div', { class: 'text' }, entry.text),
     entry.files?.length ? h('div', { class: 'meta' }, entry.files.slice(0, 5).join(', ') + (entry.files.length > 5 ? ` +${entry.files.length - 5}` : '')) : null,
@@ -396,7 +403,12 @@ $('note-form').addEventListener('submit', async (event) => {
 // -- time --------------------------------------------------------------------------------
 
 async function loadTime() {
-  const report = await call('scribe/report', { kind: 'time', since: `${view.range - 1}d`, by: 'item' });
+  const since = `${view.range - 1}d`;
+  // Per item, and per item and author (the person/agent split).
+  const [report, byAuthor] = await Promise.all([
+    call('scribe/report', { kind: 'time', since, by: 'item' }),
+    call('scribe/report', { kind: 'time', since, by: 'author' }),
+  ]);
   if (!report) return;
   const chart = $('chart');
   $('time-total').textContent = `${formatSeconds(report.totalSeconds)} in all, ${report.since} to ${report.until}`;
@@ -404,7 +416,14 @@ async function loadTime() {
     chart.replaceChildren(h('p', { class: 'muted' }, 'No time recorded in this range.'));
     return;
   }
-  chart.replaceChildren(barChart(report.rows, { width: Math.max(360, Math.min(720, chart.clientWidth || 640)), title: `Time per item, last ${view.range} days` }));
+  const split = byAuthor ? splitByAuthor(byAuthor.rows) : new Map();
+  const width = Math.max(360, Math.min(720, chart.clientWidth || 640));
+  chart.replaceChildren(barChart(report.rows, { width, split, title: `Time per item, last ${view.range} days` }));
+  if (split.size) {
+    const words = report.rows.filter((row) => split.has(row.item)).slice(0, 12).map((row) =>
+      h('li', {}, `${row.item}: ${splitSaid(split.get(row.item), row.seconds)}`));
+    chart.append(splitLegend(), h('ul', { class: 'split-said muted' }, ...words));
+  }
 }
 
 for (const days of [7, 30]) {
