@@ -16,7 +16,6 @@ Pure functions: no store, no process. :mod:`scribe_ls.cli.hook_verbs` runs them.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -72,6 +71,8 @@ def repository_path(root: Path, value: Any) -> str | None:
 
 def _changed_lines(old: str, new: str) -> tuple[int, int]:
     """(added, removed) lines going from ``old`` to ``new``, counted as git counts them."""
+    import difflib  # only an edit's hook pays for it (~1.3 ms of every hook's start-up)
+
     before, after = old.splitlines(), new.splitlines()
     if len(before) > MAX_DIFF_LINES or len(after) > MAX_DIFF_LINES:
         return len(after), len(before)
@@ -107,35 +108,87 @@ def lines_said(tool: Any, tool_input: Mapping[str, Any]) -> str:
     return f" (+{sum(a for a, _ in counts)}/-{sum(r for _, r in counts)})"
 
 
+def _edit_records(root: Path, tool: str, tool_input: Mapping[str, Any], error: str | None) -> list[Record]:
+    """An edit or write of a file in the repository (Claude Code's tool names); ``error``:
+    why it failed (None: it did not)."""
+    path = repository_path(root, tool_input.get("file_path") or tool_input.get("notebook_path"))
+    if path is None:
+        return []
+    if error is not None:
+        return [Record("agent", f"{tool} of {path} failed: {one_line(error, MAX_ERROR)}")]
+    verb = "wrote" if tool == "Write" else "edited"
+    return [Record("agent", f"{verb} {path}{lines_said(tool, tool_input)}", (path,))]
+
+
+def _command_records(tool_input: Mapping[str, Any], status: str | None) -> list[Record]:
+    """A shell command and how it ended (``exit 1``, ``interrupted``; None: not said)."""
+    command = one_line(tool_input.get("command", ""), MAX_COMMAND)
+    if not command:
+        return []
+    return [Record("agent", f"ran `{command}`" + (f" → {status}" if status else ""))]
+
+
 def _tool_records(root: Path, payload: Mapping[str, Any], failed: bool) -> list[Record]:
+    """Claude Code's PostToolUse (the tool succeeded) or PostToolUseFailure."""
     tool = payload.get("tool_name")
     given = payload.get("tool_input")
     tool_input = given if isinstance(given, Mapping) else {}
     if tool in EDIT_TOOLS:
-        path = repository_path(root, tool_input.get("file_path") or tool_input.get("notebook_path"))
-        if path is None:
-            return []
-        verb = "wrote" if tool == "Write" else "edited"
-        if failed:
-            return [
-                Record("agent", f"{tool} of {path} failed: {one_line(payload.get('error', ''), MAX_ERROR)}")
-            ]
-        return [Record("agent", f"{verb} {path}{lines_said(tool, tool_input)}", (path,))]
+        return _edit_records(root, tool, tool_input, str(payload.get("error", "")) if failed else None)
     if tool == "Bash":
-        command = one_line(tool_input.get("command", ""), MAX_COMMAND)
-        if not command:
-            return []
         if failed:
-            error = str(payload.get("error", ""))
-            found = _EXIT_RE.search(error)
+            found = _EXIT_RE.search(str(payload.get("error", "")))
             status = f"exit {found.group(1)}" if found else "failed"
-            if payload.get("is_interrupt"):
-                status = "interrupted"
-            return [Record("agent", f"ran `{command}` → {status}")]
+            return _command_records(tool_input, "interrupted" if payload.get("is_interrupt") else status)
         response = payload.get("tool_response")
         interrupted = isinstance(response, Mapping) and response.get("interrupted") is True
-        return [Record("agent", f"ran `{command}` → {'interrupted' if interrupted else 'exit 0'}")]
+        return _command_records(tool_input, "interrupted" if interrupted else "exit 0")
     return []
+
+
+# Gemini CLI's tools in Claude Code's names (https://geminicli.com/docs/hooks/, "Tool name
+# mapping"; docs/tools/file-system.md and shell.md for their arguments).
+GEMINI_TOOLS = {"write_file": "Write", "replace": "Edit", "run_shell_command": "Bash"}
+# Its shell tool's result says "Exit Code: N" (or "(none)" after a signal) on a line.
+_GEMINI_EXIT = re.compile(r"^Exit Code: (-?\d+)", re.M)
+
+
+def _gemini_tool_records(root: Path, payload: Mapping[str, Any]) -> list[Record]:
+    """Gemini CLI's AfterTool, which comes after a tool ran whether or not it succeeded:
+    ``tool_response`` holds ``llmContent`` and, when it failed, ``error``."""
+    tool = GEMINI_TOOLS.get(str(payload.get("tool_name")))
+    given = payload.get("tool_input")
+    tool_input = dict(given) if isinstance(given, Mapping) else {}
+    response = payload.get("tool_response")
+    content = response.get("llmContent") if isinstance(response, Mapping) else response
+    error = response.get("error") if isinstance(response, Mapping) else None
+    if isinstance(error, Mapping):
+        error = error.get("message", error)
+    if tool in ("Write", "Edit"):
+        if tool == "Edit" and tool_input.get("expected_replacements") not in (None, 1):
+            tool_input["replace_all"] = True  # several places: their count is not said
+        return _edit_records(root, tool, tool_input, None if not error else str(error))
+    if tool == "Bash":
+        found = _GEMINI_EXIT.search(content) if isinstance(content, str) else None
+        status = f"exit {found.group(1)}" if found else ("failed" if error else None)
+        return _command_records(tool_input, status)
+    return []
+
+
+# Gemini CLI's events as the Claude Code events they are (its "Event name mapping").
+GEMINI_EVENTS = {
+    "SessionStart": "SessionStart",
+    "BeforeAgent": "UserPromptSubmit",
+    "AfterTool": "PostToolUse",
+    "AfterAgent": "Stop",
+    "PreCompress": "PreCompact",
+    "SessionEnd": "SessionEnd",
+}
+
+
+def claude_code_event(agent: str, event: str) -> str:
+    """``event`` of ``agent`` by Claude Code's name for it (what the rest goes by)."""
+    return GEMINI_EVENTS.get(event, event) if agent == "gemini" else event
 
 
 def records(
@@ -145,8 +198,15 @@ def records(
     *,
     capture_prompts: bool = True,
     prompt_chars: int = 500,
+    agent: str = "claude-code",
 ) -> list[Record]:
-    """The entries ``event`` writes (none for an event or tool we do not record)."""
+    """The entries ``agent``'s ``event`` writes (none for an event or tool we do not
+    record). Gemini CLI's events are read by their Claude Code names, its payloads being
+    the same but for the tools' names and results."""
+    if agent == "gemini":
+        if event == "AfterTool":
+            return _gemini_tool_records(root, payload)
+        event = GEMINI_EVENTS.get(event, "")
     if event == "SessionStart":
         source = payload.get("source")
         return [Record("agent", f"agent session {source if isinstance(source, str) else 'started'}")]

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..agents.hooks import HookError, author_of, records, session_start_output
+from ..agents.hooks import HookError, author_of, claude_code_event, records, session_start_output
 from ..errors import ScribeError
 from ..lazylog import escape_controls, get_logger
 
@@ -25,20 +25,22 @@ log = get_logger(__name__)
 # Bytes of a payload read: a Write's payload holds the whole file it wrote (not ours to
 # keep, but the edit is recorded), so the bound is the protocol's own message cap.
 MAX_PAYLOAD = 16 << 20
-# The events that are the agent's work: they start a session on the branch's item when
-# none is open. A turn's end, a compaction or the agent's exit only join an open one.
+# The events that are the agent's work (by Claude Code's names): they start a session on
+# the branch's item when none is open. A turn's end, a compaction or the agent's exit only
+# join an open one.
 STARTS_A_SESSION = frozenset({"SessionStart", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure"})
+# Where each agent tells its hooks the project is (Gemini CLI sets Claude Code's name too).
+PROJECT_DIR = {"claude-code": "CLAUDE_PROJECT_DIR", "gemini": "GEMINI_PROJECT_DIR"}
 
 
 def run_hook(args: argparse.Namespace) -> int:
     """Record what ``args.event`` says; always 0."""
     _log_to_the_store(args)
+    context: str | None = None
     try:
         payload = _payload(sys.stdin.buffer.read(MAX_PAYLOAD + 1))
         root = _root(args, payload)
         context = _record(args.agent, args.event, payload, root)
-        if context is not None:
-            print(json.dumps(session_start_output(context), ensure_ascii=False))
     except (HookError, ScribeError, OSError, ValueError, RuntimeError) as exc:
         reason = exc.message if isinstance(exc, ScribeError) else str(exc)
         print(f"scribe-ls hook {args.agent} {args.event}: {escape_controls(reason)}", file=sys.stderr)
@@ -46,6 +48,10 @@ def run_hook(args: argparse.Namespace) -> int:
     except Exception as exc:  # a hook must never break the agent: said, logged, exit 0
         print(f"scribe-ls hook {args.agent} {args.event}: {type(exc).__name__}: {exc}", file=sys.stderr)
         log.exception("hook %s %s failed", args.agent, args.event)
+    if context is not None:
+        print(json.dumps(session_start_output(context), ensure_ascii=False))
+    elif args.agent == "gemini":
+        print("{}")  # Gemini CLI reads a hook's stdout as JSON, also when nothing was said
     return 0
 
 
@@ -78,7 +84,9 @@ def _log_to_the_store(args: argparse.Namespace) -> None:
 
 def _given_root(args: argparse.Namespace) -> str | None:
     """``--root`` if given, else the project the agent says it works in."""
-    return args.root if args.root != "." else os.environ.get("CLAUDE_PROJECT_DIR") or None
+    if args.root != ".":
+        return str(args.root)
+    return os.environ.get(PROJECT_DIR.get(args.agent, "CLAUDE_PROJECT_DIR")) or None
 
 
 def _payload(raw: bytes) -> dict[str, Any]:
@@ -119,7 +127,12 @@ def _record(agent: str, event: str, payload: dict[str, Any], root: Path) -> str 
     layout = Layout(root)
     config = load_config(root, layout)
     found = records(
-        event, payload, root, capture_prompts=config.capture_prompts, prompt_chars=config.prompt_chars
+        event,
+        payload,
+        root,
+        capture_prompts=config.capture_prompts,
+        prompt_chars=config.prompt_chars,
+        agent=agent,
     )
     store = Store(root, origin=f"{os.getpid()}-{os.urandom(3).hex()}", layout=layout)
     ledger = Ledger(store, config)
@@ -127,7 +140,7 @@ def _record(agent: str, event: str, payload: dict[str, Any], root: Path) -> str 
         with store_errors(store.dir):
             store.open()
             session = ledger.current_session()
-            if session is None and found and event in STARTS_A_SESSION:
+            if session is None and found and claude_code_event(agent, event) in STARTS_A_SESSION:
                 session = ledger.start_session().session
             author = author_of(agent, payload)
             if session is not None:
@@ -178,35 +191,45 @@ def fit_tokens(text: str, budget: int, estimate: Any) -> str:
 
 
 def hooks(args: argparse.Namespace) -> int:
-    """``scribe-ls hooks install|uninstall|status``."""
+    """``scribe-ls hooks install|uninstall|status [--agent NAME]``."""
     from ..agents import hook_install
     from ..store.layout import find_repo_root
 
+    agent = hook_install.AGENTS[args.agent]
     root = find_repo_root(Path(args.root))
-    path = hook_install.settings_path(args.scope, root)
+    path = hook_install.settings_path(args.scope, root, agent=agent)
     if args.action == "status":
-        found = hook_install.status(path)
+        found = hook_install.status(path, agent)
         if args.json:
             print(json.dumps(found, indent=2))
         elif found["installed"]:
             current = "" if found["current"] else " (another scribe-ls: run hooks install again)"
-            print(f"claude-code: {len(found['installed'])} hooks in {path}{current}")
+            print(f"{agent.name}: {len(found['installed'])} hooks in {path}{current}")
             if found["missing"]:
                 print(f"  missing: {', '.join(found['missing'])}")
         else:
-            print(f"claude-code: no scribe-ls hooks in {path}")
+            print(f"{agent.name}: no scribe-ls hooks in {path}")
         return 0
     if args.print_only:
         print(f"# merged into {path}")
-        print(json.dumps({"hooks": hook_install.wanted()}, indent=2))
+        print(json.dumps({"hooks": hook_install.wanted(agent)}, indent=2))
         return 0
     try:
-        changed = hook_install.install(path) if args.action == "install" else hook_install.uninstall(path)
+        if args.action == "install":
+            changed = hook_install.install(path, agent)
+        else:
+            changed = hook_install.uninstall(path, agent)
     except (hook_install.InstallError, OSError) as exc:
         print(f"scribe-ls: hooks {args.action}: {exc}", file=sys.stderr)
         return 1
-    if args.action == "install":
-        print(f"{'added scribe-ls hooks to' if changed else 'already in'} {path}")
-    else:
+    if args.action == "uninstall":
         print(f"{'removed scribe-ls hooks from' if changed else 'no scribe-ls hooks in'} {path}")
+        return 0
+    print(f"{'added scribe-ls hooks to' if changed else 'already in'} {path}")
+    if agent is hook_install.GEMINI and hook_install.hooks_enabled(path, agent) is not True:
+        # Said, not done: the switch turns on every hook of every file, not only ours.
+        print(
+            "Gemini CLI runs hooks once its hooks system is on: /settings, Advanced,"
+            ' "Enable Hooks System" (tools.enableHooks in settings.json)'
+        )
     return 0

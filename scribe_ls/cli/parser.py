@@ -308,12 +308,13 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
         help="a coding agent's hooks: record its prompts, edits, commands and turns",
     )
     hooks.add_argument("action", choices=("install", "uninstall", "status"))
-    hooks.add_argument("--agent", choices=("claude-code",), default="claude-code", help="default claude-code")
+    hooks.add_argument("--agent", choices=HOOK_AGENTS, default="claude-code", help="default claude-code")
     hooks.add_argument(
         "--scope",
         choices=("project", "user"),
         default="project",
-        help="project: .claude/settings.json in this repository (default); user: ~/.claude/settings.json",
+        help="project: the agent's settings in this repository, .claude/ or .gemini/ (default);"
+        " user: those in your home directory",
     )
     hooks.add_argument(
         "--print", action="store_true", dest="print_only", help="install: show what would be merged"
@@ -322,7 +323,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     hook = verbs.add_parser(
         "hook", parents=[common], help="what an agent's hook runs (the event's JSON on stdin)"
     )
-    hook.add_argument("agent", choices=("claude-code",))
+    hook.add_argument("agent", choices=HOOK_AGENTS)
     hook.add_argument("event", help="the hook event, e.g. PostToolUse")
 
     mcp = verbs.add_parser(
@@ -394,6 +395,9 @@ VERB_OPERATIONS: dict[str, ops.Operation] = {
 }
 # Verbs that take the session as their positional argument.
 TARGET_VERBS = ("stop", "info", "summarize", "resume")
+# The agents whose hooks we install and run (agents/hook_install.AGENTS, kept equal by a
+# unit test; not imported here, where every CLI start would pay for it).
+HOOK_AGENTS = ("claude-code", "gemini")
 WIRE_WORDS = {
     "scribe/startSession": "`scribe-ls start`",
     "pass sessionId": "pass --session",

@@ -239,3 +239,98 @@ def test_an_agents_work_adds_up_its_turns_files_lines_and_failures() -> None:
         }
     ]
     assert said(work[0]) == "claude-code: 2 turns, 2 files (+15/-1 lines), 1 failed command"
+
+
+GEMINI_FIXTURES = FIXTURES.parent / "gemini"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("SessionStart.startup", [Record("agent", "agent session startup")]),
+        ("BeforeAgent", [Record("intent", "Cache the context packet per HEAD and add a test for it")]),
+        ("AfterTool.write_file", [Record("agent", "wrote src/cache.py (+1)", ("src/cache.py",))]),
+        ("AfterTool.replace", [Record("agent", "edited README.md (+1/-1)", ("README.md",))]),
+        ("AfterTool.run_shell_command", [Record("agent", "ran `pytest -q tests/test_cache.py` → exit 1")]),
+        ("AfterTool.read_file", []),  # reading changes nothing
+        ("AfterAgent", [Record("agent", "turn ended")]),
+        ("PreCompress", [Record("agent", "context compacted (auto)")]),
+        ("SessionEnd", [Record("agent", "agent session ended (exit)")]),
+    ],
+)
+def test_a_documented_gemini_payload_records_what_it_says(name: str, expected: list[Record]) -> None:
+    payload = json.loads((GEMINI_FIXTURES / f"{name}.json").read_text())
+    assert records(payload["hook_event_name"], payload, ROOT, agent="gemini") == expected
+
+
+@pytest.mark.parametrize(
+    ("tool_response", "said"),
+    [
+        ({"llmContent": "Command: true\nExit Code: 0\nSignal: (none)"}, "ran `pytest` → exit 0"),
+        (
+            {"llmContent": "Command: sleep 9\nExit Code: (none)\nSignal: 15", "error": "killed"},
+            "ran `pytest` → failed",
+        ),
+        # A result that does not say how it ended: the command, and no guess.
+        ({"llmContent": "3 passed"}, "ran `pytest`"),
+        ("not an object", "ran `pytest`"),
+    ],
+)
+def test_a_gemini_shell_command_says_how_it_ended_only_when_its_result_does(
+    tool_response: Any, said: str
+) -> None:
+    payload = {
+        "tool_name": "run_shell_command",
+        "tool_input": {"command": "pytest"},
+        "tool_response": tool_response,
+    }
+    assert records("AfterTool", payload, ROOT, agent="gemini") == [Record("agent", said)]
+
+
+def test_a_gemini_edit_that_failed_or_replaced_many_places_says_so() -> None:
+    edit = json.loads((GEMINI_FIXTURES / "AfterTool.replace.json").read_text())
+    failed = edit | {"tool_response": {"llmContent": "", "error": {"message": "0 occurrences found"}}}
+    assert records("AfterTool", failed, ROOT, agent="gemini") == [
+        Record("agent", "Edit of README.md failed: 0 occurrences found")
+    ]
+    many = edit | {"tool_input": edit["tool_input"] | {"expected_replacements": 3}}
+    assert records("AfterTool", many, ROOT, agent="gemini") == [
+        Record("agent", "edited README.md", ("README.md",))
+    ]
+
+
+def test_gemini_settings_take_our_named_hooks_and_keep_its_own_keys(tmp_path: Path) -> None:
+    path = tmp_path / ".gemini" / "settings.json"
+    path.parent.mkdir()
+    theirs = {
+        "tools": {"enableHooks": True},
+        "hooks": {
+            "disabled": ["secret-scanner"],
+            "BeforeTool": [
+                {
+                    "matcher": "write_file",
+                    "hooks": [{"name": "secret-scanner", "type": "command", "command": "scan"}],
+                }
+            ],
+        },
+    }
+    path.write_text(json.dumps(theirs))
+    assert hook_install.install(path, hook_install.GEMINI) is True
+    merged = json.loads(path.read_text())
+    assert merged["hooks"]["disabled"] == ["secret-scanner"] and merged["tools"] == {"enableHooks": True}
+    (after_tool,) = merged["hooks"]["AfterTool"]
+    assert after_tool["matcher"] == "write_file|replace|run_shell_command"
+    (ours,) = after_tool["hooks"]
+    assert ours["name"] == "scribe-ls-AfterTool" and ours["timeout"] == 5000  # milliseconds
+    assert ours["command"].endswith(" hook gemini AfterTool")
+    assert merged["hooks"]["SessionStart"][0]["hooks"][0]["timeout"] == 15000
+    assert hook_install.status(path, hook_install.GEMINI)["missing"] == []
+    assert hook_install.status(path)["installed"] == [], "Claude Code's hooks are another agent's"
+    assert hook_install.uninstall(path, hook_install.GEMINI) is True
+    assert json.loads(path.read_text()) == theirs
+
+
+def test_the_cli_offers_the_agents_whose_hooks_are_installed() -> None:
+    from scribe_ls.cli.parser import HOOK_AGENTS
+
+    assert HOOK_AGENTS == tuple(hook_install.AGENTS)
