@@ -215,3 +215,29 @@ async def test_an_agent_and_a_person_on_one_item_in_the_same_minutes(tmp_path: P
     assert "| file | + | - | state | by |" in packet["markdown"]
     assert "| src/app.py | 1 | 1 | uncommitted | person, claude-code |" in packet["markdown"]
     assert "| .claude/settings.json | new |  | untracked | not seen |" in packet["markdown"]
+
+
+def test_two_agents_in_two_worktrees_are_told_apart_and_their_shared_file_is_said(tmp_path: Path) -> None:
+    """One repository, two linked worktrees on two items, a Claude Code run in each (two
+    session ids): each worktree's record holds its own agent, and each packet names the
+    other worktree's session that changed the same file."""
+    from .helpers import linked_worktrees
+
+    first = make_git_repo(tmp_path / "first", branch="feature/B-2704-a")
+    second = linked_worktrees(first, tmp_path / "second")
+    runs = {first: "aaaaaaaa-1111-4000-8000-000000000001", second: "bbbbbbbb-2222-4000-8000-000000000002"}
+    for root, session_id in runs.items():
+        assert run_cli(root, "hooks", "install").returncode == 0
+        (root / "shared.py").write_text(f"x = '{root.name}'\n")
+        body = payload("PostToolUse.Write", root, session_id=session_id)
+        body["tool_input"] = {"file_path": str(root / "shared.py"), "content": f"x = '{root.name}'\n"}
+        done = as_claude_code(root, "PostToolUse", body)
+        assert done.returncode == 0, done.stderr
+
+    authors = {root: {e["author"] for e in entries(root) if e["author"]} for root in runs}
+    assert authors == {first: {"claude-code:aaaaaaaa-111"}, second: {"claude-code:bbbbbbbb-222"}}
+    for root, other in ((first, second), (second, first)):
+        packet = json.loads(run_cli(root, "context", "--format", "json", "--sections", "sessions").stdout)
+        (listed,) = packet["sections"]["sessions"]["data"]
+        assert listed["linkedWorktree"] is True and listed["root"] == str(other.resolve())
+        assert listed["sharedFiles"] == ["shared.py"]
