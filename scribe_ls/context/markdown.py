@@ -145,7 +145,8 @@ def _md_diff(section: dict[str, Any], session: Session | None) -> str:
         added = "new" if f.get("untracked") else ("bin" if f["added"] is None else f["added"])
         deleted = "" if f.get("untracked") else ("bin" if f["deleted"] is None else f["deleted"])
         state = "untracked" if f.get("untracked") else f.get("state", "uncommitted")
-        who = f" {inline(', '.join(f.get('by', []))) or 'not seen'} |" if by else ""
+        names = f.get("by")  # [] nobody was seen changing it; None: not looked up
+        who = "" if not by else " |" if names is None else f" {inline(', '.join(names)) or 'not seen'} |"
         lines.append(f"| {inline(f['path'])} | {added} | {deleted} | {state} |{who}")
     lines += _more(left_out, "changed files")
     for hunk in data["hunks"]:

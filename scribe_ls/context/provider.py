@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.agent_work import last_agent_turn
+from ..core.operations import MAX_FILE_AUTHORS
 from ..core.timesheet import PERSON
 from ..git import commands as git
 from ..markdown import DATA_NOTICE, inline
@@ -390,13 +391,14 @@ class ContextProvider:
         return Extra(data, {"since": found.name}) if found else data
 
     async def _say_who_changed(self, files: list[dict[str, Any]], session: Session) -> None:
-        """Once a coding agent changed files of the item: who changed each (``by``: person,
+        """Once a coding agent changed files of the diff: who changed each (``by``: person,
         the agents' names, as their saves and hooks recorded; empty where none was seen)."""
         if not files:
             return
-        authors = await self.scribe.file_authors(session.id)
+        asked = files[:MAX_FILE_AUTHORS]  # a diff that long is cut by any budget first
+        authors = await self.scribe.file_authors(session.id, [f["path"] for f in asked])
         if any(name != PERSON for names in authors.values() for name in names):
-            for f in files:
+            for f in asked:
                 f["by"] = authors.get(f["path"], [])
 
     async def _section_commits(self, repo: RepoFacts, base: Awaitable[git.BranchBase | None]) -> Any:

@@ -5,7 +5,7 @@ sections share."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -94,6 +94,6 @@ class ContextSource(Protocol):
 
     async def summary_counts(self, session_id: str) -> SessionSummary: ...
 
-    async def file_authors(self, session_id: str) -> dict[str, list[str]]: ...
+    async def file_authors(self, session_id: str, paths: Sequence[str]) -> dict[str, list[str]]: ...
 
     async def overlapping_sessions(self, session_id: str | None) -> list[Overlap]: ...

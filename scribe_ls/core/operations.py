@@ -52,7 +52,7 @@ from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED
 if TYPE_CHECKING:
     from .reports import Standup, TimeReport
 
-# Files whose authors the packet's diff says at most (it lists fewer; the rest are cut).
+# Files whose authors one read says at most (a packet's diff lists fewer: its budget).
 MAX_FILE_AUTHORS = 2000
 
 
@@ -169,10 +169,11 @@ class Ledger:
     def summary_counts(self, session_id: str) -> SessionSummary:
         return self.store.summary_counts(A_SESSION.check(session_id))
 
-    def file_authors(self, session_id: str) -> dict[str, list[str]]:
-        """Who changed each file of a session's item (``person`` or an agent's name)."""
+    def file_authors(self, session_id: str, paths: Sequence[str]) -> dict[str, list[str]]:
+        """Who changed each of ``paths`` (the first MAX_FILE_AUTHORS) on a session's item:
+        ``person`` or an agent's name; a path nobody was seen changing is left out."""
         session = self.store.get_session(A_SESSION.check(session_id))
-        return self.store.file_authors(session.worklog_key, MAX_FILE_AUTHORS)
+        return self.store.file_authors(session.worklog_key, list(paths)[:MAX_FILE_AUTHORS])
 
     def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions of this root, then those of the repository's linked

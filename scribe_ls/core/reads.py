@@ -57,9 +57,9 @@ class Reads:
         """Counts and the latest decisions, ideas and todos of a session."""
         return await self.store.run(self.ledger.summary_counts, session_id)
 
-    async def file_authors(self, session_id: str) -> dict[str, list[str]]:
-        """Who changed each file of a session's item: ``person`` or an agent's name."""
-        return await self.store.run(self.ledger.file_authors, session_id)
+    async def file_authors(self, session_id: str, paths: Sequence[str]) -> dict[str, list[str]]:
+        """Who changed each of ``paths`` on a session's item: ``person`` or an agent's name."""
+        return await self.store.run(self.ledger.file_authors, session_id, paths)
 
     async def overlapping_sessions(self, session_id: str | None) -> list[Overlap]:
         """Other open sessions (this root's, then the linked worktrees'), each with the

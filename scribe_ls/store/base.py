@@ -37,6 +37,9 @@ from .opening import Savepoint, Transaction, open_store
 Touched = tuple[Session, str, list[Entry]]
 
 MAX_PULSE_CLOCKS = 256  # sessions whose last pulse's clocks are kept (bounded)
+# The kinds whose files someone changed (the recorder's saves, an agent's edits): the
+# file_authors table says who.
+CHANGES_FILES = frozenset({"activity", "agent"})
 
 
 def new_session_id() -> str:
@@ -215,6 +218,16 @@ class StoreBase:
             " last_activity_at = ? WHERE id = ?",
             (new_files, at, session_id),
         )
+        if kind in CHANGES_FILES and (files or stat_files):
+            row = self.conn.execute("SELECT backlog_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            who = author_key(author)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO file_authors (item, path, author) VALUES (?, ?, ?)",
+                [
+                    (row["backlog_id"] or session_id, path, who)
+                    for path in dict.fromkeys([*files, *stat_files])
+                ],
+            )
         self._record(session_id, "entryAdded", entry_id)
         if pulse if pulse is not None else kind != "system":
             self._pulse(session_id, parse_iso(at).timestamp(), live=True, author=author)

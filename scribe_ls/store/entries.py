@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.timesheet import PERSON, author_key
+from ..core.timesheet import PERSON
 from ..model import Entry, Overlap, SearchHit, Session, SessionSummary
 from .base import StoreBase
 
@@ -62,21 +62,18 @@ class EntryTables(StoreBase):
         ).fetchall()
         return [self._entry(row) for row in reversed(rows)]
 
-    def file_authors(self, key: str, limit: int) -> dict[str, list[str]]:
-        """Who changed each file of an item (its worklog key, ``key``): ``person`` or an
-        agent's name, from the recorder's activity entries and the agents' hooks' entries;
-        at most ``limit`` paths and authors, person first."""
+    def file_authors(self, key: str, paths: Sequence[str]) -> dict[str, list[str]]:
+        """Who changed each of ``paths`` on an item (its worklog key, ``key``): ``person``
+        or an agent's name (the ``file_authors`` table, kept as activity and agent entries
+        are written); person first. A path nobody was seen changing is left out."""
         rows = self.conn.execute(
-            "SELECT DISTINCT j.value, e.author FROM sessions s"
-            " JOIN entries e ON e.session_id = s.id AND e.kind IN ('activity', 'agent'),"
-            " json_each(e.files) j"
-            " WHERE s.backlog_id = ?1 OR (COALESCE(s.backlog_id, '') = '' AND s.id = ?1) LIMIT ?2",
-            (key, limit),
+            "SELECT path, author FROM file_authors"
+            " WHERE item = ? AND path IN (SELECT value FROM json_each(?))",
+            (key, json.dumps(list(paths))),
         ).fetchall()
-        found: dict[str, set[str]] = {}
+        found: dict[str, list[str]] = {}
         for path, author in rows:
-            if isinstance(path, str):
-                found.setdefault(path, set()).add(author_key(author))
+            found.setdefault(path, []).append(author)
         return {path: sorted(names, key=lambda n: (n != PERSON, n)) for path, names in found.items()}
 
     def summary_counts(self, session_id: str, per_kind: int = 5) -> SessionSummary:

@@ -8,7 +8,7 @@ from ..lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -247,6 +247,25 @@ MIGRATIONS: dict[int, str] = {
         pulses INTEGER NOT NULL,
         PRIMARY KEY (day, item, author)
     ) WITHOUT ROWID;
+    """,
+    12: """
+    -- Who changed each file of an item: the person (the recorder's saves of their files)
+    -- or an agent (its hooks' edits, the saves of files it wrote), by the author's name
+    -- before ':'. Kept as entries are written, so the packet asks for its files' authors
+    -- by key instead of reading every entry of the item; filled from the entries so far.
+    CREATE TABLE file_authors (
+        item TEXT NOT NULL,
+        path TEXT NOT NULL,
+        author TEXT NOT NULL,
+        PRIMARY KEY (item, path, author)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO file_authors (item, path, author)
+        SELECT CASE WHEN COALESCE(s.backlog_id, '') = '' THEN s.id ELSE s.backlog_id END,
+               j.value,
+               CASE WHEN COALESCE(e.author, '') = '' THEN 'person'
+                    ELSE substr(e.author, 1, instr(e.author || ':', ':') - 1) END
+        FROM entries e JOIN sessions s ON s.id = e.session_id, json_each(e.files) j
+        WHERE e.kind IN ('activity', 'agent') AND json_valid(e.files) AND j.type = 'text';
     """,
 }
 

@@ -258,7 +258,9 @@ def test_a_store_of_schema_9_takes_the_agents_kinds_and_keeps_its_entries(tmp_pa
     script = schema.MIGRATIONS[10].replace("entries_v10", "entries_v9").replace(", 'intent', 'agent'", "")
     for statement in schema.split_sql(script):
         db.execute(statement)
-    db.executescript("DROP TABLE author_spans; DROP TABLE time_by_author;")  # version 11's
+    db.executescript(
+        "DROP TABLE author_spans; DROP TABLE time_by_author; DROP TABLE file_authors;"
+    )  # 11's, 12's
     db.execute("PRAGMA user_version = 9")
     db.commit()
     db.close()

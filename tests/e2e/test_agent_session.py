@@ -241,3 +241,33 @@ def test_two_agents_in_two_worktrees_are_told_apart_and_their_shared_file_is_sai
         (listed,) = packet["sections"]["sessions"]["data"]
         assert listed["linkedWorktree"] is True and listed["root"] == str(other.resolve())
         assert listed["sharedFiles"] == ["shared.py"]
+
+
+def test_a_store_of_schema_11_learns_who_changed_its_files_from_its_entries(tmp_path: Path) -> None:
+    """Version 12 keeps who changed each file as entries are written; a store written
+    before it fills that from the activity and agent entries it has."""
+    import sqlite3
+
+    from scribe_ls.store import schema
+
+    root = make_git_repo(tmp_path / "project", branch=BRANCH)
+    assert run_cli(root, "hooks", "install").returncode == 0
+    (root / "src").mkdir()
+    (root / "src" / "cache.py").write_text("CACHE = {}\n")
+    assert as_claude_code(root, "PostToolUse", payload("PostToolUse.Write", root)).returncode == 0
+    db = sqlite3.connect(root / ".scribe" / "scribe.db")
+    (session_id,) = db.execute("SELECT id FROM sessions").fetchone()
+    db.execute(  # the person's save of README.md, as the recorder writes it
+        "INSERT INTO entries (session_id, at, kind, text, files) VALUES (?, ?, 'activity', ?, ?)",
+        (session_id, "2026-12-07T09:00:00.000Z", "Changes: 1 file(s)", '["README.md"]'),
+    )
+    db.executescript("DROP TABLE file_authors; PRAGMA user_version = 11;")
+    db.commit()
+    db.close()
+    (root / "README.md").write_text("# demo, by hand\n")
+    packet = json.loads(run_cli(root, "context", "--format", "json", "--sections", "diff").stdout)
+    by = {f["path"]: f["by"] for f in packet["sections"]["diff"]["data"]["files"]}
+    assert by["README.md"] == ["person"] and by["src/cache.py"] == ["claude-code"]
+    db = sqlite3.connect(root / ".scribe" / "scribe.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 12
+    db.close()
