@@ -44,6 +44,7 @@ NARROWED: dict[str, Any] = {
     "log_level": _quieter,
     "pygls_log_level": _quieter,
     "daemon": lambda repo, user: repo and user,
+    "share_prompts": lambda repo, user: repo and user,  # a repository cannot send prompts out
 }
 
 
@@ -80,6 +81,9 @@ class Config(NamedTuple):
     agent_context_tokens: int = 1500
     capture_prompts: bool = True
     prompt_chars: int = 500
+    # Sharing through the git remote (scribe-ls share on): whether agents' prompts go to
+    # the shared log too (they are recorded here either way, by capture_prompts).
+    share_prompts: bool = False
     # What was wrong with the sources (each value ignored), for the user.
     warnings: tuple[str, ...] = ()
 
@@ -142,6 +146,7 @@ def _check(name: str, value: Any) -> Any:
         "parallel_context",
         "background_summaries",
         "capture_prompts",
+        "share_prompts",
     ):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")

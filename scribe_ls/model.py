@@ -169,9 +169,11 @@ class Overlap(NamedTuple):
     branch: str | None
     root: str
     shared_files: tuple[str, ...]
+    # A teammate's session (from the shared logs): who, as their log and its pusher say.
+    teammate: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "id": self.id,
             "backlogId": self.backlog_id,
             "title": self.title,
@@ -179,6 +181,7 @@ class Overlap(NamedTuple):
             "root": self.root,
             "sharedFiles": list(self.shared_files),
         }
+        return wire | ({"teammate": self.teammate} if self.teammate else {})
 
 
 class SessionSummary(NamedTuple):

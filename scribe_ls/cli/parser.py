@@ -345,6 +345,23 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     )
     dashboard.add_argument("--token-file", metavar="PATH", help="read the token from PATH (chmod 600)")
 
+    share = verbs.add_parser(
+        "share",
+        parents=[common],
+        help="share this repository's sessions through its own git remote (off by default)",
+    )
+    share.add_argument("action", nargs="?", choices=("status", "on", "off"), default="status")
+    share.add_argument("--remote", default="origin", help="on: the git remote to share with (default origin)")
+    share.add_argument(
+        "--dry-run", action="store_true", help="show what the next sync would write, redacted; write nothing"
+    )
+    verbs.add_parser("sync", parents=[common], help="share now: write, fetch, read the teammates' logs, push")
+    team = verbs.add_parser(
+        "team", parents=[common], help="who is on which item, from the shared logs (`scribe-ls sync` first)"
+    )
+    team.add_argument("--item", metavar="B-1234", help="one item's timeline from every machine and teammate")
+    team.add_argument("--limit", type=int, default=50, metavar="N", help="--item: the newest N entries (50)")
+
     call = verbs.add_parser("call", parents=[common], help="one raw JSON-RPC request, in-process")
     call.add_argument("method", help="e.g. scribe/status")
     call.add_argument("params", nargs="?", default="{}", help="JSON params object")

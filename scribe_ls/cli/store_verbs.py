@@ -368,7 +368,16 @@ def _import(ledger: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
+def _team_verb(ledger: Ledger, args: argparse.Namespace) -> int:
+    from . import team_verbs  # sharing: not on the everyday verbs' start-up
+
+    return team_verbs.VERBS[args.verb](ledger, args)
+
+
 VERBS: dict[str, Callable[[Ledger, argparse.Namespace], int]] = {
+    "share": _team_verb,
+    "sync": _team_verb,
+    "team": _team_verb,
     "start": _start,
     "stop": _stop,
     "append": _append,

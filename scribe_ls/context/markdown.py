@@ -214,7 +214,8 @@ def _md_sessions(section: dict[str, Any], session: Session | None) -> str:
         shared = f" — also touched: {inline(', '.join(s['sharedFiles'][:10]))}" if s["sharedFiles"] else ""
         worktree = f", worktree {inline(s['root'])}" if s.get("linkedWorktree") else ""
         status = f"{s['status']}, " if s.get("status") else ""
-        where = f"{status}branch {inline(s['branch'] or '-')}{worktree}"
+        teammate = f", teammate {inline(s['teammate'])}" if s.get("teammate") else ""
+        where = f"{status}branch {inline(s['branch'] or '-')}{worktree}{teammate}"
         lines.append(f"- {s['backlogId'] or s['id']} ({inline(s['title'])}, {where}){shared}")
     lines += _more(left_out, "sessions")
     return "\n".join(lines).lstrip("\n") + "\n"

@@ -26,6 +26,7 @@ from ..git.files import sibling_worktrees
 from ..model import Overlap, Session
 from ..store.database import Store
 from ..store.layout import Layout
+from ..team.views import identity, team_overlaps, verified
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ def _sibling_store(sibling: Path) -> Iterator[Store | None]:
 def find_overlaps(store: Store, session: Session, paths: Sequence[str]) -> list[dict[str, Any]]:
     """The overlaps of ``session``'s changed ``paths``: ``[{sessionId, otherSession,
     files}]`` for this root's clients. A sibling worktree's session that touched a path
-    hears the mirror image through its own store."""
+    hears the mirror image through its own store; a teammate's (from the shared logs) is
+    told on their machine when they sync."""
     paths = list(dict.fromkeys(paths))[:MAX_PATHS]
     found = [
         {"sessionId": session.id, "otherSession": _session_wire(other, store.root), "files": files}
@@ -83,18 +85,32 @@ def find_overlaps(store: Store, session: Session, paths: Sequence[str]) -> list[
                     {"sessionId": session.id, "otherSession": _session_wire(other, sibling), "files": files}
                     for other, files in other_store.sessions_touching(paths, None)
                 ]
-    return found
+    return found + team_overlaps(store, session, paths)
 
 
 def sibling_sessions(store: Store, session_id: str | None) -> list[Overlap]:
     """The open sessions of the repository's linked worktrees, each with the files both it
-    and ``session_id`` touched (for the packet's ``sessions`` section)."""
+    and ``session_id`` touched, and teammates' open sessions that changed any of its files
+    (for the packet's ``sessions`` section)."""
     paths = store.session_paths(session_id, MAX_SESSION_PATHS) if session_id else []
     found: list[Overlap] = []
     for sibling in sibling_worktrees(store.root):
         with _sibling_store(sibling) as other_store:
             if other_store is not None:
                 found += other_store.overlapping_sessions(None, paths=paths)
+    # Teammates' open sessions on the same files (the shared logs: scribe_ls/team).
+    found += [
+        Overlap(
+            other["id"],
+            other["backlog_id"],
+            other["title"] or "",
+            other["branch"],
+            str(store.root),
+            tuple(other["shared"]),
+            teammate=identity(other) + ("" if verified(other) else f" (pushed by {other['pusher']})"),
+        )
+        for other in store.team_sessions_touching(paths[:MAX_PATHS])
+    ]
     return found
 
 

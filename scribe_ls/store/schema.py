@@ -8,7 +8,7 @@ from ..lazylog import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 # Each migration moves the schema from version N-1 to N. Never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -266,6 +266,65 @@ MIGRATIONS: dict[int, str] = {
                     ELSE substr(e.author, 1, instr(e.author || ':', ':') - 1) END
         FROM entries e JOIN sessions s ON s.id = e.session_id, json_each(e.files) j
         WHERE e.kind IN ('activity', 'agent') AND json_valid(e.files) AND j.type = 'text';
+    """,
+    13: """
+    -- Sharing through the repository's git remote (scribe_ls/team). What this store has
+    -- written to its own log (settings, the last entry shared, each session's and each
+    -- day's last shared state), and what teammates' logs said: read-only copies, kept
+    -- apart from this store's own sessions, per writer (one clone: <author>/<writer>).
+    CREATE TABLE share_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE shared_sessions (id TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE shared_time (
+        day TEXT NOT NULL, item TEXT NOT NULL, branch TEXT NOT NULL, seconds INTEGER NOT NULL,
+        PRIMARY KEY (day, item, branch)
+    ) WITHOUT ROWID;
+    CREATE TABLE team_writers (
+        writer TEXT PRIMARY KEY,
+        author_id TEXT NOT NULL,
+        name TEXT,
+        email TEXT,
+        pusher TEXT,
+        last_commit TEXT,
+        records INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        synced_at TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE team_sessions (
+        writer TEXT NOT NULL,
+        id TEXT NOT NULL,
+        backlog_id TEXT,
+        title TEXT,
+        branch TEXT,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        last_activity_at TEXT,
+        active_seconds REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (writer, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE team_files (
+        writer TEXT NOT NULL, session_id TEXT NOT NULL, path TEXT NOT NULL,
+        PRIMARY KEY (writer, session_id, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX team_files_path ON team_files(path);
+    CREATE TABLE team_entries (
+        writer TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        files TEXT NOT NULL,
+        author TEXT,
+        PRIMARY KEY (writer, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX team_entries_session ON team_entries(writer, session_id);
+    CREATE INDEX team_sessions_backlog ON team_sessions(backlog_id);
+    CREATE TABLE team_time (
+        writer TEXT NOT NULL, day TEXT NOT NULL, item TEXT NOT NULL, branch TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        PRIMARY KEY (writer, day, item, branch)
+    ) WITHOUT ROWID;
     """,
 }
 

@@ -257,3 +257,15 @@ def make_client() -> LanguageClient:
 async def call(client: LanguageClient, method: str, params: Any = None) -> Any:
     """A custom request; the result comes back as plain JSON (dicts and lists)."""
     return await asyncio.wait_for(client.protocol.send_request_async(method, params), 10)
+
+
+def drop_tables_after(db: Any, version: int) -> None:
+    """Drop what the migrations after ``version`` created (those that only create tables),
+    as a store written by that release holds it; the caller sets ``user_version``."""
+    import re
+
+    from scribe_ls.store import schema
+
+    for later in range(schema.SCHEMA_VERSION, version, -1):
+        for table in re.findall(r"CREATE TABLE (\w+)", schema.MIGRATIONS[later]):
+            db.execute(f"DROP TABLE IF EXISTS {table}")

@@ -17,7 +17,7 @@ import pytest
 
 from scribe_ls.context.tokens import estimate_tokens
 
-from .helpers import LEGACY, configure, git, make_git_repo, run_cli, wait_until
+from .helpers import LEGACY, configure, drop_tables_after, git, make_git_repo, run_cli, wait_until
 
 FIXTURES = LEGACY.parent / "hooks" / "claude-code"
 PLACEHOLDER = "/home/dev/project"
@@ -258,9 +258,7 @@ def test_a_store_of_schema_9_takes_the_agents_kinds_and_keeps_its_entries(tmp_pa
     script = schema.MIGRATIONS[10].replace("entries_v10", "entries_v9").replace(", 'intent', 'agent'", "")
     for statement in schema.split_sql(script):
         db.execute(statement)
-    db.executescript(
-        "DROP TABLE author_spans; DROP TABLE time_by_author; DROP TABLE file_authors;"
-    )  # 11's, 12's
+    drop_tables_after(db, 10)
     db.execute("PRAGMA user_version = 9")
     db.commit()
     db.close()
