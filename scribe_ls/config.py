@@ -45,6 +45,7 @@ NARROWED: dict[str, Any] = {
     "pygls_log_level": _quieter,
     "daemon": lambda repo, user: repo and user,
     "share_prompts": lambda repo, user: repo and user,  # a repository cannot send prompts out
+    "share": lambda repo, user: repo and user,  # nor turn sharing on
 }
 
 
@@ -84,6 +85,12 @@ class Config(NamedTuple):
     # Sharing through the git remote (scribe-ls share on): whether agents' prompts go to
     # the shared log too (they are recorded here either way, by capture_prompts).
     share_prompts: bool = False
+    # Sharing on in every repository with an `origin` (only from the user's own config:
+    # a repository cannot turn it on), and how often the background recorder syncs
+    # while a session is active (seconds; doubled per failed try while the remote is
+    # unreachable, up to 30 minutes).
+    share: bool = False
+    sync_interval: int = 120
     # What was wrong with the sources (each value ignored), for the user.
     warnings: tuple[str, ...] = ()
 
@@ -135,6 +142,10 @@ def _check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 20000:
             raise ValueError("must be an integer number of tokens from 200 to 20000")
         return value
+    if name == "sync_interval":
+        if isinstance(value, bool) or not isinstance(value, int) or not 30 <= value <= 86400:
+            raise ValueError("must be an integer number of seconds from 30 to 86400")
+        return value
     if name == "prompt_chars":
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65536:
             raise ValueError("must be an integer number of characters from 0 to 65536")
@@ -147,6 +158,7 @@ def _check(name: str, value: Any) -> Any:
         "background_summaries",
         "capture_prompts",
         "share_prompts",
+        "share",
     ):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")

@@ -220,6 +220,14 @@ def _status(ledger: Ledger, args: argparse.Namespace) -> int:
         return 1
     current = ledger.current_session()
     print(f"current:  {session_line(current) if current else 'none (scribe-ls start)'}")
+    sharing = status["sharing"]
+    if sharing["on"]:
+        last = (sharing["lastSyncAt"] or "never")[:16].replace("T", " ")
+        print(f"sharing:  with {sharing['remote']}, last synced {last}")
+        if sharing["failures"]:
+            print(
+                f"          {sharing['failures']} failed tries in a row, backing off: {sharing['lastError']}"
+            )
     if args.metrics:
         _print_metrics(status["metrics"])
     return 0

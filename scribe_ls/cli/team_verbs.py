@@ -42,10 +42,13 @@ def share(ledger: Ledger, args: argparse.Namespace) -> int:
     try:
         on = sharing.sharing(store, git)
     except sharing.ShareError as exc:
+        why = str(exc)
+        if ledger.config.share and store.share_setting("consent") is None:
+            why = "share = true in your config: the next sync turns it on, with origin"
         if args.json:
-            print_json({"sharing": False, "why": str(exc)})
+            print_json({"sharing": False, "why": why})
         else:
-            print(f"sharing: off ({exc})")
+            print(f"sharing: off ({why})")
         return 0
     if args.dry_run:
         found = sharing.pending(store, on, prompts=ledger.config.share_prompts)
@@ -75,7 +78,10 @@ def share(ledger: Ledger, args: argparse.Namespace) -> int:
 
 def sync(ledger: Ledger, args: argparse.Namespace) -> int:
     try:
-        report = sharing.sync(ledger.store, ledger.root, prompts=ledger.config.share_prompts)
+        config = ledger.config
+        report = sharing.sync(
+            ledger.store, ledger.root, prompts=config.share_prompts, everywhere=config.share
+        )
     except (sharing.ShareError, RemoteError) as exc:
         print(f"scribe-ls: sync: {exc}", file=sys.stderr)
         return 1

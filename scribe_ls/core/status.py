@@ -61,10 +61,13 @@ def store_status(
     """What ``scribe/status`` answers. Answers even when the store cannot be used
     (``storeError`` says why); ``watcher`` is the recorder's report, if one runs here."""
     counts, current, store_error = {"active": 0, "total": 0, "paused": 0}, None, None
+    sharing: dict[str, Any] = {"on": False, "remote": None, "lastSyncAt": None, "lastTryAt": None}
+    sharing |= {"failures": 0, "lastError": None}
     try:
         with store_errors(ledger.store.dir):
             counts = ledger.store.counts()
             current = ledger.current_session()
+            sharing = ledger.store.share_status()
     except StoreUnavailable as exc:
         store_error = exc.message
     return {
@@ -90,4 +93,6 @@ def store_status(
             "mode": None,
         },
         "queue": {"pending": pending},
+        # Sharing through the git remote (scribe_ls/team): failures > 0 while it is unreachable.
+        "sharing": sharing,
     }

@@ -1,13 +1,12 @@
 """Recording: work-tree activity, branch switches, commits and idle time, for one root.
 
-Runs only in the process holding the recorder lease (see ``lease.py``); every
-other process hears about the same things through the store's change feed.
+Runs only in the process holding the recorder lease (see ``lease.py``), with the sharing
+loop (``team_sync.py``); every other process hears of the same through the change feed.
 
 Bounded by design: a burst of changes becomes at most one ``scribe/activity`` push per
 ``PUSH_INTERVAL`` (listing at most ``MAX_NOTIFIED_FILES`` paths plus a count) and at most one
 ``activity`` entry per ``activity_window`` (ten paths, then ``(+N more)``), and the set of
-paths waiting for the next entry is capped, so ``npm install`` cannot flood the client, the
-store or memory.
+paths waiting for the next entry is capped: ``npm install`` cannot flood client, store or memory.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from ..store.threaded import AsyncStore
 from .attribution import AgentPaths
 from .ignore import IgnoreRules, TreeFilter
 from .lease import RecorderLease
+from .team_sync import TeamSync
 from .watch import FileChange, TreeBatch, undecodable_path, watch_tree
 
 
@@ -127,6 +127,7 @@ class Recorder:
         self._overlap_task: asyncio.Task[None] | None = None
         self._overlaps_told: set[tuple[str, str, str]] = set()
         self.agent_paths = AgentPaths()  # files a coding agent's hook said it wrote
+        self.team_sync = TeamSync(scribe)  # sharing through the git remote, when it is on
         self._resolved_root = self.root.resolve()  # overlaps name roots resolved
         # Set once a save is sure to be seen (the watch armed), or once waiting for that is
         # pointless (another process records, or recording could not start).
@@ -194,10 +195,12 @@ class Recorder:
             d for d in ((dirs.git_dir, dirs.common_dir) if dirs else ()) if not d.is_relative_to(self.root)
         }
         idle = asyncio.ensure_future(self._idle_loop(stop))
+        team = asyncio.ensure_future(self.team_sync.run(stop))
         try:
             await self._watch_until_stopped(tree_filter, sorted(extra), stop)
         finally:
             idle.cancel()
+            team.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await idle
 
@@ -426,6 +429,7 @@ class Recorder:
     # -- git --------------------------------------------------------------------------------
 
     async def _git_moved(self) -> None:
+        self.team_sync.poke()  # a push moves the remote-tracking refs: share after it
         await self._record_git_move()
         if self.scribe.config.stop_on_push:
             await self._stop_if_pushed()

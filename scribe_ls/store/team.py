@@ -122,6 +122,19 @@ class TeamTables(StoreBase):
                     (key, value),
                 )
 
+    def share_status(self) -> dict[str, Any]:
+        """Sharing as ``status`` says it: on or off, with which remote, the last sync, and
+        the failed tries in a row (the recorder backs off while there are any)."""
+        consent = self.share_setting("consent")
+        return {
+            "on": consent is not None,
+            "remote": json.loads(consent).get("remote") if consent else None,
+            "lastSyncAt": self.share_setting("synced_at"),
+            "lastTryAt": self.share_setting("tried_at"),
+            "failures": int(self.share_setting("failures") or 0),
+            "lastError": self.share_setting("last_error"),
+        }
+
     # -- teammates' logs -------------------------------------------------------------------
 
     def writer_commit(self, writer: str) -> str | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,9 +116,13 @@ def turn_off(store: Store) -> bool:
     return was
 
 
-def sharing(store: Store, git: Git) -> Sharing:
-    """The consented sharing of this working copy, or ShareError saying why there is none."""
+def sharing(store: Store, git: Git, *, everywhere: bool = False) -> Sharing:
+    """The consented sharing of this working copy, or ShareError saying why there is none.
+    ``everywhere``: the user's own config says ``share = true`` (every repository, with its
+    ``origin``): that is consent where none was given here."""
     given = store.share_setting("consent")
+    if given is None and everywhere:
+        return turn_on(store, git, "origin")
     if given is None:
         raise ShareError("sharing is off for this repository (`scribe-ls share on` turns it on)")
     consent = json.loads(given)
@@ -301,12 +304,12 @@ def _segments(git: Git, commits: list[str]) -> list[bytes | None]:
     return [contents.get(w) if w else None for w in wanted]
 
 
-def sync(store: Store, root: Path, *, prompts: bool = False) -> SyncReport:
+def sync(store: Store, root: Path, *, prompts: bool = False, everywhere: bool = False) -> SyncReport:
     """Export, fetch, import, push; what happened. Offline: the export is kept (nothing
     lost), the failure said and remembered for the back-off."""
     report = SyncReport()
     git = Git(root)
-    share = sharing(store, git)
+    share = sharing(store, git, everywhere=everywhere)
     report.exported = export(store, git, share, prompts=prompts)
     try:
         fetch(git, share)
@@ -319,7 +322,15 @@ def sync(store: Store, root: Path, *, prompts: bool = False) -> SyncReport:
     except RemoteError as exc:
         report.error = f"{share.remote} unreachable: {exc}"
         failures = int(store.share_setting("failures") or 0) + 1
-        store.set_share_settings({"failures": str(failures), "last_error": report.error})
+        store.set_share_settings(
+            {"failures": str(failures), "last_error": report.error, "tried_at": _now(store)}
+        )
         return report
-    store.set_share_settings({"failures": None, "last_error": None, "synced_at": str(time.time())})
+    store.set_share_settings(
+        {"failures": None, "last_error": None, "synced_at": _now(store), "tried_at": _now(store)}
+    )
     return report
+
+
+def _now(store: Store) -> str:
+    return store.now()

@@ -436,3 +436,17 @@ def test_an_untrusted_folder_starts_nothing_until_it_is_trusted(editor: Editor, 
 
 def serve_cmd() -> list[str]:
     return [sys.executable, "-m", "scribe_ls", "serve"]
+
+
+def test_a_teammates_overlap_says_who_and_no_worktree(editor: Editor, tmp_path: Path) -> None:
+    """The message for a teammate's session (from the shared logs, docs/team.md) names
+    them; another session of this root or a linked worktree is said as before."""
+    other = {"id": "s-1", "backlogId": "B-1300", "title": "cache", "branch": "feature/B-1300-cache"}
+    message = "return require('scribe')._overlap_message(..., {'src/x.py'}, '/src/repo')"
+    teammate = {**other, "root": "/src/repo", "teammate": "Ana Lima <ana@example.com>"}
+    assert editor.lua(message, teammate) == (
+        "B-1300 (teammate Ana Lima <ana@example.com>) is also working on src/x.py"
+        " (branch feature/B-1300-cache)"
+    )
+    worktree = {**other, "root": str(tmp_path)}
+    assert editor.lua(message, worktree).endswith(f"(branch feature/B-1300-cache, worktree {tmp_path})")

@@ -355,3 +355,48 @@ def test_git_run_for_sharing_never_runs_a_program_the_repository_names(
     again = ana.cli("share", "on", ok=False)
     assert again.returncode == 1 and "git's own transports only" in again.stderr
     assert not marker.exists()
+
+
+def test_the_recorder_shares_soon_after_starting_and_after_the_users_own_push(
+    ana: Developer, bo: Developer, remote: Path
+) -> None:
+    """Ana's editor records with sharing on (sync_interval is 120 s): it syncs a moment
+    after it starts, then after her own `git push`, not before; Bo's session reaches her
+    editor as an overlap, and status says how sharing went."""
+    from .helpers import wait_until
+
+    sharing(bo)
+    bo.cli("append", "--file", "src/x.py", "auth first")
+    bo.sync()
+    ana.cli("share", "on")
+    ours = f"refs/scribe/{json.loads(ana.cli('share', '--json').stdout)['ref'].split('/', 2)[2]}"
+
+    def segments() -> int:
+        found = subprocess.run(
+            ["git", "--git-dir", str(remote), "rev-list", "--count", ours], capture_output=True, text=True
+        )
+        return int(found.stdout) if found.returncode == 0 else 0
+
+    async def play() -> None:
+        client = await ScribeClient.spawn(ana.root, env=ana.env)
+        try:
+            await client.request("scribe/startSession", {})
+            await client.request("scribe/appendEntry", {"text": "on x", "files": ["src/x.py"]})
+            await asyncio.to_thread(wait_until, segments, "the first sync", 20)
+            overlap = await client.next_notification("scribe/overlap", timeout=20)
+            assert overlap["otherSession"]["teammate"] == "Bo Chen <bo@example.com>"
+            first = segments()
+            await client.request("scribe/appendEntry", {"text": "before my push"})
+            await asyncio.sleep(4)
+            assert segments() == first, "no sync before the interval or a push"
+            ana.git("commit", "-q", "--allow-empty", "-m", "wip")
+            await asyncio.to_thread(ana.git, "push", "-q", "origin", "HEAD")
+            await asyncio.to_thread(wait_until, lambda: segments() > first, "a sync after the push", 20)
+            status = await client.request("scribe/status", {})
+            assert status["sharing"]["on"] is True and status["sharing"]["failures"] == 0
+            assert status["sharing"]["lastSyncAt"] is not None
+        finally:
+            await client.close()
+
+    asyncio.run(play())
+    assert "sharing:  with origin, last synced" in ana.cli("status").stdout

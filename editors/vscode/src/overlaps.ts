@@ -49,6 +49,10 @@ export function overlapMessage(params: OverlapParams, files: string[], root: str
   const named = files.slice(0, NAMED_FILES).join(', ');
   const what = files.length > NAMED_FILES ? `${plural(files.length, 'file')} (${named}, …)` : named;
   const where = [`branch ${other.branch ?? '(none)'}`];
+  if (other.teammate) {
+    // A teammate's session (the shared logs): who it is; their copy is not one of ours.
+    return `Scribe: ${who} (teammate ${other.teammate}) is also working on ${what} (${where.join(', ')}).`;
+  }
   if (path.resolve(other.root) !== path.resolve(root)) where.push(`worktree ${other.root}`);
   return `Scribe: ${who} is also working on ${what} (${where.join(', ')}).`;
 }

@@ -96,8 +96,20 @@ export interface SummaryReadyParams {
  *  changed files that one had touched); `root` says which work tree it is in. */
 export interface OverlapParams {
   sessionId: string;
-  otherSession: { id: string; backlogId: string | null; title: string; branch: string | null; root: string };
+  otherSession: {
+    id: string;
+    backlogId: string | null;
+    title: string;
+    branch: string | null;
+    root: string;
+    /** A teammate's session (from the shared logs): who, `Ana Lima <ana@example.com>`. */
+    teammate?: string;
+    verified?: boolean;
+    since?: string;
+  };
   files: string[];
+  /** The warning in words, for a teammate's session. */
+  message?: string;
 }
 
 /** scribe/resume and scribe/resumeAvailable: where a backlog item's work stands. */

@@ -330,8 +330,14 @@ local function overlap_message(other, files, root)
     where = where .. ', worktree ' .. other_root
   end
   local who = text_or(other.backlogId, text_or(other.title, text_or(other.id, 'another session')))
+  if type(other.teammate) == 'string' then
+    -- A teammate's session, from the shared logs: who it is, not a worktree of ours.
+    return ('%s (teammate %s) is also working on %s (branch %s)'):format(
+      who, other.teammate, named, text_or(other.branch, '(none)'))
+  end
   return ('%s is also working on %s (%s)'):format(who, named, where)
 end
+M._overlap_message = overlap_message -- for the tests
 
 handlers['scribe/overlap'] = function(_, params, ctx)
   local root = root_of_ctx(ctx)
