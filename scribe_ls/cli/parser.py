@@ -280,6 +280,11 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
     report.add_argument(
         "--format", choices=("table", "json", "csv", "markdown"), help="default table; --json is json"
     )
+    report.add_argument(
+        "--team",
+        action="store_true",
+        help="the team's, from the shared logs: time --by teammate; standup: the team stand-up (kind team)",
+    )
 
     importing = verbs.add_parser("import", parents=[common], help="import legacy worklogs and registry")
     importing.add_argument(

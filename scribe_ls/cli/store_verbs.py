@@ -343,14 +343,24 @@ def _search(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _report(ledger: Ledger, args: argparse.Namespace) -> int:
-    from ..core import reports
+    from ..core import reports, team_reports
 
     fmt = "json" if args.json else args.format or "table"
-    if args.kind == "standup" and fmt == "csv":
+    kind, by = args.kind, args.by
+    if args.team:  # the CLI's word for the team's: time by teammate, the team's stand-up
+        if kind in (None, "time"):
+            by = by or "teammate"
+            if by != "teammate":
+                raise ScribeError(INVALID_PARAMS, "--by: with --team a time report is by teammate")
+        elif kind == "standup":
+            kind = "team"
+    if kind in ("standup", "team") and fmt == "csv":
         raise ScribeError(INVALID_PARAMS, "--format: a stand-up is table, json or markdown")
-    built = ledger.report(args.kind, since=args.since, until=args.until, by=args.by)
+    built = ledger.report(kind, since=args.since, until=args.until, by=by)
     if isinstance(built, reports.TimeReport):
         sys.stdout.write(reports.render_time(built, fmt))
+    elif isinstance(built, team_reports.TeamStandup):
+        sys.stdout.write(team_reports.render_team_standup(built, fmt))
     else:
         sys.stdout.write(reports.render_standup(built, fmt))
     return 0

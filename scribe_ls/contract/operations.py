@@ -22,8 +22,8 @@ from ..model import CONTEXT_FORMATS, CONTEXT_SECTIONS
 from . import rules
 from .fields import INTEGER, STRING, STRINGS, TOKEN, Field
 
-REPORT_KINDS = ("time", "standup")
-REPORT_GROUPINGS = ("item", "day", "branch", "author")
+REPORT_KINDS = ("time", "standup", "team")
+REPORT_GROUPINGS = ("item", "day", "branch", "author", "teammate")
 MAX_QUERY = 1000
 MAX_SINCE = 64
 
@@ -311,9 +311,11 @@ SUMMARIZE = Operation(
 REPORT = Operation(
     "scribe/report",
     "A report from the daily time roll-ups (local days, both ends included). `time`: active"
-    " time per item, per day and item, or per branch and item. `standup`: per backlog item"
-    " worked on, its time, decisions, completed work and commits in the range and its open"
-    " todos.",
+    " time per item, per day and item, per branch and item, per author (the person, each"
+    " coding agent) and item, or per teammate and item (from the shared logs). `standup`:"
+    " per backlog item worked on, its time, decisions, completed work and commits in the"
+    " range and its open todos. `team`: the team's stand-up, per person (you, then each"
+    " teammate in the shared logs): items, time, decisions and commits in the range.",
     (
         Field("kind", "kind", STRING, choices=REPORT_KINDS, default="time", cli="kind"),
         Field(

@@ -51,6 +51,7 @@ from ..worklog.format import IDLE_PAUSE, IDLE_STOP, SESSION_STOPPED
 
 if TYPE_CHECKING:
     from .reports import Standup, TimeReport
+    from .team_reports import TeamStandup
 
 # Files whose authors one read says at most (a packet's diff lists fewer: its budget).
 MAX_FILE_AUTHORS = 2000
@@ -193,10 +194,11 @@ class Ledger:
         since: str | None = None,
         until: str | None = None,
         by: str | None = None,
-    ) -> TimeReport | Standup:
-        """A time report (``by`` item, day or branch; default the last 7 days) or a
-        stand-up (per backlog item; default since yesterday), from the daily roll-ups."""
-        from . import reports
+    ) -> TimeReport | Standup | TeamStandup:
+        """A time report (``by`` item, day, branch, author or teammate; default the last 7
+        days), a stand-up (per backlog item; default since yesterday) or the team's, from
+        the daily roll-ups (and the shared logs, for the team's)."""
+        from . import reports, team_reports
 
         given = REPORT.check(kind=kind, since=since, until=until, by=by)
         since, until, by = given["since"], given["until"], given["by"]
@@ -204,11 +206,15 @@ class Ledger:
         if given["kind"] == "time":
             week = today - timedelta(days=6)
             first, last = reports.day_range(since, until, today=today, default_since=week)
+            if by == "teammate":
+                return team_reports.team_time(self.store, first, last)
             return reports.time_report(self.store, first, last, by or "item")
         if by is not None:
             raise InvalidParams("by", "only a time report is grouped; a stand-up is per backlog item")
         yesterday = today - timedelta(days=1)
         first, last = reports.day_range(since, until, today=today, default_since=yesterday)
+        if given["kind"] == "team":
+            return team_reports.team_standup(self.store, first, last)
         return reports.standup(self.store, first, last)
 
     # -- writes -----------------------------------------------------------------------------

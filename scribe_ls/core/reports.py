@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from ..errors import InvalidParams
+from ..lazylog import escape_controls
 from ..markdown import bullets, cell, inline, table
 from ..model import Entry, clip, parse_iso
 from ..store.database import Store
@@ -124,6 +125,8 @@ class TimeReport:
                 wire["branch"] = row.branch or None
             if self.by == "author":
                 wire["author"] = row.author
+            if self.by == "teammate":
+                wire["teammate"] = row.author  # "you", or who the shared log says
             rows.append(wire)
         result = {
             "kind": "time",
@@ -149,7 +152,9 @@ def time_report(store: Store, since: date, until: date, by: str) -> TimeReport:
 
 
 def _columns(report: TimeReport) -> tuple[list[str], list[list[str]]]:
-    lead = {"item": [], "day": ["day"], "branch": ["branch"], "author": ["author"]}[report.by]
+    lead = {"item": [], "day": ["day"], "branch": ["branch"], "author": ["author"], "teammate": ["who"]}[
+        report.by
+    ]
     header = [*lead, "item", "title", "time", "hours"]
     body = []
     for row in report.rows:
@@ -158,6 +163,7 @@ def _columns(report: TimeReport) -> tuple[list[str], list[list[str]]]:
             "day": [row.day or ""],
             "branch": [row.branch or "(none)"],
             "author": [row.author or ""],
+            "teammate": [row.author or ""],
         }[report.by]
         title = report.titles.get(row.item, row.item)
         title = "" if title == row.item else title  # a session named after its item
@@ -182,6 +188,8 @@ def render_time(report: TimeReport, fmt: str) -> str:
     both = ""
     if report.by == "author" and report.both_seconds >= 60:
         both = f"at work at once: {duration(report.both_seconds)}, counted once in the total"
+    if report.by == "teammate":  # who a shared log says: untrusted data, never a terminal's escape
+        body = [[inline(row[0]) if fmt == "markdown" else escape_controls(row[0]), *row[1:]] for row in body]
     if fmt == "markdown":
         rows = [[cell(v) for v in row] for row in body] + [[f"**{v}**" if v else "" for v in total]]
         lines = [f"## {title}", "", *table(header, rows, right=("time", "hours"))]

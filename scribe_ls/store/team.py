@@ -282,3 +282,28 @@ class TeamTables(StoreBase):
         """Every teammate's log read so far, by writer: its author, identity and pusher."""
         rows = self.conn.execute("SELECT * FROM team_writers LIMIT 10000").fetchall()
         return {row["writer"]: dict(row) for row in rows}
+
+    def team_time_rows(self, since: str, until: str) -> list[dict[str, Any]]:
+        """Teammates' (and this author's other machines') time per author and item over
+        ``[since, until]`` (days), each machine's own days summed: ``{author_id, item,
+        seconds}``, most first."""
+        rows = self.conn.execute(
+            "SELECT w.author_id, t.item, SUM(t.seconds) AS seconds FROM team_time t"
+            " JOIN team_writers w ON w.writer = t.writer WHERE t.day BETWEEN ? AND ?"
+            " GROUP BY w.author_id, t.item ORDER BY 3 DESC, 1, 2 LIMIT 5000",
+            (since, until),
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def team_entries_between(self, start: str, end: str, kinds: Sequence[str]) -> list[dict[str, Any]]:
+        """Teammates' entries of ``kinds`` written in ``[start, end)`` (ISO times), with
+        their author and item, oldest first (at most 5,000)."""
+        marks = ",".join("?" * len(kinds))
+        rows = self.conn.execute(
+            "SELECT w.author_id, COALESCE(s.backlog_id, s.id) AS item, s.title, e.kind, e.text, e.at"
+            " FROM team_entries e JOIN team_sessions s ON s.writer = e.writer AND s.id = e.session_id"
+            " JOIN team_writers w ON w.writer = e.writer"
+            f" WHERE e.at >= ? AND e.at < ? AND e.kind IN ({marks}) ORDER BY e.at LIMIT 5000",
+            (start, end, *kinds),
+        ).fetchall()
+        return [dict(row) for row in rows]

@@ -131,6 +131,49 @@ def test_a_session_a_note_and_a_file_change_reach_a_teammate_after_one_sync(
     assert "B-1300 active since" in bo.cli("team").stdout
 
 
+def test_the_team_reports_say_each_persons_time_decisions_and_commits(ana: Developer, bo: Developer) -> None:
+    sharing(ana, bo)
+    bo.cli("append", "--kind", "decision", "use oauth, not api keys")
+
+    async def commit_recorded() -> None:  # Bo's editor records the commit
+        client = await ScribeClient.spawn(bo.root, env=bo.env)
+        try:
+            await client.request("scribe/status", {})
+            (bo.root / "oauth.py").write_text("FLOW = 1\n")
+            bo.git("add", "oauth.py")
+            bo.git("commit", "-q", "-m", "Add the oauth flow")
+            while True:
+                params = await client.next_notification("scribe/entryAdded", timeout=15)
+                if params["entry"]["kind"] == "commit":
+                    return
+        finally:
+            await client.close()
+
+    asyncio.run(commit_recorded())
+    bo.sync()
+    ana.sync()
+    rows = json.loads(ana.cli("report", "--team", "--json").stdout)["rows"]
+    assert {(r["teammate"], r["item"]) for r in rows} == {
+        ("you", "B-1300"),
+        ("Bo Chen <bo@example.com>", "B-1400"),
+    }
+    team = json.loads(ana.cli("report", "standup", "--team", "--json").stdout)
+    assert team["kind"] == "team" and [p["author"] for p in team["people"]] == [
+        "you",
+        "Bo Chen <bo@example.com>",
+    ]
+    (item,) = team["people"][1]["items"]
+    assert item["item"] == "B-1400" and item["title"] == "auth"
+    assert item["decisions"] == ["use oauth, not api keys"]
+    assert [commit.split(" ", 1)[1] for commit in item["commits"]] == ["Add the oauth flow"]
+    shown = ana.cli("report", "team", "--format", "markdown").stdout
+    assert (
+        "### Bo Chen \\<bo@example.com\\>" in shown and "- B-1400 decided: use oauth, not api keys" in shown
+    )
+    refused = ana.cli("report", "--team", "--by", "day", ok=False)
+    assert refused.returncode == 1 and "--by" in refused.stderr
+
+
 def test_nothing_is_shared_until_sharing_is_turned_on_and_the_dry_run_writes_nothing(
     ana: Developer, remote: Path
 ) -> None:
