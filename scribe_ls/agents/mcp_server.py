@@ -386,10 +386,11 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
     @server.tool(
         name="scribe_report",
         description=(
-            "Recorded time: kind 'time' gives active time per backlog item (or per day, or per"
-            " branch); kind 'standup' gives, per item worked on, its time, completed work,"
-            " commits, decisions and open todos. Days: YYYY-MM-DD, today, yesterday, week,"
-            " month or <N>d."
+            "Recorded time: kind 'time' gives active time per backlog item (or by day, branch,"
+            " author: the person and each coding agent, or teammate: from the shared logs);"
+            " kind 'standup' gives, per item worked on, its time, completed work, commits,"
+            " decisions and open todos; kind 'team' the team's stand-up. Days: YYYY-MM-DD,"
+            " today, yesterday, week, month or <N>d."
         ),
     )
     async def scribe_report(
@@ -399,6 +400,18 @@ def build(scribe: Scribe) -> tuple[MCPServer, Updates]:
         by: ReportBy = None,
     ) -> CallToolResult:
         return _answer(await _call(scribe.report(kind, since=since, until=until, by=by)))
+
+    @server.tool(
+        name="scribe_team",
+        description=(
+            "Who else is on which backlog item and which files, from the repository's shared logs"
+            " (when its developers share through their git remote): per person their open"
+            " sessions (item, branch, since, last activity, files). Read it before changing a"
+            " file a teammate is changing."
+        ),
+    )
+    async def scribe_team() -> CallToolResult:
+        return _answer(await _call(scribe.team()))
 
     @server.resource(
         CONTEXT_URI,

@@ -131,9 +131,7 @@ def _timeline(ledger: Ledger, args: argparse.Namespace) -> int:
 def team(ledger: Ledger, args: argparse.Namespace) -> int:
     if args.item is not None:
         return _timeline(ledger, args)
-    store = ledger.store
-    writer = store.share_setting("writer")
-    people = views.team(store.team_sessions(), me=writer.split("/")[0] if writer else None)
+    people = ledger.team()["people"]
     if args.json:
         print_json({"people": people})
         return 0

@@ -375,6 +375,17 @@ METRICS = Operation(
     "Metrics",
 )
 
+TEAM = Operation(
+    "scribe/team",
+    "Who is on which item, from the shared logs read so far (sharing through the repository's"
+    " git remote: `scribe-ls share on`, docs/team.md): per person (your other machines first,"
+    " then each teammate; a person's machines as one) their open sessions with item, title,"
+    " branch, since, last activity and files, and whether each log was pushed by its author.",
+    (),
+    "team",
+    "Team",
+)
+
 OPERATIONS: tuple[Operation, ...] = (
     START_SESSION,
     STOP_SESSION,
@@ -391,6 +402,7 @@ OPERATIONS: tuple[Operation, ...] = (
     RESUME,
     HEARTBEAT,
     METRICS,
+    TEAM,
 )
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 

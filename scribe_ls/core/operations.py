@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..config import Config
 from ..contract import rules
@@ -183,6 +183,13 @@ class Ledger:
 
         session_id = SESSION_ID.check(session_id)
         return [*self.store.overlapping_sessions(session_id), *sibling_sessions(self.store, session_id)]
+
+    def team(self) -> dict[str, Any]:
+        """Who is on which item, from the shared logs (scribe_ls/team): ``{people}``."""
+        from ..team.views import team
+
+        writer = self.store.share_setting("writer")
+        return {"people": team(self.store.team_sessions(), me=writer.split("/")[0] if writer else None)}
 
     def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
         return self.store.search(**SEARCH.check(query=query, limit=limit))

@@ -5,6 +5,7 @@ arguments by the operation's declaration). A part of :class:`~scribe_ls.core.ser
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..model import Entry, Overlap, SearchHit, Session, SessionSummary
 from ..store.threaded import AsyncStore
@@ -70,3 +71,7 @@ class Reads:
         """Entries matching every word of ``query``: whole-word matches first, then word
         starts, each newest first (see :meth:`Store.search <scribe_ls.store.database.Store.search>`)."""
         return await self.store.run(self.ledger.search, query, limit)
+
+    async def team(self) -> dict[str, Any]:
+        """What ``scribe/team`` answers: who is on which item, from the shared logs."""
+        return await self.store.run(self.ledger.team)

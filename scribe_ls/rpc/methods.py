@@ -96,6 +96,10 @@ async def _metrics(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
     return await s.metrics()
 
 
+async def _team(s: Scribe, a: dict[str, Any], _: Progress | None) -> Any:
+    return await s.team()
+
+
 async def _summarize(s: Scribe, a: dict[str, Any], progress: Progress | None) -> Any:
     return await s.summarize(**a, progress=progress)
 
@@ -131,6 +135,7 @@ ANSWERS: dict[Operation, Call] = {
     ops.RESUME: _resume,
     ops.HEARTBEAT: _heartbeat,
     ops.METRICS: _metrics,
+    ops.TEAM: _team,
 }
 
 METHODS: tuple[Method, ...] = tuple(Method(op, ANSWERS[op]) for op in ops.OPERATIONS)

@@ -31,6 +31,7 @@ SCRIBE_METHODS = {
     "scribe/report",
     "scribe/heartbeat",
     "scribe/resume",
+    "scribe/team",
 }
 
 

@@ -225,6 +225,8 @@ def test_both_editing_one_file_each_hear_of_the_other_in_their_editor(ana: Devel
                 )
                 (listed,) = packet["sections"]["sessions"]["data"]
                 assert listed["teammate"] == other and listed["sharedFiles"] == ["src/x.py"]
+                (person,) = (await client.request("scribe/team", {}))["people"]
+                assert person["author"] == other and person["sessions"][0]["files"] == ["src/x.py"]
                 assert (
                     f"teammate {other.replace('<', chr(92) + '<').replace('>', chr(92) + '>')}"
                     in packet["markdown"]
