@@ -457,3 +457,36 @@ def test_an_agents_turns_and_its_share_of_the_time_are_shown(
     bar = float(browser.find_element(By.CSS_SELECTOR, "#chart svg rect.bar").get_attribute("width"))
     assert abs(person + agent - bar) < 0.5, "the strip spans the item's bar, no more"
     assert "coding agents" in text_of(browser, "#chart .legend")
+
+
+def test_the_team_panel_shows_who_is_on_which_item_from_the_shared_logs(
+    repo: Path, dashboard: Dashboard, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    """Bo (another clone, his own home) shares his session on B-1400 touching src/x.py;
+    this repository syncs: the page's Team panel names him, his item and his file, and the
+    overlap with this session's own src/x.py says he is a teammate."""
+    import subprocess
+
+    from .helpers import git
+    from .test_team import Developer
+
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "HEAD")
+    git(remote, "symbolic-ref", "HEAD", "refs/heads/feature/B-4242-x")
+    bo = Developer(tmp_path, remote, "Bo Chen", "bo@example.com", "feature/B-1400-auth")
+    bo.cli("start")
+    bo.cli("append", "--file", "src/x.py", "auth touches x")
+    bo.cli("share", "on")
+    bo.sync()
+    started(repo)
+    assert run_cli(repo, "append", "--file", "src/x.py", "mine too").returncode == 0
+    assert run_cli(repo, "share", "on").returncode == 0
+    assert run_cli(repo, "sync").returncode == 0
+    open_page(browser, dashboard.url)
+    wait_until(shows(browser, "#team", "Bo Chen <bo@example.com>"), "the team panel")
+    assert "1 person in the shared logs" in text_of(browser, "#team-summary")
+    shown = text_of(browser, "#team")
+    assert "B-1400 · active since" in shown and "src/x.py" in shown
+    wait_until(shows(browser, "#overlaps", "teammate Bo Chen <bo@example.com>"), "the teammate's overlap")

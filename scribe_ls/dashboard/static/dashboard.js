@@ -185,7 +185,7 @@ async function loadAll() {
   if (current) view.sessions.set(current.id, current);
   renderCards();
   await select(view.selected && view.sessions.has(view.selected) ? view.selected : current?.id ?? listed.sessions[0]?.id ?? null);
-  await Promise.all([loadTime(), loadOverlaps(current)]);
+  await Promise.all([loadTime(), loadOverlaps(current), loadTeam()]);
 }
 
 // -- session cards -----------------------------------------------------------------------
@@ -446,8 +446,10 @@ function renderOverlaps() {
 function overlap(params) {
   const other = params.otherSession ?? {};
   const files = Array.isArray(params.files) ? params.files : [];
-  const where = other.root ? ` in ${other.root}` : '';
+  // A teammate's session (the shared logs) says who; another session here, where it is.
+  const where = other.teammate ? `, teammate ${other.teammate}` : other.root ? ` in ${other.root}` : '';
   const text = `${other.backlogId ?? other.title ?? other.id} (branch ${other.branch ?? '—'}${where}) is also working on ${files.slice(0, 5).join(', ')}${files.length > 5 ? ` +${files.length - 5}` : ''}`;
+  if (other.teammate) void loadTeam();
   view.overlaps = [{ other: other.id, text }, ...view.overlaps.filter((o) => o.text !== text)].slice(0, MAX_OVERLAPS);
   renderOverlaps();
 }
@@ -460,6 +462,31 @@ async function loadOverlaps(current) {
     if (other.sharedFiles.length) overlap({ sessionId: current.id, otherSession: other, files: other.sharedFiles });
   }
 }
+
+// -- team --------------------------------------------------------------------------------
+
+// Who is on which item, from the shared logs (scribe/team; `scribe-ls share on`, docs/team.md).
+async function loadTeam() {
+  const result = await call('scribe/team', {});
+  if (!result) return;
+  const people = result.people ?? [];
+  $('team-summary').textContent = people.length
+    ? `${people.length} ${people.length === 1 ? 'person' : 'people'} in the shared logs`
+    : 'No shared logs read yet (scribe-ls share on, then scribe-ls sync).';
+  $('team').replaceChildren(...people.map((person) => {
+    const who = h('div', { class: 'who' }, person.you ? `${person.author} (your other machines)` : person.author);
+    if (!person.verified) {
+      who.append(h('span', { class: 'author', title: 'this log names this author; someone else pushed it' }, `pushed by ${person.pushedBy.join(', ')}`));
+    }
+    const sessions = person.sessions.length
+      ? h('ul', {}, ...person.sessions.map((s) => h('li', { dataset: { item: s.item } },
+        `${s.item} · ${s.status} since ${when(s.since)}`,
+        s.files.length ? h('div', { class: 'meta' }, s.files.slice(0, 5).join(', ') + (s.fileCount > 5 ? ` +${s.fileCount - 5}` : '')) : null)))
+      : h('div', { class: 'muted' }, 'no open session');
+    return h('li', { dataset: { author: person.authorId } }, who, sessions);
+  }));
+}
+setInterval(() => view.rpc && loadTeam(), 60000);
 
 // -- search ------------------------------------------------------------------------------
 
