@@ -180,27 +180,80 @@ def _checked(record: Any, kinds: tuple[str, ...]) -> dict[str, Any]:
     raise Problem(f"t: unknown record type {str(kind)[:20]!r}")
 
 
-def decode(
-    blob: bytes, *, kinds: tuple[str, ...] = (*SHARED_KINDS, "intent")
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """A segment's records that may be used, and what was skipped (said, not fatal)."""
+def _parsed(blob: bytes, problems: list[str]) -> list[tuple[int, Any]]:
+    """A segment's lines as JSON values (line number, value); what is not, said."""
     if len(blob) > MAX_SEGMENT_BYTES:
-        return [], [f"a segment of {len(blob)} bytes (over {MAX_SEGMENT_BYTES}); skipped"]
-    kept: list[dict[str, Any]] = []
-    problems: list[str] = []
+        problems.append(f"a segment of {len(blob)} bytes (over {MAX_SEGMENT_BYTES}); skipped")
+        return []
+    values: list[tuple[int, Any]] = []
     for number, line in enumerate(blob.split(b"\n"), 1):
         if not line.strip():
             continue
-        if len(kept) >= MAX_SEGMENT_RECORDS:
+        if len(values) >= MAX_SEGMENT_RECORDS:
             problems.append(f"over {MAX_SEGMENT_RECORDS} records; the rest skipped")
             break
         if len(line) > MAX_RECORD_BYTES:
             problems.append(f"line {number}: over {MAX_RECORD_BYTES} bytes; skipped")
             continue
         try:
-            kept.append(_checked(json.loads(line.decode("utf-8")), kinds))
+            values.append((number, json.loads(line.decode("utf-8"))))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             problems.append(f"line {number}: not JSON; skipped")
-        except Problem as exc:
-            problems.append(f"line {number}: {exc}; skipped")
-    return kept, problems
+    return values
+
+
+def _state_key(value: Any) -> tuple[str, ...] | None:
+    """What a later record replaces: a session by its id, a day's time by day, item and
+    branch (None for the rest, and for a record too odd to have a key)."""
+    if not isinstance(value, dict):
+        return None
+    if value.get("t") == "session" and isinstance(value.get("id"), str):
+        return ("session", value["id"])
+    day, item, branch = value.get("day"), value.get("item"), value.get("branch") or ""
+    if (
+        value.get("t") == "time"
+        and isinstance(day, str)
+        and isinstance(item, str)
+        and isinstance(branch, str)
+    ):
+        return ("time", day, item, branch)
+    return None
+
+
+ALL_KINDS = (*SHARED_KINDS, "intent")
+
+
+def decode(blob: bytes, *, kinds: tuple[str, ...] = ALL_KINDS) -> tuple[list[dict[str, Any]], list[str]]:
+    """A segment's records that may be used, and what was skipped (said, not fatal)."""
+    ((found, problems),) = decode_many([blob], kinds=kinds)
+    return found, problems
+
+
+def decode_many(
+    blobs: Iterable[bytes], *, kinds: tuple[str, ...] = ALL_KINDS
+) -> list[tuple[list[dict[str, Any]], list[str]]]:
+    """Each segment's records that may be used and what was skipped, for segments read in
+    order: a session's or a day's state that a later segment replaces is left out unread
+    (a log says a session's state at every sync; only the last counts)."""
+    parsed: list[tuple[list[tuple[int, Any]], list[str]]] = []
+    last: dict[tuple[str, ...], tuple[int, int]] = {}
+    for index, blob in enumerate(blobs):
+        problems: list[str] = []
+        values = _parsed(blob, problems)
+        for position, (_, value) in enumerate(values):
+            if (key := _state_key(value)) is not None:
+                last[key] = (index, position)
+        parsed.append((values, problems))
+    result = []
+    for index, (values, problems) in enumerate(parsed):
+        kept = []
+        for position, (number, value) in enumerate(values):
+            key = _state_key(value)
+            if key is not None and last[key] != (index, position):
+                continue  # a later record says this one's state
+            try:
+                kept.append(_checked(value, kinds))
+            except Problem as exc:
+                problems.append(f"line {number}: {exc}; skipped")
+        result.append((kept, problems))
+    return result

@@ -234,15 +234,18 @@ def _import_writer(store: Store, git: Git, writer: str, tip: str, report: SyncRe
     if not commits:
         return 0
     pusher = git("show", "-s", "--format=%cN <%cE>", tip).decode("utf-8", "replace").strip()[:200]
+    blobs = _segments(git, commits)
+    # Read together: a session's state said at every sync is checked once, its last.
+    decoded = iter(rec.decode_many(blob for blob in blobs if blob is not None))
     segments: list[tuple[str, list[dict[str, Any]], int]] = []
-    for commit, blob in zip(commits, _segments(git, commits), strict=True):
+    for commit, blob in zip(commits, blobs, strict=True):
         if blob is None:
             report.warnings.append(
                 f"{writer} {commit[:12]}: no {rec.SEGMENT_FILE} or over the size cap; skipped"
             )
             segments.append((commit, [], 1))
             continue
-        found, problems = rec.decode(blob)
+        found, problems = next(decoded)
         report.warnings += [f"{writer} {commit[:12]}: {p}" for p in problems[:5]]
         segments.append((commit, found, len(problems)))
     store.apply_segments(writer, writer.split("/")[0], pusher, segments, restart=restart)

@@ -122,3 +122,14 @@ def test_a_log_pushed_by_someone_else_than_its_author_is_shown_as_such() -> None
         "a teammate (Ana <ana@example.com>, pushed by Mallory <m@example.com>) is changing"
         " src/x.py, a, b and 1 more on B-1300 since 10:02 UTC"
     )
+
+
+def test_a_sessions_state_said_at_every_sync_is_read_once_its_last() -> None:
+    first = rec.encode([SESSION, ENTRY])
+    odd_but_superseded = rec.encode([SESSION | {"files": ["../x"]}])  # replaced below: never read
+    last = rec.encode([SESSION | {"status": "completed", "activeSeconds": 900.0}])
+    (a, b, c) = rec.decode_many([first, odd_but_superseded, last])
+    assert a == ([ENTRY], []) and b == ([], [])
+    assert c[0][0]["status"] == "completed" and c[1] == []
+    (_, (found, problems)) = rec.decode_many([first, rec.encode([SESSION | {"files": ["../x"]}])])
+    assert found == [] and "not a path inside the repository" in problems[0], "a bad last state is said"
