@@ -81,6 +81,12 @@ SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
         ),
         ("1,000 hooks in a row: entries lost", "0", "lost", "", at_most(0)),
     ],
+    "team": [
+        ("first sync, 20 authors x a month", "<= 5 s", "first_sync_s", "s", at_most(5)),
+        ("incremental sync over git's own fetch", "<= 300 ms", "ours_over_fetch_ms", "ms", at_most(300)),
+        ("  git fetch of the same refs", "", "git_fetch_p50_ms", "ms", None),
+        ("store growth per shared session (bytes)", "", "store_bytes_per_session", "", None),
+    ],
     "session_ops": [
         ("appendEntry p50 (stdio)", "<= 5 ms", "scribe.appendEntry.p50_ms", "ms", at_most(5)),
         ("appendEntry p99 (stdio)", "<= 20 ms", "scribe.appendEntry.p99_ms", "ms", at_most(20)),
@@ -178,6 +184,7 @@ ORDER = [
     "latency",
     "session_ops",
     "hooks",
+    "team",
     "context",
     "resume",
     "storm",
@@ -234,7 +241,7 @@ def measured(value: Any, unit: str) -> str:
         return f"{value:.0%}"
     if unit == "x":
         return f"{value:.2f}x"
-    if unit in ("ms", "MB", "/s"):
+    if unit in ("ms", "MB", "/s", "s"):
         return f"{value:,.1f} {unit}"
     if unit == "%":
         return f"{value:.3f} %"
