@@ -15,7 +15,9 @@ MAX_SHARED_FILES = 200  # a session's files said in its record (the overlaps' in
 
 
 def digest(record: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
+    """A shared state's digest (``c:`` first for a completed session's: it is final)."""
+    done = "c:" if record.get("status") == "completed" else ""
+    return done + hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
 
 
 class TeamTables(StoreBase):
@@ -37,12 +39,17 @@ class TeamTables(StoreBase):
                         (key, value),
                     )
 
-    def unshared_sessions(self) -> list[dict[str, Any]]:
-        """This store's sessions as their records say them, those that changed since they
-        were last shared (their digest differs)."""
-        shared = dict(self.conn.execute("SELECT id, digest FROM shared_sessions").fetchall())
-        changed = []
-        for row in self.conn.execute("SELECT * FROM sessions ORDER BY started_at"):
+    def session_records(self) -> list[tuple[dict[str, Any], str | None]]:
+        """This store's sessions as their records say them, each with the digest of its
+        state last shared (None: never); a completed session shared as completed is left
+        out (it does not change any more)."""
+        rows = self.conn.execute(
+            "SELECT s.*, h.digest FROM sessions s LEFT JOIN shared_sessions h ON h.id = s.id"
+            " WHERE NOT (s.status = 'completed' AND COALESCE(h.digest, '') LIKE 'c:%')"
+            " ORDER BY s.started_at"
+        ).fetchall()
+        found = []
+        for row in rows:
             files = [
                 r[0]
                 for r in self.conn.execute(
@@ -63,9 +70,8 @@ class TeamTables(StoreBase):
                 "activeSeconds": round(row["active_seconds"], 1),
                 "files": files,
             }
-            if shared.get(row["id"]) != digest(record):
-                changed.append(record)
-        return changed
+            found.append((record, row["digest"]))
+        return found
 
     def unshared_entries(self, after_id: int, kinds: Sequence[str], limit: int) -> list[dict[str, Any]]:
         """This store's entries after ``after_id`` of ``kinds``, as records, oldest first."""

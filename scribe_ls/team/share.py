@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from ..git.remote import Git, RemoteError
 from ..redact import redact
 from ..store.database import Store
+from ..store.team import digest
 from . import records as rec
 from .views import team_overlaps
 
@@ -91,8 +93,19 @@ def _working_copy(root: Path) -> str:
     return f"{root.resolve()}\0{info.st_dev}:{info.st_ino}"
 
 
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
+
+
+def _checked_remote(remote: str) -> str:
+    """A remote's name as git spells them (never an option: it goes on git's command line)."""
+    if not _REMOTE_NAME.fullmatch(remote) or ".." in remote:
+        raise ShareError(f"{remote[:80]!r} is not a git remote's name")
+    return remote
+
+
 def turn_on(store: Store, git: Git, remote: str) -> Sharing:
     """Record consent to share this working copy's record with ``remote`` as it is now."""
+    remote = _checked_remote(remote)
     url = git.config(f"remote.{remote}.url")
     if url is None:
         raise ShareError(f"this repository has no remote named {remote!r} (`git remote -v` lists them)")
@@ -104,7 +117,8 @@ def turn_on(store: Store, git: Git, remote: str) -> Sharing:
         raise ShareError("git has no user.email here; set it first (`git config user.email you@example.com`)")
     known = store.share_setting("writer")
     author = rec.author_id(email)
-    writer = known if known and known.startswith(author + "/") else f"{author}/{rec.new_writer_id()}"
+    mine = known is not None and rec.WRITER_RE.fullmatch(known) and known.startswith(author + "/")
+    writer = known if known and mine else f"{author}/{rec.new_writer_id()}"
     consent = {"copy": _working_copy(store.root), "remote": remote, "url": url}
     store.set_share_settings({"consent": json.dumps(consent), "writer": writer})
     return Sharing(remote, url, writer, name or email, email)
@@ -134,8 +148,11 @@ def sharing(store: Store, git: Git, *, everywhere: bool = False) -> Sharing:
             f"remote {consent['remote']!r} now points at {url!r}, not {consent['url']!r} as when sharing"
             " was turned on; `scribe-ls share on` to share with it"
         )
+    _checked_remote(consent["remote"])
     email = git.config("user.email") or ""
     writer = store.share_setting("writer") or ""
+    if not rec.WRITER_RE.fullmatch(writer):
+        raise ShareError("this store's log has no valid name; `scribe-ls share on` again")
     if not email or not writer.startswith(rec.author_id(email) + "/"):
         raise ShareError("git's user.email changed since sharing was turned on; `scribe-ls share on` again")
     return Sharing(consent["remote"], consent["url"], writer, git.config("user.name") or email, email)
@@ -149,9 +166,11 @@ def pending(store: Store, share: Sharing, *, prompts: bool) -> list[dict[str, An
     found: list[dict[str, Any]] = []
     if store.share_setting("said_hello") != share.email:
         found.append({"t": "hello", "format": rec.FORMAT, "name": share.name, "email": share.email})
-    for session in store.unshared_sessions():
+    for session, shared in store.session_records():
         session["title"] = redact(session["title"])
-        found.append(session)
+        session["branch"] = redact(session["branch"]) if session["branch"] else None
+        if digest(session) != shared:  # compared as written: redacted
+            found.append(session)
     for entry in store.unshared_entries(after, kinds, EXPORT_BATCH):
         entry["text"] = redact(entry["text"])  # redacted when written; again, as rules grow
         found.append(entry)

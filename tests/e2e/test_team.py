@@ -198,6 +198,7 @@ def test_a_secret_in_a_note_never_reaches_the_remotes_objects(ana: Developer, re
     objects = remote_objects(remote)
     assert b"deploy key is" in objects, "the note itself was shared"
     assert SECRET.encode() not in objects and SECRET[:24].encode() not in objects
+    assert ana.sync()["exported"] == 0, "a redacted title is compared as written: not shared again"
 
 
 def test_both_editing_one_file_each_hear_of_the_other_in_their_editor(ana: Developer, bo: Developer) -> None:
