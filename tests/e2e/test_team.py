@@ -202,15 +202,28 @@ def test_a_secret_in_a_note_never_reaches_the_remotes_objects(ana: Developer, re
 
 
 def test_both_editing_one_file_each_hear_of_the_other_in_their_editor(ana: Developer, bo: Developer) -> None:
-    """Both run a server (their editor) with the recorder; both change src/x.py; after their
+    """Both run a server (their editor) with the recorder; both save src/x.py; after their
     syncs each editor gets scribe/overlap naming the teammate, and each packet lists them."""
+
+    for dev in (ana, bo):
+        (dev.root / ".scribe").mkdir(exist_ok=True)
+        (dev.root / ".scribe" / "config.toml").write_text("activity_window = 0.2\n")
+
+    async def saved(dev: Developer, client: ScribeClient) -> None:
+        """The developer saves src/x.py in the editor; the recorder writes its activity."""
+        (dev.root / "src" / "x.py").write_text(f"x = '{dev.root.name}'\n")
+        while True:
+            entry = (await client.next_notification("scribe/entryAdded", timeout=10))["entry"]
+            if entry["kind"] == "activity" and "src/x.py" in entry["files"]:
+                return
 
     async def play() -> None:
         clients = [await ScribeClient.spawn(dev.root, env=dev.env) for dev in (ana, bo)]
         try:
             for dev, client in zip((ana, bo), clients, strict=True):
                 await client.request("scribe/startSession", {})
-                await client.request("scribe/appendEntry", {"text": "on x", "files": ["src/x.py"]})
+                assert (await client.request("scribe/status", {}))["watcher"]["running"]
+                await saved(dev, client)
                 dev.cli("share", "on")
             await asyncio.to_thread(ana.sync)
             await asyncio.to_thread(bo.sync)  # Bo hears of Ana
@@ -237,6 +250,26 @@ def test_both_editing_one_file_each_hear_of_the_other_in_their_editor(ana: Devel
                 await client.close()
 
     asyncio.run(play())
+
+
+def test_a_sync_cut_before_it_marked_what_it_wrote_writes_it_again_and_it_is_read_once(
+    ana: Developer, bo: Developer
+) -> None:
+    import sqlite3
+
+    sharing(ana, bo)
+    ana.cli("append", "said once")
+    ana.sync()
+    # As if the last sync had died after writing its segment, before marking it shared.
+    with sqlite3.connect(ana.root / ".scribe" / "scribe.db") as db:
+        db.execute("DELETE FROM share_state WHERE key IN ('last_entry', 'said_hello')")
+        db.execute("DELETE FROM shared_sessions")
+        db.execute("DELETE FROM shared_time")
+    again = ana.sync()
+    assert again["exported"] >= 4 and again["pushed"] is True, "the same records, written again"
+    bo.sync()
+    timeline = bo.cli("team", "--item", "B-1300").stdout
+    assert timeline.count("note: said once") == 1
 
 
 def test_one_developers_two_clones_are_one_author_with_one_timeline(tmp_path: Path, remote: Path) -> None:
