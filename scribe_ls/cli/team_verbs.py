@@ -140,6 +140,8 @@ def team(ledger: Ledger, args: argparse.Namespace) -> int:
         return 0
     for person in people:
         who = person["author"] + (" (you, other machines)" if person["you"] else "")
+        if person["signed"]:
+            who += " [signed]"
         if not person["verified"]:
             who += f" [pushed by {', '.join(str(p) for p in person['pushedBy'])}]"
         print(who)

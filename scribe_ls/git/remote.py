@@ -5,12 +5,15 @@
 A fetch or a push can run programs the configuration names: ``core.sshCommand``, a
 remote's ``uploadpack``/``receivepack`` (run locally for a ``file://`` remote), a credential
 helper, ``core.askPass``, ``core.gitProxy``, a remote helper named by the URL
-(``ext::``, ``<transport>::``), a signing program for ``push.gpgSign``, the hooks. The
+(``ext::``, ``<transport>::``), a signing program for ``push.gpgSign``, the hooks; a
+``commit-tree`` signs with ``gpg.program`` (or ssh-keygen, gpgsm) when ``commit.gpgSign``
+says so, and reading a signature runs it too. The
 repository's own scopes (``.git/config`` and what it includes) may name none of them:
 each such key the repository sets is replaced by the user's own value (global or system
-scope, so the user's ssh and credentials keep working) or by git's default; only git's
-own transports are allowed (``file``, ``ssh``, ``git``, ``http``, ``https``); pushes are
-never signed (no ``gpg.program``); hooks come from ``/dev/null`` as everywhere.
+scope, so the user's ssh, credentials and signing keep working) or by git's default; only
+git's own transports are allowed (``file``, ``ssh``, ``git``, ``http``, ``https``); pushes
+are never signed; a segment is signed only when the user's own configuration signs
+commits (:attr:`Git.user_signs`); hooks come from ``/dev/null`` as everywhere.
 
 Blocking (run in a worker thread by the service, directly by the CLI).
 """
@@ -53,6 +56,13 @@ _PROGRAM_DEFAULTS: dict[str, str | None] = {
     "core.askpass": "",
     "core.gitproxy": "",
     "credential.helper": None,
+    # Signing and checking signatures (a segment signed as the user signs, a teammate's
+    # segment's signature read): the user's programs, never the repository's.
+    "gpg.program": "gpg",
+    "gpg.openpgp.program": "gpg",
+    "gpg.x509.program": "gpgsm",
+    "gpg.ssh.program": "ssh-keygen",
+    "gpg.ssh.defaultkeycommand": "",
 }
 _REMOTE_PROGRAMS = {"uploadpack": "git-upload-pack", "receivepack": "git-receive-pack"}
 
@@ -101,7 +111,8 @@ def transport_overrides(entries: list[ConfigEntry]) -> list[tuple[str, str]]:
 
 class Git:
     """git for sharing in one repository: its configuration read once (one process), then
-    each call hardened; ``transport=True`` for a fetch or a push."""
+    each call hardened; ``transport=True`` for a fetch, a push, or anything that may sign
+    or check a signature (the programs those run are the user's)."""
 
     def __init__(self, root: Path, timeout: float = PLUMBING_TIMEOUT) -> None:
         self.root = root
@@ -111,9 +122,16 @@ class Git:
         except (OSError, subprocess.SubprocessError) as exc:
             raise RemoteError(f"cannot read the repository's git configuration: {exc}") from None
         drivers = remember(root, dirs, listed)
+        entries = parse_config_list(listed)
         self._env = environment(root, dirs, drivers)
-        transport = (*drivers, *TRANSPORT_CONFIG, *transport_overrides(parse_config_list(listed)))
+        transport = (*drivers, *TRANSPORT_CONFIG, *transport_overrides(entries))
         self._transport_env = environment(root, dirs, transport)
+        # Whether the user (not the repository) signs commits: their global or system
+        # commit.gpgSign, the last one read.
+        said = [
+            e.value.lower() for e in entries if e.key == "commit.gpgsign" and e.scope in ("system", "global")
+        ]
+        self.user_signs = bool(said) and said[-1] in ("true", "yes", "on", "1")
 
     def __call__(
         self,

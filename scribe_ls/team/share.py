@@ -188,7 +188,10 @@ def export(store: Store, git: Git, share: Sharing, *, prompts: bool) -> int:
     parent = _tip(git, share.ref)
     parents = ["-p", parent] if parent else []
     message = f"scribe-ls: {len(found)} records\n".encode()
-    commit = git("commit-tree", tree, *parents, stdin=message).decode().strip()
+    # Signed as the user signs their commits (their own config), else never: the
+    # repository's commit.gpgSign would run a program it names.
+    sign = "-S" if git.user_signs else "--no-gpg-sign"
+    commit = git("commit-tree", sign, tree, *parents, stdin=message, transport=True).decode().strip()
     git("update-ref", "-m", "scribe-ls share", share.ref, commit, parent or EMPTY)
     last = max((r["id"] for r in found if r["t"] == "entry"), default=None)
     settings = {"said_hello": share.email} | ({"last_entry": str(last)} if last is not None else {})
@@ -252,7 +255,11 @@ def _import_writer(store: Store, git: Git, writer: str, tip: str, report: SyncRe
     commits = git("rev-list", "--reverse", f"--max-count={MAX_NEW_SEGMENTS}", *span).decode().split()
     if not commits:
         return 0
-    pusher = git("show", "-s", "--format=%cN <%cE>", tip).decode("utf-8", "replace").strip()[:200]
+    # Who pushed it (the committer), and whether it is signed where the user's git checks
+    # signatures (%G?: G good, U good of unknown trust, B bad, N none, E cannot be checked).
+    shown = git("show", "-s", "--format=%cN <%cE>%x00%G?", tip, transport=True).decode("utf-8", "replace")
+    pusher, _, signed = shown.strip().partition("\0")
+    pusher = pusher[:200] + {"G": " (signed)", "U": " (signed)", "B": " (BAD signature)"}.get(signed, "")
     blobs = _segments(git, commits)
     # Read together: a session's state said at every sync is checked once, its last.
     decoded = iter(rec.decode_many(blob for blob in blobs if blob is not None))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 MAX_PATHS = 500  # one check's paths
 
-_EMAIL_IN = re.compile(r"<([^<>]*)>\s*$")
+_EMAIL_IN = re.compile(r"<([^<>]*)>")
 
 
 def identity(row: dict[str, Any]) -> str:
@@ -28,9 +28,12 @@ def identity(row: dict[str, Any]) -> str:
 
 def verified(row: dict[str, Any]) -> bool:
     """Whether whoever pushed the log is the author its name says: the ref's author id is
-    that of the pushing commit's committer email (a forged ref shows who pushed it)."""
-    found = _EMAIL_IN.search(str(row.get("pusher") or ""))
-    return found is not None and rec.author_id(found.group(1)) == row["author_id"]
+    that of the pushing commit's committer email (a forged ref shows who pushed it), and
+    its signature, where the user's git checks one, is not bad."""
+    pusher = str(row.get("pusher") or "")
+    found = _EMAIL_IN.search(pusher)
+    mine = found is not None and rec.author_id(found.group(1)) == row["author_id"]
+    return mine and not pusher.endswith("(BAD signature)")
 
 
 def team(rows: Iterable[dict[str, Any]], *, me: str | None = None) -> list[dict[str, Any]]:
@@ -46,6 +49,8 @@ def team(rows: Iterable[dict[str, Any]], *, me: str | None = None) -> list[dict[
                 "authorId": row["author_id"],
                 "you": row["author_id"] == me,
                 "verified": True,
+                # Every log of theirs signed, where this user's git checks signatures.
+                "signed": True,
                 "pushedBy": [],  # who pushed a log that names this author but is not theirs
                 "machines": set(),
                 "sessions": [],
@@ -54,6 +59,7 @@ def team(rows: Iterable[dict[str, Any]], *, me: str | None = None) -> list[dict[
         if row.get("email") and not person["named"]:
             person["author"], person["named"] = identity(row), True  # the log's own hello
         person["machines"].add(row["writer"])
+        person["signed"] = person["signed"] and str(row.get("pusher") or "").endswith("(signed)")
         if not verified(row):
             person["verified"] = False
             if row.get("pusher") not in person["pushedBy"]:

@@ -415,6 +415,8 @@ def test_git_run_for_sharing_never_runs_a_program_the_repository_names(
     (helpers / "git-remote-evil").write_text(f"#!/bin/sh\ntouch {marker}\n")
     os.chmod(helpers / "git-remote-evil", 0o755)
     ana.env["PATH"] = f"{helpers}:{ana.env['PATH']}"
+    ana.git("config", "commit.gpgSign", "true")  # the repository asks for signing...
+    ana.git("config", "gpg.program", str(helpers / "git-remote-evil"))  # ...with its program
     (tmp_path / "pre-push").write_text(f"#!/bin/sh\ntouch {marker}\n")
     os.chmod(tmp_path / "pre-push", 0o755)
     sharing(ana)
@@ -479,3 +481,23 @@ def test_the_recorder_shares_soon_after_starting_and_after_the_users_own_push(
 
     asyncio.run(play())
     assert "sharing:  with origin, last synced" in ana.cli("status").stdout
+
+
+def test_a_signed_log_is_said_signed_where_the_readers_git_checks_signatures(
+    ana: Developer, bo: Developer, tmp_path: Path
+) -> None:
+    """Bo signs his commits with an ssh key (his own global config); Ana's git knows his key
+    (allowed signers): his log reads as signed; a log Mallory signs as Bo would not verify."""
+    key = bo.home / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    for setting, value in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("commit.gpgSign", "true")):
+        bo.git("config", "--global", setting, value)
+    signers = ana.home / "allowed_signers"
+    signers.write_text(f"bo@example.com {(key.with_suffix('.pub')).read_text()}")
+    ana.git("config", "--global", "gpg.ssh.allowedSignersFile", str(signers))
+    sharing(ana, bo)
+    bo.sync()
+    ana.sync()
+    (person,) = json.loads(ana.cli("team", "--json").stdout)["people"]
+    assert person["signed"] is True and person["verified"] is True
+    assert "Bo Chen <bo@example.com> [signed]" in ana.cli("team").stdout
