@@ -468,7 +468,7 @@ def test_the_team_panel_shows_who_is_on_which_item_from_the_shared_logs(
     import subprocess
 
     from .helpers import git
-    from .test_team import Developer
+    from .teams import Developer
 
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
