@@ -59,14 +59,21 @@ def _rotating_handler(layout: Layout) -> logging.Handler:
     return NoFollowRotatingHandler()
 
 
-def setup_logging(layout: Layout | None, config: Config, *, stderr: bool = True) -> None:
-    """Log to stderr (servers) and the store's log file (when ``.scribe/`` is usable)."""
+def setup_logging(
+    layout: Layout | None, config: Config, *, stderr: bool = True, stderr_level: int | None = None
+) -> None:
+    """Log to stderr (servers) and the store's log file (when ``.scribe/`` is usable).
+    ``stderr_level``: a verb at a terminal says only warnings and errors there (the file
+    keeps everything at the configured level)."""
     defer_setup(None)  # done now
     level = getattr(logging, config.log_level, logging.INFO)
     formatter = OneLineFormatter(FORMAT)
     handlers: list[logging.Handler] = []
     if stderr:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        terminal = logging.StreamHandler(sys.stderr)
+        if stderr_level is not None:
+            terminal.setLevel(stderr_level)
+        handlers.append(terminal)
     if layout is not None:
         try:
             layout.ensure()
@@ -86,8 +93,10 @@ def setup_logging(layout: Layout | None, config: Config, *, stderr: bool = True)
     logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.getLogger("pygls").setLevel(getattr(logging, config.pygls_log_level, logging.WARNING))
     logging.getLogger("asyncio").setLevel(logging.WARNING)
-    # watchfiles logs every batch ("3 changes detected") at INFO.
+    # watchfiles logs every batch ("3 changes detected") at INFO; websockets every
+    # connection opened and closed (a dashboard page load is a dozen lines).
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
 class BurstLog:

@@ -24,12 +24,11 @@ Codex and Cursor have hook systems of their own, not wired here (the closing not
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings_files import InstallError, read_object, write_object
+from .settings_files import InstallError, read_object, scribe_command, write_object
 
 __all__ = [
     "AGENTS",
@@ -93,15 +92,6 @@ GEMINI = AgentHooks(
     named=True,
 )
 AGENTS = {agent.name: agent for agent in (CLAUDE_CODE, GEMINI)}
-
-
-def scribe_command() -> list[str]:
-    """``scribe-ls`` as installed beside this interpreter, by its absolute path (an agent's
-    PATH need not hold a virtual environment's bin); else this interpreter with ``-m``."""
-    beside = Path(sys.executable).parent / "scribe-ls"
-    if beside.is_file():
-        return [str(beside)]
-    return [sys.executable, "-m", "scribe_ls"]
 
 
 def hook_command(event: str, agent: AgentHooks = CLAUDE_CODE) -> str:

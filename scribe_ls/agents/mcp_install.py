@@ -9,13 +9,11 @@ replaced, and it is never written through a link (:mod:`scribe_ls.agents.setting
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .settings_files import InstallError, read_object, write_object
+from .settings_files import InstallError, read_object, scribe_command, write_object
 
 __all__ = ["CLIENTS", "InstallError", "install", "snippet"]
 
@@ -37,11 +35,10 @@ CLIENTS = {
 
 
 def server_command() -> list[str]:
-    """``scribe-ls mcp`` as this installation runs it: the command on PATH, else this
-    interpreter with ``-m scribe_ls``."""
-    if shutil.which("scribe-ls"):
-        return ["scribe-ls", "mcp"]  # portable: the file is often shared in the repository
-    return [sys.executable, "-m", "scribe_ls", "mcp"]
+    """``scribe-ls mcp`` as this installation runs it, by its absolute path: the client
+    starts it with its own PATH, which need not hold this installation's bin (a virtual
+    environment's). The path is this machine's: each developer runs ``mcp install``."""
+    return [*scribe_command(), "mcp"]
 
 
 def entry(client: str) -> dict[str, Any]:

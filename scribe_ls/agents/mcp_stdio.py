@@ -157,4 +157,7 @@ async def run_stdio(server: MCPServer, *, max_bytes: int = framing.DEFAULT_MAX_M
 
         lines.answer = answer
         lowlevel = server._lowlevel_server  # what run_stdio_async runs; the SDK has no public name for it
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        # The clone is closed when the session ends (stdin closed): stdout's writer waits for
+        # every sender to close, and the process would never exit.
+        async with outgoing:
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

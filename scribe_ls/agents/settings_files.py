@@ -11,8 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
+
+
+def scribe_command() -> list[str]:
+    """``scribe-ls`` as installed beside this interpreter, by its absolute path (what an
+    agent runs need not have a virtual environment's bin on its PATH; ``daemon install``
+    writes the same); else this interpreter with ``-m scribe_ls``."""
+    beside = Path(sys.executable).parent / "scribe-ls"
+    if beside.is_file():
+        return [str(beside)]
+    return [sys.executable, "-m", "scribe_ls"]
 
 
 class InstallError(Exception):

@@ -140,6 +140,13 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, list
             default=default_flag,
             help="no colour (also $NO_COLOR); colour is used only on a terminal",
         )
+        holder.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=default_flag,
+            help="a verb at a terminal (dashboard, live) also logs what it does on stderr",
+        )
     verbs = _Verbs(parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser), only)
 
     serve = verbs.add_parser("serve", parents=[common], help="serve JSON-RPC (stdio by default)")

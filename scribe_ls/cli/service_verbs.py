@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..core.service import Scribe
+from ..lazylog import escape_controls
 from ..logs import setup_logging
 from . import output
 from .output import print_json, session_line
@@ -136,7 +138,35 @@ async def _live(scribe: Scribe, args: argparse.Namespace) -> int:
             next_event.cancel()
         for event in order.overdue(flush=True):
             _live_print(args, event)
+        said = await _after_live(scribe, header)
+    if said:  # what became of the session this run started: on the terminal, not a log
+        print(said, file=sys.stderr, flush=True)
     return 0
+
+
+async def _after_live(scribe: Scribe, header: LiveHeader) -> str | None:
+    """On Ctrl-C: the session stays with whoever records, else it is handed to the
+    background recorder, else paused (nothing would record it); said in a line."""
+    session = await scribe.current_session()
+    if session is None or session.id != header.session_id or session.status != "active":
+        return None
+    label = session.backlog_id or session.id
+    if not header.recording:
+        return f"scribe-ls live: {label} stays active; another process records it"
+    from ..daemon import client as control
+
+    try:
+        handed = await asyncio.to_thread(control.hand_off, scribe.root, configured=scribe.config.daemon)
+    except (OSError, control.DaemonError) as exc:
+        handed, reason = None, f" (the background recorder: {exc})"
+    else:
+        reason = ""
+    if handed is not None:
+        return (
+            f"scribe-ls live: {label} stays active; the background recorder records it (stop: scribe-ls stop)"
+        )
+    await scribe.update_session(session.id, status="paused")
+    return f"scribe-ls live: {label} paused: nothing records it now{reason} (scribe-ls start resumes it)"
 
 
 class LiveHeader:
@@ -226,36 +256,66 @@ class CommitOrder:
 def _live_print(args: argparse.Namespace, event: Any) -> None:
     if args.json:
         _print_json_line({"method": event.method, "params": event.params})
-    else:
-        print(_live_line(event.method, event.params), flush=True)
+        return
+    line = _live_line(event.method, event.params)
+    if line is not None:
+        print(line, flush=True)
 
 
 def _print_json_line(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False), flush=True)
 
 
-def _live_line(method: str, params: dict[str, Any]) -> str:
+# Session changes worth a line (a stats update, "updated" by a save, is not).
+_SAID_CHANGES = frozenset({"started", "resumed", "paused", "stopped", "completed", "switched"})
+
+
+def _live_line(method: str, params: dict[str, Any]) -> str | None:
+    """One readable line for an event (None: said already, or not worth a line)."""
     from datetime import datetime
 
     clock = datetime.now().strftime("%H:%M:%S")
     if method == "scribe/activity":
         paths = [f["path"] for f in params["files"]]
         shown = ", ".join(paths[:5]) + (f" (+{params['count'] - 5} more)" if params["count"] > 5 else "")
-        return f"{clock}  activity  {params['count']} file(s): {shown}"
+        return escape_controls(f"{clock}  saved     {params['count']} file(s): {shown}")
     if method == "scribe/entryAdded":
         entry = params["entry"]
+        if entry["kind"] in ("activity", "system"):
+            # The saves an activity entry tallies were said as they happened; a system
+            # entry comes with the session change that says it in one line.
+            return None
         files = (
             f"  [{', '.join(entry['files'][:3])}{', …' if len(entry['files']) > 3 else ''}]"
             if entry["files"]
             else ""
         )
-        return f"{clock}  {entry['kind']:<9} {entry['text'].splitlines()[0]}{files}"
+        text = (entry["text"].splitlines() or [""])[0]
+        return escape_controls(f"{clock}  {entry['kind']:<9} {text}{files}")
     if method == "scribe/sessionChanged":
         session = params["session"]
+        if params.get("change") not in _SAID_CHANGES:
+            return None
         label = session["backlogId"] or session["id"]
         where = f"{session['status']}, branch {session['branch'] or '-'}"
-        return f"{clock}  session   {label} {params['change']} ({where})"
-    return f"{clock}  {method} {json.dumps(params)}"
+        return escape_controls(f"{clock}  session   {label} {params['change']} ({where})")
+    if method == "scribe/summaryReady":
+        return escape_controls(
+            f"{clock}  summary   {params.get('backlogId') or ''} written to {params.get('path')}"
+        )
+    if method == "scribe/overlap":
+        other = params.get("otherSession") or {}
+        files = ", ".join(params.get("files", [])[:5])
+        said = (
+            params.get("message") or f"{other.get('backlogId') or other.get('id')} is also working on {files}"
+        )
+        return escape_controls(f"{clock}  overlap   {said}")
+    if method == "scribe/resumeAvailable":
+        session = params.get("session") or {}
+        return escape_controls(
+            f"{clock}  resume    {session.get('backlogId') or session.get('id')} can be picked up"
+        )
+    return None  # a push this verb does not say
 
 
 VERBS: dict[str, Callable[[Scribe, argparse.Namespace], Awaitable[int]]] = {

@@ -4,6 +4,7 @@ WebSocket, and the tokens that guard a port."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def dashboard(args: argparse.Namespace) -> int:
         raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
     root = find_repo_root(Path(args.root))
     config = load_config(root)
-    setup_logging(Layout(root), config)
+    # A person at a terminal: the URL, warnings and errors (-v: everything logged).
+    setup_logging(Layout(root), config, stderr_level=None if args.verbose else logging.WARNING)
     token, _ = _token(args.token, args.token_file)
     from ..dashboard.serve import serve_dashboard
 

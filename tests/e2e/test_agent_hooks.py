@@ -344,6 +344,21 @@ async def test_an_agent_changing_a_file_the_person_just_changed_is_said(tmp_path
     assert "claude-code:8c35adc1-5d0 and you both changed notes.md" in told
 
 
+def test_a_hook_runs_where_the_agent_runs_it_with_a_minimal_path(project: Path, tmp_path: Path) -> None:
+    """The agent's PATH need not hold this installation's bin: the command written is an
+    absolute path."""
+    (group,) = settings(project)["hooks"]["UserPromptSubmit"]
+    command = group["hooks"][0]["command"]
+    assert Path(shlex.split(command)[0]).is_absolute()
+    done = subprocess.run(
+        ["sh", "-c", command], input=json.dumps(payload("UserPromptSubmit", project)), cwd=project,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CLAUDE_PROJECT_DIR": str(project)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == ""
+    assert [e["kind"] for e in entries(project) if e["author"]] == ["intent"]
+
+
 def test_a_turns_end_joins_an_open_session_and_starts_none(project: Path) -> None:
     assert as_claude_code(project, "Stop", payload("Stop", project)).returncode == 0
     assert not (project / ".scribe" / "scribe.db").exists() or entries(project) == []

@@ -263,7 +263,7 @@ async def test_live_shows_the_session_as_it_happens(repo: Path) -> None:
                 await asyncio.sleep(0.3)
 
         saver = asyncio.ensure_future(keep_saving())
-        assert "edited.py" in await line_with("activity")
+        assert "edited.py" in await line_with("saved")
         saver.cancel()
 
         # The header follows the session: another item's branch checked out.

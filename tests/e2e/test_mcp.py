@@ -208,6 +208,33 @@ def test_mcp_install_merges_each_clients_file_and_prints_the_snippet(repo: Path)
     assert printed.stdout.startswith("# .cursor/mcp.json\n") and '"scribe-ls"' in printed.stdout
 
 
+def test_the_command_mcp_install_writes_runs_with_a_minimal_path(repo: Path, tmp_path: Path) -> None:
+    """A client starts the server with its own PATH, which need not hold this
+    installation's bin: the written command is an absolute path that runs as it is."""
+    import subprocess
+
+    assert run_cli(repo, "mcp", "install", "--client", "claude").returncode == 0
+    server = json.loads((repo / ".mcp.json").read_text())["mcpServers"]["scribe-ls"]
+    assert Path(server["command"]).is_absolute()
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    done = subprocess.run(
+        [server["command"], *server["args"]],
+        input=json.dumps(hello) + "\n", cwd=repo, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    answer = json.loads(done.stdout.splitlines()[0])
+    assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"] == "scribe-ls", done.stderr
+
+
 def test_mcp_install_refuses_links_and_files_it_cannot_merge(repo: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

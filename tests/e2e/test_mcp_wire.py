@@ -162,3 +162,19 @@ def test_check_line_passes_good_lines_untouched() -> None:
 def test_surrogate_at_names_the_path() -> None:
     assert surrogate_at({"a": [1, {"b": "ok"}, "x\udfffy"]}, "params") == "params.a[2]"
     assert surrogate_at({"a": "fine"}, "params") is None
+
+
+def test_the_server_exits_when_its_stdin_closes(repo: Path) -> None:
+    """A client that goes away (its end of the pipe closed) leaves no server behind."""
+    import subprocess
+
+    client = {"name": "t", "version": "1"}
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
+    for stdin in ("", json.dumps(hello) + "\n"):
+        done = subprocess.run(
+            [sys.executable, "-m", "scribe_ls", "mcp"], input=stdin, cwd=repo, capture_output=True, text=True,
+            timeout=30,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[0])["id"] == 1
