@@ -106,7 +106,7 @@ def _what_is_wrong(exc: JsonRpcException) -> str:
 
 
 class ScribeProtocol(LanguageServerProtocol):
-    """pygls's protocol with four repairs:
+    """pygls's protocol with five repairs:
 
     - a request without a ``params`` member (legal JSON-RPC; Neovim and vscode-jsonrpc
       send it) gets ``params: null`` instead of being dropped unanswered (pygls 2.1.1);
@@ -114,7 +114,8 @@ class ScribeProtocol(LanguageServerProtocol):
       send only ``processId`` and ``rootUri``) is read as a client with no capabilities;
     - a request that cannot be structured at all is answered with -32602 instead of
       silence, so no client ever waits forever;
-    - ``initialize`` advertises ``capabilities.experimental.scribe``.
+    - ``initialize`` advertises ``capabilities.experimental.scribe``;
+    - ``didChange`` from a client that sends it although no sync was asked is ignored.
     """
 
     def structure_message(self, data: dict[str, Any]) -> Any:
@@ -237,3 +238,10 @@ class ScribeProtocol(LanguageServerProtocol):
         result = yield from super().lsp_initialize(params)
         result.capabilities.experimental = {"scribe": capabilities()}
         return result
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        # This server reads no document's text (textDocumentSync.change is None); a client
+        # that sends changes anyway (eglot sends incremental ones) gets silence, not one
+        # "Unsupported ... TextDocumentContentChangeEvent" error in the log per edit.
+        yield from ()

@@ -219,7 +219,9 @@ class ScribeLanguageServer(LanguageServer):
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         self._remove_listener = self.service.add_listener(self.push)
-        log.info("client %s attached to %s", params.client_info, self.service.root)
+        info = params.client_info
+        named = f"{info.name} {info.version or ''}".strip() if info else "a client that did not say its name"
+        log.info("%s attached to %s", named, self.service.root)
         for level, message in self.service.notices:
             # LSP allows showMessage while initialize is being answered.
             self.show_message(level, message)
