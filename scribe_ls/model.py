@@ -52,6 +52,13 @@ def backlog_id_from_branch(branch: str | None) -> str | None:
     return found.group(0) if found else None
 
 
+def whole_minutes(seconds: float) -> int:
+    """Seconds as the whole minutes every duration is shown in (CLI, reports, packets,
+    dashboard, editors): to the nearest, 30 s and more up. One rule, so a total shown is
+    the sum of the rows shown (reports add the rows' minutes, not round the sum)."""
+    return int(max(0.0, seconds) / 60 + 0.5)
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, the cut marked with ``…``."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -20,7 +20,7 @@ from ..contract.rules import BACKLOG_ID_RE
 from ..core.operations import Ledger, Outcome
 from ..errors import INVALID_PARAMS, SESSION_NOT_FOUND, STORE_UNAVAILABLE, ScribeError, StoreUnavailable
 from ..lazylog import defer_setup, escape_controls, get_logger
-from ..model import Session, SessionChange
+from ..model import Session, SessionChange, whole_minutes
 from ..store.database import Store
 from ..store.layout import Layout, find_repo_root, foreign_repository
 from ..store.opening import store_errors
@@ -299,7 +299,7 @@ def _info(ledger: Ledger, args: argparse.Namespace) -> int:
     print(session_line(session))
     print(f"  branch {session.branch or '-'}  type {session.type}  priority {session.priority}")
     print(f"  started {session.started_at}  last activity {session.last_activity_at}")
-    print(f"  active {session.stats.active_seconds // 60} min  worklog {session.worklog_path}")
+    print(f"  active {whole_minutes(session.stats.active_seconds)} min  worklog {session.worklog_path}")
     for entry in recent:
         print(entry_line(entry))
     return 0

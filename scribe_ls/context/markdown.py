@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..markdown import DATA_NOTICE, fenced, inline
-from ..model import Session
+from ..model import Session, whole_minutes
 from .tokens import estimate_tokens
 
 TRUNCATED = "\n…[truncated to fit maxChars]\n"
@@ -91,7 +91,7 @@ def _md_session(section: dict[str, Any], session: Session | None) -> str:
     branch = inline(data["branch"] or "-")
     line = (
         f"{data['backlogId'] or '-'} · {data['status']} · branch {branch}"
-        f" · {stats['activeSeconds'] // 60} min active · {stats['entries']} entries · "
+        f" · {whole_minutes(stats['activeSeconds'])} min active · {stats['entries']} entries · "
         f"{stats['filesChanged']} files{tags}\n"
     )
     turn = data.get("lastAgentTurn")

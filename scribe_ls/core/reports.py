@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import InvalidParams
 from ..lazylog import escape_controls
 from ..markdown import bullets, cell, inline, table
-from ..model import Entry, clip, parse_iso
+from ..model import Entry, clip, parse_iso, whole_minutes
 from ..store.database import Store
 from .agent_work import agent_work, said
 from .summarize import extract_summary
@@ -70,8 +70,12 @@ def day_range(since: Any, until: Any, *, today: date, default_since: date) -> tu
 
 
 def duration(seconds: float) -> str:
-    """``3h 05m``, ``12m``, ``0m``: minutes are what a time sheet is read in."""
-    minutes = int(seconds // 60)
+    """``3h 05m``, ``12m``, ``0m``: minutes are what a time sheet is read in, rounded to
+    the nearest (:func:`~scribe_ls.model.whole_minutes`)."""
+    return minutes_said(whole_minutes(seconds))
+
+
+def minutes_said(minutes: int) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
@@ -167,7 +171,9 @@ def _columns(report: TimeReport) -> tuple[list[str], list[list[str]]]:
         }[report.by]
         title = report.titles.get(row.item, row.item)
         title = "" if title == row.item else title  # a session named after its item
-        body.append([*first, row.item, title, duration(row.seconds), f"{row.seconds / 3600:.2f}"])
+        body.append(
+            [*first, row.item, title, duration(row.seconds), f"{whole_minutes(row.seconds) / 60:.2f}"]
+        )
     return header, body
 
 
@@ -183,11 +189,14 @@ def render_time(report: TimeReport, fmt: str) -> str:
             writer.writerow([*values[:-2], round(row.seconds), values[-1]])
         return out.getvalue()
     title = f"Time {report.since} .. {report.until}, by {report.by}"
-    total = ["total", *([""] * (len(header) - 4)), "", duration(report.total_seconds)]
-    total.append(f"{report.total_seconds / 3600:.2f}")
+    # The total shown is the sum of the rows shown (each rounded to whole minutes once);
+    # by author, the item's own time, and the minutes at once are what the rows add more.
+    shown = sum(whole_minutes(row.seconds) for row in report.rows)
+    minutes = whole_minutes(report.total_seconds) if report.by == "author" else shown
+    total = ["total", *([""] * (len(header) - 4)), "", minutes_said(minutes), f"{minutes / 60:.2f}"]
     both = ""
-    if report.by == "author" and report.both_seconds >= 60:
-        both = f"at work at once: {duration(report.both_seconds)}, counted once in the total"
+    if report.by == "author" and shown > minutes:
+        both = f"at work at once: {minutes_said(shown - minutes)}, counted once in the total"
     if report.by == "teammate":  # who a shared log says: untrusted data, never a terminal's escape
         body = [[inline(row[0]) if fmt == "markdown" else escape_controls(row[0]), *row[1:]] for row in body]
     if fmt == "markdown":

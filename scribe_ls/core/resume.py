@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParams
-from ..model import Entry, parse_iso, utc_now
+from ..model import Entry, parse_iso, utc_now, whole_minutes
 from .summarize import extract_summary
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ async def _changed_marks(scribe: ServicePort, entries: Sequence[Entry]) -> dict[
 
 
 def _ago(seconds: float) -> str:
-    minutes = int(seconds // 60)
+    minutes = whole_minutes(seconds)
     if minutes < 60:
         return f"{minutes} min"
     hours = minutes // 60

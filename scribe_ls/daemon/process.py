@@ -54,6 +54,7 @@ class Daemon:
         self.stop = asyncio.Event()
         # (monotonic time, events recorded so far) once a second: events/s over 10 s.
         self._samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=11)
+        self._events_let_go = 0  # events of roots no longer recorded here
         self._checks: set[asyncio.Task[None]] = set()
         self._arming: dict[Path, asyncio.Future[None]] = {}  # roots being set up now
 
@@ -96,6 +97,8 @@ class Daemon:
     async def unwatch(self, root: str | Path) -> dict[str, Any]:
         path = find_repo_root(Path(root))
         scribe = self.roots.pop(path, None)
+        if scribe is not None and scribe.recorder is not None:
+            self._events_let_go += scribe.recorder.events  # the total never shrinks
         if scribe is not None:
             log.info("no open session left in %s: not recording it any more", path)
             await scribe.close()
@@ -127,7 +130,10 @@ class Daemon:
     # -- status -----------------------------------------------------------------------------
 
     def _events(self) -> int:
-        return sum(s.recorder.events for s in self.roots.values() if s.recorder is not None)
+        """Events recorded since the daemon started: its roots' and those let go since
+        (a rate taken from a total that shrank with a root would go negative)."""
+        now = sum(s.recorder.events for s in self.roots.values() if s.recorder is not None)
+        return self._events_let_go + now
 
     def sample(self) -> None:
         self._samples.append((time.monotonic(), self._events()))

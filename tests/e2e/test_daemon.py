@@ -122,9 +122,16 @@ def test_start_records_in_the_background_until_the_last_session_stops(user: User
     # Stopping one session leaves the other open: still recorded. The last one: let go.
     assert user.cli(repo, "stop").returncode == 0
     assert user.recording(repo)
+    events_before = user.status(repo)["events"]  # type: ignore[index]
+    assert events_before > 0
     assert user.cli(repo, "stop", "B-4242").returncode == 0
     wait_until(lambda: (s := user.status(repo)) is not None and s["roots"] == [], "the root let go")
     assert user.log.is_file()
+    # The events recorded so far stay counted: the rate is never negative.
+    let_go = user.status(repo)
+    assert let_go is not None and let_go["events"] >= events_before and let_go["eventsPerSecond"] >= 0
+    shown = user.cli(repo, "daemon", "status").stdout
+    assert " -" not in shown.split("events/s")[0].rsplit("·", 1)[-1], shown
 
 
 def test_a_killed_daemon_is_replaced_and_nothing_acknowledged_is_lost(user: User, repo: Path) -> None:

@@ -450,3 +450,12 @@ def test_a_teammates_overlap_says_who_and_no_worktree(editor: Editor, tmp_path: 
     )
     worktree = {**other, "root": str(tmp_path)}
     assert editor.lua(message, worktree).endswith(f"(branch feature/B-1300-cache, worktree {tmp_path})")
+
+
+def test_durations_are_whole_minutes_to_the_nearest(editor: Editor) -> None:
+    """scribe-ls's one rule (the CLI, reports, dashboard and VS Code say the same)."""
+    said = editor.lua(
+        "local M = require('scribe'); return vim.tbl_map(function(s) return M.elapsed({today = s}) end, ...)",
+        [45, 89, 90, 3599, 3630],
+    )
+    assert said == ["45s", "1m", "2m", "1h00m", "1h01m"]

@@ -79,10 +79,12 @@ export function label(session: Session): string {
   return session.backlogId ?? session.title ?? session.id;
 }
 
+/** Whole minutes to the nearest (30 s and more up), scribe-ls's one rule for durations:
+ *  what the CLI, the reports and the dashboard show for the same seconds. */
 export function formatDuration(seconds: number): string {
-  const minutes = Math.floor(seconds / 60);
+  const minutes = Math.round(Math.max(0, seconds) / 60);
   if (minutes < 60) return `${minutes}m`;
-  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
 }
 
 export function plural(count: number, word: string, words = `${word}s`): string {

@@ -110,7 +110,7 @@ test("the status bar shows today's time on the item as the server reports it", a
     'db.commit()',
   ].join('\n'), today], { cwd: repo.root });
   cli('append', 'a note from the terminal'); // its entryAdded makes the extension read the time again
-  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 1h 5m today ·'), `today's time (${statusText()})`);
+  await waitUntil(() => statusText().startsWith('$(notebook) B-4242 ● 1h 05m today ·'), `today's time (${statusText()})`);
 });
 
 test('notes and decisions carry the active editor file into the worklog', async () => {

@@ -12,8 +12,9 @@ function el(name, attrs = {}, text) {
   return node;
 }
 
+/** Whole minutes to the nearest (30 s and more up): scribe-ls's one rule for durations. */
 export function formatSeconds(seconds) {
-  const minutes = Math.floor(seconds / 60);
+  const minutes = Math.round(Math.max(0, seconds) / 60);
   if (minutes < 60) return `${minutes}m`;
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return `${hours}h ${String(minutes % 60).padStart(2, '0')}m`;

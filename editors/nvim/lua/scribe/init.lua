@@ -363,12 +363,17 @@ handlers['scribe/overlap'] = function(_, params, ctx)
   end
 end
 
-local function ago(seconds)
-  seconds = math.floor(tonumber(seconds) or 0)
-  if seconds < 3600 then
-    return ('%dm'):format(math.floor(seconds / 60))
+-- Whole minutes to the nearest (30 s and more up): scribe-ls's one rule for durations.
+local function minutes_said(seconds)
+  local minutes = math.floor(math.max(0, tonumber(seconds) or 0) / 60 + 0.5)
+  if minutes < 60 then
+    return ('%dm'):format(minutes)
   end
-  return ('%dh%02dm'):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60))
+  return ('%dh%02dm'):format(math.floor(minutes / 60), minutes % 60)
+end
+
+local function ago(seconds)
+  return minutes_said(seconds)
 end
 
 handlers['scribe/resumeAvailable'] = function(_, packet, ctx)
@@ -765,10 +770,8 @@ function M.elapsed(state)
   local seconds = math.floor(state.today or 0)
   if seconds < 60 then
     return ('%ds'):format(seconds)
-  elseif seconds < 3600 then
-    return ('%dm'):format(math.floor(seconds / 60))
   end
-  return ('%dh%02dm'):format(math.floor(seconds / 3600), math.floor(seconds % 3600 / 60))
+  return minutes_said(seconds)
 end
 
 -- bufnr -> { name = buffer name, root = its repository root or nil }
