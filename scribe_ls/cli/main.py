@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..errors import InvalidParams, ScribeError, on_wire
+from ..errors import INVALID_PARAMS, InvalidParams, ScribeError, on_wire
 from .parser import UsageError, build_parser, cli_terms, parse_args, verb_of
 
 # Verbs that need the event loop; every other verb runs without one.
@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _report(argv, exc.code, exc.message, field)
         else:
             _report(argv, exc.code, *cli_terms(exc, verb_of(argv)))
+            if exc.code == INVALID_PARAMS:
+                return 2  # a flag's or an argument's value: bad usage, as the README says
         return 1
     except KeyboardInterrupt:
         return 130

@@ -101,12 +101,20 @@ def test_bad_use_is_exit_two_with_one_line(repo: Path, args: tuple[str, ...]) ->
     assert len(lines) == 1 and lines[0].startswith("scribe-ls: ")
 
 
-def test_failures_are_exit_one(repo: Path) -> None:
+def test_failures_are_exit_one_and_bad_usage_exit_two(repo: Path) -> None:
     done = run_cli(repo, "append", "nowhere to go")
     assert done.returncode == 1 and "no open session for B-4242" in done.stderr
-    done = run_cli(repo, "start", "--backlog-id", "../../x")
-    assert done.returncode == 1 and done.stderr.startswith("scribe-ls: --backlog-id: ")
     assert run_cli(repo, "stop", "B-9").returncode == 1
+    # A flag's value the verb cannot take is bad usage, as the README says: exit 2.
+    done = run_cli(repo, "start", "--backlog-id", "../../x")
+    assert done.returncode == 2 and done.stderr.startswith("scribe-ls: --backlog-id: ")
+    for args, said in (
+        (("report", "standup", "--format", "csv"), "--format: a stand-up is table, json or markdown"),
+        (("report", "time", "--since", "tomorrow"), "--since: 'tomorrow' is not a day"),
+        (("context", "--max-chars", "600"), "--max-chars: must be between 1000 and 1000000"),
+    ):
+        done = run_cli(repo, *args)
+        assert done.returncode == 2 and said in done.stderr, (args, done.returncode, done.stderr)
 
 
 def test_cleanup_and_validate(repo: Path) -> None:
@@ -228,7 +236,7 @@ def test_import_legacy_worklogs_and_registry(repo: Path) -> None:
     assert "B-093" in ok(repo, "search", "Idle")
     missing = run_cli(repo, "import", "no/such/dir")
     assert (
-        missing.returncode == 1
+        missing.returncode == 2
         and missing.stderr == "scribe-ls: import: no such file or directory: no/such/dir\n"
     )
 
@@ -381,6 +389,6 @@ def test_text_that_is_not_utf8_is_refused_naming_the_argument(
         [sys.executable.encode(), b"-m", b"scribe_ls", *args], cwd=repo, input=stdin or b"",
         capture_output=True, timeout=30,
     )  # fmt: skip
-    assert done.returncode == 1 and done.stdout == b""
+    assert done.returncode == 2 and done.stdout == b""  # a value the verb cannot take: bad usage
     assert done.stderr.decode().startswith(f"scribe-ls: {named}: must be valid Unicode text")
     assert b"Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1

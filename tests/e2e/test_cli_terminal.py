@@ -137,7 +137,7 @@ def test_errors_in_json_mode_are_json(repo: Path) -> None:
 
     ok(repo, "start")
     done = run_cli(repo, "--json", "append", "   ")
-    assert done.returncode == 1
+    assert done.returncode == 2  # a value the verb cannot take: bad usage
     error = json.loads(done.stderr)["error"]
     assert error == {"code": -32602, "message": "text: must not be empty", "field": "text"}
     usage = run_cli(repo, "list", "--json", "--limit", "x")
@@ -145,19 +145,21 @@ def test_errors_in_json_mode_are_json(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    ("args", "expected", "code"),
     [
-        (("start", "--backlog-id", "B-x"), "scribe-ls: --backlog-id: "),
-        (("start", "--tag", ""), "scribe-ls: --tag: "),
-        (("append", "x", "--session", "s-000000000000"), "scribe-ls: --session: no session"),
-        (("info", "s-000000000000"), "scribe-ls: target: no session"),
-        (("append", "x"), "start one with `scribe-ls start` or pass --session"),
+        (("start", "--backlog-id", "B-x"), "scribe-ls: --backlog-id: ", 2),  # bad usage
+        (("start", "--tag", ""), "scribe-ls: --tag: ", 2),
+        (("append", "x", "--session", "s-000000000000"), "scribe-ls: --session: no session", 1),
+        (("info", "s-000000000000"), "scribe-ls: target: no session", 1),  # the request failed
+        (("append", "x"), "start one with `scribe-ls start` or pass --session", 1),
     ],
 )
-def test_errors_name_flags_and_verbs_not_wire_names(repo: Path, args: tuple[str, ...], expected: str) -> None:
+def test_errors_name_flags_and_verbs_not_wire_names(
+    repo: Path, args: tuple[str, ...], expected: str, code: int
+) -> None:
     run_cli(repo, "start", "--backlog-id", "B-1")  # something recorded, not the branch's item
     done = run_cli(repo, *args)
-    assert done.returncode == 1 and expected in done.stderr, done.stderr
+    assert done.returncode == code and expected in done.stderr, done.stderr
     for wire in ("backlogId", "sessionId", "scribe/"):
         assert wire not in done.stderr
 

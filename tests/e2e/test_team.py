@@ -78,7 +78,7 @@ def test_the_team_reports_say_each_persons_time_decisions_and_commits(ana: Devel
         "### Bo Chen \\<bo@example.com\\>" in shown and "- B-1400 decided: use oauth, not api keys" in shown
     )
     refused = ana.cli("report", "--team", "--by", "day", ok=False)
-    assert refused.returncode == 1 and "--by" in refused.stderr
+    assert refused.returncode == 2 and "--by" in refused.stderr
 
 
 def test_nothing_is_shared_until_sharing_is_turned_on_and_the_dry_run_writes_nothing(

@@ -361,10 +361,10 @@ def test_the_cli_reports_time_in_every_format_and_a_standup(repo: Path, clock: C
     assert "Open todos:" in text and "write the docs" in text
 
     wrong = run_cli(repo, "report", "--since", "last tuesday")
-    assert wrong.returncode == 1 and "--since" in wrong.stderr and "YYYY-MM-DD" in wrong.stderr
+    assert wrong.returncode == 2 and "--since" in wrong.stderr and "YYYY-MM-DD" in wrong.stderr
     backwards = run_cli(repo, "report", "--since", "today", "--until", "yesterday")
-    assert backwards.returncode == 1 and "--until" in backwards.stderr
-    assert run_cli(repo, "report", "standup", "--format", "csv").returncode == 1
+    assert backwards.returncode == 2 and "--until" in backwards.stderr
+    assert run_cli(repo, "report", "standup", "--format", "csv").returncode == 2
 
 
 async def test_report_params_are_checked_by_name(repo: Path) -> None:
