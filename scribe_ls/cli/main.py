@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv or ["serve"])
         if args.verb is None:
             raise UsageError("which verb? (global options such as --json come with one)")
+        if args.verb != "hook" and not os.path.isdir(args.root):  # a hook never fails its agent
+            raise UsageError(f"--root: no such directory: {args.root}")
         if args.store is not None:
             from ..store.layout import STORE_ENV
 
@@ -161,7 +163,8 @@ def _daemon(args: argparse.Namespace) -> int:
                 raise ScribeError(-32013, f"daemon install: {exc}") from None
             print(f"wrote {service.path}\nturn it on with: {service.enable}")
         elif service_files.uninstall(service):
-            print(f"removed {service.path} (turn it off first: {service.disable})")
+            # Said after the removal, so what it says still works without the file.
+            print(f"removed {service.path}; if it was running, stop it with: {service.stop_removed}")
         else:
             print(f"nothing to remove: {service.path} is not there")
         return 0

@@ -372,6 +372,12 @@ def _import(ledger: Ledger, args: argparse.Namespace) -> int:
     for given in args.paths:
         if not Path(given).exists():
             raise ScribeError(INVALID_PARAMS, f"import: no such file or directory: {given}")
+    if not args.paths and not (ledger.root / "artifacts").is_dir():
+        raise ScribeError(
+            STORE_UNAVAILABLE,
+            f"import: nothing to import: no artifacts/ in {ledger.root}; name the worklogs,"
+            " session_registry.json or folders to import",
+        )
     paths = [Path(p) for p in args.paths] or [ledger.root / "artifacts"]
     report = import_legacy(ledger, [p if p.is_absolute() else Path.cwd() / p for p in paths])
     if args.json:

@@ -20,6 +20,7 @@ class ServiceFile(NamedTuple):
     text: str
     enable: str  # the command that turns it on
     disable: str  # the command that turns it off before removing it
+    stop_removed: str  # the command that stops one still running once its file is gone
 
 
 def daemon_argv() -> list[str]:
@@ -57,6 +58,7 @@ def systemd_unit(home: Path | None = None) -> ServiceFile:
         text,
         f"systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}",
         f"systemctl --user disable --now {UNIT_NAME}",
+        f"systemctl --user stop {UNIT_NAME}; systemctl --user daemon-reload",
     )
 
 
@@ -74,7 +76,13 @@ def launchd_agent(home: Path | None = None) -> ServiceFile:
         "StandardErrorPath": str(logs / "daemon.err"),
     }
     text = plistlib.dumps(agent, sort_keys=False).decode("utf-8")
-    return ServiceFile(path, text, f"launchctl load -w {path}", f"launchctl unload -w {path}")
+    return ServiceFile(
+        path,
+        text,
+        f"launchctl load -w {path}",
+        f"launchctl unload -w {path}",
+        f"launchctl remove {AGENT_LABEL}",
+    )
 
 
 def for_platform(platform: str | None = None) -> ServiceFile:

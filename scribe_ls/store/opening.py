@@ -119,7 +119,10 @@ def with_hint(message: str, directory: Path) -> str:
     if "full" in lowered or "no space" in lowered:
         return f"{message}: the disk is full; free some space and retry"
     if "readonly" in lowered or "read-only" in lowered or "permission" in lowered:
-        return f"{message}: {directory} cannot be written; make it writable and retry"
+        return (
+            f"{message}: {directory} cannot be written; make it writable, or keep the store"
+            " elsewhere with --store DIR (or $SCRIBE_DIR=DIR), and retry"
+        )
     return message
 
 

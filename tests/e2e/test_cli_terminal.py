@@ -214,3 +214,17 @@ def test_quiet_writes_print_nothing_but_errors(repo: Path) -> None:
         assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     failed = run_cli(repo, "append", "x", "-q")
     assert failed.returncode == 1 and "no open session" in failed.stderr
+
+
+def test_a_root_that_is_not_there_is_said_as_such(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "--root", str(tmp_path / "nonexistent"), "status")
+    assert (
+        done.returncode == 2
+        and done.stderr == f"scribe-ls: --root: no such directory: {tmp_path / 'nonexistent'}\n"
+    )
+
+
+def test_import_with_nothing_to_import_fails_and_says_what_to_name(repo: Path) -> None:
+    done = run_cli(repo, "import")
+    assert done.returncode == 1 and "nothing to import: no artifacts/ in" in done.stderr
+    assert "name the worklogs, session_registry.json or folders" in done.stderr

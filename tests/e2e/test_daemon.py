@@ -269,7 +269,11 @@ def test_service_files_for_systemd_and_launchd(user: User, tmp_path: Path) -> No
     if shutil.which("systemd-analyze"):
         verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
         assert verified.returncode == 0, verified.stderr
-    assert cli("uninstall", "--platform", "linux").returncode == 0 and not unit.exists()
+    removed = cli("uninstall", "--platform", "linux")
+    assert removed.returncode == 0 and not unit.exists()
+    # What it says comes after the removal: a command that still works without the file.
+    assert "if it was running, stop it with: systemctl --user stop scribe-ls.service" in removed.stdout
+    assert "disable" not in removed.stdout
     assert "nothing to remove" in cli("uninstall", "--platform", "linux").stdout
 
     plist = tmp_path / "home" / "Library" / "LaunchAgents" / "dev.scribe-ls.daemon.plist"

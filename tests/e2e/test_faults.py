@@ -212,6 +212,19 @@ async def test_a_read_only_store_serves_reads_and_refuses_writes_clearly(small_d
     assert done.returncode == 1 and "read-only" in done.stderr
 
 
+def test_a_read_only_checkout_says_where_else_the_store_can_be(small_disk: Path, tmp_path: Path) -> None:
+    from .helpers import make_git_repo
+
+    repo = make_git_repo(small_disk / "repo")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    refused = run_cli(repo, "start")
+    assert refused.returncode == 1 and "--store DIR" in refused.stderr and "$SCRIBE_DIR" in refused.stderr
+    elsewhere = tmp_path / "store"
+    started = run_cli(repo, "--store", str(elsewhere), "start")
+    assert started.returncode == 0, started.stderr
+    assert (elsewhere / "scribe.db").is_file()
+
+
 async def test_a_full_disk_refuses_writes_clearly_and_keeps_serving(small_disk: Path) -> None:
     from .helpers import make_git_repo
 
