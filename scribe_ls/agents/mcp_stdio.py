@@ -12,6 +12,7 @@ SDK, through its own ``stdio_server`` (which keeps stray prints off the wire).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -92,15 +93,59 @@ def surrogate_at(value: Any, path: str) -> str | None:
     return None
 
 
+DRAIN_TIMEOUT = 30.0  # seconds the requests still being handled get once stdin has closed
+
+
+def _id_key(ident: Any) -> str:
+    return json.dumps(ident)  # 1 and "1" are two ids
+
+
+class Answered:
+    """The server's write stream, noting which requests it answered: when stdin closes, the
+    requests still being handled get their answers before the process ends (one answer
+    per request, also for a client that wrote its last request and closed the pipe)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.waiting: set[str] = set()  # the ids of requests passed on and not answered
+        self._settled: anyio.Event | None = None
+
+    async def send(self, item: SessionMessage) -> None:
+        await self._inner.send(item)
+        message = getattr(item.message, "root", item.message)
+        if not hasattr(message, "method") and (ident := getattr(message, "id", None)) is not None:
+            self.waiting.discard(_id_key(ident))
+            if not self.waiting and self._settled is not None:
+                self._settled.set()
+
+    async def settled(self) -> None:
+        """Until no request passed on is waiting for its answer."""
+        while self.waiting:
+            self._settled = anyio.Event()
+            await self._settled.wait()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def __aenter__(self) -> Answered:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self._inner.__aexit__(*exc_info)
+
+
 class CheckedLines:
     """stdin's lines as the SDK's ``stdio_server`` reads them (an async iterable of str),
     each checked first; what fails gets its answer through ``answer``. A line longer than
-    ``max_bytes`` is answered -32600 and skipped to its end, never held whole."""
+    ``max_bytes`` is answered -32600 and skipped to its end, never held whole. At the end
+    of stdin, the iterator ends once the requests passed on were answered (``answered``)."""
 
     def __init__(self, source: anyio.AsyncFile[bytes], max_bytes: int) -> None:
         self._source = source
         self._max_bytes = max_bytes
         self.answer: Answer | None = None
+        self.answered: Answered | None = None
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._lines()
@@ -111,6 +156,7 @@ class CheckedLines:
         while True:
             chunk = await self._source.read1(READ_CHUNK)
             if not chunk:
+                await self._drained()
                 return
             buffer += chunk
             while (end := buffer.find(b"\n")) >= 0:
@@ -123,6 +169,7 @@ class CheckedLines:
                 for answer in answers:
                     await self._send(answer)
                 if text is not None:
+                    self._note_request(text)
                     yield text
             if len(buffer) > self._max_bytes and not skipping:
                 await self._send(
@@ -135,6 +182,19 @@ class CheckedLines:
                 skipping = True
             if skipping:
                 buffer.clear()
+
+    def _note_request(self, text: str) -> None:
+        if self.answered is None:
+            return
+        message = json.loads(text)
+        if isinstance(message, dict) and "method" in message and message.get("id") is not None:
+            self.answered.waiting.add(_id_key(message["id"]))
+
+    async def _drained(self) -> None:
+        """Wait (at most DRAIN_TIMEOUT) until every request passed on was answered."""
+        if self.answered is not None:
+            with anyio.move_on_after(DRAIN_TIMEOUT):
+                await self.answered.settled()
 
     async def _send(self, payload: dict[str, Any]) -> None:
         if self.answer is not None:
@@ -156,8 +216,9 @@ async def run_stdio(server: MCPServer, *, max_bytes: int = framing.DEFAULT_MAX_M
                 pass  # the server is ending: nobody is left to read the answer
 
         lines.answer = answer
+        lines.answered = watched = Answered(write_stream)
         lowlevel = server._lowlevel_server  # what run_stdio_async runs; the SDK has no public name for it
         # The clone is closed when the session ends (stdin closed): stdout's writer waits for
         # every sender to close, and the process would never exit.
         async with outgoing:
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+            await lowlevel.run(read_stream, watched, lowlevel.create_initialization_options())

@@ -171,10 +171,28 @@ def test_the_server_exits_when_its_stdin_closes(repo: Path) -> None:
     client = {"name": "t", "version": "1"}
     params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}
     hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
-    for stdin in ("", json.dumps(hello) + "\n"):
+    # Requests written just before the pipe closes are answered first, each once.
+    calls = [
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "scribe_context", "arguments": {}},
+        },
+        {"jsonrpc": "2.0", "id": "3", "method": "tools/list", "params": {}},
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "scribe_search", "arguments": {}},
+        },
+    ]
+    for stdin in ("", "".join(json.dumps(m) + "\n" for m in [hello, *calls])):
         done = subprocess.run(
             [sys.executable, "-m", "scribe_ls", "mcp"], input=stdin, cwd=repo, capture_output=True, text=True,
             timeout=30,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[0])["id"] == 1
+    answered = [json.loads(line)["id"] for line in done.stdout.splitlines()]
+    assert sorted(map(str, answered)) == ["1", "2", "3", "4"]
