@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from mcp_types import ToolAnnotations
 from pydantic import Field as Constraint
 
 from ..contract.fields import INTEGER, STRINGS, Field
@@ -44,3 +45,30 @@ def argument(field: Field, *, choices: tuple[str, ...] | None = None, doc: str |
     if not field.required and field.default is None:
         base = base | None
     return Annotated[base, constraint]
+
+
+# What each tool does to the world, as MCP clients read it to decide what to run without
+# asking (the spec's behaviour hints): nothing leaves this machine (openWorldHint false);
+# reads are read-only; a note adds (not destructive, not idempotent: twice is two notes);
+# starting rejoins an open session (idempotent); stopping completes a session for good
+# (destructive: a completed session cannot be reopened); a summary rewrites its file.
+def _hints(*, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
+    if read_only:
+        return ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    return ToolAnnotations(
+        read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=False
+    )
+
+
+HINTS: dict[str, ToolAnnotations] = {
+    "scribe_context": _hints(read_only=True),
+    "scribe_note": _hints(read_only=False),
+    "scribe_start_session": _hints(read_only=False, idempotent=True),
+    "scribe_stop_session": _hints(read_only=False, destructive=True, idempotent=True),
+    "scribe_list_sessions": _hints(read_only=True),
+    "scribe_search": _hints(read_only=True),
+    "scribe_summarize": _hints(read_only=False, idempotent=True),
+    "scribe_resume": _hints(read_only=True),
+    "scribe_report": _hints(read_only=True),
+    "scribe_team": _hints(read_only=True),
+}

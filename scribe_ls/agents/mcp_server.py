@@ -47,7 +47,7 @@ from ..contract import rules
 from ..core.events import ENTRY_ADDED, SESSION_CHANGED, Notification
 from ..core.service import Scribe
 from ..errors import ScribeError
-from .mcp_arguments import argument
+from .mcp_arguments import HINTS, argument
 from .mcp_stdio import run_stdio
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,12 @@ def in_our_words(error: ValidationError) -> str:
 
 class ScribeMCPServer(MCPServer):
     """MCPServer whose argument errors name the field in the language server's words
-    instead of pydantic's report (with its links and its types)."""
+    instead of pydantic's report (with its links and its types), and whose tools carry
+    their behaviour hints (:data:`~scribe_ls.agents.mcp_arguments.HINTS`)."""
+
+    def tool(self, name: str | None = None, **options: Any) -> Any:  # type: ignore[override]
+        options.setdefault("annotations", HINTS.get(name or ""))
+        return super().tool(name, **options)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:

@@ -25,6 +25,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
+from ..contract.rules import json_type
 from ..errors import INVALID_PARAMS, INVALID_REQUEST
 from ..rpc import framing
 
@@ -57,6 +58,13 @@ def check_line(line: bytes) -> tuple[str | None, list[dict[str, Any]]]:
     message = verdict.message
     if message is None:
         return None, answers
+    params = message.get("params")
+    if message.get("method") == "tools/call" and "id" in message and isinstance(params, dict):
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            # The SDK says only "Invalid request parameters": say which, as a client reads it.
+            problem = f"params.arguments: expected an object, got {json_type(arguments)}"
+            return None, [*answers, framing.error_response(message["id"], INVALID_PARAMS, problem)]
     if (where := surrogate_at(message.get("params"), "params")) is not None:
         if "id" not in message or "method" not in message:
             log.warning("dropped a notification holding a lone surrogate at %s", where)

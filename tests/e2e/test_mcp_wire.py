@@ -196,3 +196,27 @@ def test_the_server_exits_when_its_stdin_closes(repo: Path) -> None:
         assert done.returncode == 0, done.stderr
     answered = [json.loads(line)["id"] for line in done.stdout.splitlines()]
     assert sorted(map(str, answered)) == ["1", "2", "3", "4"]
+
+
+async def test_every_tool_says_what_it_does_to_the_world(repo: Path) -> None:
+    """Behaviour hints, which clients read to decide what to run without asking."""
+    peer = await start(repo)
+    try:
+        await peer.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        tools = {t["name"]: t.get("annotations") for t in (await peer.receive())["result"]["tools"]}
+        await peer.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                         "params": {"name": "scribe_note", "arguments": "write this"}})  # fmt: skip
+        odd = await peer.receive()
+    finally:
+        peer.proc.kill()
+        await peer.proc.wait()
+    assert all(hints is not None and hints["openWorldHint"] is False for hints in tools.values()), tools
+    reads = {name for name, hints in tools.items() if hints["readOnlyHint"]}
+    assert reads == {
+        "scribe_context", "scribe_list_sessions", "scribe_search",
+        "scribe_resume", "scribe_report", "scribe_team",
+    }  # fmt: skip
+    assert tools["scribe_stop_session"]["destructiveHint"] is True
+    assert tools["scribe_note"] == {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False,
+                                    "openWorldHint": False}  # fmt: skip
+    assert odd["error"] == {"code": -32602, "message": "params.arguments: expected an object, got string"}
