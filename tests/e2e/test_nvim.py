@@ -58,6 +58,10 @@ def editor(tmp_path: Path) -> Iterator[Editor]:
         f"XDG_{kind.upper()}_HOME={tmp_path / ('xdg-' + kind)}"
         for kind in ("config", "data", "state", "cache")
     ]
+    # Its server socket (nvim.<pid>.0) too: nothing left in the user's runtime directory.
+    runtime = tmp_path / "xdg-run"
+    runtime.mkdir(mode=0o700)
+    xdg.append(f"XDG_RUNTIME_DIR={runtime}")
     argv = ["env", *xdg, str(NVIM), "--embed", "--headless", "--clean", "-n", "--cmd", f"set rtp^={PLUGIN}"]
     nvim = pynvim.attach("child", argv=argv)
     editor = Editor(nvim)
@@ -459,3 +463,8 @@ def test_durations_are_whole_minutes_to_the_nearest(editor: Editor) -> None:
         [45, 89, 90, 3599, 3630],
     )
     assert said == ["45s", "1m", "2m", "1h00m", "1h01m"]
+
+
+def test_the_editor_leaves_nothing_in_the_users_runtime_directory(editor: Editor, tmp_path: Path) -> None:
+    """Neovim's server socket is made in $XDG_RUNTIME_DIR: the test's own, removed with it."""
+    assert editor.nvim.eval("v:servername").startswith(str(tmp_path / "xdg-run"))
