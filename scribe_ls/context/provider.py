@@ -256,10 +256,11 @@ class ContextProvider:
                 "tokens": estimate_tokens(markdown),
             }
             # Beside the sections, not in them: the budget measured the sections as they are.
-            packet["sectionTokens"] = {
-                name: estimate_tokens(section_markdown(name, section, session))
-                for name, section in sections.items()
-            }
+            # Each section's cost in the packet's own units (its Markdown: tokens and
+            # characters); what the sections leave of the text is its title and notice.
+            said = {name: section_markdown(name, section, session) for name, section in sections.items()}
+            packet["sectionTokens"] = {name: estimate_tokens(text) for name, text in said.items()}
+            packet["sectionChars"] = {name: len(text) for name, text in said.items()}
             packet["_content"] = markdown + to_json(
                 {n: s.get("data", s.get("error")) for n, s in sections.items()}
             )

@@ -320,6 +320,13 @@ def test_a_screenshot_of_a_realistic_session_is_written_and_not_blank(
     wait_until(shows(browser, "#context-markdown", "B-4242"), "the rendered packet")
     costs = text_of(browser, "#context-costs")
     assert "diff" in costs and "tokens" in costs
+    # The rows add up to the packet's characters, in its own units (Markdown).
+    rows = "#context-costs tbody tr"
+    said = browser.execute_script(
+        f"return [...document.querySelectorAll('{rows}')].map((r) => +r.cells[2].textContent)"
+    )
+    total = int(text_of(browser, "#context-summary").split(" characters")[0].rsplit(" ", 1)[-1])
+    assert sum(said) == total and "title, notice and headings" in costs
     browser.find_element(By.ID, "search-query").send_keys("cache")
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
     wait_until(shows(browser, "#search-results", "cache sections per HEAD"), "search results")

@@ -514,12 +514,19 @@ $('context-load').addEventListener('click', async () => {
   const packet = await call('scribe/getContext', params);
   if (!packet) return;
   $('context-summary').textContent = `${packet.tokens} tokens (${packet.tokenEstimator}), ${packet.markdown.length} characters${packet.truncated ? ', trimmed to fit' : ''}`;
+  // Each section's cost in the packet's own units (its Markdown), and what is left of the
+  // text (its title and notice), so the rows add up to the packet's characters.
   const body = $('context-costs').tBodies[0];
+  const chars = packet.sectionChars ?? {};
+  const rest = packet.markdown.length - Object.values(chars).reduce((sum, n) => sum + n, 0);
   body.replaceChildren(
     ...Object.entries(packet.sections).map(([name, section]) =>
       h('tr', {}, h('td', {}, section.ok ? name : `${name} (failed: ${section.error})`),
         h('td', {}, String(packet.sectionTokens?.[name] ?? 0)),
-        h('td', {}, String(section.ok ? JSON.stringify(section.data).length : 0)))),
+        h('td', {}, String(chars[name] ?? 0)))),
+    rest >= 0
+      ? h('tr', {}, h('td', {}, 'title, notice and headings'), h('td', {}, ''), h('td', {}, String(rest)))
+      : h('tr', {}, h('td', {}, 'cut to fit the budget'), h('td', {}, ''), h('td', {}, String(rest))),
   );
   $('context-costs').hidden = false;
   $('context-markdown').replaceChildren(renderMarkdown(packet.markdown));
