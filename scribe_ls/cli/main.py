@@ -206,6 +206,21 @@ def _print_daemon_status(status: dict[str, Any]) -> None:
         print(f"  last error: {status['lastError']}")
 
 
+# The MCP SDK (37 packages, ~39 MB) is an extra: the CLI, the language server and the
+# recorder never load it (bench/startup.py: the environment without it is half the size).
+MCP_EXTRA = "python -m pip install 'scribe-ls[mcp]'"
+
+
+def _mcp_sdk() -> bool:
+    """Whether the MCP SDK can be imported (``mcp`` and its types)."""
+    try:
+        import mcp  # noqa: F401
+        import mcp_types  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _mcp(args: argparse.Namespace) -> int:
     from ..store.layout import find_repo_root
 
@@ -227,7 +242,12 @@ def _mcp(args: argparse.Namespace) -> int:
             print(f"scribe-ls: mcp install: {exc}", file=sys.stderr)
             return 1
         print(f"{'added scribe-ls to' if changed else 'already in'} {path}")
+        if not _mcp_sdk():
+            print(f"scribe-ls: the server it names needs the MCP SDK: {MCP_EXTRA}", file=sys.stderr)
         return 0
+    if not _mcp_sdk():
+        print(f"scribe-ls: mcp needs the MCP SDK, an extra: {MCP_EXTRA}", file=sys.stderr)
+        return 1
     import asyncio
 
     from ..config import load_config

@@ -220,3 +220,31 @@ async def test_every_tool_says_what_it_does_to_the_world(repo: Path) -> None:
     assert tools["scribe_note"] == {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False,
                                     "openWorldHint": False}  # fmt: skip
     assert odd["error"] == {"code": -32602, "message": "params.arguments: expected an object, got string"}
+
+
+def test_without_the_mcp_extra_the_server_says_how_to_add_it(repo: Path, tmp_path: Path) -> None:
+    """The SDK is an extra (scribe-ls[mcp]): where it is not installed, `scribe-ls mcp`
+    says what to install; everything else works without it."""
+    import os
+    import subprocess
+
+    blocked = tmp_path / "no-mcp"
+    for name in ("mcp", "mcp_types"):
+        (blocked / name).mkdir(parents=True)
+        (blocked / name / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": str(blocked)}
+    done = subprocess.run(
+        [sys.executable, "-m", "scribe_ls", "mcp"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1 and "python -m pip install 'scribe-ls[mcp]'" in done.stderr
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "scribe_ls", "start"], cwd=repo, env=env, capture_output=True, timeout=30
+        ).returncode
+        == 0
+    )
