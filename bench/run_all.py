@@ -87,6 +87,12 @@ SPEC: dict[str, list[tuple[str, str, str, str, Check | None]]] = {
         ("  git fetch of the same refs", "", "git_fetch_p50_ms", "ms", None),
         ("store growth per shared session (bytes)", "", "store_bytes_per_session", "", None),
     ],
+    "startup": [
+        ("scribe-ls serve: initialize answered, p50", "<= 200 ms", "initialize_p50_ms", "ms", at_most(200)),
+        ("  / pylsp's in the same run", "", "initialize_over_pylsp", "x", None),
+        ("scribe-ls mcp: initialize answered, p50", "<= 350 ms", "mcp_ready_p50_ms", "ms", at_most(350)),
+        ("  / the Node reference server's", "", "mcp_over_node", "x", None),
+    ],
     "session_ops": [
         ("appendEntry p50 (stdio)", "<= 5 ms", "scribe.appendEntry.p50_ms", "ms", at_most(5)),
         ("appendEntry p99 (stdio)", "<= 20 ms", "scribe.appendEntry.p99_ms", "ms", at_most(20)),
@@ -185,6 +191,7 @@ ORDER = [
     "session_ops",
     "hooks",
     "team",
+    "startup",
     "context",
     "resume",
     "storm",
