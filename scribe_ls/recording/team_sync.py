@@ -56,8 +56,8 @@ class TeamSync:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: wait the interval (or a poke), then sync if sharing is on and a
-        session is active. Never raises: sharing never stops recording."""
-        self._remote_refs = await self._remote_tracking()
+        session is active. Never raises: sharing never stops recording. Without sharing it
+        costs a timer and a store read, never a git process."""
         first = True
         while not stop.is_set():
             failures = await self._setting_int("failures")
@@ -67,16 +67,19 @@ class TeamSync:
             woke = await self._wait(stop, delay)
             if stop.is_set():
                 return
-            if woke:  # poked: only a push (the remote-tracking refs moved) syncs early
-                await asyncio.sleep(AFTER_PUSH)
-                refs = await self._remote_tracking()
-                if refs == self._remote_refs:
-                    continue
-                self._remote_refs = refs
             try:
-                if await self._due():
-                    await asyncio.to_thread(self._sync_once)
-                    self.syncs += 1
+                if not await self._due():
+                    continue
+                if woke:  # poked: only a push (the remote-tracking refs moved) syncs early
+                    await asyncio.sleep(AFTER_PUSH)
+                    refs = await self._remote_tracking()
+                    if refs == self._remote_refs:
+                        continue
+                    self._remote_refs = refs
+                else:
+                    self._remote_refs = await self._remote_tracking()  # what a push will move
+                await asyncio.to_thread(self._sync_once)
+                self.syncs += 1
             except Exception:  # logged; the next interval tries again
                 log.exception("sharing: sync failed")
 
