@@ -422,6 +422,8 @@ VERB_OPERATIONS: dict[str, ops.Operation] = {
     "search": ops.SEARCH,
     "report": ops.REPORT,
 }
+# The flags of verbs that are no declared operation (the store's upkeep), by argument.
+UPKEEP_FLAGS = {("compact", "older_than_days"): "--older-than"}
 # Verbs that take the session as their positional argument.
 TARGET_VERBS = ("stop", "info", "summarize", "resume")
 # The agents whose hooks we install and run (agents/hook_install.AGENTS, kept equal by a
@@ -438,6 +440,8 @@ def flag_of(name: str, verb: str | None) -> str:
     verb's operation's spelling, else any operation's, else the name itself."""
     if name == "session_id" and verb in TARGET_VERBS:
         return "target"
+    if (flag := UPKEEP_FLAGS.get((verb or "", name))) is not None:
+        return flag
     mine = VERB_OPERATIONS.get(verb or "")
     for op in (mine, *ops.OPERATIONS) if mine is not None else ops.OPERATIONS:
         for field in op.fields:

@@ -92,7 +92,7 @@ def compact(
         or not isinstance(older_than_days, int)
         or not 1 <= older_than_days <= MAX_DAYS
     ):
-        raise InvalidParams("olderThanDays", f"must be a whole number of days from 1 to {MAX_DAYS}")
+        raise InvalidParams("older_than_days", f"must be a whole number of days from 1 to {MAX_DAYS}")
     before = iso(utc_now() - timedelta(days=older_than_days))
     done = Compaction(older_than_days, before, size_before=store.size_report())
     keys: set[str] = set()
