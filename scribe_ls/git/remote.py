@@ -89,7 +89,9 @@ def _program_key(key: str) -> tuple[str, str | None] | None:
 def transport_overrides(entries: list[ConfigEntry]) -> list[tuple[str, str]]:
     """For every program-naming key the repository's own scopes set: the user's value (the
     last, as git reads it; every value, for a list) or git's default."""
-    touched: dict[str, str | None] = {}
+    # Every git process gets an emptied credential.helper (safety.FIXED_CONFIG); a fetch or
+    # push gets the user's own back, whether or not the repository names one.
+    touched: dict[str, str | None] = {"credential.helper": None}
     users: dict[str, list[str]] = {}
     for entry in entries:
         named = _program_key(entry.key)

@@ -133,3 +133,30 @@ def test_a_sessions_state_said_at_every_sync_is_read_once_its_last() -> None:
     assert c[0][0]["status"] == "completed" and c[1] == []
     (_, (found, problems)) = rec.decode_many([first, rec.encode([SESSION | {"files": ["../x"]}])])
     assert found == [] and "not a path inside the repository" in problems[0], "a bad last state is said"
+
+
+def test_a_fetch_or_push_runs_the_users_programs_never_the_repositorys() -> None:
+    from scribe_ls.git.remote import transport_overrides
+    from scribe_ls.git.safety import ConfigEntry
+
+    def entry(scope: str, key: str, value: str) -> ConfigEntry:
+        return ConfigEntry(scope, f"file:{scope}", key, value)
+
+    users_only = [
+        entry("global", "credential.helper", "store"),
+        entry("global", "core.sshcommand", "ssh -i k"),
+    ]
+    # The user's credential helper comes back (every git process starts with none).
+    assert transport_overrides(users_only) == [("credential.helper", ""), ("credential.helper", "store")]
+    hostile = [
+        *users_only,
+        entry("local", "credential.helper", "!evil"),
+        entry("local", "core.sshcommand", "evil"),
+        entry("local", "remote.origin.uploadpack", "evil; git-upload-pack"),
+        entry("local", "gpg.program", "evil"),
+        entry("local", "credential.https://example.com.helper", "!evil"),
+    ]
+    said = transport_overrides(hostile)
+    assert ("core.sshcommand", "ssh -i k") in said and ("remote.origin.uploadpack", "git-upload-pack") in said
+    assert ("gpg.program", "gpg") in said and ("credential.https://example.com.helper", "") in said
+    assert not any("evil" in value for _, value in said)
