@@ -40,47 +40,53 @@ Answer = Callable[[dict[str, Any]], Awaitable[None]]
 def check_line(line: bytes) -> tuple[str | None, list[dict[str, Any]]]:
     """One line of input: the text to hand to the SDK (None: nothing), and the error
     answers owed for it."""
+    text, answers, _ = _checked(line)
+    return text, answers
+
+
+def _checked(line: bytes) -> tuple[str | None, list[dict[str, Any]], dict[str, Any] | None]:
+    """:func:`check_line`, and the message passed on (read once: its id is awaited)."""
     if not line.strip():
-        return None, []
+        return None, [], None
     try:
         value = framing.decode_body(line)
     except framing.TooDeep as exc:
-        return None, [framing.too_deep(exc)]
+        return None, [framing.too_deep(exc)], None
     except ValueError as exc:
         problem = str(exc) if "(the limit)" in str(exc) else "the line is not valid UTF-8 JSON"
-        return None, [framing.parse_error(line, problem)]
+        return None, [framing.parse_error(line, problem)], None
     if isinstance(value, list):
         # MCP has no batches: one line, one answer.
         problem = "invalid request: batches are not supported; send one message per line"
-        return None, [framing.error_response(None, INVALID_REQUEST, problem)]
+        return None, [framing.error_response(None, INVALID_REQUEST, problem)], None
     verdict = framing.check_envelope(value)
     answers = list(verdict.answers)
     message = verdict.message
     if message is None:
-        return None, answers
+        return None, answers, None
     params = message.get("params")
     if message.get("method") == "tools/call" and "id" in message and isinstance(params, dict):
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             # The SDK says only "Invalid request parameters": say which, as a client reads it.
             problem = f"params.arguments: expected an object, got {json_type(arguments)}"
-            return None, [*answers, framing.error_response(message["id"], INVALID_PARAMS, problem)]
+            return None, [*answers, framing.error_response(message["id"], INVALID_PARAMS, problem)], None
     if (where := surrogate_at(message.get("params"), "params")) is not None:
         if "id" not in message or "method" not in message:
             log.warning("dropped a notification holding a lone surrogate at %s", where)
-            return None, answers
+            return None, answers, None
         problem = f"{where}: holds a lone surrogate, which is not a character (send UTF-8 text)"
-        return None, [*answers, framing.error_response(message["id"], INVALID_PARAMS, problem)]
+        return None, [*answers, framing.error_response(message["id"], INVALID_PARAMS, problem)], None
     try:
         types.jsonrpc_message_adapter.validate_python(message, by_name=False)
     except ValueError as exc:
         if "id" in message and "method" in message:
             first = str(exc).splitlines()[1:2] or ["not an MCP message"]
             answer = framing.error_response(message["id"], INVALID_REQUEST, f"invalid request: {first[0]}")
-            return None, [*answers, answer]
+            return None, [*answers, answer], None
         log.warning("dropped a message the MCP SDK cannot read: %s", str(exc).splitlines()[0])
-        return None, answers
-    return line.decode("utf-8"), answers
+        return None, answers, None
+    return line.decode("utf-8"), answers, message
 
 
 def surrogate_at(value: Any, path: str) -> str | None:
@@ -173,11 +179,11 @@ class CheckedLines:
                 if skipping:
                     skipping = False
                     continue
-                text, answers = check_line(line)
+                text, answers, message = _checked(line)
                 for answer in answers:
                     await self._send(answer)
                 if text is not None:
-                    self._note_request(text)
+                    self._note_request(message)
                     yield text
             if len(buffer) > self._max_bytes and not skipping:
                 await self._send(
@@ -191,11 +197,8 @@ class CheckedLines:
             if skipping:
                 buffer.clear()
 
-    def _note_request(self, text: str) -> None:
-        if self.answered is None:
-            return
-        message = json.loads(text)
-        if isinstance(message, dict) and "method" in message and message.get("id") is not None:
+    def _note_request(self, message: dict[str, Any] | None) -> None:
+        if self.answered is not None and message and "method" in message and message.get("id") is not None:
             self.answered.waiting.add(_id_key(message["id"]))
 
     async def _drained(self) -> None:
