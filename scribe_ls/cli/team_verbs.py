@@ -110,7 +110,7 @@ def _timeline(ledger: Ledger, args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 1000:
         raise ScribeError(INVALID_PARAMS, "--limit: must be from 1 to 1000", {"field": "limit"})
     writers = store.writers()
-    mine = (store.share_setting("writer") or "/").split("/")[0]
+    mine = store.my_author_id()
     rows = store.item_timeline(args.item, args.limit)
     for row in rows:
         known = writers.get(row["writer"] or "")

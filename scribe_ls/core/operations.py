@@ -188,8 +188,7 @@ class Ledger:
         """Who is on which item, from the shared logs (scribe_ls/team): ``{people}``."""
         from ..team.views import team
 
-        writer = self.store.share_setting("writer")
-        return {"people": team(self.store.team_sessions(), me=writer.split("/")[0] if writer else None)}
+        return {"people": team(self.store.team_sessions(), me=self.store.my_author_id())}
 
     def search(self, query: str, limit: int | None = 20) -> list[SearchHit]:
         return self.store.search(**SEARCH.check(query=query, limit=limit))

@@ -24,12 +24,11 @@ MAX_LISTED = 10  # decisions and commits per item said
 
 def _people(store: Store) -> tuple[str | None, dict[str, str]]:
     """This user's author id (when sharing was turned on) and each author's identity."""
-    writer = store.share_setting("writer")
     names: dict[str, str] = {}
     for row in store.writers().values():
         if row.get("email") or row["author_id"] not in names:
             names[row["author_id"]] = identity(row)
-    return (writer.split("/")[0] if writer else None), names
+    return store.my_author_id(), names
 
 
 def team_time(store: Store, since: date, until: date) -> TimeReport:

@@ -27,17 +27,30 @@ class TeamTables(StoreBase):
         row = self.conn.execute("SELECT value FROM share_state WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def my_author_id(self) -> str | None:
+        """This user's author id in the shared logs (None before sharing was turned on)."""
+        writer = self.share_setting("writer")
+        return writer.split("/")[0] if writer else None
+
     def set_share_settings(self, values: dict[str, str | None]) -> None:
         with self._tx():
-            for key, value in values.items():
-                if value is None:
-                    self.conn.execute("DELETE FROM share_state WHERE key = ?", (key,))
-                else:
-                    self.conn.execute(
-                        "INSERT INTO share_state (key, value) VALUES (?, ?)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (key, value),
-                    )
+            self._put_settings(values)
+
+    def _put_settings(self, values: dict[str, str | None]) -> None:
+        """Within the caller's transaction: each value set (None: removed)."""
+        for key, value in values.items():
+            if value is None:
+                self.conn.execute("DELETE FROM share_state WHERE key = ?", (key,))
+            else:
+                self.conn.execute(
+                    "INSERT INTO share_state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    def _first_paths(self, sql: str, *args: Any) -> list[str]:
+        """A session's files, in path order, the first MAX_SHARED_FILES (``sql`` selects them)."""
+        return [row[0] for row in self.conn.execute(sql, (*args, MAX_SHARED_FILES))]
 
     def session_records(self) -> list[tuple[dict[str, Any], str | None]]:
         """This store's sessions as their records say them, each with the digest of its
@@ -50,13 +63,9 @@ class TeamTables(StoreBase):
         ).fetchall()
         found = []
         for row in rows:
-            files = [
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT path FROM session_files WHERE session_id = ? ORDER BY path LIMIT ?",
-                    (row["id"], MAX_SHARED_FILES),
-                )
-            ]
+            files = self._first_paths(
+                "SELECT path FROM session_files WHERE session_id = ? ORDER BY path LIMIT ?", row["id"]
+            )
             record = {
                 "t": "session",
                 "id": row["id"],
@@ -121,12 +130,7 @@ class TeamTables(StoreBase):
                         " ON CONFLICT (day, item, branch) DO UPDATE SET seconds = excluded.seconds",
                         (record["day"], record["item"], record["branch"], record["seconds"]),
                     )
-            for key, value in settings.items():
-                self.conn.execute(
-                    "INSERT INTO share_state (key, value) VALUES (?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
+            self._put_settings(dict(settings))
 
     def share_status(self) -> dict[str, Any]:
         """Sharing as ``status`` says it: on or off, with which remote, the last sync, and
@@ -241,13 +245,11 @@ class TeamTables(StoreBase):
         ).fetchall()
         found = []
         for row in rows:
-            files = [
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT path FROM team_files WHERE writer = ? AND session_id = ? ORDER BY path LIMIT ?",
-                    (row["writer"], row["id"], MAX_SHARED_FILES),
-                )
-            ]
+            files = self._first_paths(
+                "SELECT path FROM team_files WHERE writer = ? AND session_id = ? ORDER BY path LIMIT ?",
+                row["writer"],
+                row["id"],
+            )
             found.append({**dict(row), "files": files})
         return found
 

@@ -352,14 +352,9 @@ def sync(store: Store, root: Path, *, prompts: bool = False, everywhere: bool = 
         report.error = f"{share.remote} unreachable: {exc}"
         failures = int(store.share_setting("failures") or 0) + 1
         store.set_share_settings(
-            {"failures": str(failures), "last_error": report.error, "tried_at": _now(store)}
+            {"failures": str(failures), "last_error": report.error, "tried_at": store.now()}
         )
         return report
-    store.set_share_settings(
-        {"failures": None, "last_error": None, "synced_at": _now(store), "tried_at": _now(store)}
-    )
+    now = store.now()
+    store.set_share_settings({"failures": None, "last_error": None, "synced_at": now, "tried_at": now})
     return report
-
-
-def _now(store: Store) -> str:
-    return store.now()
