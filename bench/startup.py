@@ -24,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from _common import cli_command, make_repo, summary
 
@@ -62,42 +64,42 @@ def peers(directory: Path) -> dict[str, list[str]]:
     }
 
 
+def first_answer(command: list[str], root: Path, request: bytes, read: Callable[[IO[bytes]], bytes]) -> float:
+    """Milliseconds from starting ``command`` in ``root`` to its answer to ``request``
+    (read off its stdout by ``read``); the server is then killed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        command, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(request)
+    proc.stdin.flush()
+    answer = json.loads(read(proc.stdout))
+    elapsed = (time.perf_counter() - started) * 1000
+    proc.kill()
+    proc.wait()
+    assert "result" in answer, answer
+    return elapsed
+
+
+def _lsp_frame(stdout: IO[bytes]) -> bytes:
+    length = 0
+    while line := stdout.readline().strip():
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return stdout.read(length)
+
+
 def lsp_first_answer(command: list[str], root: Path) -> float:
     params = {**INITIALIZE_LSP["params"], "rootUri": root.as_uri()}  # type: ignore[dict-item]
     body = json.dumps({**INITIALIZE_LSP, "params": params}).encode()
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        command, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    proc.stdin.flush()
-    length = 0
-    while line := proc.stdout.readline().strip():
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    answer = json.loads(proc.stdout.read(length))
-    elapsed = (time.perf_counter() - started) * 1000
-    proc.kill()
-    proc.wait()
-    assert "result" in answer, answer
-    return elapsed
+    return first_answer(command, root, b"Content-Length: %d\r\n\r\n" % len(body) + body, _lsp_frame)
 
 
 def mcp_first_answer(command: list[str], root: Path) -> float:
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        command, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    return first_answer(
+        command, root, json.dumps(INITIALIZE_MCP).encode() + b"\n", lambda out: out.readline()
     )
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(json.dumps(INITIALIZE_MCP).encode() + b"\n")
-    proc.stdin.flush()
-    answer = json.loads(proc.stdout.readline())
-    elapsed = (time.perf_counter() - started) * 1000
-    proc.kill()
-    proc.wait()
-    assert "result" in answer, answer
-    return elapsed
 
 
 def bare(command: list[str], root: Path) -> float:
