@@ -212,13 +212,14 @@ MCP_EXTRA = "python -m pip install 'scribe-ls[mcp]'"
 
 
 def _mcp_sdk() -> bool:
-    """Whether the MCP SDK can be imported (``mcp`` and its types)."""
+    """Whether the MCP SDK is installed (``mcp`` and its types): found, not imported, for
+    importing it is most of ``scribe-ls mcp``'s start, which it defers."""
+    from importlib.util import find_spec
+
     try:
-        import mcp  # noqa: F401
-        import mcp_types  # noqa: F401
-    except ImportError:
+        return all(find_spec(name) is not None for name in ("mcp", "mcp_types"))
+    except ImportError:  # a finder that says so outright
         return False
-    return True
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -255,7 +256,7 @@ def _mcp(args: argparse.Namespace) -> int:
     from ..store.layout import Layout
 
     setup_logging(Layout(root), load_config(root))  # stderr and the store's log: stdout is MCP's
-    from ..agents.mcp_server import serve
+    from ..agents.mcp_handshake import serve  # the SDK is loaded once initialize is answered
 
     return asyncio.run(serve(root))
 

@@ -20,11 +20,17 @@ def serve(args: argparse.Namespace) -> int:
     root = find_repo_root(Path(args.root))
     config = load_config(root)
     setup_logging(Layout(root), config)
-    from ..rpc import transports as server
-
     if sum(bool(x) for x in (args.tcp, args.ws, args.socket is not None)) > 1:
         raise UsageError("--tcp, --ws and --socket: choose one transport")
     limit = config.max_message_bytes
+    if not (args.tcp or args.ws or args.socket is not None):
+        if sys.stdin.isatty():
+            print("scribe-ls: serving JSON-RPC on stdin/stdout for an editor; Ctrl-C stops", file=sys.stderr)
+        from ..rpc.stdio import serve_stdio  # pygls is loaded once initialize is answered
+
+        return serve_stdio(max_message_bytes=limit)
+    from ..rpc import transports as server
+
     if args.socket is not None:
         socket_path = Path(args.socket) if args.socket else server.default_socket_path()
         try:
@@ -32,21 +38,17 @@ def serve(args: argparse.Namespace) -> int:
         except OSError as exc:  # the socket's directory or path is not ours to use
             print(f"scribe-ls: --socket: {exc}", file=sys.stderr)
             return 1
-    if args.tcp or args.ws:
-        host, port = _host_port("--tcp" if args.tcp else "--ws", args.tcp or args.ws)
-        token, made = _token(args.token, args.token_file)
-        if made:
-            # stderr: the token is for the person starting the server, never the protocol.
-            print(f"scribe-ls: token: {token}", file=sys.stderr, flush=True)
-        served = [root, *(find_repo_root(Path(extra)) for extra in args.allow_root)]
-        if args.tcp:
-            return server.serve_tcp(host, port, token=token, max_message_bytes=limit, allowed_roots=served)
-        return server.serve_ws(
-            host, port, token=token, origins=args.allow_origin, max_message_bytes=limit, allowed_roots=served
-        )
-    if sys.stdin.isatty():
-        print("scribe-ls: serving JSON-RPC on stdin/stdout for an editor; Ctrl-C stops", file=sys.stderr)
-    return server.serve_stdio(max_message_bytes=limit)
+    host, port = _host_port("--tcp" if args.tcp else "--ws", args.tcp or args.ws)
+    token, made = _token(args.token, args.token_file)
+    if made:
+        # stderr: the token is for the person starting the server, never the protocol.
+        print(f"scribe-ls: token: {token}", file=sys.stderr, flush=True)
+    served = [root, *(find_repo_root(Path(extra)) for extra in args.allow_root)]
+    if args.tcp:
+        return server.serve_tcp(host, port, token=token, max_message_bytes=limit, allowed_roots=served)
+    return server.serve_ws(
+        host, port, token=token, origins=args.allow_origin, max_message_bytes=limit, allowed_roots=served
+    )
 
 
 def dashboard(args: argparse.Namespace) -> int:

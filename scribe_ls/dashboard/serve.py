@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rpc import framing
-from ..rpc.server import ServiceHub
+from ..rpc.hub import ServiceHub
 from ..rpc.transports import run_and_exit, until_stopped, ws_connection
 from ..store.layout import Layout
 from .site import Site, is_upgrade

@@ -21,8 +21,17 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 
 from ..core.events import NOTIFICATIONS
 from ..errors import INTERNAL_ERROR, INVALID_REQUEST, wire_field
-from . import framing
+from . import framing, handshake
 from .methods import capabilities
+
+
+def _answers(data: Any, msg_id: int | str) -> bool:
+    """Whether ``data`` (pygls's response object, or a dict) answers request ``msg_id``."""
+    if isinstance(data, dict):
+        ident, is_request = data.get("id"), "method" in data
+    else:
+        ident, is_request = getattr(data, "id", None), hasattr(data, "method")
+    return not is_request and type(ident) is type(msg_id) and ident == msg_id
 
 
 class Connection(Protocol):
@@ -118,6 +127,8 @@ class ScribeProtocol(LanguageServerProtocol):
     - ``didChange`` from a client that sends it although no sync was asked is ignored.
     """
 
+    _early: tuple[int | str, bytes] | None = None  # see answered_early
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         is_message = "jsonrpc" in data and "method" in data
         if is_message and "params" not in data:
@@ -173,6 +184,23 @@ class ScribeProtocol(LanguageServerProtocol):
         except JsonRpcException:
             return  # a notification has no answer; structure_message logged what is wrong
         self.handle_message(message)
+
+    def answered_early(self, msg_id: int | str, answer: bytes) -> None:
+        """The request ``msg_id`` (the client's initialize, on stdio) was answered with
+        ``answer`` before pygls was loaded (:mod:`scribe_ls.rpc.handshake`); pygls's own
+        answer to it, which it still computes, is not sent a second time."""
+        self._early = (msg_id, answer)
+
+    def _send_data(self, data: Any) -> None:
+        early = self._early
+        if early is not None and _answers(data, early[0]):
+            self._early = None
+            ours = handshake.frame(data if isinstance(data, dict) else self._serialize_message(data))
+            if ours != early[1]:
+                # A bug in handshake.py: say so loudly, the client has the early answer.
+                log.error("initialize was answered early with %r; pygls answers %r", early[1], ours)
+            return
+        super()._send_data(data)
 
     def send_payload(self, payload: Any) -> None:
         """Send a JSON value (an answer this module built) as one message."""

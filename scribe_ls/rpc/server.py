@@ -20,7 +20,6 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from .._version import __version__
 from ..core.events import RESUME_AVAILABLE, SHOW_MESSAGE, Notification
@@ -33,6 +32,8 @@ from ..errors import (
 from ..logs import BurstLog
 from ..metrics import METRICS
 from ..store.layout import find_repo_root
+from .handshake import choose_root, client_name
+from .hub import Attached, ServiceHub
 from .methods import BY_NAME as METHODS_BY_NAME
 from .methods import METHODS, Method, dispatch, progress_token
 from .params import InitOptions
@@ -48,42 +49,6 @@ _REFUSED = BurstLog(log, "refused a connection without the right token")
 MAX_IN_FLIGHT = 64
 
 
-class ServiceHub:
-    """One shared, open :class:`Scribe` per repository root, counted by connection."""
-
-    def __init__(self) -> None:
-        self._services: dict[Path, tuple[Scribe, int]] = {}
-        self._lock = asyncio.Lock()
-
-    async def acquire(self, root: Path) -> Scribe:
-        repo = find_repo_root(root)
-        async with self._lock:
-            service, users = self._services.get(repo, (None, 0))
-            if service is None:
-                # Each repository's own config (not the server's working directory's).
-                service = await Scribe(repo, relay=True, record=True).open()
-            self._services[repo] = (service, users + 1)
-            return service
-
-    async def release(self, service: Scribe) -> None:
-        async with self._lock:
-            current, users = self._services.get(service.root, (None, 0))
-            if current is not service:
-                return
-            if users <= 1:
-                del self._services[service.root]
-                await service.close()
-            else:
-                self._services[service.root] = (service, users - 1)
-
-    async def close_all(self) -> None:
-        async with self._lock:
-            services = [service for service, _ in self._services.values()]
-            self._services.clear()
-        for service in services:
-            await service.close()
-
-
 class ScribeLanguageServer(LanguageServer):
     """One client connection."""
 
@@ -97,6 +62,7 @@ class ScribeLanguageServer(LanguageServer):
         token: str | None = None,
         root: Path | None = None,
         allowed_roots: Sequence[Path] | None = None,
+        attached: Attached | None = None,
     ) -> None:
         super().__init__(
             name="scribe-ls",
@@ -118,6 +84,9 @@ class ScribeLanguageServer(LanguageServer):
         # A transport that holds a token (TCP, WebSocket) serves only the repositories it
         # was started for: whoever has the token cannot name any other store on the disk.
         self._allowed_roots = None if allowed_roots is None else {p.resolve() for p in allowed_roots}
+        # stdio answers initialize before this object exists (rpc/stdio.py): the service it
+        # opened for it, taken over when pygls reads that initialize.
+        self._attached = attached
         self.close_after_answer = False
         self.exit_task: asyncio.Future[None] | None = None
         self._remove_listener: Callable[[], None] | None = None
@@ -201,6 +170,9 @@ class ScribeLanguageServer(LanguageServer):
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         self.notifications_enabled = options.notifications
+        if self._attached is not None:
+            self._take_over(self._attached, params)
+            return
         root = self._root or pick_root(params, options)
         if not root.is_dir():
             raise ScribeRpcError(f"rootUri: {root} is not a directory", -32602)
@@ -219,12 +191,21 @@ class ScribeLanguageServer(LanguageServer):
         except ScribeError as exc:
             raise ScribeRpcError(exc.message, exc.code, exc.data) from None
         self._remove_listener = self.service.add_listener(self.push)
-        info = params.client_info
-        named = f"{info.name} {info.version or ''}".strip() if info else "a client that did not say its name"
-        log.info("%s attached to %s", named, self.service.root)
+        log.info("%s attached to %s", client_named(params.client_info), self.service.root)
         for level, message in self.service.notices:
             # LSP allows showMessage while initialize is being answered.
             self.show_message(level, message)
+
+    def _take_over(self, attached: Attached, params: types.InitializeParams) -> None:
+        """The service opened for this initialize before pygls read it (its notices were
+        sent with the early answer): listen to it, then hear what it pushed meanwhile."""
+        self._attached = None
+        self.service = attached.service
+        self._remove_listener = self.service.add_listener(self.push)
+        attached.stop_keeping()
+        for event in attached.pushes:
+            self.push(event)
+        log.info("%s attached to %s", client_named(params.client_info), self.service.root)
 
     async def offer_resume(self) -> None:
         """Once per connection, after the handshake: a client that opens a root whose
@@ -267,17 +248,13 @@ async def _maybe_await(value: Any) -> None:
 
 
 def pick_root(params: types.InitializeParams, options: InitOptions) -> Path:
-    """First workspace folder, else rootUri, else rootPath, else initializationOptions.root,
-    else the server's working directory."""
-    if params.workspace_folders:
-        return Path(to_fs_path(params.workspace_folders[0].uri) or ".")
-    if params.root_uri:
-        return Path(to_fs_path(params.root_uri) or ".")
-    if params.root_path:
-        return Path(params.root_path)
-    if options.root:
-        return Path(options.root)
-    return Path.cwd()
+    """The root a client names (:func:`~scribe_ls.rpc.handshake.choose_root`'s rules)."""
+    folders = [folder.uri for folder in params.workspace_folders or ()]
+    return choose_root(folders, params.root_uri, params.root_path, options)
+
+
+def client_named(info: types.ClientInfo | None) -> str:
+    return client_name(None if info is None else {"name": info.name, "version": info.version})
 
 
 def register_features(server: ScribeLanguageServer) -> None:

@@ -1,10 +1,11 @@
-"""The transports: stdio (one client; the process ends with it), TCP and a Unix socket
-(any number of clients, TCP with a token), WebSocket (token and Origin checked).
+"""The listening transports: TCP and a Unix socket (any number of clients, TCP with a
+token), WebSocket (token and Origin checked). stdio, one client, is :mod:`.stdio`.
 
 Each connection gets its own :class:`~scribe_ls.rpc.server.ScribeLanguageServer` over the
-hub's shared service per root. Output goes through :class:`BoundedWriter` (a client that
-stops reading is cut off, never buffered without end); input through our frame reader.
-SIGTERM and SIGINT end a server cleanly, flushing what is pending.
+hub's shared service per root. Output goes through
+:class:`~scribe_ls.rpc.connection.BoundedWriter` (a client that stops reading is cut off,
+never buffered without end); input through our frame reader. SIGTERM and SIGINT end a
+server cleanly, flushing what is pending.
 """
 
 from __future__ import annotations
@@ -12,152 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import io
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from pygls.io_ import StdoutWriter
-
-from ..errors import INVALID_REQUEST
 from ..logs import BurstLog
 from ..userdirs import prepare_socket_dir, runtime_dir
 from . import framing
-from .server import ScribeLanguageServer, ServiceHub
+from .connection import BoundedWriter, read_frames, unread_output_limit
+from .hub import ServiceHub, close_within
+from .server import ScribeLanguageServer
 
 log = logging.getLogger(__name__)
-
-
-class BoundedWriter:
-    """Where pygls writes its messages: an asyncio transport, so a client that is slow to
-    read never blocks the event loop (recording, other clients and timers go on). Nor can it
-    grow our memory without bound: once ``limit`` bytes wait unread, the connection is
-    closed."""
-
-    def __init__(self, transport: asyncio.WriteTransport, limit: int, on_overflow: Callable[[], Any]) -> None:
-        self._transport = transport
-        self._limit = limit
-        self._on_overflow = on_overflow
-        self._overflowed = False
-
-    def write(self, data: bytes) -> None:
-        if self._transport.is_closing():
-            return
-        self._transport.write(data)
-        waiting = self._transport.get_write_buffer_size()
-        if waiting > self._limit and not self._overflowed:
-            self._overflowed = True
-            log.error("the client left %d bytes of answers unread; closing the connection", waiting)
-            self._on_overflow()
-
-    def close(self) -> None:
-        self._transport.close()
-
-    async def drain(self, seconds: float) -> None:
-        """Wait (bounded) until what was written has left, before the process exits."""
-        for _ in range(int(seconds / 0.01)):  # a transport has no "drained" event to await
-            if not self._transport.get_write_buffer_size():
-                return
-            await asyncio.sleep(0.01)
-
-
-def unread_output_limit(max_message_bytes: int) -> int:
-    """How much unread output a connection may leave before it is closed."""
-    return 4 * max_message_bytes
-
-
-async def read_frames(reader: framing.FrameReader, server: ScribeLanguageServer) -> None:
-    """Feed framed bodies to the protocol until the input ends. A connection with
-    MAX_IN_FLIGHT requests running is not read further (backpressure)."""
-    while True:
-        await server.room.wait()
-        try:
-            body = await reader.next_body()
-        except framing.MessageTooLarge as exc:
-            log.error("closing a connection: %s", exc)
-            server.protocol.send_payload(
-                framing.error_response(None, INVALID_REQUEST, f"invalid request: {exc}; closing")
-            )
-            return
-        if body is None:
-            log.info("the client closed its end of the connection")
-            return
-        try:
-            server.protocol.receive(body)
-        except Exception:  # one message must never end the connection
-            log.exception("handling a message failed")
-
-
-def serve_stdio(*, max_message_bytes: int = framing.DEFAULT_MAX_MESSAGE_BYTES) -> int:
-    """Serve one client on stdin/stdout until it sends ``exit``, closes the pipe, or the
-    process gets SIGTERM/SIGINT; pending work is flushed in every case."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    async def main() -> int:
-        hub = ServiceHub()
-        loop = asyncio.get_running_loop()
-        exit_code: asyncio.Future[int] = loop.create_future()
-
-        def on_exit(code: int) -> None:
-            if not exit_code.done():
-                exit_code.set_result(code)
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_exit, 128 + signum)
-        server = ScribeLanguageServer(hub, on_exit=on_exit)
-        writer: BoundedWriter | None = None
-        try:
-            transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
-            writer = BoundedWriter(transport, unread_output_limit(max_message_bytes), server.close_connection)
-            server.protocol.set_writer(writer)
-        except ValueError:
-            # stdout is a regular file (output redirected): a plain write cannot block on it.
-            server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
-        # One thread blocks in read1(); it may still be blocked there when we exit.
-        stdin_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-stdin")
-        # A buffered reader when stdin is a pipe or file, which is what read1 needs.
-        stdin = cast(io.BufferedReader, sys.stdin.buffer)
-
-        def read(n: int) -> Any:
-            return loop.run_in_executor(stdin_thread, stdin.read1, n)
-
-        loop_task = asyncio.ensure_future(read_frames(framing.FrameReader(read, max_message_bytes), server))
-        ends: set[asyncio.Future[Any]] = {loop_task, exit_code}
-        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
-        if loop_task.done() and not loop_task.cancelled() and (failure := loop_task.exception()):
-            log.error("reading stdin failed: %r", failure)
-        loop_task.cancel()
-        await _close_within(hub, detach=server.detach())
-        if writer is not None:
-            await writer.drain(5)
-        if exit_code.done():
-            return exit_code.result()
-        # The client closed stdin without `exit`: that is how editors usually die.
-        return 0 if server._shutdown_requested else 1
-
-    code = asyncio.run(main())
-    with contextlib.suppress(ValueError, OSError):  # the pipe transport may have closed it
-        sys.stdout.flush()
-    logging.shutdown()
-    # The stdin reader thread may still be blocked in read(); do not wait for it.
-    os._exit(code)
-
-
-async def _close_within(
-    hub: ServiceHub, *, detach: Coroutine[Any, Any, None] | None = None, seconds: float = 10
-) -> None:
-    """Detach a client (if given) and close the services (flushing pending activity,
-    releasing the recorder lease), bounded in time."""
-    try:
-        if detach is not None:
-            await asyncio.wait_for(detach, seconds)
-        await asyncio.wait_for(hub.close_all(), seconds)
-    except TimeoutError:
-        log.warning("services did not close within %.0f s", seconds)
 
 
 _HTTP_METHODS = tuple(
@@ -327,7 +197,7 @@ async def until_stopped(hub: ServiceHub) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping: closing services")
-    await _close_within(hub)
+    await close_within(hub)
 
 
 def run_and_exit(main: Coroutine[Any, Any, None]) -> int:

@@ -259,7 +259,8 @@ async def test_unix_socket_refuses_a_directory_it_does_not_own(repo: Path, tmp_p
 
 def test_internal_errors_carry_no_traceback() -> None:
     """A handler that blows up answers -32603 with a short message; the traceback is logged."""
-    from scribe_ls.rpc.server import ScribeLanguageServer, ServiceHub
+    from scribe_ls.rpc.hub import ServiceHub
+    from scribe_ls.rpc.server import ScribeLanguageServer
 
     sent: list[bytes] = []
 

@@ -229,9 +229,16 @@ def test_without_the_mcp_extra_the_server_says_how_to_add_it(repo: Path, tmp_pat
     import subprocess
 
     blocked = tmp_path / "no-mcp"
-    for name in ("mcp", "mcp_types"):
-        (blocked / name).mkdir(parents=True)
-        (blocked / name / "__init__.py").write_text("raise ImportError('not installed')\n")
+    blocked.mkdir()
+    # As if not installed: the import system finds no module named mcp or mcp_types.
+    (blocked / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class NotInstalled:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] in ('mcp', 'mcp_types'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NotInstalled())\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(blocked)}
     done = subprocess.run(
         [sys.executable, "-m", "scribe_ls", "mcp"],
