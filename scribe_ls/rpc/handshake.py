@@ -158,9 +158,7 @@ class EarlyInitialize:
 
     id: int | str
     root: Path
-    options: InitOptions
     client_capabilities: dict[str, Any]
-    client: str
 
     def answer(self) -> bytes:
         result = {
@@ -198,9 +196,7 @@ def read_initialize(message: Any) -> EarlyInitialize | None:
     root = choose_root(folders, params.get("rootUri"), params.get("rootPath"), options)
     if not root.is_dir():
         return None
-    return EarlyInitialize(
-        ident, root, options, params["capabilities"], client_name(params.get("clientInfo"))
-    )
+    return EarlyInitialize(ident, root, params["capabilities"])
 
 
 def show_message(level: int, message: str) -> bytes:

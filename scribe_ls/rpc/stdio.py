@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Pushes kept while pygls loads (a fraction of a second: a handful in practice), at most.
+MAX_KEPT_PUSHES = 1000
+
 
 class FileWriter:
     """Where pygls writes when stdout is a regular file (output redirected): a plain write
@@ -75,7 +78,15 @@ async def answer_early(
     except ScribeError:
         return None  # pygls's path tries again and answers with the error
     pushes: list[Notification] = []
-    stop_keeping = service.add_listener(pushes.append)
+
+    def keep(event: Notification) -> None:
+        if len(pushes) < MAX_KEPT_PUSHES:
+            pushes.append(event)
+        elif len(pushes) == MAX_KEPT_PUSHES:
+            log.warning("more than %d pushes while pygls loaded; later ones were dropped", MAX_KEPT_PUSHES)
+            pushes.append(event)  # one past the limit: said once
+
+    stop_keeping = service.add_listener(keep)
     for level, text in service.notices:
         writer.write(handshake.show_message(level, text))  # LSP allows them before the answer
     answer = early.answer()

@@ -17,7 +17,6 @@ from pygls.protocol.json_rpc import JsonRPCResponseMessage
 
 from scribe_ls.rpc import handshake
 from scribe_ls.rpc.hub import ServiceHub
-from scribe_ls.rpc.params import InitOptions
 from scribe_ls.rpc.protocol import ScribeProtocol
 from scribe_ls.rpc.server import ScribeLanguageServer
 
@@ -51,7 +50,7 @@ def pygls_answer(params: dict[str, Any], msg_id: int | str = 7) -> bytes:
 
 
 def early_answer(params: dict[str, Any], msg_id: int | str = 7) -> bytes:
-    early = handshake.EarlyInitialize(msg_id, Path("."), InitOptions(), params["capabilities"], "test")
+    early = handshake.EarlyInitialize(msg_id, Path("."), params["capabilities"])
     return early.answer()
 
 
