@@ -4,7 +4,7 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ErrorCodes, type EntryKind, type ScribeApi, errorCode } from './protocol';
+import { ErrorCodes, type EntryKind, type ScribeApi, type Session, errorCode } from './protocol';
 import { showResumePacket } from './resume';
 import { type SessionState, label } from './state';
 
@@ -19,10 +19,17 @@ export interface CommandContext {
   restartServer(): Promise<void>;
 }
 
+/** What the Sessions view passes to a command run from an item's context menu. */
+export interface SessionNode {
+  session: Session;
+}
+
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
-  const commands: Record<string, () => Promise<unknown>> = {
+  const commands: Record<string, (node?: SessionNode) => Promise<unknown>> = {
     'scribe.startSession': () => startSession(ctx),
-    'scribe.stopSession': () => stopSession(ctx),
+    'scribe.stopSession': (node) => stopSession(ctx, node),
+    'scribe.pauseSession': (node) => setStatus(ctx, 'paused', node),
+    'scribe.resumeSession': (node) => setStatus(ctx, 'active', node),
     'scribe.addNote': () => addEntry(ctx, 'note'),
     'scribe.addDecision': () => addEntry(ctx, 'decision'),
     'scribe.copyContext': () => copyContext(ctx),
@@ -34,8 +41,14 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     'scribe.restartServer': () => ctx.restartServer(),
   };
   return Object.entries(commands).map(([id, run]) =>
-    vscode.commands.registerCommand(id, () => guarded(ctx, id, run)),
+    vscode.commands.registerCommand(id, (node?: unknown) =>
+      guarded(ctx, id, () => run(isSessionNode(node) ? node : undefined)),
+    ),
   );
+}
+
+function isSessionNode(value: unknown): value is SessionNode {
+  return typeof value === 'object' && value !== null && 'session' in value;
 }
 
 async function guarded(ctx: CommandContext, id: string, run: () => Promise<unknown>): Promise<unknown> {
@@ -75,11 +88,30 @@ async function startSession(ctx: CommandContext): Promise<unknown> {
   return session;
 }
 
-async function stopSession(ctx: CommandContext): Promise<unknown> {
-  const session = await requireApi(ctx).stopSession();
-  ctx.state.show(session);
+/** Stop the session of a Sessions view item, or the current one. */
+async function stopSession(ctx: CommandContext, node?: SessionNode): Promise<unknown> {
+  const session = await requireApi(ctx).stopSession(node?.session.id);
+  showIfCurrent(ctx, session);
+  ctx.refreshSessions();
   void vscode.window.showInformationMessage(`Scribe: session ${label(session)} stopped.`);
   return session;
+}
+
+/** Pause or resume the session of a Sessions view item, or the current one. */
+async function setStatus(ctx: CommandContext, status: 'active' | 'paused', node?: SessionNode): Promise<unknown> {
+  const sessionId = node?.session.id ?? ctx.state.session?.id ?? (await requireApi(ctx).currentSession())?.id;
+  if (!sessionId) throw Object.assign(new Error('no current session'), { code: ErrorCodes.noCurrentSession });
+  const session = await requireApi(ctx).updateSession({ sessionId, status });
+  showIfCurrent(ctx, session);
+  ctx.refreshSessions();
+  const did = status === 'paused' ? 'paused' : 'resumed';
+  void vscode.window.showInformationMessage(`Scribe: session ${label(session)} ${did}.`);
+  return session;
+}
+
+/** The status bar follows the session it shows (or, with none shown, the one just changed). */
+function showIfCurrent(ctx: CommandContext, session: Session): void {
+  if (!ctx.state.session || ctx.state.session.id === session.id) ctx.state.show(session);
 }
 
 /** The active editor's file, relative to the root, if it lies inside it. */

@@ -7,6 +7,7 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
+  State,
   TransportKind,
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
@@ -15,6 +16,8 @@ import { Heartbeats } from './heartbeat';
 import { OverlapWarnings } from './overlaps';
 import { type ProgressType, ScribeApi, type ScribeConnection } from './protocol';
 import { offerResume } from './resume';
+import { ServerCrashes } from './serverCrashes';
+import { serverStdio } from './serverLog';
 import { SessionsTree } from './sessionsTree';
 import { SessionState, label } from './state';
 import { ScribeStatusBar } from './statusBar';
@@ -30,6 +33,8 @@ export interface Connected {
   progressType: ProgressType;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** What it does when the server stops on its own (LanguageClient's restarts), if anything. */
+  crashes?: ServerCrashes;
 }
 
 /** Makes the server's client for a root. The extension uses LanguageClient; tests may use another. */
@@ -54,9 +59,13 @@ export const connectWithLanguageClient: Connect = (root, log) => {
   const args = config.get<string[]>('serverArgs', ['serve']);
   const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio, options: { cwd: root } };
   const folder = vscode.workspace.workspaceFolders?.[0];
+  const crashes = new ServerCrashes();
   const clientOptions: LanguageClientOptions = {
     documentSelector: [], // no document sync: scribe-ls watches the work tree itself
+    errorHandler: crashes,
     outputChannel: log,
+    // The server's stderr at its own levels (LanguageClient would show every line as an error).
+    stdioOptions: serverStdio,
     workspaceFolder: folder,
   };
   const client = new LanguageClient('scribe', 'Scribe', serverOptions, clientOptions);
@@ -64,6 +73,9 @@ export const connectWithLanguageClient: Connect = (root, log) => {
   // generic LSP clients). LanguageClient would register those names as VS Code commands,
   // which clash with this extension's own scribe.* commands and make the start fail.
   client.getFeature(ExecuteCommandRequest.method).initialize = () => undefined;
+  client.onDidChangeState(({ newState }) => {
+    if (newState === State.Running) crashes.running();
+  });
   const start = async (): Promise<void> => {
     try {
       await client.start();
@@ -79,20 +91,32 @@ export const connectWithLanguageClient: Connect = (root, log) => {
     }
   };
   // LanguageClient keeps handlers registered before start and installs them on connecting.
-  return { connection: client, progressType: WorkDoneProgress.type, start, stop: () => client.stop() };
+  return { connection: client, progressType: WorkDoneProgress.type, start, stop: () => client.stop(), crashes };
 };
 
 export function activate(context: vscode.ExtensionContext): ScribeExtension | undefined {
-  return activateWith(context, connectWithLanguageClient);
-}
-
-function activateWith(context: vscode.ExtensionContext, connect: Connect): ScribeExtension | undefined {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder || folder.uri.scheme !== 'file') return undefined; // scribe-ls works on local repositories
-  // The manifest declares Restricted Mode unsupported (capabilities.untrustedWorkspaces), so
-  // VS Code activates this only in a trusted folder; a host that activates it anyway starts
-  // nothing here either: the server runs git in the folder and records it.
-  if (vscode.workspace.isTrusted === false) return undefined;
+  // Restricted Mode (capabilities.untrustedWorkspaces is "limited"): nothing is started, for
+  // the server runs git in the folder and records it. Once the user trusts the folder, Scribe
+  // starts, without a reload (VS Code does not activate a "false" extension on trust by
+  // its workspaceContains event: the user would be left with nothing).
+  if (vscode.workspace.isTrusted === false) {
+    const granted = vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      granted.dispose();
+      activateWith(context, connectWithLanguageClient, folder);
+    });
+    context.subscriptions.push(granted);
+    return undefined;
+  }
+  return activateWith(context, connectWithLanguageClient, folder);
+}
+
+function activateWith(
+  context: vscode.ExtensionContext,
+  connect: Connect,
+  folder: vscode.WorkspaceFolder,
+): ScribeExtension {
   const root = folder.uri.fsPath;
   const log = vscode.window.createOutputChannel('Scribe', { log: true });
   const state = new SessionState();
@@ -187,6 +211,31 @@ function activateWith(context: vscode.ExtensionContext, connect: Connect): Scrib
     connected = starting;
     statusBar.setServerProblem(null);
     api = client;
+    if (starting.crashes) {
+      starting.crashes.listener = {
+        restarting: (message) => {
+          log.warn(message);
+          statusBar.setServerProblem(message);
+          void vscode.window.showWarningMessage(message, 'Show Output').then((choice) => choice && log.show());
+        },
+        restarted: () => {
+          statusBar.setServerProblem(null);
+          void showCurrent(client);
+        },
+        gaveUp: (message) => {
+          log.error(message);
+          statusBar.setServerProblem(message);
+          void vscode.window.showErrorMessage(message, 'Restart Server').then((choice) => {
+            if (choice) void vscode.commands.executeCommand('scribe.restartServer');
+          });
+        },
+      };
+    }
+    await showCurrent(client);
+  };
+
+  /** The current session in the status bar, today's time, the Sessions view: read afresh. */
+  const showCurrent = async (client: ScribeApi): Promise<void> => {
     try {
       state.show(await client.currentSession());
       refreshToday();
