@@ -150,6 +150,7 @@ def test_a_crashed_server_is_said_restarted_and_the_restart_command_works(
     window: workbench.Window, repo: Path, code_server: workbench.CodeServer
 ) -> None:
     window.open(repo)
+    window.status_shows("Scribe: no session")
     window.palette("Scribe: Start Session")
     window.answer_input("")
     window.status_shows("B-1234 ●")
@@ -308,11 +309,15 @@ def test_an_untrusted_folder_starts_nothing(
         ]
         assert not started
         assert not (repo / ".scribe" / "scribe.db").exists()
+        assert [row for row in window.palette_offers("Scribe: ") if "Scribe:" in row] == []
+        assert "Scribe Sessions" not in driver.find_element("css selector", ".part.sidebar").text
+        assert "Developer: Reload Window" in "".join(window.palette_offers("Developer: Reload Window"))
         window.screenshot("restricted-mode")
         # Trusted from the Restricted Mode item: the extension starts, as it says it would.
         window.click_status_item("Restricted Mode")
         window.click_button("Trust")
         window.status_shows("Scribe: no session")
+        assert any("Scribe: Start Session" in row for row in window.palette_offers("Scribe: Start"))
     finally:
         driver.get("about:blank")
         server.stop()

@@ -37,6 +37,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 STATUS_ITEM = "scribe-ls.scribe-ls.scribe.status"  # publisher.name.item id
+PYTHON = sys.executable  # runs the server the extension starts (scribe.serverPath)
 
 
 def missing() -> str | None:
@@ -84,6 +85,11 @@ class CodeServer:
             path.mkdir(parents=True, exist_ok=True)
         (base / "xdg-runtime").chmod(0o700)
         (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
+        # The server's own ("remote machine") settings too: scribe.serverPath is machine-
+        # overridable, and these are read where the extension host runs, not via the browser.
+        (self.user_data / "Machine").mkdir(exist_ok=True)
+        machine = {key: value for key, value in settings.items() if key.startswith("scribe.")}
+        (self.user_data / "Machine" / "settings.json").write_text(json.dumps(machine, indent=2))
         closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: no marketplace, no outside host
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("VSCODE_", "ELECTRON_"))},
@@ -236,14 +242,27 @@ class Window:
             shown = statusbar[0].text.replace("\n", " | ") if statusbar else "no status bar"
             raise TimeoutError(f"{exc}; the status bar: {shown}; toasts: {self.notifications()}") from None
 
-    def palette(self, command: str) -> None:
-        """F1, type the command's title, Enter (what a user does)."""
+    def open_palette(self) -> Any:
+        """F1, as a user presses it (again if the first press went nowhere): the palette's box."""
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.keys import Keys
 
-        self.driver.find_element("css selector", ".monaco-workbench").click()
-        ActionChains(self.driver).send_keys(Keys.F1).perform()
-        box = wait_for(lambda: self._quick_input(), "the command palette")
+        for attempt in range(3):
+            if self._quick_input() is None:
+                if attempt:  # the keys went nowhere: give the page the focus first
+                    self.driver.execute_script("document.querySelector('.monaco-workbench').focus()")
+                ActionChains(self.driver).send_keys(Keys.F1).perform()
+            try:
+                return wait_for(lambda: self._quick_input(), "the command palette", 5)
+            except TimeoutError:
+                continue
+        raise TimeoutError("the command palette did not open")
+
+    def palette(self, command: str) -> None:
+        """F1, type the command's title, Enter (what a user does)."""
+        from selenium.webdriver.common.keys import Keys
+
+        box = self.open_palette()
         box.send_keys(command)
         wait_for(
             lambda: any(
@@ -253,6 +272,19 @@ class Window:
             f"{command!r} in the palette",
         )
         box.send_keys(Keys.ENTER)
+
+    def palette_offers(self, typed: str) -> list[str]:
+        """The commands the palette lists for ``typed`` (then closed with Escape)."""
+        from selenium.webdriver.common.keys import Keys
+
+        box = self.open_palette()
+        box.send_keys(typed)
+        time.sleep(1)  # the list settles (it filters as one types)
+        rows = self.driver.find_elements("css selector", ".quick-input-list .monaco-list-row")
+        texts = [row.text for row in rows]
+        box.send_keys(Keys.ESCAPE)
+        wait_for(lambda: self._quick_input() is None, "the palette to close")
+        return [text for text in texts if text.strip()]
 
     def _quick_input(self) -> Any:
         boxes = self.driver.find_elements("css selector", ".quick-input-widget input.input")
@@ -414,6 +446,3 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
-
-
-PYTHON = sys.executable

@@ -254,8 +254,21 @@ function activateWith(
     await running?.stop();
   };
 
+  const restart = async (): Promise<void> => {
+    await stop();
+    await start();
+  };
+  // A corrected scribe.serverPath or serverArgs takes effect at once (no Restart Server, no
+  // reload); it also covers settings that reach the extension host after it activated.
+  const settingsChanged = vscode.workspace.onDidChangeConfiguration((event) => {
+    if (!event.affectsConfiguration('scribe.serverPath') && !event.affectsConfiguration('scribe.serverArgs')) return;
+    log.info('scribe.serverPath or scribe.serverArgs changed: starting the server again');
+    void restart();
+  });
+
   const ready = start();
   context.subscriptions.push(
+    settingsChanged,
     log,
     statusBar,
     sessions,
@@ -268,10 +281,7 @@ function activateWith(
       state,
       log,
       refreshSessions: () => sessions.refresh(),
-      restartServer: async () => {
-        await stop();
-        await start();
-      },
+      restartServer: restart,
     }),
     { dispose: () => void stop() },
   );

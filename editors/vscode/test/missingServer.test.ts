@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { FakeVscode } from './fakeVscode';
-import { makeRepo } from './server';
+import { PYTHON, makeRepo, waitUntil } from './server';
 
 const repo = makeRepo();
 const fake = new FakeVscode(repo.root);
@@ -33,4 +33,12 @@ test('the error names the command and the settings, the status bar shows a warni
   const vscode = require('vscode');
   await vscode.commands.executeCommand('scribe.copyContext');
   assert.match(fake.messages.at(-1)!.text, /the scribe-ls server is not running/);
+});
+
+test('a corrected scribe.serverPath starts the server at once', async () => {
+  fake.settings['scribe.serverPath'] = PYTHON;
+  fake.settings['scribe.serverArgs'] = ['-m', 'scribe_ls', 'serve'];
+  const touched = new Set(['scribe.serverPath']);
+  fake.fire('workspace.onDidChangeConfiguration', { affectsConfiguration: (key: string) => touched.has(key) });
+  await waitUntil(() => fake.statusBarItems[0].text.endsWith('Scribe: no session'), 'the server to start', 20_000);
 });
