@@ -259,19 +259,30 @@ class Window:
         raise TimeoutError("the command palette did not open")
 
     def palette(self, command: str) -> None:
-        """F1, type the command's title, Enter (what a user does)."""
+        """F1, type the command's title, Enter (what a user does; typed again if the list
+        does not show it, as a user retypes when a key was lost on a busy machine)."""
         from selenium.webdriver.common.keys import Keys
 
-        box = self.open_palette()
-        box.send_keys(command)
-        wait_for(
-            lambda: any(
-                command in row.text
-                for row in self.driver.find_elements("css selector", ".quick-input-list .monaco-list-row")
-            ),
-            f"{command!r} in the palette",
-        )
-        box.send_keys(Keys.ENTER)
+        def rows() -> list[str]:
+            found = self.driver.find_elements("css selector", ".quick-input-list .monaco-list-row")
+            return [row.text for row in found]
+
+        for attempt in range(3):
+            box = self.open_palette()
+            box.send_keys(command)
+            try:
+                wait_for(lambda: any(command in row for row in rows()), f"{command!r} in the palette", 10)
+            except TimeoutError:
+                if attempt == 2:
+                    typed = box.get_attribute("value")
+                    listed = rows()
+                    problem = f"{command!r} is not in the palette; typed {typed!r}, listed {listed}"
+                    raise TimeoutError(problem) from None
+                box.send_keys(Keys.ESCAPE)  # and open it afresh
+                wait_for(lambda: self._quick_input() is None, "the palette to close")
+                continue
+            box.send_keys(Keys.ENTER)
+            return
 
     def palette_offers(self, typed: str) -> list[str]:
         """The commands the palette lists for ``typed`` (then closed with Escape)."""
