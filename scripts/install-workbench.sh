@@ -26,23 +26,8 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 0
 fi
 if ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        loud "no apt-get to install libkrb5-dev (code-server builds against it); the VS Code workbench tests are skipped"
-        exit 0
-    fi
-    if [ "$(id -u)" = 0 ]; then
-        as_root=""
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        as_root="sudo -n"
-    else
-        loud "not root and no password-less sudo for libkrb5-dev: the VS Code workbench tests are skipped (apt-get install libkrb5-dev)"
-        exit 0
-    fi
-    say "installing Debian's libkrb5-dev"
-    export DEBIAN_FRONTEND=noninteractive
-    $as_root apt-get install -y -q --no-install-recommends libkrb5-dev >/dev/null \
-        || { $as_root apt-get update -q >/dev/null && $as_root apt-get install -y -q --no-install-recommends libkrb5-dev >/dev/null; } \
-        || { loud "apt-get could not install libkrb5-dev: the VS Code workbench tests are skipped"; exit 0; }
+    . "$(dirname "$0")/debian-packages.sh"
+    debian_install install-workbench "the VS Code workbench tests are skipped" libkrb5-dev || exit 0
 fi
 
 say "installing Node $NODE_MAJOR and code-server $VERSION from npm into $DIR (once; ~2 minutes)"
