@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -152,7 +153,7 @@ async def _serve(
     reader: framing.FrameReader,
     hub: ServiceHub,
     writer: BoundedWriter | FileWriter,
-    on_exit: Any,
+    on_exit: Callable[[int], None],
     servers: list[ScribeLanguageServer],
 ) -> None:
     """The first message (answered early when it can be), then pygls for the rest."""
