@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,6 @@ import anyio
 from .._version import __version__
 from ..core.service import Scribe
 from ..rpc import framing
-
-log = logging.getLogger(__name__)
 
 # mcp_types.version's (importing it loads every MCP model): the versions an initialize may
 # negotiate, and the one a client asking for another gets. tests/unit compares them.
