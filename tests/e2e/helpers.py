@@ -181,13 +181,17 @@ class Dashboard:
         return answers
 
 
-def run_cli(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    root: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``scribe-ls ARGS`` in ``root`` (``env``: the whole environment, if not this one's)."""
     return subprocess.run(
         [sys.executable, "-m", "scribe_ls", *args],
         cwd=root,
         capture_output=True,
         text=True,
         input=stdin,
+        env=env,
         timeout=30,
     )
 

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -395,14 +394,7 @@ def test_the_daemon_hand_off_is_the_users_to_allow(tmp_path: Path) -> None:
     runtime.mkdir(mode=0o700)
     env = {**os.environ, "XDG_CONFIG_HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
     env.pop("SCRIBE_LS_DAEMON", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "scribe_ls", "start"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_cli(repo, "start", env=env)
     assert done.returncode == 0, done.stderr
     assert "daemon = True is wider than your own configuration allows" in done.stderr
     assert "max_message_bytes = 1073741824 is wider" in done.stderr

@@ -14,6 +14,8 @@ import pytest
 
 from scribe_ls.agents.mcp_stdio import check_line, surrogate_at
 
+from .helpers import run_cli
+
 pytestmark = pytest.mark.timeout(60)
 
 INIT = {
@@ -226,7 +228,6 @@ def test_without_the_mcp_extra_the_server_says_how_to_add_it(repo: Path, tmp_pat
     """The SDK is an extra (scribe-ls[mcp]): where it is not installed, `scribe-ls mcp`
     says what to install; everything else works without it."""
     import os
-    import subprocess
 
     blocked = tmp_path / "no-mcp"
     blocked.mkdir()
@@ -240,18 +241,6 @@ def test_without_the_mcp_extra_the_server_says_how_to_add_it(repo: Path, tmp_pat
         "sys.meta_path.insert(0, NotInstalled())\n"
     )
     env = {**os.environ, "PYTHONPATH": str(blocked)}
-    done = subprocess.run(
-        [sys.executable, "-m", "scribe_ls", "mcp"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_cli(repo, "mcp", env=env)
     assert done.returncode == 1 and "python -m pip install 'scribe-ls[mcp]'" in done.stderr
-    assert (
-        subprocess.run(
-            [sys.executable, "-m", "scribe_ls", "start"], cwd=repo, env=env, capture_output=True, timeout=30
-        ).returncode
-        == 0
-    )
+    assert run_cli(repo, "start", env=env).returncode == 0

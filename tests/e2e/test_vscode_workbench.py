@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from . import workbench
-from .helpers import git, make_git_repo
+from .helpers import git, make_git_repo, run_cli
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.e2e]
 
@@ -173,14 +172,8 @@ def test_a_crashed_server_is_said_restarted_and_the_restart_command_works(
 
 
 def cli(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        [workbench.PYTHON, "-m", "scribe_ls", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SCRIBE_LS_DAEMON": "0"},
-    )
+    """A verb's output; it must succeed (no daemon: tests/conftest.py says so for every test)."""
+    done = run_cli(root, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -237,9 +230,12 @@ def test_an_agent_changing_the_persons_file_is_warned_once(window: workbench.Win
     )
     for attempt in range(2):
         (repo / "notes.md").write_text(f"the agent's rewrite {attempt}\n")
-        hook = subprocess.run(
-            [workbench.PYTHON, "-m", "scribe_ls", "hook", "claude-code", "PostToolUse"],
-            input=json.dumps(
+        hook = run_cli(
+            repo,
+            "hook",
+            "claude-code",
+            "PostToolUse",
+            stdin=json.dumps(
                 {
                     "session_id": "8c35adc1-5d0e-4bd6-9a3f-0d2c6f1e2a11",
                     "hook_event_name": "PostToolUse",
@@ -249,10 +245,6 @@ def test_an_agent_changing_the_persons_file_is_warned_once(window: workbench.Win
                     "tool_response": {"success": True},
                 }
             ),
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=60,
             env={**os.environ, "CLAUDE_PROJECT_DIR": str(repo)},
         )
         assert hook.returncode == 0, hook.stderr

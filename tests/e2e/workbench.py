@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from .helpers import free_port
 
 VERSION = "4.139.1"
 INSTALL = Path(
@@ -51,12 +52,6 @@ def missing() -> str | None:
     if not (EXTENSION / "node_modules").is_dir():
         return "editors/vscode has no node_modules (npm ci --prefix editors/vscode)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def package_extension(out: Path) -> Path:
