@@ -123,6 +123,15 @@ def choose_root(
     return Path.cwd()
 
 
+def is_directory(path: Path) -> bool:
+    """Whether ``path`` is a directory; a path the system cannot even look up (a name too
+    long, say: a client's root is anyone's string) is not one."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def client_name(client_info: dict[str, Any] | None) -> str:
     if not client_info:
         return "a client that did not say its name"
@@ -194,7 +203,7 @@ def read_initialize(message: Any) -> EarlyInitialize | None:
         return None
     folders = [folder["uri"] for folder in params.get("workspaceFolders") or ()]
     root = choose_root(folders, params.get("rootUri"), params.get("rootPath"), options)
-    if not root.is_dir():
+    if not is_directory(root):
         return None
     return EarlyInitialize(ident, root, params["capabilities"])
 

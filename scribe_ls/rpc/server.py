@@ -31,8 +31,9 @@ from ..errors import (
 )
 from ..logs import BurstLog
 from ..metrics import METRICS
+from ..model import clip
 from ..store.layout import find_repo_root
-from .handshake import choose_root, client_name
+from .handshake import choose_root, client_name, is_directory
 from .hub import Attached, ServiceHub
 from .methods import BY_NAME as METHODS_BY_NAME
 from .methods import METHODS, Method, dispatch, progress_token
@@ -174,8 +175,9 @@ class ScribeLanguageServer(LanguageServer):
             self._take_over(self._attached, params)
             return
         root = self._root or pick_root(params, options)
-        if not root.is_dir():
-            raise ScribeRpcError(f"rootUri: {root} is not a directory", -32602)
+        if not is_directory(root):
+            # A client's root is anyone's string: the answer names it, within bounds.
+            raise ScribeRpcError(f"rootUri: {clip(str(root), 300)} is not a directory", -32602)
         if self._allowed_roots is not None and self._root is None:
             repo = (await asyncio.to_thread(find_repo_root, root)).resolve()
             if repo not in self._allowed_roots:

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 
 CLIENTS = Path(__file__).resolve().parents[1] / "data" / "initialize"
 MISMATCH = "was answered early with"  # what rpc/protocol.py logs if the two answers differ
+HUGE_ROOT = b"file:///" + b"a" * 99_999  # a path no system can look up (a name is at most 255 bytes)
 
 
 def real_client(name: str, root: Path) -> dict[str, Any]:
@@ -144,3 +145,47 @@ async def test_a_request_before_initialize_is_answered_not_initialized(repo: Pat
         assert "result" in await peer.request(2, "initialize", {"capabilities": {}, "rootUri": repo.as_uri()})
     finally:
         await peer.close()
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        (b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":', -32700),
+        (b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"rootUri":"\xff"}}', -32700),
+        (b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":' + b"[" * 200 + b"]" * 200 + b"}", -32600),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}]', None),
+        (b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"rootUri":"' + HUGE_ROOT + b'"}}', -32602),
+    ],
+    ids=["cut short", "not UTF-8", "too deep", "in a batch", "a huge root"],
+)  # fmt: skip
+async def test_a_hostile_first_message_is_answered_and_the_server_goes_on(
+    repo: Path, first: bytes, code: int | None
+) -> None:
+    """What the early path reads first is anyone's bytes: each gets its answer (the same as
+    any later message would), and a real initialize after it is answered."""
+    peer = await RawPeer.start(repo, initialize=False)
+    try:
+        await peer.send(first, raw=False)
+        answer = await peer.next()
+        if code is not None:
+            answer = answer[0] if isinstance(answer, list) else answer
+            assert answer["error"]["code"] == code, answer
+        accepted = await peer.request(2, "initialize", {"capabilities": {}, "rootUri": repo.as_uri()})
+        assert "result" in accepted or accepted["error"]["code"] == -32600, (
+            accepted
+        )  # a batch's initialize took it
+    finally:
+        await peer.close()
+    assert "Traceback" not in peer.stderr_text()
+
+
+async def test_a_first_frame_over_the_limit_is_refused_without_allocating(repo: Path) -> None:
+    peer = await RawPeer.start(repo, initialize=False)
+    try:
+        await peer.send(b"Content-Length: 100000000000\r\n\r\n{", raw=True)
+        answer = await peer.next()
+        assert answer["error"]["code"] == -32600 and "over the limit" in answer["error"]["message"]
+        assert await asyncio.wait_for(peer.proc.wait(), 10) == 1  # stdio's one client: the process ends
+    finally:
+        await peer.close()
+    assert "MemoryError" not in peer.stderr_text()
