@@ -131,7 +131,7 @@ class Answered:
         message = getattr(item.message, "root", item.message)
         is_answer = not hasattr(message, "method")
         ident = getattr(message, "id", None)
-        if self._early is not None and is_answer and _id_key(ident) == _id_key(self._early[0]):
+        if self._early is not None and framing.answers(message, self._early[0]):
             ours = item.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
             if ours != self._early[1]:
                 # A bug in mcp_handshake.py: say so loudly; the client has the early answer.

@@ -206,6 +206,16 @@ def valid_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
+def answers(message: Any, msg_id: int | str) -> bool:
+    """Whether ``message`` (a dict, or a library's message object: pygls's, the MCP SDK's)
+    is the answer to request ``msg_id`` (1 and "1" are two ids)."""
+    if isinstance(message, dict):
+        ident, is_request = message.get("id"), "method" in message
+    else:
+        ident, is_request = getattr(message, "id", None), hasattr(message, "method")
+    return not is_request and type(ident) is type(msg_id) and ident == msg_id
+
+
 @dataclass(slots=True)
 class Verdict:
     """What to do with one parsed JSON value."""

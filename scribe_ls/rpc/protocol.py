@@ -25,15 +25,6 @@ from . import framing, handshake
 from .methods import capabilities
 
 
-def _answers(data: Any, msg_id: int | str) -> bool:
-    """Whether ``data`` (pygls's response object, or a dict) answers request ``msg_id``."""
-    if isinstance(data, dict):
-        ident, is_request = data.get("id"), "method" in data
-    else:
-        ident, is_request = getattr(data, "id", None), hasattr(data, "method")
-    return not is_request and type(ident) is type(msg_id) and ident == msg_id
-
-
 class Connection(Protocol):
     """What the protocol asks of its server (one connection): whether to close it after an
     answer (a message that ends the connection), and closing it."""
@@ -193,7 +184,7 @@ class ScribeProtocol(LanguageServerProtocol):
 
     def _send_data(self, data: Any) -> None:
         early = self._early
-        if early is not None and _answers(data, early[0]):
+        if early is not None and framing.answers(data, early[0]):
             self._early = None
             ours = handshake.frame(data if isinstance(data, dict) else self._serialize_message(data))
             if ours != early[1]:
