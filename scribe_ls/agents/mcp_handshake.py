@@ -113,8 +113,8 @@ class EarlyInitialize:
 def read_initialize(line: bytes) -> EarlyInitialize | None:
     """The first line as an :class:`EarlyInitialize`, or None for the SDK to read."""
     try:
-        message = framing.decode_body(line)
-        line.decode("utf-8")
+        message = framing.decode_body(line)  # UTF-8, the depth limit: what any line must be
+        json.loads(line)  # and nothing after the value: the SDK reads the whole line
     except ValueError:
         return None
     if not isinstance(message, dict) or set(message) != {"jsonrpc", "id", "method", "params"}:

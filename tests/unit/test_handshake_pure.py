@@ -202,6 +202,19 @@ def test_the_root_is_chosen_as_pygls_path_chooses_it(tmp_path: Path) -> None:
     assert early is not None and early.root == other
 
 
+PLAIN_MCP_INITIALIZE = (
+    b'{"jsonrpc":"2.0","id":1,"method":"initialize",'
+    b'"params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}'
+)
+
+
+def test_a_plain_mcp_initialize_is_answered_early() -> None:
+    from scribe_ls.agents import mcp_handshake
+
+    early = mcp_handshake.read_initialize(PLAIN_MCP_INITIALIZE)
+    assert early == mcp_handshake.EarlyInitialize(1, "2025-06-18")
+
+
 def test_mcp_negotiates_the_versions_the_sdk_negotiates() -> None:
     from mcp_types import version
 
@@ -222,8 +235,9 @@ def test_mcp_negotiates_the_versions_the_sdk_negotiates() -> None:
         b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1","icons":[]}}}',
         b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"\\ud800","version":"1"}}}',
         b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"\xff","version":"1"}}}',
+        PLAIN_MCP_INITIALIZE + b' {"more":1}',
     ],
-    ids=["method", "boolean id", "_meta", "tasks", "a number", "icons", "lone surrogate", "not UTF-8"],
+    ids=["method", "bool id", "_meta", "tasks", "a number", "icons", "surrogate", "not UTF-8", "more after"],
 )  # fmt: skip
 def test_mcp_lines_left_to_the_sdk(line: bytes) -> None:
     from scribe_ls.agents import mcp_handshake
